@@ -1,0 +1,30 @@
+# `make demo` and `make test` are the README's first two commands: they must work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/vapi-campaign: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/vapi-campaign
+	$(BIN)/vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml \
+		-o runs/demo --sandbox --yes
+
+test: $(BIN)/vapi-campaign
+	$(BIN)/pytest -q
+
+lint: $(BIN)/vapi-campaign
+	$(BIN)/ruff check runner tests bench
+	$(BIN)/ruff format --check runner tests bench
+	$(BIN)/mypy
+
+bench: $(BIN)/vapi-campaign
+	$(BIN)/python bench/plan_bench.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,146 @@
+"""The campaign file (TOML) as a validated pydantic model; every error names the file and the key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from runner.errors import CampaignError
+
+ROLES = (
+    "number",
+    "name",
+    "email",
+    "extension",
+    "country",
+    "assistant_id",
+    "phone_number_id",
+    "timezone",
+    "consent",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Columns(_Strict):
+    """Spreadsheet header for each role; roles left out are auto-detected from the headers."""
+
+    number: str | None = None
+    name: str | None = None
+    email: str | None = None
+    extension: str | None = None
+    country: str | None = None
+    assistant_id: str | None = None
+    phone_number_id: str | None = None
+    timezone: str | None = None
+    consent: str | None = None
+
+
+class Schedule(_Strict):
+    """The window Vapi may place the calls in; both ends must carry a UTC offset."""
+
+    earliest_at: datetime | None = None
+    latest_at: datetime | None = None
+
+    @field_validator("earliest_at", "latest_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-12-01T09:00:00-05:00")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Schedule:
+        if self.latest_at is not None and self.earliest_at is None:
+            raise ValueError("latest_at needs earliest_at")
+        if self.earliest_at and self.latest_at and self.latest_at <= self.earliest_at:
+            raise ValueError("latest_at must be after earliest_at")
+        return self
+
+
+class Campaign(_Strict):
+    """One campaign: who calls (assistant, from-number), how rows become requests, and pacing."""
+
+    name: str = Field(min_length=1, max_length=40)
+    assistant_id: str | None = None
+    assistant: dict[str, Any] | None = None
+    phone_number_id: str | None = None
+    default_region: str = "US"
+    sheet: str | None = None
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    overrides: Literal["split", "per-customer"] = "split"
+    concurrency: int = Field(default=4, ge=1, le=64)
+    requests_per_minute: int = Field(default=120, ge=1, le=10_000)
+    columns: Columns = Columns()
+    variables: dict[str, str] | None = None
+    schedule: Schedule = Schedule()
+    # Where the file was read from: relative paths inside it resolve against this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows (try 'US', 'GB', 'DE')")
+        return region
+
+    @model_validator(mode="after")
+    def _who_calls(self) -> Campaign:
+        if self.assistant_id and self.assistant:
+            raise ValueError("give assistant_id or an [assistant] table, not both")
+        if not (self.assistant_id or self.assistant or self.columns.assistant_id):
+            raise ValueError("assistant_id is required (or an [assistant] table, or [columns] assistant_id)")
+        if not (self.phone_number_id or self.columns.phone_number_id):
+            raise ValueError("phone_number_id is required (or [columns] phone_number_id)")
+        return self
+
+    def fingerprint(self) -> str:
+        """A hash of everything that shapes the requests, so a changed campaign never resumes a run."""
+        data = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file; raises CampaignError naming the file and the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: campaign file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{path}: cannot read campaign file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(f"{path}: not valid TOML: {exc}") from None
+    return campaign_from_dict(data, base_dir=path.parent, source=str(path))
+
+
+def campaign_from_dict(data: dict[str, Any], base_dir: Path, source: str = "campaign") -> Campaign:
+    """Validate a campaign given as a dict (the library's entry point for callers without a file)."""
+    try:
+        return Campaign.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise CampaignError(_describe(source, exc)) from None
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key `{key}`")
+        elif key:
+            lines.append(f"{source}: key `{key}`: {message}")
+        else:
+            lines.append(f"{source}: {message}")
+    return "\n".join(lines)

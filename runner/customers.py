@@ -1,0 +1,127 @@
+"""Turn each loaded row into a customer: normalized destination, Vapi customer fields, variables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.config import Campaign
+from runner.load import Sheet
+from runner.phones import Normalizer, Phone, region_for
+
+MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Row statuses before anything is sent.
+PLANNED, INVALID, DUPLICATE, SUPPRESSED = "planned", "invalid", "duplicate", "suppressed"
+
+
+@dataclass(slots=True)
+class Row:
+    """One input row on its way to a call: where it came from, where it goes, and its status."""
+
+    index: int  # position in the loaded sheet
+    number: int  # spreadsheet row number, as a person sees it
+    phone: Phone
+    status: str
+    reason: str
+    customer: dict[str, Any] = field(default_factory=dict)
+    assistant_id: str | None = None
+    phone_number_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+
+def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
+    """Template variable -> header. Without [variables], every column not used for a role."""
+    if campaign.variables is not None:
+        missing = [h for h in campaign.variables.values() if h not in sheet.frame.columns]
+        if missing:
+            from runner.errors import InputError
+
+            raise InputError(
+                f"{sheet.path}: column(s) {', '.join(map(repr, missing))} from [variables] not in "
+                f"the file; its headers are: {', '.join(sheet.frame.columns)}"
+            )
+        return dict(campaign.variables)
+    used = set(sheet.roles.values())
+    return {header: header for header in sheet.frame.columns if header not in used}
+
+
+def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> list[Row]:
+    """Normalize every row; rows that cannot be called get status `invalid` and a reason."""
+    roles = sheet.roles
+    variables = variable_columns(sheet, campaign)
+    normalizer = Normalizer()
+    records = sheet.frame.to_dict("records")
+    rows: list[Row] = []
+    for index, (number, record) in enumerate(zip(sheet.row_numbers, records, strict=True)):
+        cell = {role: str(record[header]) for role, header in roles.items()}
+        problem = sheet.row_problems.get(index)
+        region = region_for(cell.get("country", ""), campaign.default_region)
+        if problem:
+            phone = Phone(reason=problem)
+        elif region is None:
+            phone = Phone(reason=f"not a number: unknown country {cell['country']!r} in column "
+                                 f"{roles['country']!r}")  # fmt: skip
+        else:
+            phone = normalizer(cell["number"], region)
+        row = Row(index=index, number=number, phone=phone, status=PLANNED, reason="")
+        if not phone.ok:
+            row.status, row.reason = INVALID, _column_reason(phone.reason or "", roles["number"])
+            rows.append(row)
+            continue
+        row.assistant_id = cell.get("assistant_id", "").strip() or campaign.assistant_id
+        row.phone_number_id = cell.get("phone_number_id", "").strip() or campaign.phone_number_id
+        if row.assistant_id is None and campaign.assistant is None:
+            row.status, row.reason = INVALID, f"no assistant: column {roles['assistant_id']!r} is empty"
+        elif row.phone_number_id is None:
+            row.status = INVALID
+            row.reason = f"no phone number id: column {roles['phone_number_id']!r} is empty"
+        row.customer = _customer(phone, cell, run_tag, number, row.notes)
+        row.variables = {name: str(record[h]) for name, h in variables.items() if str(record[h]).strip()}
+        if phone.note:
+            row.notes.insert(0, phone.note)
+        if row.status == PLANNED:
+            row.reason = "; ".join(row.notes)
+        rows.append(row)
+    return rows
+
+
+def _column_reason(reason: str, column: str) -> str:
+    if reason.startswith("row has") or reason.startswith("column "):
+        return reason
+    return f"{reason} (column {column!r})"
+
+
+def _customer(phone: Phone, cell: dict[str, str], run_tag: str, row: int, notes: list[str]) -> dict[str, Any]:
+    """The Vapi customer object; over-long fields are shortened or left out, with a note."""
+    customer: dict[str, Any] = {}
+    if phone.sip_uri:
+        customer["sipUri"] = phone.sip_uri
+    else:
+        customer["number"] = phone.e164
+        if phone.extension:
+            customer["extension"] = phone.extension
+    name = " ".join(cell.get("name", "").split())
+    if len(name) > MAX_FIELD:
+        notes.append(f"name shortened to {MAX_FIELD} characters")
+        name = name[:MAX_FIELD].rstrip()
+    if name:
+        customer["name"] = name
+    email = cell.get("email", "").strip()
+    if email and len(email) > MAX_FIELD:
+        notes.append(f"email not sent: longer than {MAX_FIELD} characters")
+    elif email and not _EMAIL.match(email):
+        notes.append("email not sent: not an email address")
+    elif email:
+        customer["email"] = email
+    customer["externalId"] = external_id(run_tag, row)
+    return customer
+
+
+def external_id(run_tag: str, row: int) -> str:
+    """The row reference Vapi stores with the call: ties a call back to its input row."""
+    return f"{run_tag}-r{row}"

@@ -1,0 +1,43 @@
+"""The library's exceptions: one base class, each subclass a kind of failure the CLI maps to an exit code.
+
+    RunnerError
+    ├── InputError        the spreadsheet cannot be read as a whole (exit 2, nothing sent)
+    ├── CampaignError     the campaign file is invalid (exit 2, nothing sent)
+    ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
+    └── ApiError          Vapi (or the sandbox) answered with an error
+        └── AuthError     401/403 or billing: the whole run must stop at once
+
+Row-level problems are never exceptions: they are statuses and reasons in the results sheet.
+"""
+
+from __future__ import annotations
+
+
+class RunnerError(Exception):
+    """Base class: the message is written for the person running the tool, with a fix where there is one."""
+
+
+class InputError(RunnerError):
+    """A spreadsheet (or a do-not-call list) cannot be used at all."""
+
+
+class CampaignError(RunnerError):
+    """The campaign file is missing, unreadable, or has a bad or unknown key."""
+
+
+class OutdirError(RunnerError):
+    """The output folder cannot be used for this run."""
+
+
+class ApiError(RunnerError):
+    """An error answer from the Vapi API, with its HTTP status and parsed message."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"Vapi answered {status}: {message}")
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class AuthError(ApiError):
+    """The key was refused (401/403) or the account cannot pay: nothing else will succeed."""

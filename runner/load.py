@@ -1,0 +1,328 @@
+"""Read a spreadsheet as marketers really make them into a table of text, one record per input row.
+
+Every cell stays text ("0123", "NA" and "+1…" are kept as written). Encoding and delimiter are
+detected, the header row is found, and problems with single rows (too many cells, a huge cell) are
+kept as per-row reasons instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from runner.config import ROLES, Columns
+from runner.errors import InputError
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
+BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+DELIMITERS = (",", ";", "\t", "|")
+# Longer than any real cell; a bigger one is a broken export and its row is set aside.
+MAX_CELL_CHARS = 10_000
+# The header may sit below a title block; look this far down for it.
+HEADER_SEARCH_ROWS = 20
+
+# Header spellings per role, compared after dropping case, spaces, "_", "-" and ".". Order matters:
+# earlier spellings win when a sheet has several candidates.
+ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "number": (
+        "number", "phone", "phonenumber", "phoneno", "phonenum", "mobile", "mobilenumber",
+        "mobilephone", "cell", "cellphone", "cellnumber", "tel", "telephone", "telephonenumber",
+        "contactnumber", "customernumber", "msisdn", "phone1", "primaryphone",
+    ),
+    "name": ("name", "fullname", "customername", "contactname", "firstname"),
+    "email": ("email", "emailaddress", "mail"),
+    "extension": ("extension", "ext"),
+    "country": ("country", "countrycode", "region"),
+    "assistant_id": ("assistantid", "assistant"),
+    "phone_number_id": ("phonenumberid", "fromnumberid", "callerid"),
+    "timezone": ("timezone", "tz", "iana timezone"),
+    "consent": ("consent", "consentgiven", "hasconsent", "tcpaconsent", "optin", "optedin"),
+}  # fmt: skip
+
+
+@dataclass
+class Sheet:
+    """A loaded spreadsheet: text cells, the spreadsheet row number of each record, and what was found."""
+
+    path: Path
+    frame: pd.DataFrame
+    row_numbers: list[int]
+    roles: dict[str, str]
+    content_hash: str
+    row_problems: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | None = None) -> Sheet:
+    """Load a CSV/TSV/TXT/XLSX/XLSM/ODS file; raises InputError when the file as a whole is unusable."""
+    path = Path(path)
+    columns = columns or Columns()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty")
+    warnings: list[str] = []
+    records = _read_records(path, data, sheet, warnings)
+    header_index = _find_header(records, columns)
+    if header_index is None:
+        raise InputError(f"{path}: no header row found (the file has no filled row)")
+    if header_index:
+        warnings.append(f"{path}: rows 1-{header_index} above the header were skipped")
+    headers = _clean_headers(records[header_index], path, warnings)
+    width = len(headers)
+    body: list[list[str]] = []
+    row_numbers: list[int] = []
+    problems: dict[int, str] = {}
+    blank = 0
+    for offset, record in enumerate(records[header_index + 1 :]):
+        row_number = header_index + 2 + offset
+        if not any(cell.strip() for cell in record):
+            blank += 1
+            continue
+        extra = [cell for cell in record[width:] if cell.strip()]
+        if extra:
+            problems[len(body)] = (
+                f"row has {len(record)} cells but the header has {width}: "
+                "a cell with an unquoted delimiter may have shifted the columns"
+            )
+        cells = (list(record[:width]) + [""] * width)[:width]
+        for col, cell in zip(headers, cells, strict=True):
+            if len(cell) > MAX_CELL_CHARS and len(body) not in problems:
+                problems[len(body)] = f"column {col!r}: cell of {len(cell):,} characters is too long"
+        row_numbers.append(row_number)
+        body.append(cells)
+    if blank:
+        warnings.append(f"{path}: {blank} blank row(s) skipped")
+    frame = pd.DataFrame(body, columns=headers, dtype=object) if body else _empty(headers)
+    roles = detect_roles(headers, columns, path)
+    return Sheet(
+        path=path,
+        frame=frame,
+        row_numbers=row_numbers,
+        roles=roles,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        row_problems=problems,
+        warnings=warnings,
+    )
+
+
+def _empty(headers: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({h: pd.Series([], dtype=object) for h in headers})
+
+
+def normalize_header(text: str) -> str:
+    """Header comparison key: case, spaces, '_', '-' and '.' do not matter."""
+    return "".join(ch for ch in text.casefold() if ch not in " _-.\t")
+
+
+def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[str, str]:
+    """Map each role to a header: the campaign's [columns] first, then the usual spellings."""
+    by_key: dict[str, str] = {}
+    for header in headers:
+        by_key.setdefault(normalize_header(header), header)
+    roles: dict[str, str] = {}
+    for role in ROLES:
+        configured = getattr(columns, role)
+        if configured is not None:
+            found = configured if configured in headers else by_key.get(normalize_header(configured))
+            if found is None:
+                raise InputError(
+                    f"{path}: column {configured!r} (from [columns] {role}) is not in the file; "
+                    f"its headers are: {', '.join(headers)}"
+                )
+            roles[role] = found
+            continue
+        for spelling in ROLE_SYNONYMS[role]:
+            header = by_key.get(normalize_header(spelling))
+            if header is not None and header not in roles.values():
+                roles[role] = header
+                break
+        if role == "consent" and role not in roles:
+            roles.update(
+                {role: h for h in headers if "consent" in h.casefold() and h not in roles.values()}
+            )
+    if "number" not in roles:
+        raise InputError(
+            f"{path}: no phone number column; its headers are: {', '.join(headers)}. "
+            "Name the column 'number' or 'phone', or set [columns] number = \"<header>\""
+        )
+    return roles
+
+
+def _find_header(records: list[list[str]], columns: Columns) -> int | None:
+    """The first row that names a number column; else the first filled row."""
+    wanted = {normalize_header(s) for s in ROLE_SYNONYMS["number"]}
+    if columns.number:
+        wanted = {normalize_header(columns.number)}
+    first_filled = None
+    for index, record in enumerate(records[:HEADER_SEARCH_ROWS]):
+        if not any(cell.strip() for cell in record):
+            continue
+        if first_filled is None:
+            first_filled = index
+        if any(normalize_header(cell) in wanted for cell in record):
+            return index
+    return first_filled
+
+
+def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[str]:
+    """Headers as written, trimmed; blank ones get their column letter, repeats get a number."""
+    while record and not record[-1].strip():
+        record = record[:-1]
+    headers: list[str] = []
+    for index, raw in enumerate(record):
+        header = raw.strip() or f"Column {_column_letter(index)}"
+        base, n = header, 1
+        while header in headers:
+            n += 1
+            header = f"{base} ({n})"
+        if header != raw.strip():
+            warnings.append(f"{path}: header {raw.strip()!r} in column {_column_letter(index)} "
+                            f"read as {header!r}")  # fmt: skip
+        headers.append(header)
+    return headers
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _read_records(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> list[list[str]]:
+    is_zip = data[:4] == b"PK\x03\x04"
+    is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    suffix = path.suffix.lower()
+    if is_zip or is_ole:
+        return _read_book(path, data, sheet)
+    if suffix in BOOK_SUFFIXES:
+        warnings.append(f"{path}: named {suffix} but is a text file: read as delimited text")
+    elif suffix not in TEXT_SUFFIXES:
+        warnings.append(f"{path}: unknown extension {suffix!r}: read as delimited text")
+    text = decode(data, path, warnings)
+    delimiter = "\t" if suffix in {".tsv", ".tab"} else sniff_delimiter(text)
+    return _parse_text(text, delimiter)
+
+
+def decode(data: bytes, path: Path, warnings: list[str]) -> str:
+    """BOM first (UTF-8, UTF-16), then strict UTF-8, then cp1252 with a warning."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data.decode("utf-8-sig")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: starts like UTF-16 but does not decode as it") from None
+    head = data[:4096]
+    if b"\x00" in head:
+        # UTF-16 without a BOM puts a NUL beside every ASCII character; anything else is binary.
+        if head[1::2].count(0) > len(head) // 4:
+            return _decode_or_fail(data, "utf-16-le", path)
+        if head[0::2].count(0) > len(head) // 4:
+            return _decode_or_fail(data, "utf-16-be", path)
+        raise InputError(f"{path}: binary content, not a spreadsheet or text export")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
+    if controls > 8 or text[:4096].count("\ufffd") > 8:
+        raise InputError(f"{path}: binary content, not a spreadsheet or text export")
+    warnings.append(f"{path}: not UTF-8; read as Windows-1252 (cp1252). Check names with accents")
+    return text
+
+
+def _decode_or_fail(data: bytes, encoding: str, path: Path) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: binary content, not a spreadsheet or text export") from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter among , ; TAB | that splits the first lines most consistently into most cells."""
+    lines = [line for line in text[:65536].splitlines() if line.strip()][:50]
+    if len(lines) > 1 and len(text) > 65536:
+        lines = lines[:-1]  # the last line may be cut in the middle
+    best, best_score = ",", (0.0, 1)
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _parse_text(text: str, delimiter: str) -> list[list[str]]:
+    """Fast path through pandas' C parser; ragged files fall back to the csv module."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return []
+    except pd.errors.ParserError:
+        csv.field_size_limit(sys.maxsize)
+        return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return frame.fillna("").to_numpy(dtype=object).tolist()  # type: ignore[no-any-return]
+
+
+def _read_book(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except (CalamineError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a readable workbook ({exc})") from None
+    names: list[str] = list(book.sheet_names)
+    if not names:
+        raise InputError(f"{path}: the workbook has no sheets")
+    if sheet is not None and sheet not in names:
+        raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {', '.join(names)}")
+    rows = book.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    return [[cell_text(cell) for cell in row] for row in rows]
+
+
+def cell_text(value: object) -> str:
+    """A workbook cell as the text a person sees: 12025550123.0 is '12025550123', not a float."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time(0) else value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,178 @@
+"""Turn whatever a spreadsheet holds in its phone column into E.164 (or a SIP URI), or say why not.
+
+Excel's damage is repaired only where it is provably lossless: an integral float, scientific
+notation that kept every digit, a leading apostrophe, full-width digits. Everything is finally
+decided by `phonenumbers.is_valid_number`; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+MAX_EXTENSION = 10  # Vapi's limit on customer.extension
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), None)
+_EXTENSION = re.compile(r"^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|x|#)\s*:?\s*)(?P<ext>\d+)$", re.I)
+_FLOAT = re.compile(r"^\+?(\d+)\.0+$")
+_SCIENTIFIC = re.compile(r"^\+?(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,2})$")
+_SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
+_COUNTRY_ALIASES = {"UK": "GB", "USA": "US", "EL": "GR"}
+_PARSE_REASONS = {
+    NumberParseException.NOT_A_NUMBER: "not a number",
+    NumberParseException.INVALID_COUNTRY_CODE: "invalid country code",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+_POSSIBILITY_REASONS = {
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_COUNTRY_CODE: "invalid country code",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """One normalized destination: a number (E.164 + optional extension) or a SIP URI, or a reason."""
+
+    e164: str | None = None
+    extension: str | None = None
+    sip_uri: str | None = None
+    reason: str | None = None  # set when the value cannot be called
+    note: str | None = None  # set when the value was accepted after a repair worth telling
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+    @property
+    def key(self) -> str:
+        """What makes two rows the same destination (for duplicates)."""
+        return self.sip_uri or f"{self.e164};{self.extension or ''}"
+
+
+def region_for(country: str, default_region: str) -> str | None:
+    """A row's region from its country cell (ISO code); None when the cell names no known region."""
+    code = country.strip().upper()
+    if not code:
+        return default_region
+    code = _COUNTRY_ALIASES.get(code, code)
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def normalize(raw: str, region: str) -> Phone:
+    """Normalize one cell for `region` (the region assumed when the number has no +country)."""
+    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip().lstrip("'").strip()
+    if not text:
+        return Phone(reason="empty")
+    lowered = text.lower()
+    if lowered.startswith(("sip:", "sips:")):
+        if _SIP.match(text):
+            return Phone(sip_uri=text)
+        return Phone(reason="not a number: malformed SIP URI (expected sip:user@host)")
+    extension = None
+    if lowered.startswith("tel:"):
+        text, extension = _split_tel_uri(text[4:])
+    if extension is None:
+        match = _EXTENSION.match(text)
+        if match:
+            text, extension = match["main"].strip(), match["ext"]
+    if extension is not None and len(extension) > MAX_EXTENSION:
+        return Phone(reason=f"too long: extension {extension} has more than {MAX_EXTENSION} digits")
+    text, lost = _undo_excel(text)
+    if lost:
+        return Phone(reason=lost)
+    return _parse(text, region, extension)
+
+
+def _split_tel_uri(text: str) -> tuple[str, str | None]:
+    """RFC 3966: tel:+1-202-555-0123;ext=45;phone-context=… → ('+1-202-555-0123', '45')."""
+    main, *params = text.split(";")
+    extension = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "ext" and value.strip():
+            extension = re.sub(r"\D", "", value)
+    return main.strip(), extension
+
+
+def _undo_excel(text: str) -> tuple[str, str | None]:
+    """Undo Excel's number formatting when no digit was lost; else return the reason."""
+    match = _FLOAT.match(text)
+    if match:
+        return ("+" if text.startswith("+") else "") + match[1], None
+    match = _SCIENTIFIC.match(text)
+    if not match:
+        return text, None
+    digits = match["int"] + (match["frac"] or "")
+    exponent = int(match["exp"])
+    try:
+        value = Decimal(f"{match['int']}.{match['frac'] or '0'}E{exponent}")
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        return text, "not a number"
+    if len(digits) - 1 > exponent:
+        return text, f"not a number: {text} has a fractional part"
+    if len(digits) - 1 < exponent:
+        return text, (
+            f"lost digits: Excel stored {text} in scientific notation, which kept only "
+            f"{len(digits)} digits; re-export the column formatted as text"
+        )
+    return ("+" if text.startswith("+") else "") + str(int(value)), None
+
+
+def _parse(text: str, region: str, extension: str | None) -> Phone:
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        return _international_without_plus(text, region, extension) or Phone(
+            reason=_PARSE_REASONS.get(exc.error_type, "not a number")
+        )
+    extension = extension or number.extension or None
+    if extension is not None and len(extension) > MAX_EXTENSION:
+        return Phone(reason=f"too long: extension {extension} has more than {MAX_EXTENSION} digits")
+    if phonenumbers.is_valid_number(number):
+        return Phone(e164=phonenumbers.format_number(number, PhoneNumberFormat.E164), extension=extension)
+    retry = _international_without_plus(text, region, extension)
+    if retry:
+        return retry
+    possibility = phonenumbers.is_possible_number_with_reason(number)
+    number_region = phonenumbers.region_code_for_number(number) or region
+    return Phone(reason=_POSSIBILITY_REASONS.get(possibility, f"invalid for region {number_region}"))
+
+
+def _international_without_plus(text: str, region: str, extension: str | None) -> Phone | None:
+    """'447400123456' with region US: accept as +44… only if that is valid, and say so."""
+    if text.lstrip().startswith("+"):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if not 11 <= len(digits) <= 15:
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) == region:
+        return None
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    note = f"read as international {e164}: not valid for region {region} and had no '+'"
+    return Phone(e164=e164, extension=extension, note=note)
+
+
+class Normalizer:
+    """Normalizes many cells, each distinct (value, region) once: real sheets repeat themselves."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Phone] = {}
+
+    def __call__(self, raw: str, region: str) -> Phone:
+        key = (raw, region)
+        phone = self._cache.get(key)
+        if phone is None:
+            phone = self._cache[key] = normalize(raw, region)
+        return phone

@@ -1,0 +1,95 @@
+"""Group callable rows into POST /call bodies: one group per assistant, from-number, overrides and
+schedule; chunks of `batch_size`; deterministic request ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.config import Campaign
+from runner.customers import PLANNED, Row
+
+MAX_CALL_NAME = 40
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """One POST /call: its id, the spreadsheet rows it carries, and the exact JSON body."""
+
+    id: str
+    rows: tuple[int, ...]
+    body: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps({"id": self.id, "rows": list(self.rows), "body": self.body}, ensure_ascii=False)
+
+
+def iso_utc(moment: datetime) -> str:
+    """Vapi's datetime form: UTC with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
+    schedule = campaign.schedule
+    if schedule.earliest_at is None:
+        return None
+    plan = {"earliestAt": iso_utc(schedule.earliest_at)}
+    if schedule.latest_at is not None:
+        plan["latestAt"] = iso_utc(schedule.latest_at)
+    return plan
+
+
+def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
+    """Group planned rows (split mode: by their variables too), chunk, and build the bodies."""
+    groups: dict[str, list[Row]] = {}
+    schedule = schedule_plan(campaign)
+    for row in rows:
+        if row.status != PLANNED:
+            continue
+        key = [row.assistant_id, row.phone_number_id, schedule]
+        if campaign.overrides == "split":
+            key.append(row.variables)
+        groups.setdefault(json.dumps(key, sort_keys=True), []).append(row)
+    chunks = [
+        members[start : start + campaign.batch_size]
+        for members in groups.values()
+        for start in range(0, len(members), campaign.batch_size)
+    ]
+    requests = []
+    for seq, chunk in enumerate(chunks, start=1):
+        body = _body(chunk, campaign, schedule, seq)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        request = CallRequest(id=f"req_{digest[:20]}", rows=tuple(r.number for r in chunk), body=body)
+        for row in chunk:
+            row.request_id = request.id
+        requests.append(request)
+    return requests
+
+
+def _body(chunk: list[Row], campaign: Campaign, schedule: dict[str, str] | None, seq: int) -> dict[str, Any]:
+    first = chunk[0]
+    suffix = f" #{seq}"
+    body: dict[str, Any] = {"name": campaign.name[: MAX_CALL_NAME - len(suffix)] + suffix}
+    if campaign.assistant is not None and first.assistant_id is None:
+        body["assistant"] = campaign.assistant
+    else:
+        body["assistantId"] = first.assistant_id
+    body["phoneNumberId"] = first.phone_number_id
+    if campaign.overrides == "split" and first.variables:
+        body["assistantOverrides"] = {"variableValues": first.variables}
+    customers = []
+    for row in chunk:
+        customer = dict(row.customer)
+        if campaign.overrides == "per-customer" and row.variables:
+            customer["assistantOverrides"] = {"variableValues": row.variables}
+        customers.append(customer)
+    if len(customers) == 1:
+        body["customer"] = customers[0]
+    else:
+        body["customers"] = customers
+    if schedule:
+        body["schedulePlan"] = schedule
+    return body
