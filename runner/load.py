@@ -35,7 +35,8 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "number": (
         "number", "phone", "phonenumber", "phoneno", "phonenum", "mobile", "mobilenumber",
         "mobilephone", "cell", "cellphone", "cellnumber", "tel", "telephone", "telephonenumber",
-        "contactnumber", "customernumber", "msisdn", "phone1", "primaryphone",
+        "contactnumber", "customernumber", "msisdn", "phone1", "primaryphone", "telefon",
+        "telefonnummer", "telefono", "numero",
     ),
     "name": ("name", "fullname", "customername", "contactname", "firstname"),
     "email": ("email", "emailaddress", "mail"),
@@ -80,7 +81,8 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         raise InputError(f"{path}: no header row found (the file has no filled row)")
     if header_index:
         warnings.append(f"{path}: rows 1-{header_index} above the header were skipped")
-    headers = _clean_headers(records[header_index], path, warnings)
+    header = _trim_header(records[header_index], records[header_index + 1 :])
+    headers = _clean_headers(header, path, warnings)
     width = len(headers)
     body: list[list[str]] = []
     row_numbers: list[int] = []
@@ -177,10 +179,18 @@ def _find_header(records: list[list[str]], columns: Columns) -> int | None:
     return first_filled
 
 
+def _trim_header(header: list[str], records: list[list[str]]) -> list[str]:
+    """Drop trailing blank header cells over columns that hold nothing (Excel's stray empty columns)."""
+    width = len(header)
+    while width and not header[width - 1].strip():
+        if any(len(r) >= width and r[width - 1].strip() for r in records):
+            break
+        width -= 1
+    return header[:width]
+
+
 def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[str]:
     """Headers as written, trimmed; blank ones get their column letter, repeats get a number."""
-    while record and not record[-1].strip():
-        record = record[:-1]
     headers: list[str] = []
     for index, raw in enumerate(record):
         header = raw.strip() or f"Column {_column_letter(index)}"

@@ -1,0 +1,64 @@
+"""Shared fixtures: a campaign file in a temp folder, and paths to the committed test data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML for campaign files: scalars, lists, and one level of tables."""
+    lines = [f"{k} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for table, values in data.items():
+        if isinstance(values, dict):
+            lines.append(f"\n[{table}]")
+            lines.extend(f"{json.dumps(k)} = {toml_value(v)}" for k, v in values.items())
+    return "\n".join(lines) + "\n"
+
+
+BASE_CAMPAIGN: dict[str, Any] = {
+    "name": "Test campaign",
+    "assistant_id": "asst_test",
+    "phone_number_id": "pn_test",
+}
+
+
+@pytest.fixture
+def make_campaign(tmp_path: Path) -> Callable[..., Path]:
+    """Write a campaign file (the base campaign updated with the keyword arguments)."""
+
+    def make(**changes: Any) -> Path:
+        data = {**BASE_CAMPAIGN, **changes}
+        data = {k: v for k, v in data.items() if v is not None}
+        path = tmp_path / "campaign.toml"
+        path.write_text(to_toml(data), encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
+    def write(text: str, name: str = "input.csv") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,56 @@
+"""Campaign files: defaults, validation, and messages that name the file and the key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runner.config import load_campaign
+from runner.errors import CampaignError
+
+from .conftest import ROOT
+
+
+def test_example_campaign_loads() -> None:
+    campaign = load_campaign(ROOT / "campaigns" / "example" / "campaign.toml")
+    assert campaign.name == "December reminders"
+    assert campaign.variables == {"appointment": "Appointment"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 0}, "key `batch_size`: Input should be greater than or equal to 1"),
+        ({"colour": "red"}, "unknown key `colour`"),
+        ({"columns": {"phone": "Tel"}}, "unknown key `columns.phone`"),
+        ({"default_region": "XX"}, "key `default_region`: 'XX' is not a region"),
+        ({"overrides": "mixed"}, "key `overrides`"),
+        ({"name": "x" * 41}, "key `name`: String should have at most 40 characters"),
+        ({"assistant_id": None}, "assistant_id is required"),
+        ({"phone_number_id": None}, "phone_number_id is required"),
+        ({"schedule": {"earliest_at": "2026-12-01T09:00:00"}}, "key `schedule.earliest_at`: needs a UTC offset"),
+        (
+            {"schedule": {"earliest_at": "2026-12-01T09:00:00Z", "latest_at": "2026-12-01T08:00:00Z"}},
+            "key `schedule`: latest_at must be after earliest_at",
+        ),
+    ],
+)
+def test_invalid_campaigns_name_file_and_key(
+    make_campaign: Callable[..., Path], changes: dict[str, object], message: str
+) -> None:
+    path = make_campaign(**changes)
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(path)
+    assert str(caught.value).startswith(str(path))
+    assert message in str(caught.value)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n")
+    with pytest.raises(CampaignError, match="not valid TOML"):
+        load_campaign(broken)
+    with pytest.raises(CampaignError, match="campaign file not found"):
+        load_campaign(tmp_path / "nope.toml")

@@ -1,0 +1,117 @@
+"""Loading real-world spreadsheet shapes into text tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.config import Columns
+from runner.errors import InputError
+from runner.load import load_sheet
+
+from .conftest import DATA
+
+
+def test_cp1252_semicolons_title_block_and_blank_row() -> None:
+    sheet = load_sheet(DATA / "cp1252_semicolon.csv")
+    assert list(sheet.frame.columns) == ["Telefon Nummer", "Name", "Stadt"]
+    assert sheet.frame["Name"].tolist() == ["Jürgen Weiß", "Zoë Ç"]
+    assert sheet.row_numbers == [4, 6]  # as Excel numbers them: title, blank, header come first
+    assert sheet.roles["number"] == "Telefon Nummer"
+    assert any("Windows-1252" in w for w in sheet.warnings)
+    assert any("rows 1-2 above the header" in w for w in sheet.warnings)
+    assert any("1 blank row" in w for w in sheet.warnings)
+
+
+def test_excel_unicode_text_export_is_utf16_with_tabs() -> None:
+    sheet = load_sheet(DATA / "unicode_text.txt")
+    assert sheet.frame.to_dict("records") == [
+        {"Phone": "202 555 0140", "Name": "Ana", "Note": "NA"},
+        {"Phone": "202 555 0141", "Name": "Bo", "Note": "null"},
+    ]
+    assert sheet.warnings == []
+
+
+def test_pipes_with_bom_and_cell_header() -> None:
+    sheet = load_sheet(DATA / "pipes.txt")
+    assert sheet.roles == {"number": "cell", "name": "name"}
+    assert sheet.frame["cell"].tolist() == ["2025550142", "2025550143"]
+
+
+def test_numeric_xlsx_cells_become_the_text_a_person_sees() -> None:
+    sheet = load_sheet(DATA / "numeric.xlsx", sheet="Leads")
+    assert sheet.frame.to_dict("records") == [
+        {"Mobile": "12025550130", "Zip": "02134", "Signed up": "2026-11-02", "Count": "3"},
+        {"Mobile": "12025550131", "Zip": "00501", "Signed up": "2026-11-02 09:30:00", "Count": "2.5"},
+        {"Mobile": "447400123458", "Zip": "NA", "Signed up": "", "Count": "0"},
+    ]
+    assert sheet.row_numbers == [2, 3, 4]
+
+
+def test_xlsx_first_sheet_by_default_and_unknown_sheet_named() -> None:
+    with pytest.raises(InputError, match=r"no phone number column; its headers are: not this sheet"):
+        load_sheet(DATA / "numeric.xlsx")
+    with pytest.raises(InputError, match=r"no sheet named 'Nope'; its sheets are: Ignored, Leads"):
+        load_sheet(DATA / "numeric.xlsx", sheet="Nope")
+
+
+def test_ragged_rows_short_is_padded_long_is_a_row_problem() -> None:
+    sheet = load_sheet(DATA / "ragged.csv")
+    assert sheet.frame["city"].tolist() == ["", "Boston", "Austin"]
+    assert set(sheet.row_problems) == {1}
+    assert "row has 4 cells but the header has 3" in sheet.row_problems[1]
+
+
+def test_csv_named_xlsx_is_read_as_text_with_a_warning() -> None:
+    sheet = load_sheet(DATA / "csv_named.xlsx")
+    assert sheet.frame["phone"].tolist() == ["202 555 0170"]
+    assert any("named .xlsx but is a text file" in w for w in sheet.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.csv", "the file is empty"),
+        ("garbage.xlsx", "binary content, not a spreadsheet"),
+        ("no_number.csv", "no phone number column; its headers are: Name, Email"),
+        ("missing.csv", "file not found"),
+    ],
+)
+def test_unusable_files_name_the_file_and_the_problem(name: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_sheet(DATA / name)
+    assert str(caught.value).startswith(str(DATA / name))
+    assert message in str(caught.value)
+
+
+def test_configured_column_missing_lists_the_headers(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"column 'Tel' \(from \[columns\] number\) is not in the file"):
+        load_sheet(DATA / "pipes.txt", Columns(number="Tel"))
+
+
+def test_configured_column_matches_loosely_and_beats_detection() -> None:
+    sheet = load_sheet(DATA / "dashboard.csv", Columns(number="NUMBER", name="appointment"))
+    assert sheet.roles["number"] == "number"
+    assert sheet.roles["name"] == "appointment"
+
+
+def test_a_two_megabyte_cell_sets_its_row_aside(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("phone,notes\n2025550180,ok\n2025550181," + "x" * 2_000_000 + "\n")
+    sheet = load_sheet(path)
+    assert sheet.row_problems == {1: "column 'notes': cell of 2,000,000 characters is too long"}
+
+
+def test_text_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "text.csv"
+    path.write_text("phone,zip,flag,plus\n0123,02134,NA,+1\n")
+    assert load_sheet(path).frame.iloc[0].tolist() == ["0123", "02134", "NA", "+1"]
+
+
+def test_duplicate_and_blank_headers_are_renamed(tmp_path: Path) -> None:
+    path = tmp_path / "dupes.csv"
+    path.write_text("phone,name,name,\n2025550190,A,B,C\n")
+    sheet = load_sheet(path)
+    assert list(sheet.frame.columns) == ["phone", "name", "name (2)", "Column D"]
+    assert len(sheet.warnings) == 2

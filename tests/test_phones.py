@@ -1,0 +1,134 @@
+"""Phone normalization: Excel's damage repaired only when lossless, phonenumbers decides validity."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import phonenumbers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat
+
+from runner.config import campaign_from_dict
+from runner.phones import Phone, normalize, region_for
+from runner.pipeline import plan_file
+
+from .conftest import BASE_CAMPAIGN, DATA
+
+
+def expected_rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize(("input_name", "expected_name"),
+                         [("phones.csv", "phones.expected.csv"),
+                          ("phones.xlsx", "phones.xlsx.expected.csv")])  # fmt: skip
+def test_golden_phone_cases(input_name: str, expected_name: str) -> None:
+    campaign = campaign_from_dict(BASE_CAMPAIGN, base_dir=DATA)
+    plan = plan_file(DATA / input_name, campaign)
+    got = plan.row_results()
+    expected = expected_rows(expected_name)
+    assert len(got) == len(expected)
+    for result, want in zip(got, expected, strict=True):
+        assert (str(result.row), result.e164, result.status) == (want["row"], want["e164"], want["status"])
+        assert result.reason.startswith(want["reason"]), (result.row, result.reason)
+
+
+def test_numeric_xlsx_phone_cells_are_repaired(tmp_path: Path) -> None:
+    campaign = campaign_from_dict({**BASE_CAMPAIGN, "sheet": "Leads"}, base_dir=DATA)
+    plan = plan_file(DATA / "numeric.xlsx", campaign)
+    assert [r.e164 for r in plan.row_results()] == ["+12025550130", "+12025550131", "+447400123458"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("12025550123.0", "US", Phone(e164="+12025550123")),
+        ("+12025550123.00", "US", Phone(e164="+12025550123")),
+        ("1.2025550123E10", "US", Phone(e164="+12025550123")),
+        ("1,2025550123E+10", "US", Phone(e164="+12025550123")),
+        ("2.02555E+09", "US", None),
+        ("1.2025550123E5", "US", None),
+        ("tel:+1-202-555-0123;ext=45", "US", Phone(e164="+12025550123", extension="45")),
+        ("TEL:+12025550123", "US", Phone(e164="+12025550123")),
+        ("\u200b+1 202 555 0123\ufeff", "US", Phone(e164="+12025550123")),
+        ("020 7946 0018", "GB", Phone(e164="+442079460018")),
+        ("00 44 20 7946 0018", "GB", Phone(e164="+442079460018")),
+        ("011 44 20 7946 0018", "US", Phone(e164="+442079460018")),
+        ("202-555-0123 Ext: 7", "US", Phone(e164="+12025550123", extension="7")),
+        ("sips:ops@10.0.0.1", "US", Phone(sip_uri="sips:ops@10.0.0.1")),
+    ],
+)
+def test_normalize_cases(raw: str, region: str, expected: Phone | None) -> None:
+    result = normalize(raw, region)
+    if expected is None:
+        assert result.reason is not None
+        assert result.e164 is None
+    else:
+        assert result == expected
+
+
+def test_lost_digits_reason_is_specific() -> None:
+    assert (normalize("2.02555E+09", "US").reason or "").startswith("lost digits: Excel stored 2.02555E+09")
+
+
+def test_international_without_plus_accepted_only_if_valid_and_said() -> None:
+    accepted = normalize("447400123456", "US")
+    assert accepted.e164 == "+447400123456"
+    assert accepted.note and "had no '+'" in accepted.note
+    assert normalize("99999999999", "US").reason is not None
+
+
+def test_region_for_country_cells() -> None:
+    assert region_for("", "US") == "US"
+    assert region_for(" gb ", "US") == "GB"
+    assert region_for("UK", "US") == "GB"
+    assert region_for("Narnia", "US") is None
+
+
+REGIONS = ["US", "GB", "DE", "FR", "IN", "BR", "AU", "JP", "MX", "CA"]
+
+
+@st.composite
+def formatted_numbers(draw: st.DrawFn) -> tuple[str, str, phonenumbers.PhoneNumber]:
+    """A number as phonenumbers itself would format it (clean input), valid or not."""
+    region = draw(st.sampled_from(REGIONS))
+    code = phonenumbers.country_code_for_region(region)
+    national = draw(st.text(alphabet="0123456789", min_size=4, max_size=12))
+    number = phonenumbers.parse(f"+{code}{national}", None)
+    style = draw(st.sampled_from([PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL]))
+    return phonenumbers.format_number(number, style), region, number
+
+
+@given(formatted_numbers())
+def test_property_agrees_with_phonenumbers_on_clean_input(case: tuple[str, str, phonenumbers.PhoneNumber]) -> None:
+    text, region, number = case
+    result = normalize(text, region)
+    parsed = phonenumbers.parse(text, region)
+    if phonenumbers.is_valid_number(parsed):
+        assert result.e164 == phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+        assert result.reason is None
+    else:
+        assert result.e164 is None
+        assert result.reason
+
+
+@given(st.sampled_from(REGIONS), st.data())
+def test_property_national_format_of_valid_numbers(region: str, data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from([phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]))
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        return
+    national = phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
+    assert normalize(national, region).e164 == phonenumbers.format_number(example, PhoneNumberFormat.E164)
+
+
+@given(st.text(max_size=40), st.sampled_from(REGIONS))
+def test_property_never_raises_and_always_decides(raw: str, region: str) -> None:
+    result = normalize(raw, region)
+    assert (result.reason is None) != (result.e164 is None and result.sip_uri is None)
+    if result.e164:
+        assert phonenumbers.is_valid_number(phonenumbers.parse(result.e164, None))

@@ -1,0 +1,133 @@
+"""Grouping rows into POST /call bodies: what goes together, chunking, exact bodies, stable ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runner.pipeline import Plan, plan_file
+
+from .conftest import DATA
+
+ALLOWED_BODY_KEYS = {"name", "assistantId", "assistant", "assistantOverrides", "phoneNumberId",
+                     "customer", "customers", "schedulePlan"}  # fmt: skip
+ALLOWED_CUSTOMER_KEYS = {"number", "sipUri", "extension", "name", "email", "externalId", "assistantOverrides"}
+
+
+def plan_text(write_csv: Callable[..., Path], make_campaign: Callable[..., Path], text: str, **campaign: Any) -> Plan:
+    return plan_file(write_csv(text), make_campaign(**campaign))
+
+
+def test_split_groups_rows_by_variables(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,slot\n2025550101,Mon\n2025550102,Tue\n2025550103,Mon\n"
+    plan = plan_text(write_csv, make_campaign, text)
+    assert [r.rows for r in plan.requests] == [(2, 4), (3,)]
+    first, second = (r.body for r in plan.requests)
+    assert first["assistantOverrides"] == {"variableValues": {"slot": "Mon"}}
+    assert [c["number"] for c in first["customers"]] == ["+12025550101", "+12025550103"]
+    assert second["customer"]["number"] == "+12025550102"  # a chunk of one uses `customer`
+    assert "customers" not in second
+
+
+def test_per_customer_batches_freely(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,slot\n2025550101,Mon\n2025550102,Tue\n2025550103,\n"
+    plan = plan_text(write_csv, make_campaign, text, overrides="per-customer")
+    assert len(plan.requests) == 1
+    customers = plan.requests[0].body["customers"]
+    assert customers[0]["assistantOverrides"] == {"variableValues": {"slot": "Mon"}}
+    assert customers[1]["assistantOverrides"] == {"variableValues": {"slot": "Tue"}}
+    assert "assistantOverrides" not in customers[2]  # empty cells are left out
+    assert "assistantOverrides" not in plan.requests[0].body
+
+
+def test_chunks_of_batch_size(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone\n" + "".join(f"20255501{i:02d}\n" for i in range(7))
+    plan = plan_text(write_csv, make_campaign, text, batch_size=3)
+    assert [len(r.rows) for r in plan.requests] == [3, 3, 1]
+    assert [r.body["name"] for r in plan.requests] == ["Test campaign #1", "Test campaign #2", "Test campaign #3"]
+
+
+def test_exact_body_with_schedule_and_limits(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    long_name = "Bartholomew Fitzwilliam Montgomery-Smythe III"
+    text = f"phone,name,email\n202 555 0101 x9,{long_name},a-very-long-address-for-testing@example-domain.com\n"
+    schedule = {"earliest_at": "2026-12-01T09:00:00-05:00", "latest_at": "2026-12-01T17:00:00-05:00"}
+    plan = plan_text(write_csv, make_campaign, text, schedule=schedule)
+    tag = plan.run_tag
+    assert plan.requests[0].body == {
+        "name": "Test campaign #1",
+        "assistantId": "asst_test",
+        "phoneNumberId": "pn_test",
+        "customer": {"number": "+12025550101", "extension": "9", "name": long_name[:40].rstrip(),
+                     "externalId": f"{tag}-r2"},  # fmt: skip
+        "schedulePlan": {"earliestAt": "2026-12-01T14:00:00Z", "latestAt": "2026-12-01T22:00:00Z"},
+    }
+    row = plan.row_results()[0]
+    assert row.reason == "name shortened to 40 characters; email not sent: longer than 40 characters"
+    assert (row.earliest_at, row.latest_at) == ("2026-12-01T14:00:00Z", "2026-12-01T22:00:00Z")
+
+
+def test_transient_assistant_is_sent_as_assistant(tmp_path: Path, write_csv: Callable[..., Path]) -> None:
+    campaign = tmp_path / "transient.toml"
+    campaign.write_text(
+        'name = "Transient"\nphone_number_id = "pn_1"\n[assistant]\nfirstMessage = "Hi {{name}}"\n'
+        '[assistant.model]\nprovider = "openai"\nmodel = "gpt-4o"\n'
+    )
+    plan = plan_file(write_csv("phone\n2025550101\n"), campaign)
+    body = plan.requests[0].body
+    assert body["assistant"] == {"firstMessage": "Hi {{name}}", "model": {"provider": "openai", "model": "gpt-4o"}}
+    assert "assistantId" not in body
+
+
+def test_per_row_assistant_and_caller(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,assistant,caller\n2025550101,asst_a,\n2025550102,,pn_b\n2025550103,asst_a,\n"
+    plan = plan_text(write_csv, make_campaign, text, columns={"phone_number_id": "caller"})
+    pairs = [(r.body["assistantId"], r.body["phoneNumberId"], r.rows) for r in plan.requests]
+    assert pairs == [("asst_a", "pn_test", (2, 4)), ("asst_test", "pn_b", (3,))]
+
+
+def test_dashboard_csv_runs_unchanged() -> None:
+    from runner.config import campaign_from_dict
+
+    from .conftest import BASE_CAMPAIGN
+
+    plan = plan_file(DATA / "dashboard.csv", campaign_from_dict(BASE_CAMPAIGN, base_dir=DATA))
+    assert plan.variables == ["appointment", "doctor"]
+    values = [r.body["assistantOverrides"]["variableValues"] for r in plan.requests]
+    assert values == [{"appointment": "Dec 2", "doctor": "Dr. Who"}, {"appointment": "Dec 3"}]
+    assert "variables: appointment, doctor" in plan.summary_lines()
+
+
+def test_bodies_hold_only_fields_vapi_knows(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,name,email,x\n2025550101,A,a@example.com,1\nsip:a@b.example,B,,2\n2025550103,C,,1\n"
+    for mode in ("split", "per-customer"):
+        for request in plan_text(write_csv, make_campaign, text, overrides=mode).requests:
+            assert set(request.body) <= ALLOWED_BODY_KEYS
+            customers = request.body.get("customers") or [request.body["customer"]]
+            for customer in customers:
+                assert set(customer) <= ALLOWED_CUSTOMER_KEYS
+                assert all(len(str(customer.get(k, ""))) <= 40 for k in ("name", "email", "externalId"))
+            assert len(request.body["name"]) <= 40
+
+
+def test_request_ids_are_deterministic_and_follow_input(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,slot\n2025550101,Mon\n2025550102,Tue\n"
+    first = [r.id for r in plan_text(write_csv, make_campaign, text).requests]
+    again = [r.id for r in plan_text(write_csv, make_campaign, text).requests]
+    changed = [r.id for r in plan_text(write_csv, make_campaign, text + "2025550103,Mon\n").requests]
+    assert first == again
+    assert len(set(first)) == 2
+    assert not set(first) & set(changed)
+
+
+def test_duplicates_name_the_first_row(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone\n2025550101\n+1 (202) 555-0101\n2025550101 x2\n12025550101.0\n"
+    plan = plan_text(write_csv, make_campaign, text)
+    assert [(r.status, r.reason) for r in plan.row_results()] == [
+        ("planned", ""),
+        ("duplicate", "same number as row 2"),
+        ("planned", ""),  # an extension reaches someone else
+        ("duplicate", "same number as row 2"),
+    ]

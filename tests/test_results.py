@@ -1,0 +1,86 @@
+"""The results sheet: every row, input columns unchanged, typed text, nothing a spreadsheet evaluates."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+
+from runner.pipeline import plan_file, write_plan
+from runner.results import RESULT_COLUMNS, neutralize
+
+DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+
+
+def test_neutralize() -> None:
+    assert [neutralize(v) for v in DANGEROUS] == ["'" + v for v in DANGEROUS]
+    assert neutralize("+12025550123") == "+12025550123"  # a plain number is data, not a formula
+    assert neutralize("-5") == "-5"
+    assert neutralize("Ann") == "Ann"
+
+
+def make_input(write_csv: Callable[..., Path]) -> Path:
+    rows = "".join(f'2025550{100 + i},"{v}",02134\n' for i, v in enumerate(DANGEROUS))
+    return write_csv("phone,note,zip\n" + rows + "bad,ok,NA\n")
+
+
+def test_xlsx_cells_are_text_and_nothing_is_a_formula(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    plan = plan_file(make_input(write_csv), make_campaign())
+    path = write_plan(plan, tmp_path / "out")
+    assert path.name == "results.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book["Results"]
+    rows = list(sheet.iter_rows(values_only=False))
+    assert [c.value for c in rows[0]] == ["phone", "note", "zip", *RESULT_COLUMNS]
+    assert len(rows) == 1 + len(DANGEROUS) + 1
+    for row in rows:
+        for cell in row:
+            assert cell.data_type != "f"
+            assert cell.value is None or isinstance(cell.value, str)
+    # XML turns a lone CR into LF on reading back; the cell is still plain text.
+    assert [r[1].value.replace("\n", "\r") for r in rows[1:-1]] == DANGEROUS
+    assert rows[1][3].value == "2"
+    assert rows[1][4].value == "+12025550100"
+    assert rows[1][2].value == "02134"
+    assert [c.value for c in rows[-1][3:7]] == ["8", None, "invalid", "not a number (column 'phone')"]
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary == {"planned": 6, "invalid": 1}
+
+
+def test_csv_neutralizes_and_keeps_every_row(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    plan = plan_file(make_input(write_csv), make_campaign())
+    path = write_plan(plan, tmp_path / "out", "csv")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["phone", "note", "zip", *RESULT_COLUMNS]
+    assert [r[1] for r in rows[1:-1]] == ["'" + v for v in DANGEROUS]
+    assert [r[4] for r in rows[1:-1]] == [f"+12025550{100 + i}" for i in range(len(DANGEROUS))]
+    assert rows[-1][:3] == ["bad", "ok", "NA"]
+
+
+def test_input_columns_named_like_ours_are_kept(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    plan = plan_file(write_csv("phone,status\n2025550100,VIP\n"), make_campaign())
+    path = write_plan(plan, tmp_path / "out", "csv")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header, row = list(csv.reader(handle))
+    assert header[:5] == ["phone", "status", "row", "e164", "vapi_status"]
+    assert row[1] == "VIP" and row[4] == "planned"
+
+
+def test_requests_jsonl_matches_plan(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    import json
+
+    plan = plan_file(write_csv("phone,slot\n2025550101,a\n2025550102,b\n"), make_campaign())
+    write_plan(plan, tmp_path / "out")
+    lines = [json.loads(line) for line in (tmp_path / "out" / "requests.jsonl").read_text().splitlines()]
+    assert lines == [{"id": r.id, "rows": list(r.rows), "body": r.body} for r in plan.requests]
