@@ -4,8 +4,9 @@
     ├── InputError        the spreadsheet cannot be read as a whole (exit 2, nothing sent)
     ├── CampaignError     the campaign file is invalid (exit 2, nothing sent)
     ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
-    └── ApiError          Vapi (or the sandbox) answered with an error
-        └── AuthError     401/403 or billing: the whole run must stop at once
+    ├── ApiError          Vapi (or the sandbox) answered with an error
+    │   └── AuthError     401/403 or billing: the whole run must stop at once
+    └── NetworkError      no answer; `maybe_sent` says whether Vapi may have acted on it
 
 Row-level problems are never exceptions: they are statuses and reasons in the results sheet.
 """
@@ -41,3 +42,11 @@ class ApiError(RunnerError):
 
 class AuthError(ApiError):
     """The key was refused (401/403) or the account cannot pay: nothing else will succeed."""
+
+
+class NetworkError(RunnerError):
+    """No HTTP answer. maybe_sent=False only when the request provably never reached the server."""
+
+    def __init__(self, message: str, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent

@@ -1,0 +1,177 @@
+"""The Vapi HTTP client: one network edge, typed responses, errors parsed, and no automatic retry.
+
+Retrying a POST /call can ring people twice, so this client never retries; it tells the caller
+whether a failed request may have reached Vapi (`NetworkError.maybe_sent`, or an `ApiError` status)
+and leaves the decision to the submitter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from runner.errors import ApiError, AuthError, NetworkError
+
+DEFAULT_BASE_URL = "https://api.vapi.ai"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+_BILLING_WORDS = ("insufficient credits", "billing", "payment required")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Customer(_Open):
+    number: str | None = None
+    sipUri: str | None = None
+    extension: str | None = None
+    name: str | None = None
+    externalId: str | None = None
+
+
+class SubscriptionLimits(_Open):
+    concurrencyBlocked: bool | None = None
+    concurrencyLimit: int | None = None
+    remainingConcurrentCalls: int | None = None
+
+
+class Call(_Open):
+    """A Vapi call; `status` and `endedReason` are open strings (Vapi has hundreds of reasons)."""
+
+    id: str
+    status: str | None = None
+    endedReason: str | None = None
+    createdAt: str | None = None
+    assistantId: str | None = None
+    phoneNumberId: str | None = None
+    customer: Customer | None = None
+    subscriptionLimits: SubscriptionLimits | None = None
+
+
+class BatchError(_Open):
+    customer: Customer | None = None
+    error: Any = None
+
+    @property
+    def message(self) -> str:
+        return self.error if isinstance(self.error, str) else json.dumps(self.error)
+
+
+class CallBatchResponse(_Open):
+    results: list[Call] = []
+    errors: list[BatchError] = []
+    subscriptionLimits: SubscriptionLimits | None = None
+
+
+class VapiClient:
+    """create/list/get/delete calls. Pass `transport` to test error mapping without a server."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        max_connections: int = 16,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"},
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+
+    def __enter__(self) -> VapiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def create_call(self, body: Mapping[str, Any]) -> Call | CallBatchResponse:
+        """POST /call: a Call for `customer`, a CallBatchResponse for `customers` (told apart by `results`)."""
+        data = self._request("POST", "/call", json=dict(body))
+        if isinstance(data, dict) and "results" in data:
+            return CallBatchResponse.model_validate(data)
+        return Call.model_validate(data)
+
+    def list_calls(self, **filters: str | int | datetime | None) -> list[Call]:
+        """GET /call with Vapi's filters (assistantId, phoneNumberId, limit, createdAtGe, …)."""
+        params = {k: _param(v) for k, v in filters.items() if v is not None}
+        data = self._request("GET", "/call", params=params)
+        return [Call.model_validate(item) for item in data]
+
+    def get_call(self, call_id: str) -> Call:
+        return Call.model_validate(self._request("GET", f"/call/{call_id}"))
+
+    def delete_call(self, call_id: str) -> Call:
+        return Call.model_validate(self._request("DELETE", f"/call/{call_id}"))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NetworkError(f"could not connect: {exc or type(exc).__name__}", maybe_sent=False) from None
+        except httpx.TransportError as exc:
+            # Read timeouts, dropped connections, write errors: the server may have acted on it.
+            raise NetworkError(f"no answer: {exc or type(exc).__name__}", maybe_sent=True) from None
+        if response.status_code >= 400:
+            raise api_error(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(response.status_code, f"answer is not JSON: {response.text[:200]}") from None
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    """Parse the NestJS envelope: `message` may be a string or a list of strings."""
+    message = error_message(response)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    status = response.status_code
+    lowered = message.lower()
+    if status in (401, 403) or status == 402 or (status == 400 and any(w in lowered for w in _BILLING_WORDS)):
+        return AuthError(status, message, retry_after)
+    return ApiError(status, message, retry_after)
+
+
+def error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(data, dict):
+        message = data.get("message", data.get("error", ""))
+        if isinstance(message, list):
+            return "; ".join(str(m) for m in message)
+        return str(message) or json.dumps(data)[:500]
+    return json.dumps(data)[:500]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
+
+
+def _param(value: str | int | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
