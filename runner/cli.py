@@ -9,8 +9,11 @@ from typing import Any, TypeVar
 
 import click
 
+from runner.connect import open_client
 from runner.errors import RunnerError
 from runner.pipeline import Plan, plan_file, write_plan
+from runner.run import CampaignRun
+from runner.sandbox import Sandbox, SandboxConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,6 +27,14 @@ format_option = click.option(
     help="Results sheet format (default: xlsx, or csv past Excel's row limit).",
 )  # fmt: skip
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+base_url_option = click.option(
+    "--base-url", default=None, metavar="URL",
+    help="Vapi API base URL (default: $VAPI_BASE_URL or https://api.vapi.ai).",
+)  # fmt: skip
+sandbox_option = click.option(
+    "--sandbox", is_flag=True, help="Send to a local sandbox started in-process: no account, no real calls."
+)
+yes_option = click.option("-y", "--yes", is_flag=True, help="Send without asking (required when not on a terminal).")
 input_argument = click.argument("input_path", type=click.Path(dir_okay=False, path_type=Path))
 
 
@@ -71,6 +82,113 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
         for line in result.summary_lines():
             click.echo(line)
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
+
+
+@main.command()
+@input_argument
+@campaign_option
+@click.option("-o", "--out", "outdir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder (default: runs/<input stem>-<8 hex of its content>).")  # fmt: skip
+@format_option
+@base_url_option
+@sandbox_option
+@yes_option
+@click.option("--resend-unknown", is_flag=True,
+              help="Send again the rows whose fate stayed unknown (check the dashboard first).")  # fmt: skip
+@quiet_option
+def run(
+    input_path: Path, campaign_path: Path, outdir: Path | None, fmt: str | None, base_url: str | None,
+    sandbox: bool, yes: bool, resend_unknown: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """Plan, confirm, and place the calls; the same command again resumes and never re-sends.
+
+    Example: vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml --sandbox
+    """
+    if sandbox and base_url:
+        raise click.UsageError("--sandbox and --base-url exclude each other")
+    try:
+        with CampaignRun.open(input_path, campaign_path, outdir, fmt) as campaign_run:
+            _echo_warnings(campaign_run.plan, quiet)
+            if not quiet:
+                for line in campaign_run.plan.summary_lines():
+                    click.echo(line)
+                click.echo(f"run folder: {campaign_run.outdir}")
+                click.echo("requests: " + ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items()))
+            state = campaign_run.outdir / "sandbox-calls.json"
+            with open_client(base_url, state, sandbox) as client:
+                _confirm(campaign_run.pending().get("planned", 0), yes)
+                outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if outcome.report.fatal:
+        click.echo(f"stopped: {outcome.report.fatal}", err=True)
+    if outcome.report.interrupted:
+        click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
+    if not quiet:
+        click.echo(", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items())))
+        click.echo(f"wrote {outcome.results_path}")
+    sys.exit(outcome.exit_code)
+
+
+def _confirm(planned: int, yes: bool) -> None:
+    if yes or planned == 0:
+        return
+    if not sys.stdin.isatty():
+        raise Failure("not on a terminal: pass --yes to send without confirmation")
+    click.confirm(f"Send {planned} request(s) now?", abort=True, err=True)
+
+
+def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, resend_unknown: bool) -> Any:
+    from runner.submit import SubmitOptions
+
+    campaign = campaign_run.plan.campaign
+    options = SubmitOptions(concurrency=campaign.concurrency, requests_per_minute=campaign.requests_per_minute,
+                            resend_unknown=resend_unknown)  # fmt: skip
+    if quiet or not sys.stderr.isatty():
+        return campaign_run.send(client, options)
+    with click.progressbar(length=max(1, campaign_run.pending().get("planned", 0)), label="sending",
+                           file=sys.stderr) as bar:  # fmt: skip
+        return campaign_run.send(client, options, lambda done, total: bar.update(done - bar.pos))
+
+
+@main.command("sandbox")
+@click.option("--port", default=8787, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--api-key", default="sandbox-key", show_default=True, help="The key clients must send.")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON file that keeps calls across restarts.")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, help="Seed for faults and call outcomes.")
+@click.option("--error-rate", default=0.0, help="Share of POSTs answered 500, nothing created.")
+@click.option("--throttle-rate", default=0.0, help="Share of POSTs answered 429 + Retry-After.")
+@click.option("--drop-rate", default=0.0, help="Share of POSTs whose calls are created, then the connection dropped.")
+@click.option("--slow-rate", default=0.0, help="Share of POSTs whose calls are created, answer delayed.")
+@click.option("--partial-rate", default=0.0, help="Share of batch customers refused in `errors`.")
+@click.option("--latency-ms", default=0.0, help="Delay before every answer.")
+@click.option("--slow-seconds", default=90.0, show_default=True, help="How long a slow answer takes.")
+@click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
+@click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
+def sandbox_command(
+    port: int, api_key: str, state: Path | None, seed: int, error_rate: float, throttle_rate: float,
+    drop_rate: float, slow_rate: float, partial_rate: float, latency_ms: float, slow_seconds: float,
+    dial_now: bool, call_seconds: float,
+) -> None:  # fmt: skip
+    """Serve a local Vapi-compatible API (POST/GET/DELETE /call) for demos and fault drills.
+
+    Example: vapi-campaign sandbox --port 8787 --drop-rate 0.2 --dial-now --call-seconds 5
+    """
+    config = SandboxConfig(
+        api_key=api_key, port=port, seed=seed, state_path=state, error_rate=error_rate,
+        throttle_rate=throttle_rate, drop_rate=drop_rate, slow_rate=slow_rate, partial_rate=partial_rate,
+        latency_ms=latency_ms, slow_seconds=slow_seconds, dial_now=dial_now, call_seconds=call_seconds,
+    )  # fmt: skip
+    try:
+        server = Sandbox(config)
+    except OSError as exc:
+        raise Failure(f"cannot listen on port {port}: {exc.strerror}") from None
+    click.echo(f"Vapi sandbox on {server.url} (send the key given with --api-key); Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

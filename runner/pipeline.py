@@ -80,9 +80,8 @@ def results_path(outdir: Path, fmt: str | None, row_count: int) -> Path:
     return outdir / f"results.{fmt or default_format(row_count)}"
 
 
-def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
-    """Write requests.jsonl and the results sheet into outdir; returns the results path."""
-    outdir = Path(outdir)
+def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
+    """Write requests.jsonl; returns where the results sheet goes (never over the input)."""
     target = results_path(outdir, fmt, len(plan.rows))
     if target.resolve() == plan.sheet.path.resolve():
         raise OutdirError(f"{target}: would overwrite the input; choose another --out folder")
@@ -93,5 +92,10 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
                 handle.write(request.to_json() + "\n")
     except OSError as exc:
         raise OutdirError(f"{outdir}: cannot write: {exc.strerror}") from None
-    frame = results_frame(plan.sheet.frame, plan.row_results())
-    return write_results(frame, target, plan.counts())
+    return target
+
+
+def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
+    """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path."""
+    target = write_requests(plan, Path(outdir), fmt)
+    return write_results(results_frame(plan.sheet.frame, plan.row_results()), target, plan.counts())

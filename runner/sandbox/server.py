@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ class Sandbox:
         self._server = ThreadingHTTPServer((self.config.host, self.config.port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_demo(cls, state_path: Path | None) -> Sandbox:
+        """The in-process sandbox behind `run --sandbox`: calls start at once and end in seconds."""
+        key = secrets.token_hex(16)
+        return cls(SandboxConfig(api_key=key, state_path=state_path, dial_now=True, call_seconds=20,
+                                 concurrency_limit=1000))  # fmt: skip
 
     @property
     def url(self) -> str:

@@ -1,0 +1,40 @@
+"""Where the API key and base URL come from: the environment first, then a `.env` file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from runner.errors import RunnerError
+from runner.vapi import DEFAULT_BASE_URL
+
+KEY_VARIABLE = "VAPI_API_KEY"
+URL_VARIABLE = "VAPI_BASE_URL"
+
+
+class MissingKeyError(RunnerError):
+    """No key anywhere: the message says how to set one (or to try --sandbox)."""
+
+
+def _lookup(name: str, environ: Mapping[str, str], dotenv: Path) -> str | None:
+    value = environ.get(name)
+    if not value and dotenv.is_file():
+        value = dotenv_values(dotenv).get(name)
+    return value or None
+
+
+def api_key(environ: Mapping[str, str] = os.environ, dotenv: Path = Path(".env")) -> str:
+    key = _lookup(KEY_VARIABLE, environ, dotenv)
+    if key is None:
+        raise MissingKeyError(
+            f"no Vapi API key: set {KEY_VARIABLE} (export {KEY_VARIABLE}=… or a line "
+            f"{KEY_VARIABLE}=… in .env), or try the local sandbox with --sandbox"
+        )
+    return key
+
+
+def base_url(explicit: str | None, environ: Mapping[str, str] = os.environ, dotenv: Path = Path(".env")) -> str:
+    return explicit or _lookup(URL_VARIABLE, environ, dotenv) or DEFAULT_BASE_URL

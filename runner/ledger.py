@@ -1,0 +1,222 @@
+"""The run ledger (SQLite in OUTDIR): what was planned, what was about to be sent, what came back.
+
+The rule that makes sending at-most-once: a request's intent (`sending`, with the time) is committed
+to disk before the request leaves, and its outcome right after. A run that dies in between leaves
+the request `sending`, and the next run reconciles it with Vapi instead of sending it again.
+
+Request states: planned → sending → sent | rejected | unknown (planned again only when the request
+provably never reached Vapi).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.errors import OutdirError
+from runner.plan import CallRequest
+
+LEDGER_FILE = "ledger.sqlite"
+PLANNED, SENDING, SENT, REJECTED, UNKNOWN = "planned", "sending", "sent", "rejected", "unknown"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    rows TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    intent_at TEXT,
+    done_at TEXT,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    row INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    call_id TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRequest:
+    id: str
+    seq: int
+    body: dict[str, Any]
+    rows: tuple[int, ...]
+    state: str
+    attempts: int
+    intent_at: datetime | None
+    error: str
+
+    def customers(self) -> list[dict[str, Any]]:
+        return list(self.body.get("customers") or [self.body["customer"]])
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """What Vapi did with one row: a call id and status, or a failure and its reason."""
+
+    row: int
+    status: str
+    reason: str = ""
+    call_id: str = ""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """One run's ledger. Safe to share between the submitter's threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, outdir: Path, plan_id: str, requests: Iterable[CallRequest]) -> Ledger:
+        """Open (or create) the ledger for this plan; a folder holding another plan is refused."""
+        outdir.mkdir(parents=True, exist_ok=True)
+        ledger = cls(outdir / LEDGER_FILE)
+        with ledger._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('plan_id', ?), ('created_at', ?)",
+                           (plan_id, now_utc().isoformat()))  # fmt: skip
+                db.executemany(
+                    "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
+                    [(r.id, seq, json.dumps(r.body), json.dumps(r.rows), PLANNED) for seq, r in enumerate(requests)],
+                )
+            elif row[0] != plan_id:
+                ledger.close()
+                raise OutdirError(
+                    f"{outdir}: holds a run of a different spreadsheet or campaign; "
+                    "give another --out folder (a run folder belongs to one input and one campaign)"
+                )
+        return ledger
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- reading -------------------------------------------------------------------------------
+    def requests(self, state: str | None = None) -> list[LedgerRequest]:
+        query = "SELECT id, seq, body, rows, state, attempts, intent_at, error FROM requests"
+        args: tuple[str, ...] = ()
+        if state is not None:
+            query, args = query + " WHERE state = ?", (state,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [
+            LedgerRequest(
+                id=r[0], seq=r[1], body=json.loads(r[2]), rows=tuple(json.loads(r[3])), state=r[4],
+                attempts=r[5], intent_at=datetime.fromisoformat(r[6]) if r[6] else None, error=r[7],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def outcomes(self) -> dict[int, RowOutcome]:
+        with self._lock:
+            rows = self._db.execute("SELECT row, status, reason, call_id FROM outcomes").fetchall()
+        return {r[0]: RowOutcome(r[0], r[1], r[2], r[3]) for r in rows}
+
+    # --- writing: each method is one committed transaction --------------------------------------
+    def mark_sending(self, request_id: str) -> datetime:
+        """Commit the intent before the request leaves; returns the intent time."""
+        moment = now_utc()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ? WHERE id = ?",
+                (SENDING, moment.isoformat(), request_id),
+            )
+        return moment
+
+    def mark_not_sent(self, request_id: str, error: str) -> None:
+        """The request provably never reached Vapi: it may be sent again."""
+        self._finish(request_id, PLANNED, error, [])
+
+    def record_sent(self, request_id: str, outcomes: list[RowOutcome], note: str = "") -> None:
+        self._finish(request_id, SENT, note, outcomes)
+
+    def record_rejected(self, request_id: str, error: str, rows: Iterable[int]) -> None:
+        self._finish(request_id, REJECTED, error, [RowOutcome(r, "failed", error) for r in rows])
+
+    def record_unknown(self, request_id: str, error: str, outcomes: list[RowOutcome]) -> None:
+        self._finish(request_id, UNKNOWN, error, outcomes)
+
+    def _finish(self, request_id: str, state: str, error: str, outcomes: list[RowOutcome]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE requests SET state = ?, error = ?, done_at = ? WHERE id = ?",
+                (state, error, now_utc().isoformat(), request_id),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO outcomes (row, request_id, status, reason, call_id) VALUES (?, ?, ?, ?, ?)",
+                [(o.row, request_id, o.status, o.reason, o.call_id) for o in outcomes],
+            )
+
+    def owners(self) -> dict[int, LedgerRequest]:
+        """Each row's current request: the latest one that carries it (a resend supersedes)."""
+        return {row: request for request in self.requests() for row in request.rows}
+
+    def requeue_unknown(self) -> int:
+        """The operator's --resend-unknown: unknown rows go into new planned requests. Returns rows."""
+        outcomes = self.outcomes()
+        owners = self.owners()
+        requests = self.requests()
+        count = 0
+        with self._transaction() as db:
+            seq = max((r.seq for r in requests), default=0)
+            for request in requests:
+                if request.state not in (SENT, UNKNOWN):
+                    continue
+                keep = [
+                    (row, customer)
+                    for row, customer in zip(request.rows, request.customers(), strict=True)
+                    if owners[row].id == request.id
+                    and outcomes.get(row, RowOutcome(row, UNKNOWN)).status == UNKNOWN
+                ]
+                if not keep:
+                    continue
+                seq += 1
+                body = {k: v for k, v in request.body.items() if k not in ("customer", "customers")}
+                customers = [customer for _, customer in keep]
+                if len(customers) == 1:
+                    body["customer"] = customers[0]
+                else:
+                    body["customers"] = customers
+                rows = [row for row, _ in keep]
+                db.execute(
+                    "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
+                    (f"{request.id.split('~')[0]}~{seq}", seq, json.dumps(body), json.dumps(rows), PLANNED),
+                )
+                db.executemany("DELETE FROM outcomes WHERE row = ?", [(row,) for row in rows])
+                count += len(rows)
+        return count

@@ -1,0 +1,259 @@
+"""Drive the ledger's planned requests to Vapi: paced, bounded, retried only when provably unsent.
+
+    outcome of POST /call                  what happens
+    201                                    sent: call ids per row, batch errors per row
+    connection refused, 429, 503           never reached Vapi: back off (Retry-After honoured), retry
+    read timeout, dropped, other 5xx       fate unknown: reconcile with GET /call, never re-send
+    401/403, billing                       stop the whole run at once
+    other 4xx                              rejected: every row of the request failed, with the message
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from runner.errors import ApiError, AuthError, NetworkError
+from runner.ledger import SENDING, Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.vapi import Call, CallBatchResponse, Customer, VapiClient
+
+RETRY_STATUSES = (429, 503)
+LIST_LIMIT = 1000  # GET /call's maximum page
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    concurrency: int = 4
+    requests_per_minute: int = 120
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    reconcile_delay: float = 3.0  # a call just created may be invisible to GET /call for a moment
+    clock_skew: float = 120.0  # our clock against Vapi's, when searching by createdAt
+    limits_pause: float = 5.0  # wait when Vapi says no concurrent calls remain
+    resend_unknown: bool = False
+
+
+@dataclass
+class SubmitReport:
+    attempted: int = 0
+    reconciled: int = 0
+    requeued_rows: int = 0
+    interrupted: bool = False
+    fatal: AuthError | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """Spaces request starts by requests_per_minute; `pause` holds every worker (429, no capacity)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._interval = 60.0 / per_minute
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next, self._paused_until)
+            self._next = slot + self._interval
+        stop.wait(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class RowMatcher:
+    """Finds which row of a request a returned customer is: externalId first, then the number."""
+
+    def __init__(self, request: LedgerRequest) -> None:
+        self._rows: dict[str, int] = {}
+        for row, customer in zip(request.rows, request.customers(), strict=True):
+            for key in _keys(customer):
+                self._rows.setdefault(key, row)
+
+    def row_for(self, customer: Customer | dict[str, Any] | None) -> int | None:
+        if customer is None:
+            return None
+        data = customer if isinstance(customer, dict) else customer.model_dump()
+        for key in _keys(data):
+            if key in self._rows:
+                return self._rows[key]
+        return None
+
+
+def _keys(customer: dict[str, Any]) -> list[str]:
+    keys = []
+    if customer.get("externalId"):
+        keys.append("id:" + customer["externalId"])
+    if customer.get("number"):
+        keys.append(f"n:{customer['number']};{customer.get('extension') or ''}")
+    if customer.get("sipUri"):
+        keys.append("sip:" + customer["sipUri"])
+    return keys
+
+
+class Submitter:
+    """Sends what the ledger holds as planned; reconciles what a previous run left in doubt."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        client: VapiClient,
+        options: SubmitOptions,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.client = client
+        self.options = options
+        self.progress = progress
+        self.stop = threading.Event()
+        self.pacer = Pacer(options.requests_per_minute)
+        self.report = SubmitReport()
+        self._rng = random.Random()
+
+    def run(self) -> SubmitReport:
+        for request in self.ledger.requests(SENDING):
+            self._reconcile(request, "the previous run stopped before Vapi's answer was recorded")
+            self.report.reconciled += 1
+        if self.options.resend_unknown:
+            self.report.requeued_rows = self.ledger.requeue_unknown()
+        pending = self.ledger.requests("planned")
+        done = 0
+        executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="send")
+        try:
+            futures = [executor.submit(self._send, request) for request in pending]
+            for future in as_completed(futures):
+                future.result()
+                done += 1
+                if self.progress:
+                    self.progress(done, len(pending))
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            self.stop.set()
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        return self.report
+
+    # --- one request ------------------------------------------------------------------------
+    def _send(self, request: LedgerRequest) -> None:
+        for attempt in range(1, self.options.max_attempts + 1):
+            self.pacer.wait(self.stop)
+            if self.stop.is_set():
+                return
+            intent = self.ledger.mark_sending(request.id)
+            self.report.attempted += 1
+            try:
+                response = self.client.create_call(request.body)
+            except NetworkError as exc:
+                if exc.maybe_sent:
+                    self._reconcile(request, str(exc), intent)
+                    return
+                retry_after = None
+                error = str(exc)
+            except AuthError as exc:
+                self.ledger.mark_not_sent(request.id, f"not sent: {exc}")
+                self.report.fatal = exc
+                self.stop.set()
+                return
+            except ApiError as exc:
+                if exc.status in RETRY_STATUSES:
+                    retry_after, error = exc.retry_after, str(exc)
+                elif exc.status >= 500:
+                    self._reconcile(request, str(exc), intent)
+                    return
+                else:
+                    self.ledger.record_rejected(request.id, f"rejected by Vapi ({exc.status}): {exc.message}", request.rows)
+                    return
+            else:
+                self._record(request, response)
+                return
+            self.ledger.mark_not_sent(request.id, f"not sent after {attempt} attempt(s): {error}")
+            if attempt == self.options.max_attempts:
+                return
+            if retry_after is not None:
+                self.pacer.pause(retry_after)
+            ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
+            self.stop.wait(max(retry_after or 0.0, self._rng.uniform(0, ceiling)))
+            if self.stop.is_set():
+                return
+
+    def _record(self, request: LedgerRequest, response: Call | CallBatchResponse) -> None:
+        matcher = RowMatcher(request)
+        outcomes: dict[int, RowOutcome] = {}
+        if isinstance(response, Call):
+            calls, errors, limits = [response], [], response.subscriptionLimits
+        else:
+            calls, errors, limits = response.results, response.errors, response.subscriptionLimits
+        for call in calls:
+            row = matcher.row_for(call.customer) if len(request.rows) > 1 else request.rows[0]
+            if row is not None:
+                outcomes[row] = RowOutcome(row, call.status or "queued", "", call.id)
+        for error in errors:
+            row = matcher.row_for(error.customer)
+            if row is not None:
+                outcomes[row] = RowOutcome(row, "failed", f"refused by Vapi: {error.message}")
+        for row in request.rows:
+            outcomes.setdefault(row, RowOutcome(row, "unknown", "Vapi's answer did not mention this customer"))
+        self.ledger.record_sent(request.id, list(outcomes.values()))
+        if limits and (limits.concurrencyBlocked or limits.remainingConcurrentCalls == 0):
+            self.pacer.pause(self.options.limits_pause)
+
+    # --- reconciliation ------------------------------------------------------------------------
+    def _reconcile(self, request: LedgerRequest, error: str, intent: datetime | None = None) -> None:
+        """Look for the request's calls in GET /call (twice, a moment apart) before deciding."""
+        intent = intent or request.intent_at or now_utc()
+        matcher = RowMatcher(request)
+        found: dict[int, Call] = {}
+        looked = False
+        for look in range(2):
+            if look:
+                time.sleep(self.options.reconcile_delay)
+            try:
+                calls = self._calls_since(request, intent - timedelta(seconds=self.options.clock_skew))
+            except (ApiError, NetworkError):
+                continue
+            looked = True
+            for call in calls:
+                row = matcher.row_for(call.customer)
+                if row is not None and row in request.rows:
+                    found.setdefault(row, call)
+            if len(found) == len(request.rows):
+                break
+        if not looked:
+            return  # still `sending`: the next run reconciles it again
+        outcomes = [
+            RowOutcome(row, call.status or "queued", f"found in Vapi's call list after: {error}", call.id)
+            for row, call in found.items()
+        ]
+        missing = [row for row in request.rows if row not in found]
+        if not missing:
+            self.ledger.record_sent(request.id, outcomes, error)
+            return
+        reason = (f"fate unknown ({error}); not in Vapi's call list, so not re-sent. "
+                  "Check the Vapi dashboard, then run again with --resend-unknown")  # fmt: skip
+        outcomes += [RowOutcome(row, "unknown", reason) for row in missing]
+        self.ledger.record_unknown(request.id, error, outcomes)
+
+    def _calls_since(self, request: LedgerRequest, start: datetime) -> list[Call]:
+        filters: dict[str, str] = {"phoneNumberId": request.body.get("phoneNumberId", "")}
+        if request.body.get("assistantId"):
+            filters["assistantId"] = request.body["assistantId"]
+        end = now_utc() + timedelta(seconds=self.options.clock_skew)
+        return self._window(filters, start, end)
+
+    def _window(self, filters: dict[str, str], start: datetime, end: datetime) -> list[Call]:
+        """GET /call has no cursor: a full page means the time window is split in two and re-read."""
+        calls = self.client.list_calls(**filters, limit=LIST_LIMIT, createdAtGe=start, createdAtLe=end)
+        if len(calls) < LIST_LIMIT or end - start < timedelta(milliseconds=2):
+            return calls
+        middle = start + (end - start) / 2
+        return self._window(filters, start, middle) + self._window(filters, middle, end)
