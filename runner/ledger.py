@@ -103,12 +103,12 @@ class Ledger:
                     "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
                     [(r.id, seq, json.dumps(r.body), json.dumps(r.rows), PLANNED) for seq, r in enumerate(requests)],
                 )
-            elif row[0] != plan_id:
-                ledger.close()
-                raise OutdirError(
-                    f"{outdir}: holds a run of a different spreadsheet or campaign; "
-                    "give another --out folder (a run folder belongs to one input and one campaign)"
-                )
+        if row is not None and row[0] != plan_id:
+            ledger.close()
+            raise OutdirError(
+                f"{outdir}: holds a run of a different spreadsheet or campaign; "
+                "give another --out folder (a run folder belongs to one input and one campaign)"
+            )
         return ledger
 
     def close(self) -> None:

@@ -62,3 +62,21 @@ def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def sandbox() -> Any:
+    """Start sandboxes on free loopback ports: `sandbox(**SandboxConfig fields)`; all stopped after."""
+    from runner.sandbox import Sandbox, SandboxConfig
+
+    started: list[Sandbox] = []
+
+    def start(**config: Any) -> Sandbox:
+        # Vapi's default of 10 live calls would make the submitter pause; tests that want it say so.
+        server = Sandbox(SandboxConfig(**{"concurrency_limit": 1000, **config})).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -105,7 +105,7 @@ class CallStore:
     def active_count(self) -> int:
         with self._lock:
             views = [self._view(call) for call in self._calls.values()]
-        return sum(v["status"] in ("queued", "ringing", "in-progress") for v in views)
+        return sum(v["status"] in ("ringing", "in-progress") for v in views)
 
     def _save(self) -> None:
         if self._state_path is None:

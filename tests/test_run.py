@@ -1,0 +1,153 @@
+"""Sending at most once, against the real sandbox on loopback: every fault ends with each row called
+exactly once (counted from the sandbox's GET /call) or clearly marked, never called twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.errors import OutdirError
+from runner.results import RowResult
+from runner.run import CampaignRun, RunOutcome
+from runner.sandbox import Sandbox
+from runner.submit import SubmitOptions
+from runner.vapi import VapiClient
+
+FAST = SubmitOptions(concurrency=4, requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05,
+                     reconcile_delay=0.05, max_attempts=30)  # fmt: skip
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+1202555{1000 + n:04d}" for n in range(count)]
+
+
+def write_input(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "leads.csv"
+    path.write_text("phone,name\n" + "".join(f"{n},Person {i}\n" for i, n in enumerate(numbers(count))))
+    return path
+
+
+def calls_per_number(server: Sandbox) -> Counter[str]:
+    calls = httpx.get(f"{server.url}/call", params={"limit": 1000},
+                      headers={"Authorization": f"Bearer {server.config.api_key}"}).json()  # fmt: skip
+    return Counter(call["customer"]["number"] for call in calls)
+
+
+def send(
+    tmp_path: Path, campaign: Path, server: Sandbox, count: int, options: SubmitOptions = FAST,
+    key: str | None = None, read_timeout: float = 5.0,
+) -> tuple[RunOutcome, list[RowResult]]:  # fmt: skip
+    client = VapiClient(key or server.config.api_key, server.url, timeout=httpx.Timeout(5.0, read=read_timeout))
+    with client, CampaignRun.open(write_input(tmp_path, count), campaign, tmp_path / "run") as run:
+        return run.send(client, options), run.row_results()
+
+
+def statuses(results: list[RowResult]) -> Counter[str]:
+    return Counter(result.status for result in results)
+
+
+def test_batches_sent_once_and_rerun_sends_nothing(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox()
+    campaign = make_campaign(batch_size=2)
+    outcome, rows = send(tmp_path, campaign, server, 5)
+    assert outcome.exit_code == 0
+    assert statuses(rows) == {"queued": 5}
+    assert all(r.call_id for r in rows)
+    assert calls_per_number(server) == Counter(numbers(5))
+    again, _ = send(tmp_path, campaign, server, 5)
+    assert again.report.attempted == 0
+    assert calls_per_number(server) == Counter(numbers(5))
+
+
+def test_partial_batch_errors_fail_only_those_rows(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(partial_rate=0.4, seed=5)
+    outcome, rows = send(tmp_path, make_campaign(batch_size=10), server, 20)
+    counts = statuses(rows)
+    assert counts["failed"] and counts["queued"] and counts["failed"] + counts["queued"] == 20
+    assert outcome.exit_code == 1
+    failed = [r for r in rows if r.status == "failed"]
+    assert all(r.reason.startswith("refused by Vapi:") for r in failed)
+    assert sum(calls_per_number(server).values()) == counts["queued"]
+
+
+def test_400_rejects_rows_with_the_message(tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any) -> None:
+    server = sandbox()
+    outcome, rows = send(tmp_path, make_campaign(assistant_id="missing_assistant"), server, 3)
+    assert statuses(rows) == {"failed": 3}
+    assert "Couldn't Get Assistant" in rows[0].reason
+    assert outcome.report.attempted == 1
+
+
+def test_401_stops_everything_and_a_rerun_with_the_key_sends(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox()
+    campaign = make_campaign(batch_size=1)
+    outcome, rows = send(tmp_path, campaign, server, 6, options=SubmitOptions(concurrency=1, requests_per_minute=60_000),
+                        key="wrong")  # fmt: skip
+    assert outcome.report.fatal is not None and outcome.report.attempted == 1
+    assert outcome.exit_code == 1
+    assert calls_per_number(server) == Counter()
+    _, rows = send(tmp_path, campaign, server, 6)
+    assert calls_per_number(server) == Counter(numbers(6))
+
+
+def test_429_storm_backs_off_and_sends_each_once(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(throttle_rate=0.7, retry_after=0.0, seed=11)
+    outcome, rows = send(tmp_path, make_campaign(batch_size=1), server, 12)
+    assert outcome.report.attempted > 12  # it was throttled and retried
+    assert statuses(rows) == {"queued": 12}
+    assert calls_per_number(server) == Counter(numbers(12))
+
+
+def test_dropped_and_slow_answers_are_reconciled_never_resent(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(drop_rate=0.3, slow_rate=0.3, slow_seconds=1.0, seed=4)
+    outcome, rows = send(tmp_path, make_campaign(batch_size=2), server, 16, read_timeout=0.3)
+    assert outcome.report.attempted == 8  # one attempt per request: nothing was retried
+    assert statuses(rows) == {"queued": 16}
+    assert any("found in Vapi's call list" in r.reason for r in rows)
+    assert calls_per_number(server) == Counter(numbers(16))
+
+
+def test_500_left_unknown_until_the_operator_resends(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(error_rate=1.0)
+    campaign = make_campaign(batch_size=2)
+    outcome, rows = send(tmp_path, campaign, server, 4)
+    assert statuses(rows) == {"unknown": 4}
+    assert outcome.exit_code == 1
+    assert "--resend-unknown" in rows[0].reason
+    again, rows = send(tmp_path, campaign, server, 4)
+    assert again.report.attempted == 0  # unknown is never re-sent by itself
+    server.config.__dict__["error_rate"] = 0.0  # the outage is over (the config is frozen for users)
+    resent, rows = send(tmp_path, campaign, server, 4, options=SubmitOptions(resend_unknown=True,
+                       requests_per_minute=60_000, reconcile_delay=0.05))  # fmt: skip
+    assert resent.report.requeued_rows == 4
+    assert statuses(rows) == {"queued": 4}
+    assert calls_per_number(server) == Counter(numbers(4))
+
+
+def test_one_run_per_folder_and_one_plan_per_folder(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    campaign = make_campaign()
+    source = write_input(tmp_path, 2)
+    with CampaignRun.open(source, campaign, tmp_path / "run"):
+        with pytest.raises(OutdirError, match="another vapi-campaign run is using this folder"):
+            CampaignRun.open(source, campaign, tmp_path / "run")
+    with pytest.raises(OutdirError, match="holds a run of a different spreadsheet or campaign"):
+        CampaignRun.open(source, make_campaign(batch_size=7), tmp_path / "run")

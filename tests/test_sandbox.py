@@ -1,0 +1,161 @@
+"""The sandbox speaks Vapi's wire format: shapes, validation errors, filters, lifecycle, persistence,
+and the official Python SDK parses every answer."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.sandbox import Sandbox, SandboxConfig
+
+BODY: dict[str, Any] = {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550123"}}
+HEADERS = {"Authorization": "Bearer sandbox-key"}
+
+
+def post(server: Sandbox, body: Any, key: str = "sandbox-key") -> httpx.Response:
+    return httpx.post(f"{server.url}/call", json=body, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_single_and_batch_shapes(sandbox: Any) -> None:
+    server = sandbox()
+    single = post(server, BODY)
+    assert single.status_code == 201
+    call = single.json()
+    assert call["status"] == "queued" and call["customer"] == {"number": "+12025550123"}
+    assert {"id", "orgId", "createdAt", "updatedAt", "subscriptionLimits"} <= set(call)
+    batch = post(server, {**{k: v for k, v in BODY.items() if k != "customer"},
+                          "customers": [{"number": "+12025550124"}, {"number": "+12025550125"}]})  # fmt: skip
+    assert batch.status_code == 201
+    assert [c["customer"]["number"] for c in batch.json()["results"]] == ["+12025550124", "+12025550125"]
+    assert batch.json()["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"customer": {"number": "2025550123"}}, "customer.number must be a valid phone number in the E.164 format"),
+        ({"name": "x" * 41}, "name must be shorter than or equal to 40 characters"),
+        ({"customer": {"number": "+12025550123", "externalId": "x" * 41}}, "customer.externalId must be shorter"),
+        ({"metadata": {"row": 1}}, "property metadata should not exist"),
+        ({"schedulePlan": {"earliestAt": "2030-01-01T10:00:00Z", "latestAt": "2030-01-01T09:00:00Z"}},
+         "schedulePlan.latestAt must be after schedulePlan.earliestAt"),
+    ],
+)  # fmt: skip
+def test_validation_errors_are_nestjs_lists(sandbox: Any, change: dict[str, Any], message: str) -> None:
+    response = post(sandbox(), {**BODY, **change})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["statusCode"] == 400 and body["error"] == "Bad Request"
+    assert any(message in m for m in body["message"])
+
+
+@pytest.mark.parametrize("missing", ["assistantId", "phoneNumberId"])
+def test_missing_assistant_or_number_is_a_string_message(sandbox: Any, missing: str) -> None:
+    response = post(sandbox(), {k: v for k, v in BODY.items() if k != missing})
+    assert response.status_code == 400
+    assert isinstance(response.json()["message"], str)
+
+
+def test_wrong_key_is_401(sandbox: Any) -> None:
+    response = post(sandbox(), BODY, key="nope")
+    assert response.status_code == 401
+    assert response.json()["message"].startswith("Invalid Key")
+
+
+def test_throttle_and_error_create_nothing(sandbox: Any) -> None:
+    throttled = sandbox(throttle_rate=1.0, retry_after=3)
+    response = post(throttled, BODY)
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "3")
+    failing = sandbox(error_rate=1.0)
+    assert post(failing, BODY).status_code == 500
+    for server in (throttled, failing):
+        assert httpx.get(f"{server.url}/call", headers=HEADERS).json() == []
+
+
+def test_drop_creates_the_call_and_closes_without_answer(sandbox: Any) -> None:
+    server = sandbox(drop_rate=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(server, BODY)
+    assert len(httpx.get(f"{server.url}/call", headers=HEADERS).json()) == 1
+
+
+def test_partial_batch_refuses_some_customers(sandbox: Any) -> None:
+    server = sandbox(partial_rate=0.5, seed=3)
+    customers = [{"number": f"+1202555{n:04d}"} for n in range(100, 120)]
+    body = {"assistantId": "a", "phoneNumberId": "p", "customers": customers}
+    answer = post(server, body).json()
+    assert answer["errors"] and answer["results"]
+    assert len(answer["errors"]) + len(answer["results"]) == 20
+
+
+def test_list_filters_and_limit(sandbox: Any) -> None:
+    server = sandbox()
+    post(server, BODY)
+    middle = datetime.now(UTC)
+    time.sleep(0.01)
+    post(server, {**BODY, "assistantId": "asst_2"})
+    def listed(**params: Any) -> list[str]:  # noqa: E306
+        return [c["assistantId"] for c in httpx.get(f"{server.url}/call", params=params, headers=HEADERS).json()]
+    assert listed() == ["asst_2", "asst_1"]
+    assert listed(assistantId="asst_1") == ["asst_1"]
+    assert listed(createdAtGt=middle.isoformat()) == ["asst_2"]
+    assert listed(createdAtLe=middle.isoformat()) == ["asst_1"]
+    assert listed(limit=1) == ["asst_2"]
+    assert httpx.get(f"{server.url}/call", params={"limit": 1001}, headers=HEADERS).status_code == 400
+
+
+def test_lifecycle_and_delete(sandbox: Any) -> None:
+    server = sandbox(call_seconds=0.3, dial_now=True, seed=1)
+    call = post(server, BODY).json()
+    time.sleep(0.4)
+    ended = httpx.get(f"{server.url}/call/{call['id']}", headers=HEADERS).json()
+    assert ended["status"] == "ended" and ended["endedReason"]
+    scheduled_server = sandbox()
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    scheduled = post(scheduled_server, {**BODY, "schedulePlan": {"earliestAt": later}}).json()
+    assert scheduled["status"] == "scheduled"
+    deleted = httpx.delete(f"{scheduled_server.url}/call/{scheduled['id']}", headers=HEADERS).json()
+    assert (deleted["status"], deleted["endedReason"]) == ("ended", "scheduled-call-deleted")
+    assert httpx.get(f"{server.url}/call/nope", headers=HEADERS).status_code == 404
+
+
+def test_calls_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "calls.json"
+    with Sandbox(SandboxConfig(state_path=state)) as first:
+        call_id = post(first, BODY).json()["id"]
+    with Sandbox(SandboxConfig(state_path=state)) as second:
+        assert httpx.get(f"{second.url}/call/{call_id}", headers=HEADERS).status_code == 200
+
+
+def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
+    from vapi import Vapi
+    from vapi.types import Call as SdkCall
+    from vapi.types import CallBatchResponse as SdkBatch
+
+    server = sandbox(dial_now=True, call_seconds=0.2, partial_rate=0.3, seed=2)
+    with httpx.Client() as http:
+        check_sdk(Vapi(token="sandbox-key", base_url=server.url, httpx_client=http), SdkCall, SdkBatch)
+
+
+def check_sdk(client: Any, SdkCall: type, SdkBatch: type) -> None:  # noqa: N803
+    single = client.calls.create(assistant_id="asst_1", phone_number_id="pn_1",
+                                 customer={"number": "+12025550123", "name": "Ann"})  # fmt: skip
+    assert isinstance(single, SdkCall) and single.customer and single.customer.number == "+12025550123"
+    batch = client.calls.create(
+        assistant_id="asst_1", phone_number_id="pn_1",
+        customers=[{"number": f"+1202555{n:04d}", "externalId": f"r{n}"} for n in range(130, 140)],
+        schedule_plan={"earliest_at": datetime.now(UTC) + timedelta(hours=1)},
+    )  # fmt: skip
+    assert isinstance(batch, SdkBatch)
+    assert len(batch.results) + len(batch.errors) == 10
+    time.sleep(0.3)
+    listed = client.calls.list(phone_number_id="pn_1", limit=100)
+    assert len(listed) == 1 + len(batch.results)
+    ended = client.calls.get(single.id)
+    assert ended.status == "ended" and ended.ended_reason
+    assert client.calls.delete(single.id).id == single.id

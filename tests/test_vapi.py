@@ -1,0 +1,88 @@
+"""The client's error mapping (httpx.MockTransport) and its network-failure classification."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from runner.errors import ApiError, AuthError, NetworkError
+from runner.vapi import Call, CallBatchResponse, VapiClient, parse_retry_after
+
+
+def client_answering(status: int, content: bytes = b"", headers: dict[str, str] | None = None) -> VapiClient:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=content, headers=headers))
+    return VapiClient("key", "http://vapi.test", transport=transport)
+
+
+def test_validation_message_list_is_joined() -> None:
+    body = b'{"message":["customer.number must be E.164","name too long"],"error":"Bad Request","statusCode":400}'
+    with pytest.raises(ApiError) as caught:
+        client_answering(400, body).create_call({})
+    assert caught.value.status == 400
+    assert caught.value.message == "customer.number must be E.164; name too long"
+    assert not isinstance(caught.value, AuthError)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(401, b'{"message":"Invalid Key.","statusCode":401}'), (403, b"{}"),
+     (400, b'{"message":"Insufficient credits to make this call.","statusCode":400}')],
+)  # fmt: skip
+def test_auth_and_billing_stop_the_run(status: int, body: bytes) -> None:
+    with pytest.raises(AuthError):
+        client_answering(status, body).create_call({})
+
+
+def test_non_json_error_body_is_kept_as_text() -> None:
+    with pytest.raises(ApiError, match="upstream exploded"):
+        client_answering(502, b"<html>upstream exploded</html>").get_call("x")
+
+
+def test_retry_after_seconds_and_date() -> None:
+    with pytest.raises(ApiError) as caught:
+        client_answering(429, b"{}", {"Retry-After": "7"}).create_call({})
+    assert caught.value.retry_after == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
+
+
+def test_shapes_told_apart_by_results_key() -> None:
+    single = b'{"id":"c1","status":"queued","customer":{"number":"+12025550123"},"extra":1}'
+    batch = b'{"results":[{"id":"c1"}],"errors":[{"customer":{"number":"+1"},"error":"no"}]}'
+    assert isinstance(client_answering(201, single).create_call({}), Call)
+    response = client_answering(201, batch).create_call({})
+    assert isinstance(response, CallBatchResponse)
+    assert response.errors[0].message == "no"
+
+
+def test_connection_refused_was_provably_not_sent() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(NetworkError) as caught:
+        VapiClient("key", f"http://127.0.0.1:{port}").create_call({})
+    assert caught.value.maybe_sent is False
+
+
+def test_read_timeout_may_have_been_sent(sandbox) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(latency_ms=500)
+    client = VapiClient("sandbox-key", server.url, timeout=httpx.Timeout(5.0, read=0.1))
+    with pytest.raises(NetworkError) as caught:
+        client.list_calls()
+    assert caught.value.maybe_sent is True
+
+
+def test_key_is_sent_as_bearer_and_never_in_errors() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(500, json={"message": "boom"})
+
+    client = VapiClient("sk-secret-123", "http://vapi.test", transport=httpx.MockTransport(handler))
+    with pytest.raises(ApiError) as caught:
+        client.create_call({})
+    assert seen == ["Bearer sk-secret-123"]
+    assert "sk-secret-123" not in str(caught.value)
