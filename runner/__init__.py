@@ -1,8 +1,8 @@
 """vapi-campaign: turn a spreadsheet into Vapi outbound calls, sent at most once.
 
-    >>> import runner
-    >>> plan = runner.plan_file("sample_data/customers.csv", "campaigns/example/campaign.toml")
-    >>> runner.write_plan(plan, "runs/example")
+>>> import runner
+>>> plan = runner.plan_file("sample_data/customers.csv", "campaigns/example/campaign.toml")
+>>> runner.write_plan(plan, "runs/example")
 """
 
 from runner.config import Campaign, campaign_from_dict, load_campaign

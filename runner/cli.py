@@ -19,18 +19,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Options shared by several commands are defined once (pip-tools' options.py).
 campaign_option = click.option(
-    "-c", "--campaign", "campaign_path", required=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="The campaign file (TOML).",
-)  # fmt: skip
+    "-c",
+    "--campaign",
+    "campaign_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The campaign file (TOML).",
+)
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), default=None,
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv"]),
+    default=None,
     help="Results sheet format (default: xlsx, or csv past Excel's row limit).",
-)  # fmt: skip
+)
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 base_url_option = click.option(
-    "--base-url", default=None, metavar="URL",
+    "--base-url",
+    default=None,
+    metavar="URL",
     help="Vapi API base URL (default: $VAPI_BASE_URL or https://api.vapi.ai).",
-)  # fmt: skip
+)
 sandbox_option = click.option(
     "--sandbox", is_flag=True, help="Send to a local sandbox started in-process: no account, no real calls."
 )
@@ -63,8 +72,14 @@ def main() -> None:
 @main.command()
 @input_argument
 @campaign_option
-@click.option("-o", "--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for requests.jsonl and the results sheet.")  # fmt: skip
+@click.option(
+    "-o",
+    "--out",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for requests.jsonl and the results sheet.",
+)
 @format_option
 @quiet_option
 def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, quiet: bool) -> None:
@@ -87,19 +102,33 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
 @main.command()
 @input_argument
 @campaign_option
-@click.option("-o", "--out", "outdir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Run folder (default: runs/<input stem>-<8 hex of its content>).")  # fmt: skip
+@click.option(
+    "-o",
+    "--out",
+    "outdir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder (default: runs/<input stem>-<8 hex of its content>).",
+)
 @format_option
 @base_url_option
 @sandbox_option
 @yes_option
-@click.option("--resend-unknown", is_flag=True,
-              help="Send again the rows whose fate stayed unknown (check the dashboard first).")  # fmt: skip
+@click.option(
+    "--resend-unknown", is_flag=True, help="Send again the rows whose fate stayed unknown (check the dashboard first)."
+)
 @quiet_option
 def run(
-    input_path: Path, campaign_path: Path, outdir: Path | None, fmt: str | None, base_url: str | None,
-    sandbox: bool, yes: bool, resend_unknown: bool, quiet: bool,
-) -> None:  # fmt: skip
+    input_path: Path,
+    campaign_path: Path,
+    outdir: Path | None,
+    fmt: str | None,
+    base_url: str | None,
+    sandbox: bool,
+    yes: bool,
+    resend_unknown: bool,
+    quiet: bool,
+) -> None:
     """Plan, confirm, and place the calls; the same command again resumes and never re-sends.
 
     Example: vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml --sandbox
@@ -107,17 +136,18 @@ def run(
     if sandbox and base_url:
         raise click.UsageError("--sandbox and --base-url exclude each other")
     try:
-        with CampaignRun.open(input_path, campaign_path, outdir, fmt) as campaign_run:
+        with (
+            open_client(base_url, sandbox) as client,
+            CampaignRun.open(input_path, campaign_path, outdir, fmt) as campaign_run,
+        ):
             _echo_warnings(campaign_run.plan, quiet)
             if not quiet:
                 for line in campaign_run.plan.summary_lines():
                     click.echo(line)
                 click.echo(f"run folder: {campaign_run.outdir}")
                 click.echo("requests: " + ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items()))
-            state = campaign_run.outdir / "sandbox-calls.json"
-            with open_client(base_url, state, sandbox) as client:
-                _confirm(campaign_run.pending().get("planned", 0), yes)
-                outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
+            _confirm(campaign_run.pending().get("planned", 0), yes)
+            outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
         raise _fail(exc) from None
     if outcome.report.fatal:
@@ -142,20 +172,28 @@ def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, res
     from runner.submit import SubmitOptions
 
     campaign = campaign_run.plan.campaign
-    options = SubmitOptions(concurrency=campaign.concurrency, requests_per_minute=campaign.requests_per_minute,
-                            resend_unknown=resend_unknown)  # fmt: skip
+    options = SubmitOptions(
+        concurrency=campaign.concurrency,
+        requests_per_minute=campaign.requests_per_minute,
+        resend_unknown=resend_unknown,
+    )
     if quiet or not sys.stderr.isatty():
         return campaign_run.send(client, options)
-    with click.progressbar(length=max(1, campaign_run.pending().get("planned", 0)), label="sending",
-                           file=sys.stderr) as bar:  # fmt: skip
+    with click.progressbar(
+        length=max(1, campaign_run.pending().get("planned", 0)), label="sending", file=sys.stderr
+    ) as bar:
         return campaign_run.send(client, options, lambda done, total: bar.update(done - bar.pos))
 
 
 @main.command("sandbox")
 @click.option("--port", default=8787, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--api-key", default="sandbox-key", show_default=True, help="The key clients must send.")
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON file that keeps calls across restarts.")  # fmt: skip
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file that keeps calls across restarts.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for faults and call outcomes.")
 @click.option("--error-rate", default=0.0, help="Share of POSTs answered 500, nothing created.")
 @click.option("--throttle-rate", default=0.0, help="Share of POSTs answered 429 + Retry-After.")
@@ -167,19 +205,39 @@ def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, res
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
 @click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
 def sandbox_command(
-    port: int, api_key: str, state: Path | None, seed: int, error_rate: float, throttle_rate: float,
-    drop_rate: float, slow_rate: float, partial_rate: float, latency_ms: float, slow_seconds: float,
-    dial_now: bool, call_seconds: float,
-) -> None:  # fmt: skip
+    port: int,
+    api_key: str,
+    state: Path | None,
+    seed: int,
+    error_rate: float,
+    throttle_rate: float,
+    drop_rate: float,
+    slow_rate: float,
+    partial_rate: float,
+    latency_ms: float,
+    slow_seconds: float,
+    dial_now: bool,
+    call_seconds: float,
+) -> None:
     """Serve a local Vapi-compatible API (POST/GET/DELETE /call) for demos and fault drills.
 
     Example: vapi-campaign sandbox --port 8787 --drop-rate 0.2 --dial-now --call-seconds 5
     """
     config = SandboxConfig(
-        api_key=api_key, port=port, seed=seed, state_path=state, error_rate=error_rate,
-        throttle_rate=throttle_rate, drop_rate=drop_rate, slow_rate=slow_rate, partial_rate=partial_rate,
-        latency_ms=latency_ms, slow_seconds=slow_seconds, dial_now=dial_now, call_seconds=call_seconds,
-    )  # fmt: skip
+        api_key=api_key,
+        port=port,
+        seed=seed,
+        state_path=state,
+        error_rate=error_rate,
+        throttle_rate=throttle_rate,
+        drop_rate=drop_rate,
+        slow_rate=slow_rate,
+        partial_rate=partial_rate,
+        latency_ms=latency_ms,
+        slow_seconds=slow_seconds,
+        dial_now=dial_now,
+        call_seconds=call_seconds,
+    )
     try:
         server = Sandbox(config)
     except OSError as exc:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.config import Campaign
-from runner.load import Sheet
+from runner.errors import InputError
+from runner.load import Sheet, find_header
 from runner.phones import Normalizer, Phone, region_for
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
@@ -36,16 +37,16 @@ class Row:
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
     """Template variable -> header. Without [variables], every column not used for a role."""
+    headers = list(sheet.frame.columns)
     if campaign.variables is not None:
-        missing = [h for h in campaign.variables.values() if h not in sheet.frame.columns]
+        found = {name: find_header(headers, wanted) for name, wanted in campaign.variables.items()}
+        missing = [campaign.variables[name] for name, header in found.items() if header is None]
         if missing:
-            from runner.errors import InputError
-
             raise InputError(
                 f"{sheet.path}: column(s) {', '.join(map(repr, missing))} from [variables] not in "
-                f"the file; its headers are: {', '.join(sheet.frame.columns)}"
+                f"the file; its headers are: {', '.join(headers)}"
             )
-        return dict(campaign.variables)
+        return {name: header for name, header in found.items() if header is not None}
     used = set(sheet.roles.values())
     return {header: header for header in sheet.frame.columns if header not in used}
 
@@ -64,8 +65,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> list[Row]:
         if problem:
             phone = Phone(reason=problem)
         elif region is None:
-            phone = Phone(reason=f"not a number: unknown country {cell['country']!r} in column "
-                                 f"{roles['country']!r}")  # fmt: skip
+            phone = Phone(reason=f"not a number: unknown country {cell['country']!r} in column {roles['country']!r}")
         else:
             phone = normalizer(cell["number"], region)
         row = Row(index=index, number=number, phone=phone, status=PLANNED, reason="")

@@ -97,8 +97,9 @@ class Ledger:
         with ledger._transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()
             if row is None:
-                db.execute("INSERT INTO meta VALUES ('plan_id', ?), ('created_at', ?)",
-                           (plan_id, now_utc().isoformat()))  # fmt: skip
+                db.execute(
+                    "INSERT INTO meta VALUES ('plan_id', ?), ('created_at', ?)", (plan_id, now_utc().isoformat())
+                )
                 db.executemany(
                     "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
                     [(r.id, seq, json.dumps(r.body), json.dumps(r.rows), PLANNED) for seq, r in enumerate(requests)],
@@ -136,9 +137,15 @@ class Ledger:
             rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
         return [
             LedgerRequest(
-                id=r[0], seq=r[1], body=json.loads(r[2]), rows=tuple(json.loads(r[3])), state=r[4],
-                attempts=r[5], intent_at=datetime.fromisoformat(r[6]) if r[6] else None, error=r[7],
-            )  # fmt: skip
+                id=r[0],
+                seq=r[1],
+                body=json.loads(r[2]),
+                rows=tuple(json.loads(r[3])),
+                state=r[4],
+                attempts=r[5],
+                intent_at=datetime.fromisoformat(r[6]) if r[6] else None,
+                error=r[7],
+            )
             for r in rows
         ]
 
@@ -200,8 +207,7 @@ class Ledger:
                 keep = [
                     (row, customer)
                     for row, customer in zip(request.rows, request.customers(), strict=True)
-                    if owners[row].id == request.id
-                    and outcomes.get(row, RowOutcome(row, UNKNOWN)).status == UNKNOWN
+                    if owners[row].id == request.id and outcomes.get(row, RowOutcome(row, UNKNOWN)).status == UNKNOWN
                 ]
                 if not keep:
                     continue

@@ -33,10 +33,29 @@ HEADER_SEARCH_ROWS = 20
 # earlier spellings win when a sheet has several candidates.
 ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "number": (
-        "number", "phone", "phonenumber", "phoneno", "phonenum", "mobile", "mobilenumber",
-        "mobilephone", "cell", "cellphone", "cellnumber", "tel", "telephone", "telephonenumber",
-        "contactnumber", "customernumber", "msisdn", "phone1", "primaryphone", "telefon",
-        "telefonnummer", "telefono", "numero",
+        "number",
+        "phone",
+        "phonenumber",
+        "phoneno",
+        "phonenum",
+        "mobile",
+        "mobilenumber",
+        "mobilephone",
+        "cell",
+        "cellphone",
+        "cellnumber",
+        "tel",
+        "telephone",
+        "telephonenumber",
+        "contactnumber",
+        "customernumber",
+        "msisdn",
+        "phone1",
+        "primaryphone",
+        "telefon",
+        "telefonnummer",
+        "telefono",
+        "numero",
     ),
     "name": ("name", "fullname", "customername", "contactname", "firstname"),
     "email": ("email", "emailaddress", "mail"),
@@ -46,7 +65,7 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone_number_id": ("phonenumberid", "fromnumberid", "callerid"),
     "timezone": ("timezone", "tz", "iana timezone"),
     "consent": ("consent", "consentgiven", "hasconsent", "tcpaconsent", "optin", "optedin"),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -129,6 +148,14 @@ def normalize_header(text: str) -> str:
     return "".join(ch for ch in text.casefold() if ch not in " _-.\t")
 
 
+def find_header(headers: Sequence[str], wanted: str) -> str | None:
+    """The header a campaign file means: exact, else equal once case, spaces, '_', '-' are dropped."""
+    if wanted in headers:
+        return wanted
+    key = normalize_header(wanted)
+    return next((h for h in headers if normalize_header(h) == key), None)
+
+
 def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[str, str]:
     """Map each role to a header: the campaign's [columns] first, then the usual spellings."""
     by_key: dict[str, str] = {}
@@ -138,7 +165,7 @@ def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[s
     for role in ROLES:
         configured = getattr(columns, role)
         if configured is not None:
-            found = configured if configured in headers else by_key.get(normalize_header(configured))
+            found = find_header(headers, configured)
             if found is None:
                 raise InputError(
                     f"{path}: column {configured!r} (from [columns] {role}) is not in the file; "
@@ -147,14 +174,14 @@ def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[s
             roles[role] = found
             continue
         for spelling in ROLE_SYNONYMS[role]:
-            header = by_key.get(normalize_header(spelling))
-            if header is not None and header not in roles.values():
-                roles[role] = header
+            candidate = by_key.get(normalize_header(spelling))
+            if candidate is not None and candidate not in roles.values():
+                roles[role] = candidate
                 break
         if role == "consent" and role not in roles:
-            roles.update(
-                {role: h for h in headers if "consent" in h.casefold() and h not in roles.values()}
-            )
+            consent = next((h for h in headers if "consent" in h.casefold() and h not in roles.values()), None)
+            if consent is not None:
+                roles[role] = consent
     if "number" not in roles:
         raise InputError(
             f"{path}: no phone number column; its headers are: {', '.join(headers)}. "
@@ -199,8 +226,7 @@ def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[s
             n += 1
             header = f"{base} ({n})"
         if header != raw.strip():
-            warnings.append(f"{path}: header {raw.strip()!r} in column {_column_letter(index)} "
-                            f"read as {header!r}")  # fmt: skip
+            warnings.append(f"{path}: header {raw.strip()!r} in column {_column_letter(index)} read as {header!r}")
         headers.append(header)
     return headers
 
@@ -304,7 +330,8 @@ def _parse_text(text: str, delimiter: str) -> list[list[str]]:
     except pd.errors.ParserError:
         csv.field_size_limit(sys.maxsize)
         return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    return frame.fillna("").to_numpy(dtype=object).tolist()  # type: ignore[no-any-return]
+    records: list[list[str]] = frame.fillna("").to_numpy(dtype=object).tolist()
+    return records
 
 
 def _read_book(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:

@@ -137,7 +137,9 @@ class CampaignRun:
                 status, reason = "failed", f"{owner.error}; run the same command again to send it"
             reason = "; ".join(part for part in (reason, result.reason) if part)
             merged.append(
-                RowResult(result.row, result.e164, status, reason, call_id, owner.id, result.earliest_at, result.latest_at)
+                RowResult(
+                    result.row, result.e164, status, reason, call_id, owner.id, result.earliest_at, result.latest_at
+                )
             )
         return merged
 

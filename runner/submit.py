@@ -1,11 +1,11 @@
 """Drive the ledger's planned requests to Vapi: paced, bounded, retried only when provably unsent.
 
-    outcome of POST /call                  what happens
-    201                                    sent: call ids per row, batch errors per row
-    connection refused, 429, 503           never reached Vapi: back off (Retry-After honoured), retry
-    read timeout, dropped, other 5xx       fate unknown: reconcile with GET /call, never re-send
-    401/403, billing                       stop the whole run at once
-    other 4xx                              rejected: every row of the request failed, with the message
+outcome of POST /call                  what happens
+201                                    sent: call ids per row, batch errors per row
+connection refused, 429, 503           never reached Vapi: back off (Retry-After honoured), retry
+read timeout, dropped, other 5xx       fate unknown: reconcile with GET /call, never re-send
+401/403, billing                       stop the whole run at once
+other 4xx                              rejected: every row of the request failed, with the message
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class SubmitOptions:
     max_attempts: int = 6
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
-    reconcile_delay: float = 3.0  # a call just created may be invisible to GET /call for a moment
+    reconcile_delay: float = 2.0  # a call just created may be invisible to GET /call for a moment
     clock_skew: float = 120.0  # our clock against Vapi's, when searching by createdAt
     limits_pause: float = 5.0  # wait when Vapi says no concurrent calls remain
     resend_unknown: bool = False
@@ -121,19 +121,18 @@ class Submitter:
         self._rng = random.Random()
 
     def run(self) -> SubmitReport:
-        for request in self.ledger.requests(SENDING):
-            self._reconcile(request, "the previous run stopped before Vapi's answer was recorded")
-            self.report.reconciled += 1
-        if self.options.resend_unknown:
-            self.report.requeued_rows = self.ledger.requeue_unknown()
-        pending = self.ledger.requests("planned")
-        done = 0
         executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="send")
         try:
+            in_doubt = self.ledger.requests(SENDING)
+            reason = "the previous run stopped before Vapi's answer was recorded"
+            for _ in executor.map(lambda request: self._reconcile(request, reason), in_doubt):
+                self.report.reconciled += 1
+            if self.options.resend_unknown:
+                self.report.requeued_rows = self.ledger.requeue_unknown()
+            pending = self.ledger.requests("planned")
             futures = [executor.submit(self._send, request) for request in pending]
-            for future in as_completed(futures):
+            for done, future in enumerate(as_completed(futures), start=1):
                 future.result()
-                done += 1
                 if self.progress:
                     self.progress(done, len(pending))
         except KeyboardInterrupt:
@@ -171,7 +170,9 @@ class Submitter:
                     self._reconcile(request, str(exc), intent)
                     return
                 else:
-                    self.ledger.record_rejected(request.id, f"rejected by Vapi ({exc.status}): {exc.message}", request.rows)
+                    self.ledger.record_rejected(
+                        request.id, f"rejected by Vapi ({exc.status}): {exc.message}", request.rows
+                    )
                     return
             else:
                 self._record(request, response)
@@ -238,8 +239,10 @@ class Submitter:
         if not missing:
             self.ledger.record_sent(request.id, outcomes, error)
             return
-        reason = (f"fate unknown ({error}); not in Vapi's call list, so not re-sent. "
-                  "Check the Vapi dashboard, then run again with --resend-unknown")  # fmt: skip
+        reason = (
+            f"fate unknown ({error}); not in Vapi's call list, so not re-sent. "
+            "Check the Vapi dashboard, then run again with --resend-unknown"
+        )
         outcomes += [RowOutcome(row, "unknown", reason) for row in missing]
         self.ledger.record_unknown(request.id, error, outcomes)
 

@@ -23,9 +23,10 @@ def expected_rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize(("input_name", "expected_name"),
-                         [("phones.csv", "phones.expected.csv"),
-                          ("phones.xlsx", "phones.xlsx.expected.csv")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("input_name", "expected_name"),
+    [("phones.csv", "phones.expected.csv"), ("phones.xlsx", "phones.xlsx.expected.csv")],
+)
 def test_golden_phone_cases(input_name: str, expected_name: str) -> None:
     campaign = campaign_from_dict(BASE_CAMPAIGN, base_dir=DATA)
     plan = plan_file(DATA / input_name, campaign)
@@ -105,7 +106,7 @@ def formatted_numbers(draw: st.DrawFn) -> tuple[str, str, phonenumbers.PhoneNumb
 
 @given(formatted_numbers())
 def test_property_agrees_with_phonenumbers_on_clean_input(case: tuple[str, str, phonenumbers.PhoneNumber]) -> None:
-    text, region, number = case
+    text, region, _ = case
     result = normalize(text, region)
     parsed = phonenumbers.parse(text, region)
     if phonenumbers.is_valid_number(parsed):

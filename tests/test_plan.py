@@ -10,8 +10,16 @@ from runner.pipeline import Plan, plan_file
 
 from .conftest import DATA
 
-ALLOWED_BODY_KEYS = {"name", "assistantId", "assistant", "assistantOverrides", "phoneNumberId",
-                     "customer", "customers", "schedulePlan"}  # fmt: skip
+ALLOWED_BODY_KEYS = {
+    "name",
+    "assistantId",
+    "assistant",
+    "assistantOverrides",
+    "phoneNumberId",
+    "customer",
+    "customers",
+    "schedulePlan",
+}
 ALLOWED_CUSTOMER_KEYS = {"number", "sipUri", "extension", "name", "email", "externalId", "assistantOverrides"}
 
 
@@ -48,7 +56,9 @@ def test_chunks_of_batch_size(write_csv: Callable[..., Path], make_campaign: Cal
     assert [r.body["name"] for r in plan.requests] == ["Test campaign #1", "Test campaign #2", "Test campaign #3"]
 
 
-def test_exact_body_with_schedule_and_limits(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+def test_exact_body_with_schedule_and_limits(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
     long_name = "Bartholomew Fitzwilliam Montgomery-Smythe III"
     text = f"phone,name,email\n202 555 0101 x9,{long_name},a-very-long-address-for-testing@example-domain.com\n"
     schedule = {"earliest_at": "2026-12-01T09:00:00-05:00", "latest_at": "2026-12-01T17:00:00-05:00"}
@@ -58,8 +68,12 @@ def test_exact_body_with_schedule_and_limits(write_csv: Callable[..., Path], mak
         "name": "Test campaign #1",
         "assistantId": "asst_test",
         "phoneNumberId": "pn_test",
-        "customer": {"number": "+12025550101", "extension": "9", "name": long_name[:40].rstrip(),
-                     "externalId": f"{tag}-r2"},  # fmt: skip
+        "customer": {
+            "number": "+12025550101",
+            "extension": "9",
+            "name": long_name[:40].rstrip(),
+            "externalId": f"{tag}-r2",
+        },
         "schedulePlan": {"earliestAt": "2026-12-01T14:00:00Z", "latestAt": "2026-12-01T22:00:00Z"},
     }
     row = plan.row_results()[0]

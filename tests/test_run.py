@@ -18,8 +18,14 @@ from runner.sandbox import Sandbox
 from runner.submit import SubmitOptions
 from runner.vapi import VapiClient
 
-FAST = SubmitOptions(concurrency=4, requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05,
-                     reconcile_delay=0.05, max_attempts=30)  # fmt: skip
+FAST = SubmitOptions(
+    concurrency=4,
+    requests_per_minute=60_000,
+    backoff_base=0.01,
+    backoff_cap=0.05,
+    reconcile_delay=0.05,
+    max_attempts=30,
+)
 
 
 def numbers(count: int) -> list[str]:
@@ -33,15 +39,21 @@ def write_input(tmp_path: Path, count: int) -> Path:
 
 
 def calls_per_number(server: Sandbox) -> Counter[str]:
-    calls = httpx.get(f"{server.url}/call", params={"limit": 1000},
-                      headers={"Authorization": f"Bearer {server.config.api_key}"}).json()  # fmt: skip
+    calls = httpx.get(
+        f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {server.config.api_key}"}
+    ).json()
     return Counter(call["customer"]["number"] for call in calls)
 
 
 def send(
-    tmp_path: Path, campaign: Path, server: Sandbox, count: int, options: SubmitOptions = FAST,
-    key: str | None = None, read_timeout: float = 5.0,
-) -> tuple[RunOutcome, list[RowResult]]:  # fmt: skip
+    tmp_path: Path,
+    campaign: Path,
+    server: Sandbox,
+    count: int,
+    options: SubmitOptions = FAST,
+    key: str | None = None,
+    read_timeout: float = 5.0,
+) -> tuple[RunOutcome, list[RowResult]]:
     client = VapiClient(key or server.config.api_key, server.url, timeout=httpx.Timeout(5.0, read=read_timeout))
     with client, CampaignRun.open(write_input(tmp_path, count), campaign, tmp_path / "run") as run:
         return run.send(client, options), run.row_results()
@@ -92,12 +104,12 @@ def test_401_stops_everything_and_a_rerun_with_the_key_sends(
 ) -> None:
     server = sandbox()
     campaign = make_campaign(batch_size=1)
-    outcome, rows = send(tmp_path, campaign, server, 6, options=SubmitOptions(concurrency=1, requests_per_minute=60_000),
-                        key="wrong")  # fmt: skip
+    one_at_a_time = SubmitOptions(concurrency=1, requests_per_minute=60_000)
+    outcome, _ = send(tmp_path, campaign, server, 6, options=one_at_a_time, key="wrong")
     assert outcome.report.fatal is not None and outcome.report.attempted == 1
     assert outcome.exit_code == 1
     assert calls_per_number(server) == Counter()
-    _, rows = send(tmp_path, campaign, server, 6)
+    send(tmp_path, campaign, server, 6)
     assert calls_per_number(server) == Counter(numbers(6))
 
 
@@ -134,8 +146,13 @@ def test_500_left_unknown_until_the_operator_resends(
     again, rows = send(tmp_path, campaign, server, 4)
     assert again.report.attempted == 0  # unknown is never re-sent by itself
     server.config.__dict__["error_rate"] = 0.0  # the outage is over (the config is frozen for users)
-    resent, rows = send(tmp_path, campaign, server, 4, options=SubmitOptions(resend_unknown=True,
-                       requests_per_minute=60_000, reconcile_delay=0.05))  # fmt: skip
+    resent, rows = send(
+        tmp_path,
+        campaign,
+        server,
+        4,
+        options=SubmitOptions(resend_unknown=True, requests_per_minute=60_000, reconcile_delay=0.05),
+    )
     assert resent.report.requeued_rows == 4
     assert statuses(rows) == {"queued": 4}
     assert calls_per_number(server) == Counter(numbers(4))
@@ -146,8 +163,10 @@ def test_one_run_per_folder_and_one_plan_per_folder(
 ) -> None:
     campaign = make_campaign()
     source = write_input(tmp_path, 2)
-    with CampaignRun.open(source, campaign, tmp_path / "run"):
-        with pytest.raises(OutdirError, match="another vapi-campaign run is using this folder"):
-            CampaignRun.open(source, campaign, tmp_path / "run")
+    with (
+        CampaignRun.open(source, campaign, tmp_path / "run"),
+        pytest.raises(OutdirError, match="another vapi-campaign run is using this folder"),
+    ):
+        CampaignRun.open(source, campaign, tmp_path / "run")
     with pytest.raises(OutdirError, match="holds a run of a different spreadsheet or campaign"):
         CampaignRun.open(source, make_campaign(batch_size=7), tmp_path / "run")

@@ -28,8 +28,13 @@ def test_single_and_batch_shapes(sandbox: Any) -> None:
     call = single.json()
     assert call["status"] == "queued" and call["customer"] == {"number": "+12025550123"}
     assert {"id", "orgId", "createdAt", "updatedAt", "subscriptionLimits"} <= set(call)
-    batch = post(server, {**{k: v for k, v in BODY.items() if k != "customer"},
-                          "customers": [{"number": "+12025550124"}, {"number": "+12025550125"}]})  # fmt: skip
+    batch = post(
+        server,
+        {
+            **{k: v for k, v in BODY.items() if k != "customer"},
+            "customers": [{"number": "+12025550124"}, {"number": "+12025550125"}],
+        },
+    )
     assert batch.status_code == 201
     assert [c["customer"]["number"] for c in batch.json()["results"]] == ["+12025550124", "+12025550125"]
     assert batch.json()["errors"] == []
@@ -42,10 +47,12 @@ def test_single_and_batch_shapes(sandbox: Any) -> None:
         ({"name": "x" * 41}, "name must be shorter than or equal to 40 characters"),
         ({"customer": {"number": "+12025550123", "externalId": "x" * 41}}, "customer.externalId must be shorter"),
         ({"metadata": {"row": 1}}, "property metadata should not exist"),
-        ({"schedulePlan": {"earliestAt": "2030-01-01T10:00:00Z", "latestAt": "2030-01-01T09:00:00Z"}},
-         "schedulePlan.latestAt must be after schedulePlan.earliestAt"),
+        (
+            {"schedulePlan": {"earliestAt": "2030-01-01T10:00:00Z", "latestAt": "2030-01-01T09:00:00Z"}},
+            "schedulePlan.latestAt must be after schedulePlan.earliestAt",
+        ),
     ],
-)  # fmt: skip
+)
 def test_validation_errors_are_nestjs_lists(sandbox: Any, change: dict[str, Any], message: str) -> None:
     response = post(sandbox(), {**BODY, **change})
     assert response.status_code == 400
@@ -99,8 +106,10 @@ def test_list_filters_and_limit(sandbox: Any) -> None:
     middle = datetime.now(UTC)
     time.sleep(0.01)
     post(server, {**BODY, "assistantId": "asst_2"})
-    def listed(**params: Any) -> list[str]:  # noqa: E306
+
+    def listed(**params: Any) -> list[str]:
         return [c["assistantId"] for c in httpx.get(f"{server.url}/call", params=params, headers=HEADERS).json()]
+
     assert listed() == ["asst_2", "asst_1"]
     assert listed(assistantId="asst_1") == ["asst_1"]
     assert listed(createdAtGt=middle.isoformat()) == ["asst_2"]
@@ -142,15 +151,17 @@ def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
         check_sdk(Vapi(token="sandbox-key", base_url=server.url, httpx_client=http), SdkCall, SdkBatch)
 
 
-def check_sdk(client: Any, SdkCall: type, SdkBatch: type) -> None:  # noqa: N803
-    single = client.calls.create(assistant_id="asst_1", phone_number_id="pn_1",
-                                 customer={"number": "+12025550123", "name": "Ann"})  # fmt: skip
+def check_sdk(client: Any, SdkCall: type, SdkBatch: type) -> None:
+    single = client.calls.create(
+        assistant_id="asst_1", phone_number_id="pn_1", customer={"number": "+12025550123", "name": "Ann"}
+    )
     assert isinstance(single, SdkCall) and single.customer and single.customer.number == "+12025550123"
     batch = client.calls.create(
-        assistant_id="asst_1", phone_number_id="pn_1",
+        assistant_id="asst_1",
+        phone_number_id="pn_1",
         customers=[{"number": f"+1202555{n:04d}", "externalId": f"r{n}"} for n in range(130, 140)],
         schedule_plan={"earliest_at": datetime.now(UTC) + timedelta(hours=1)},
-    )  # fmt: skip
+    )
     assert isinstance(batch, SdkBatch)
     assert len(batch.results) + len(batch.errors) == 10
     time.sleep(0.3)

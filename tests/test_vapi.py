@@ -27,9 +27,12 @@ def test_validation_message_list_is_joined() -> None:
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(401, b'{"message":"Invalid Key.","statusCode":401}'), (403, b"{}"),
-     (400, b'{"message":"Insufficient credits to make this call.","statusCode":400}')],
-)  # fmt: skip
+    [
+        (401, b'{"message":"Invalid Key.","statusCode":401}'),
+        (403, b"{}"),
+        (400, b'{"message":"Insufficient credits to make this call.","statusCode":400}'),
+    ],
+)
 def test_auth_and_billing_stop_the_run(status: int, body: bytes) -> None:
     with pytest.raises(AuthError):
         client_answering(status, body).create_call({})

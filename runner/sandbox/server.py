@@ -67,8 +67,9 @@ class Sandbox:
     def for_demo(cls, state_path: Path | None) -> Sandbox:
         """The in-process sandbox behind `run --sandbox`: calls start at once and end in seconds."""
         key = secrets.token_hex(16)
-        return cls(SandboxConfig(api_key=key, state_path=state_path, dial_now=True, call_seconds=20,
-                                 concurrency_limit=1000))  # fmt: skip
+        return cls(
+            SandboxConfig(api_key=key, state_path=state_path, dial_now=True, call_seconds=20, concurrency_limit=1000)
+        )
 
     @property
     def url(self) -> str:
@@ -103,8 +104,11 @@ class Sandbox:
 
     def limits(self) -> dict[str, Any]:
         remaining = max(0, self.config.concurrency_limit - self.store.active_count())
-        return {"concurrencyBlocked": remaining == 0, "concurrencyLimit": self.config.concurrency_limit,
-                "remainingConcurrentCalls": remaining}  # fmt: skip
+        return {
+            "concurrencyBlocked": remaining == 0,
+            "concurrencyLimit": self.config.concurrency_limit,
+            "remainingConcurrentCalls": remaining,
+        }
 
 
 def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
@@ -139,7 +143,9 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         def _authorized(self) -> bool:
             if self.headers.get("Authorization") == f"Bearer {config.api_key}":
                 return True
-            self._error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.")
+            self._error(
+                401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa."
+            )
             return False
 
         def _route(self) -> tuple[str, str | None, dict[str, str]]:

@@ -4,10 +4,12 @@ clock, and (optionally) kept in a JSON file so they survive a restart."""
 from __future__ import annotations
 
 import json
+import operator
 import os
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,12 @@ ENDED_REASONS = (
     ("customer-busy", 8),
     ("voicemail", 12),
 )
-_FILTERS = {"Gt": lambda a, b: a > b, "Lt": lambda a, b: a < b, "Ge": lambda a, b: a >= b, "Le": lambda a, b: a <= b}
+_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
+    "Gt": operator.gt,
+    "Lt": operator.lt,
+    "Ge": operator.ge,
+    "Le": operator.le,
+}
 
 
 def iso(moment: datetime) -> str:
@@ -82,7 +89,9 @@ class CallStore:
             view = self._view(call)
             if view["status"] != "ended":
                 call["deletedAt"] = iso(datetime.now(UTC))
-                call["deletedReason"] = "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled"
+                call["deletedReason"] = (
+                    "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled"
+                )
                 self._save()
             return self._view(call)
 
@@ -98,7 +107,7 @@ class CallStore:
             for suffix, compare in _FILTERS.items():
                 bound = parse_time(params.get(field + suffix))
                 if bound is not None:
-                    views = [v for v in views if compare(parse_time(v[field]), bound)]
+                    views = [v for v in views if compare(parse_time(v[field]) or bound, bound)]
         views.sort(key=lambda v: v["createdAt"], reverse=True)
         return views[:limit]
 
@@ -125,8 +134,12 @@ class CallStore:
         now = datetime.now(UTC)
         deleted = parse_time(call.get("deletedAt"))
         if deleted is not None:
-            view.update(status="ended", endedReason=call["deletedReason"], updatedAt=call["deletedAt"],
-                        endedAt=call["deletedAt"])  # fmt: skip
+            view.update(
+                status="ended",
+                endedReason=call["deletedReason"],
+                updatedAt=call["deletedAt"],
+                endedAt=call["deletedAt"],
+            )
             return view
         span = timedelta(seconds=self._call_seconds)
         reason = self._ended_reason(call["id"])
@@ -154,5 +167,4 @@ class CallStore:
 
     def _ended_reason(self, call_id: str) -> str:
         rng = random.Random(f"{self._seed}:{call_id}")
-        reasons, weights = zip(*ENDED_REASONS, strict=True)
-        return rng.choices(reasons, weights=weights)[0]
+        return rng.choices([r for r, _ in ENDED_REASONS], weights=[w for _, w in ENDED_REASONS])[0]

@@ -8,14 +8,36 @@ from typing import Any
 
 # From Vapi's OpenAPI CreateCallDTO / CreateCustomerDTO (shared/reference/vapi-openapi-excerpt.json).
 CALL_KEYS = {
-    "assistantVersion", "transport", "customers", "name", "schedulePlan", "assistantId", "assistant",
-    "assistantOverrides", "squadId", "squad", "squadOverrides", "workflowId", "workflow",
-    "workflowOverrides", "phoneNumberId", "phoneNumber", "customerId", "customer",
-}  # fmt: skip
+    "assistantVersion",
+    "transport",
+    "customers",
+    "name",
+    "schedulePlan",
+    "assistantId",
+    "assistant",
+    "assistantOverrides",
+    "squadId",
+    "squad",
+    "squadOverrides",
+    "workflowId",
+    "workflow",
+    "workflowOverrides",
+    "phoneNumberId",
+    "phoneNumber",
+    "customerId",
+    "customer",
+}
 CUSTOMER_KEYS = {
-    "numberE164CheckEnabled", "extension", "assistantOverrides", "squadOverrides", "number", "sipUri",
-    "name", "email", "externalId",
-}  # fmt: skip
+    "numberE164CheckEnabled",
+    "extension",
+    "assistantOverrides",
+    "squadOverrides",
+    "number",
+    "sipUri",
+    "name",
+    "email",
+    "externalId",
+}
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
@@ -62,7 +84,9 @@ def _customer_messages(prefix: str, customer: Any) -> list[str]:
         messages.append(f"{prefix}.number or {prefix}.sipUri must be given")
     if number is not None:
         if not isinstance(number, str) or not 3 <= len(number) <= 40:
-            messages.append(f"{prefix}.number must be longer than or equal to 3 and shorter than or equal to 40 characters")
+            messages.append(
+                f"{prefix}.number must be longer than or equal to 3 and shorter than or equal to 40 characters"
+            )
         elif customer.get("numberE164CheckEnabled", True) and not _E164.match(number):
             messages.append(
                 f"{prefix}.number must be a valid phone number in the E.164 format. Hot tip, you may be "
@@ -78,7 +102,9 @@ def _customer_messages(prefix: str, customer: Any) -> list[str]:
 def _schedule_messages(plan: Any) -> list[str]:
     if not isinstance(plan, dict):
         return ["schedulePlan must be an object"]
-    messages = [f"schedulePlan.property {key} should not exist" for key in plan if key not in ("earliestAt", "latestAt")]
+    messages = [
+        f"schedulePlan.property {key} should not exist" for key in plan if key not in ("earliestAt", "latestAt")
+    ]
     earliest = parse_time(plan.get("earliestAt"))
     if earliest is None:
         messages.append("schedulePlan.earliestAt must be a valid ISO 8601 date string")
@@ -94,7 +120,10 @@ def _schedule_messages(plan: Any) -> list[str]:
 def business_error(body: dict[str, Any]) -> str | None:
     """The string-form 400s: a missing assistant or phone number."""
     if not any(body.get(k) for k in ("assistantId", "assistant", "squadId", "squad", "workflowId", "workflow")):
-        return "Couldn't Get Assistant. Need Either `assistant`, `assistantId`, `squad`, `squadId`, `workflow`, or `workflowId`."
+        return (
+            "Couldn't Get Assistant. Need Either `assistant`, `assistantId`, `squad`, `squadId`, "
+            "`workflow`, or `workflowId`."
+        )
     if not (body.get("phoneNumberId") or body.get("phoneNumber")):
         return "Need Either `phoneNumberId` Or `phoneNumber`."
     if isinstance(body.get("assistantId"), str) and body["assistantId"].startswith("missing"):

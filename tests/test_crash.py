@@ -1,0 +1,68 @@
+"""A run killed with SIGKILL at random moments and resumed ends with every row called exactly once,
+and the API key appears in no output and no file of the run folder."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "sk-live-DO-NOT-LEAK-0123456789"
+
+
+def cli(*args: str | Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Path, sandbox: Any) -> None:
+    server = sandbox(api_key=KEY, latency_ms=150, seed=9)
+    rows = [f"+1202555{2000 + n:04d}" for n in range(120)]
+    source = tmp_path / "leads.csv"
+    source.write_text("phone,slot\n" + "".join(f"{n},{i % 3}\n" for i, n in enumerate(rows)))
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        'name = "Crash drill"\nassistant_id = "asst_1"\nphone_number_id = "pn_1"\n'
+        "batch_size = 2\nconcurrency = 2\nrequests_per_minute = 6000\n"
+    )
+    env = {**os.environ, "VAPI_API_KEY": KEY}
+    args = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes")
+    rng = random.Random(20261124)
+    output = b""
+    kills = 0
+    for _ in range(8):
+        process = cli(*args, env=env)
+        time.sleep(rng.uniform(0.5, 1.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        out, err = process.communicate()
+        output += out + err
+        if process.returncode in (0, 1):
+            break
+    assert kills >= 2
+    final = cli(*args, "--resend-unknown", env=env)
+    out, err = final.communicate(timeout=120)
+    output += out + err
+    assert final.returncode == 0, (out + err).decode()
+    calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {KEY}"}).json()
+    assert Counter(call["customer"]["number"] for call in calls) == Counter(rows)
+    assert KEY.encode() not in output
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as db:
+        in_doubt = db.execute("SELECT COUNT(*) FROM requests WHERE error LIKE 'the previous run stopped%'").fetchone()[
+            0
+        ]
+    assert in_doubt >= 1, "no kill landed between a request's intent and its recorded answer"
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
