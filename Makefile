@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_PATHS := runner tests $(wildcard bench)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint clean
 
 $(BIN)/vapi-campaign: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +20,9 @@ test: $(BIN)/vapi-campaign
 	$(BIN)/pytest -q
 
 lint: $(BIN)/vapi-campaign
-	$(BIN)/ruff check runner tests bench
-	$(BIN)/ruff format --check runner tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
-
-bench: $(BIN)/vapi-campaign
-	$(BIN)/python bench/plan_bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
