@@ -13,6 +13,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from runner.errors import CampaignError
+from runner.hours import Hours, parse_hours
 
 ROLES = (
     "number",
@@ -50,6 +51,19 @@ class Schedule(_Strict):
 
     earliest_at: datetime | None = None
     latest_at: datetime | None = None
+    # In each recipient's local time, narrowed by state rules; "any" turns calling hours off.
+    calling_hours: str = "08:00-21:00"
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value != "any":
+            parse_hours(value)
+        return value
+
+    @property
+    def hours(self) -> Hours | None:
+        return None if self.calling_hours == "any" else parse_hours(self.calling_hours)
 
     @field_validator("earliest_at", "latest_at")
     @classmethod
@@ -65,6 +79,18 @@ class Schedule(_Strict):
         if self.earliest_at and self.latest_at and self.latest_at <= self.earliest_at:
             raise ValueError("latest_at must be after earliest_at")
         return self
+
+
+class Compliance(_Strict):
+    """Who may be called, and how often. Strict by default (TCPA: AI voices need written consent)."""
+
+    require_consent: bool = True
+    do_not_call: list[str] = []
+    state_rules: bool = True
+    closing_margin_minutes: int = Field(default=15, ge=0, le=240)
+    min_days_between_calls: float = Field(default=1, ge=0)
+    max_calls_per_day: int = Field(default=3, ge=1)
+    from_free_number: bool = False
 
 
 class Campaign(_Strict):
@@ -83,6 +109,7 @@ class Campaign(_Strict):
     columns: Columns = Columns()
     variables: dict[str, str] | None = None
     schedule: Schedule = Schedule()
+    compliance: Compliance = Compliance()
     # Where the file was read from: relative paths inside it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -103,6 +130,9 @@ class Campaign(_Strict):
         if not (self.phone_number_id or self.columns.phone_number_id):
             raise ValueError("phone_number_id is required (or [columns] phone_number_id)")
         return self
+
+    def dnc_paths(self) -> list[Path]:
+        return [self.base_dir / name for name in self.compliance.do_not_call]
 
     def fingerprint(self) -> str:
         """A hash of everything that shapes the requests, so a changed campaign never resumes a run."""

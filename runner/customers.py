@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from runner.config import Campaign
@@ -33,6 +34,8 @@ class Row:
     variables: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     request_id: str = ""
+    cells: dict[str, str] = field(default_factory=dict)  # the row's cell for each role
+    window: tuple[datetime, datetime] | None = None  # when it may be called, once screened
 
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
@@ -68,7 +71,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> list[Row]:
             phone = Phone(reason=f"not a number: unknown country {cell['country']!r} in column {roles['country']!r}")
         else:
             phone = normalizer(cell["number"], region)
-        row = Row(index=index, number=number, phone=phone, status=PLANNED, reason="")
+        row = Row(index=index, number=number, phone=phone, status=PLANNED, reason="", cells=cell)
         if not phone.ok:
             row.status, row.reason = INVALID, _column_reason(phone.reason or "", roles["number"])
             rows.append(row)

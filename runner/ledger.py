@@ -155,13 +155,13 @@ class Ledger:
         return {r[0]: RowOutcome(r[0], r[1], r[2], r[3]) for r in rows}
 
     # --- writing: each method is one committed transaction --------------------------------------
-    def mark_sending(self, request_id: str) -> datetime:
-        """Commit the intent before the request leaves; returns the intent time."""
+    def mark_sending(self, request_id: str, body: dict[str, Any]) -> datetime:
+        """Commit the intent (and the exact body) before the request leaves; returns the intent time."""
         moment = now_utc()
         with self._transaction() as db:
             db.execute(
-                "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ? WHERE id = ?",
-                (SENDING, moment.isoformat(), request_id),
+                "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ?, body = ? WHERE id = ?",
+                (SENDING, moment.isoformat(), json.dumps(body), request_id),
             )
         return moment
 

@@ -139,6 +139,15 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     )
 
 
+def read_cells(path: Path) -> list[list[str]]:
+    """Every cell of a file, header or not: for lists such as do-not-call files."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return _read_records(path, data, None, []) if data.strip() else []
+
+
 def _empty(headers: list[str]) -> pd.DataFrame:
     return pd.DataFrame({h: pd.Series([], dtype=object) for h in headers})
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runner.config import Campaign, load_campaign
+from runner.credentials import base_url
 from runner.customers import PLANNED, Row, build_rows, variable_columns
 from runner.errors import OutdirError
+from runner.history import History
 from runner.load import Sheet, load_sheet
 from runner.plan import CallRequest, build_requests
 from runner.results import RowResult, default_format, results_frame, write_results
-from runner.screen import mark_duplicates
+from runner.screen import Screen, load_do_not_call, mark_duplicates
 
 REQUESTS_FILE = "requests.jsonl"
 
@@ -26,6 +30,8 @@ class Plan:
     rows: list[Row]
     requests: list[CallRequest]
     variables: list[str]
+    run_id: str
+    suppressed: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -37,7 +43,7 @@ class Plan:
         return dict(Counter(row.status for row in self.rows))
 
     def row_results(self) -> list[RowResult]:
-        schedule = self.requests[0].body.get("schedulePlan", {}) if self.requests else {}
+        schedules = {request.id: request.body.get("schedulePlan", {}) for request in self.requests}
         return [
             RowResult(
                 row=row.number,
@@ -45,18 +51,19 @@ class Plan:
                 status=row.status,
                 reason=row.reason,
                 request_id=row.request_id,
-                earliest_at=schedule.get("earliestAt", "") if row.status == PLANNED else "",
-                latest_at=schedule.get("latestAt", "") if row.status == PLANNED else "",
+                earliest_at=schedules.get(row.request_id, {}).get("earliestAt", ""),
+                latest_at=schedules.get(row.request_id, {}).get("latestAt", ""),
             )
             for row in self.rows
         ]
 
     def summary_lines(self) -> list[str]:
         counts = self.counts()
+        rules = ", ".join(f"{rule} {n}" for rule, n in self.suppressed.most_common())
         lines = [
             f"rows: {len(self.rows)}",
             *(f"{status}: {counts.get(status, 0)}" for status in ("planned", "invalid", "duplicate")),
-            *(f"{status}: {n}" for status, n in counts.items() if status not in {"planned", "invalid", "duplicate"}),
+            f"suppressed: {counts.get('suppressed', 0)}" + (f" ({rules})" if rules else ""),
             f"requests: {len(self.requests)}",
         ]
         if self.variables:
@@ -64,16 +71,56 @@ class Plan:
         return lines
 
 
-def plan_file(input_path: str | Path, campaign: Campaign | str | Path) -> Plan:
-    """Load, normalize, screen and group one spreadsheet. Raises InputError/CampaignError."""
+def plan_file(
+    input_path: str | Path,
+    campaign: Campaign | str | Path,
+    now: datetime | None = None,
+    api: str | None = None,
+) -> Plan:
+    """Load, normalize, screen and group one spreadsheet. Raises InputError/CampaignError.
+
+    `now` is when calls may start (default: the clock); `api` is the base URL the calls will go
+    through, whose call history in the campaign folder applies (default: $VAPI_BASE_URL or Vapi's).
+    """
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = load_sheet(input_path, campaign.columns, campaign.sheet)
+    run_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     mark_duplicates(rows)
+    start = _start_time(campaign, now or datetime.now(UTC))
+    lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
+    screen = Screen(
+        campaign=campaign,
+        roles=sheet.roles,
+        start=start,
+        do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region),
+        recent_calls=History(campaign.base_dir).calls_since(api or base_url(None), start - lookback, run_id),
+    )
+    suppressed = screen.apply(rows)
     requests = build_requests(rows, campaign)
     variables = list(variable_columns(sheet, campaign))
-    return Plan(campaign, sheet, rows, requests, variables, warnings=list(sheet.warnings))
+    warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
+    return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings)
+
+
+def _start_time(campaign: Campaign, now: datetime) -> datetime:
+    """The schedule's start, or now rounded up to the minute (whichever is later), in UTC."""
+    now = (now + timedelta(minutes=1)).replace(second=0, microsecond=0) if now.second or now.microsecond else now
+    earliest = campaign.schedule.earliest_at
+    return max(now, earliest).astimezone(UTC) if earliest else now.astimezone(UTC)
+
+
+def _relaxed_rules(campaign: Campaign) -> list[str]:
+    """Every summary says so when a campaign turns a safety rule off."""
+    warnings = []
+    if not campaign.compliance.require_consent:
+        warnings.append("require_consent = false: rows are called without checking consent")
+    if campaign.schedule.hours is None:
+        warnings.append("calling_hours = \"any\": calls are not limited to the recipients' local hours")
+    elif not campaign.compliance.state_rules:
+        warnings.append("state_rules = false: state calling-hour rules are not applied")
+    return warnings
 
 
 def results_path(outdir: Path, fmt: str | None, row_count: int) -> Path:

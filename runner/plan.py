@@ -45,11 +45,11 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
 def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
     """Group planned rows (split mode: by their variables too), chunk, and build the bodies."""
     groups: dict[str, list[Row]] = {}
-    schedule = schedule_plan(campaign)
+    campaign_schedule = schedule_plan(campaign)
     for row in rows:
         if row.status != PLANNED:
             continue
-        key = [row.assistant_id, row.phone_number_id, schedule]
+        key = [row.assistant_id, row.phone_number_id, _schedule_for(row, campaign_schedule)]
         if campaign.overrides == "split":
             key.append(row.variables)
         groups.setdefault(json.dumps(key, sort_keys=True), []).append(row)
@@ -60,13 +60,20 @@ def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
     ]
     requests = []
     for seq, chunk in enumerate(chunks, start=1):
-        body = _body(chunk, campaign, schedule, seq)
+        body = _body(chunk, campaign, _schedule_for(chunk[0], campaign_schedule), seq)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         request = CallRequest(id=f"req_{digest[:20]}", rows=tuple(r.number for r in chunk), body=body)
         for row in chunk:
             row.request_id = request.id
         requests.append(request)
     return requests
+
+
+def _schedule_for(row: Row, campaign_schedule: dict[str, str] | None) -> dict[str, str] | None:
+    """A screened row carries its own calling window; else the campaign's schedule (if any)."""
+    if row.window is None:
+        return campaign_schedule
+    return {"earliestAt": iso_utc(row.window[0]), "latestAt": iso_utc(row.window[1])}
 
 
 def _body(chunk: list[Row], campaign: Campaign, schedule: dict[str, str] | None, seq: int) -> dict[str, Any]:

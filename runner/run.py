@@ -7,8 +7,8 @@ same command again resumes the run and never sends a request twice.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
+from datetime import datetime
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +18,8 @@ from typing import IO
 from runner.config import Campaign, load_campaign
 from runner.customers import PLANNED
 from runner.errors import OutdirError
-from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger
+from runner.history import History
+from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, now_utc
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.results import RowResult, results_frame, write_results
 from runner.submit import SubmitOptions, SubmitReport, Submitter
@@ -62,17 +63,19 @@ class CampaignRun:
         campaign: Campaign | str | Path,
         outdir: str | Path | None = None,
         fmt: str | None = None,
+        api: str | None = None,
     ) -> CampaignRun:
-        """Plan the input, take the folder's lock, and open (or resume) its ledger."""
+        """Plan the input, take the folder's lock, and open (or resume) its ledger.
+
+        `api` is the base URL the calls will go through: its call history screens the rows."""
         if not isinstance(campaign, Campaign):
             campaign = load_campaign(campaign)
-        plan = plan_file(input_path, campaign)
+        plan = plan_file(input_path, campaign, api=api)
         folder = Path(outdir) if outdir is not None else default_outdir(plan)
         lock = _lock_folder(folder)
         try:
-            plan_id = hashlib.sha256((campaign.fingerprint() + plan.sheet.content_hash).encode()).hexdigest()
             write_requests(plan, folder, fmt)
-            ledger = Ledger.open(folder, plan_id, plan.requests)
+            ledger = Ledger.open(folder, plan.run_id, plan.requests)
         except BaseException:
             lock.close()
             raise
@@ -111,17 +114,30 @@ class CampaignRun:
         try:
             report = submitter.run()
         finally:
+            self.remember_calls(client.base_url)
             path = self.write_results()
         return RunOutcome(self.counts(), path, report)
 
+    def remember_calls(self, api: str) -> None:
+        """Add this run's calls to the campaign folder's history (when each call may start)."""
+        owners = self.ledger.owners()
+        calls = []
+        for result in self.row_results():
+            if result.call_id and result.e164.startswith("+"):
+                schedule = owners[result.row].body.get("schedulePlan") or {}
+                when = datetime.fromisoformat(schedule["earliestAt"].replace("Z", "+00:00")) if schedule else now_utc()
+                calls.append((result.e164, result.call_id, when))
+        History(self.plan.campaign.base_dir).record(api, self.plan.run_id, calls)
+
     def row_results(self) -> list[RowResult]:
-        """The plan's rows with what the ledger knows: call ids, Vapi's status, failures."""
+        """The plan's rows with what the ledger knows: call ids, Vapi's status, failures. A row the
+        ledger holds follows the ledger (a resumed run may re-plan it differently, e.g. later in the day)."""
         outcomes = self.ledger.outcomes()
         owners = self.ledger.owners()
         merged = []
         for result in self.plan.row_results():
             owner = owners.get(result.row)
-            if result.status != PLANNED or owner is None:
+            if owner is None:
                 merged.append(result)
                 continue
             outcome = outcomes.get(result.row)
@@ -135,12 +151,11 @@ class CampaignRun:
                 status, reason = ("failed" if owner.state == REJECTED else UNKNOWN), owner.error
             elif owner.error:
                 status, reason = "failed", f"{owner.error}; run the same command again to send it"
-            reason = "; ".join(part for part in (reason, result.reason) if part)
-            merged.append(
-                RowResult(
-                    result.row, result.e164, status, reason, call_id, owner.id, result.earliest_at, result.latest_at
-                )
-            )
+            notes = result.reason if result.status == PLANNED else ""
+            reason = "; ".join(part for part in (reason, notes) if part)
+            schedule = owner.body.get("schedulePlan") or {}
+            earliest, latest = schedule.get("earliestAt", ""), schedule.get("latestAt", "")
+            merged.append(RowResult(result.row, result.e164, status, reason, call_id, owner.id, earliest, latest))
         return merged
 
     def counts(self) -> dict[str, int]:

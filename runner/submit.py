@@ -50,6 +50,22 @@ class SubmitReport:
     notes: list[str] = field(default_factory=list)
 
 
+def current_schedule(body: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The body to send now: a window that has opened starts now (Vapi wants a future earliestAt);
+    a window that has closed means the request must not be sent at all (None)."""
+    plan = body.get("schedulePlan")
+    if not plan:
+        return body
+    latest = datetime.fromisoformat(plan["latestAt"].replace("Z", "+00:00")) if "latestAt" in plan else None
+    if latest is not None and latest <= now + timedelta(minutes=1):
+        return None
+    earliest = datetime.fromisoformat(plan["earliestAt"].replace("Z", "+00:00"))
+    if earliest >= now:
+        return body
+    fresh = (now + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {**body, "schedulePlan": {**plan, "earliestAt": fresh}}
+
+
 class Pacer:
     """Spaces request starts by requests_per_minute; `pause` holds every worker (429, no capacity)."""
 
@@ -148,10 +164,15 @@ class Submitter:
             self.pacer.wait(self.stop)
             if self.stop.is_set():
                 return
-            intent = self.ledger.mark_sending(request.id)
+            body = current_schedule(request.body, now_utc())
+            if body is None:
+                reason = "not sent: its calling window closed before it could be sent; plan the rows again"
+                self.ledger.record_rejected(request.id, reason, request.rows)
+                return
+            intent = self.ledger.mark_sending(request.id, body)
             self.report.attempted += 1
             try:
-                response = self.client.create_call(request.body)
+                response = self.client.create_call(body)
             except NetworkError as exc:
                 if exc.maybe_sent:
                     self._reconcile(request, str(exc), intent)

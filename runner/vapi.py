@@ -88,6 +88,10 @@ class VapiClient:
             limits=httpx.Limits(max_connections=max_connections),
         )
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
     def __enter__(self) -> VapiClient:
         return self
 

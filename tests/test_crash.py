@@ -34,6 +34,7 @@ def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Pat
     campaign.write_text(
         'name = "Crash drill"\nassistant_id = "asst_1"\nphone_number_id = "pn_1"\n'
         "batch_size = 2\nconcurrency = 2\nrequests_per_minute = 6000\n"
+        '[schedule]\ncalling_hours = "any"\n[compliance]\nrequire_consent = false\n'
     )
     env = {**os.environ, "VAPI_API_KEY": KEY}
     args = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes")

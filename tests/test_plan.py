@@ -61,7 +61,8 @@ def test_exact_body_with_schedule_and_limits(
 ) -> None:
     long_name = "Bartholomew Fitzwilliam Montgomery-Smythe III"
     text = f"phone,name,email\n202 555 0101 x9,{long_name},a-very-long-address-for-testing@example-domain.com\n"
-    schedule = {"earliest_at": "2026-12-01T09:00:00-05:00", "latest_at": "2026-12-01T17:00:00-05:00"}
+    # A Monday in Washington D.C.: the calling window (08:00-20:45) holds the whole schedule.
+    schedule = {"earliest_at": "2030-12-02T09:00:00-05:00", "latest_at": "2030-12-02T17:00:00-05:00"}
     plan = plan_text(write_csv, make_campaign, text, schedule=schedule)
     tag = plan.run_tag
     assert plan.requests[0].body == {
@@ -74,17 +75,17 @@ def test_exact_body_with_schedule_and_limits(
             "name": long_name[:40].rstrip(),
             "externalId": f"{tag}-r2",
         },
-        "schedulePlan": {"earliestAt": "2026-12-01T14:00:00Z", "latestAt": "2026-12-01T22:00:00Z"},
+        "schedulePlan": {"earliestAt": "2030-12-02T14:00:00Z", "latestAt": "2030-12-02T22:00:00Z"},
     }
     row = plan.row_results()[0]
     assert row.reason == "name shortened to 40 characters; email not sent: longer than 40 characters"
-    assert (row.earliest_at, row.latest_at) == ("2026-12-01T14:00:00Z", "2026-12-01T22:00:00Z")
+    assert (row.earliest_at, row.latest_at) == ("2030-12-02T14:00:00Z", "2030-12-02T22:00:00Z")
 
 
 def test_transient_assistant_is_sent_as_assistant(tmp_path: Path, write_csv: Callable[..., Path]) -> None:
     campaign = tmp_path / "transient.toml"
     campaign.write_text(
-        'name = "Transient"\nphone_number_id = "pn_1"\n[assistant]\nfirstMessage = "Hi {{name}}"\n'
+        'name = "Transient"\nphone_number_id = "pn_1"\n[compliance]\nrequire_consent = false\n[assistant]\nfirstMessage = "Hi {{name}}"\n'
         '[assistant.model]\nprovider = "openai"\nmodel = "gpt-4o"\n'
     )
     plan = plan_file(write_csv("phone\n2025550101\n"), campaign)

@@ -1,0 +1,163 @@
+"""Calling windows in the called party's local time: the campaign's hours narrowed by US state rules
+(shared/reference/calling-rules.md), intersected across every time zone the number may be in.
+
+A number is dialled only inside a window that is open in *all* its candidate zones, minus a closing
+margin; the first such window at or after the campaign's start becomes its schedulePlan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+Hours = tuple[time, time]
+Interval = tuple[datetime, datetime]
+
+END_OF_DAY = time(23, 59, 59, 999999)
+# Shortest window worth scheduling a call in.
+MIN_WINDOW = timedelta(minutes=5)
+# How far ahead to look for a window when the campaign gives no latest_at.
+HORIZON = timedelta(days=8)
+
+
+def _week(weekdays: tuple[int, int], saturday: tuple[int, int] | None, sunday: tuple[int, int] | None) -> dict[int, Hours | None]:
+    """Allowed hours by weekday (Mon=0) from whole-hour pairs; None: no calls that day."""
+
+    def hours(pair: tuple[int, int] | None) -> Hours | None:
+        return None if pair is None else (time(pair[0]), time(pair[1]))
+
+    return {**dict.fromkeys(range(5), hours(weekdays)), 5: hours(saturday), 6: hours(sunday)}
+
+
+def _daily(start: int, end: int) -> dict[int, Hours | None]:
+    return _week((start, end), (start, end), (start, end))
+
+
+# Weekday (Mon=0) -> allowed local hours, or None for no calls that day. States not listed follow the
+# federal rule (the campaign's own calling_hours, by default 08-21).
+STATE_RULES: dict[str, dict[int, Hours | None]] = {
+    "FL": _daily(8, 20),
+    "OK": _daily(8, 20),
+    "MD": _daily(8, 20),
+    "WA": _daily(8, 20),
+    "MA": _daily(8, 20),
+    "CT": _daily(9, 20),
+    "NV": _daily(9, 20),
+    "MI": _daily(9, 21),
+    "MN": _daily(9, 21),
+    "NM": _daily(9, 21),
+    "KY": _daily(10, 21),
+    "TX": _week((9, 21), (9, 21), (12, 21)),
+    "RI": _week((9, 18), (10, 17), None),
+    "AL": _week((8, 20), (8, 20), None),
+    "LA": _week((8, 20), (8, 20), None),
+    "MS": _week((8, 20), (8, 20), None),
+}
+NO_HOLIDAY_CALLS = {"RI", "AL", "LA", "MS"}
+
+# phonenumbers' geocoder names the area code's state; these are the spellings it uses.
+STATE_NAMES = {
+    "Florida": "FL", "Oklahoma": "OK", "Maryland": "MD", "Washington State": "WA", "Washington": "WA",
+    "Massachusetts": "MA", "Connecticut": "CT", "Nevada": "NV", "Michigan": "MI", "Minnesota": "MN",
+    "New Mexico": "NM", "Kentucky": "KY", "Texas": "TX", "Rhode Island": "RI", "Alabama": "AL",
+    "Louisiana": "LA", "Mississippi": "MS",
+}  # fmt: skip
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def parse_hours(text: str) -> Hours:
+    """'08:00-21:00' -> (08:00, 21:00); '24:00' means the end of the day."""
+    match = _HOURS.match(text.replace(" ", ""))
+    if not match:
+        raise ValueError("must look like 08:00-21:00")
+    h1, m1, h2, m2 = map(int, match.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError("hours go from 00:00 to 24:00")
+    start, end = time(h1, m1), END_OF_DAY if h2 == 24 else time(h2, m2)
+    if end <= start:
+        raise ValueError("the end must be after the start")
+    return start, end
+
+
+def state_for(description: str) -> str | None:
+    """'Florida' -> 'FL'; 'Orem, UT' -> 'UT'; anything else -> None."""
+    if description in STATE_NAMES:
+        return STATE_NAMES[description]
+    match = re.search(r", ([A-Z]{2})$", description)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What narrows a window: the campaign's hours, the state table (on/off), the closing margin."""
+
+    hours: Hours
+    state_rules: bool
+    margin: timedelta
+
+
+@cache
+def _holidays(state: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("US", subdiv=state, years=year)
+
+
+def day_hours(rules: Rules, state: str | None, day: date) -> Hours | None:
+    """The hours allowed on one local date, or None."""
+    start, end = rules.hours
+    if rules.state_rules and state in STATE_RULES:
+        if state in NO_HOLIDAY_CALLS and day in _holidays(state, day.year):
+            return None
+        allowed = STATE_RULES[state][day.weekday()]
+        if allowed is None:
+            return None
+        start, end = max(start, allowed[0]), min(end, allowed[1])
+    return (start, end) if start < end else None
+
+
+def _zone_intervals(rules: Rules, state: str | None, zone: ZoneInfo, start: datetime, end: datetime) -> list[Interval]:
+    intervals = []
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        hours = day_hours(rules, state, day)
+        if hours is not None:
+            opens = datetime.combine(day, hours[0], zone)
+            closes = datetime.combine(day, hours[1], zone) - rules.margin
+            if closes > opens:
+                intervals.append((opens, closes))
+        day += timedelta(days=1)
+    return intervals
+
+
+def _intersect(first: list[Interval], second: list[Interval]) -> list[Interval]:
+    result, i, j = [], 0, 0
+    while i < len(first) and j < len(second):
+        start, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if start < end:
+            result.append((start, end))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def first_window(
+    rules: Rules, zones: tuple[str, ...], state: str | None, start: datetime, end: datetime | None
+) -> Interval | None:
+    """The first stretch at or after `start` (and before `end`) open in every zone, or None."""
+    end = end or start + HORIZON
+    common: list[Interval] | None = None
+    for name in zones:
+        intervals = _zone_intervals(rules, state, ZoneInfo(name), start, end)
+        common = intervals if common is None else _intersect(common, intervals)
+    for opens, closes in common or []:
+        opens, closes = max(opens, start), min(closes, end)
+        if closes - opens >= MIN_WINDOW:
+            return opens, closes
+    return None
