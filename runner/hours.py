@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -25,10 +25,13 @@ MIN_WINDOW = timedelta(minutes=5)
 HORIZON = timedelta(days=8)
 
 
-def _week(weekdays: tuple[int, int], saturday: tuple[int, int] | None, sunday: tuple[int, int] | None) -> dict[int, Hours | None]:
+Pair = tuple[int, int] | None
+
+
+def _week(weekdays: Pair, saturday: Pair, sunday: Pair) -> dict[int, Hours | None]:
     """Allowed hours by weekday (Mon=0) from whole-hour pairs; None: no calls that day."""
 
-    def hours(pair: tuple[int, int] | None) -> Hours | None:
+    def hours(pair: Pair) -> Hours | None:
         return None if pair is None else (time(pair[0]), time(pair[1]))
 
     return {**dict.fromkeys(range(5), hours(weekdays)), 5: hours(saturday), 6: hours(sunday)}
@@ -159,5 +162,5 @@ def first_window(
     for opens, closes in common or []:
         opens, closes = max(opens, start), min(closes, end)
         if closes - opens >= MIN_WINDOW:
-            return opens, closes
+            return opens.astimezone(UTC), closes.astimezone(UTC)
     return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from runner.config import Campaign, load_campaign
 from runner.credentials import base_url
-from runner.customers import PLANNED, Row, build_rows, variable_columns
+from runner.customers import Row, build_rows, variable_columns
 from runner.errors import OutdirError
 from runner.history import History
 from runner.load import Sheet, load_sheet
@@ -117,7 +117,7 @@ def _relaxed_rules(campaign: Campaign) -> list[str]:
     if not campaign.compliance.require_consent:
         warnings.append("require_consent = false: rows are called without checking consent")
     if campaign.schedule.hours is None:
-        warnings.append("calling_hours = \"any\": calls are not limited to the recipients' local hours")
+        warnings.append('calling_hours = "any": calls are not limited to the recipients\' local hours')
     elif not campaign.compliance.state_rules:
         warnings.append("state_rules = false: state calling-hour rules are not applied")
     return warnings

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from datetime import datetime
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 

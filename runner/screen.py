@@ -21,6 +21,15 @@ from runner.load import read_cells
 from runner.phones import Normalizer
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
+# Numbers that say nothing about where the person is (calling-rules.md: skip unless a zone is given).
+NON_GEOGRAPHIC = {
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.UAN,
+    phonenumbers.PhoneNumberType.VOIP,
+}
 
 
 def mark_duplicates(rows: list[Row]) -> None:
@@ -144,6 +153,9 @@ class Screen:
             return (given,), ""
         if number is None:
             return (), "calling hours: a SIP address has no time zone; add a timezone column"
+        kind = phonenumbers.number_type(number)
+        if kind in NON_GEOGRAPHIC:
+            return (), "calling hours: a toll-free or non-geographic number has no time zone; add a timezone column"
         zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
         if not zones:
             return (), "calling hours: no time zone is known for this number; add a timezone column"

@@ -85,7 +85,8 @@ def test_exact_body_with_schedule_and_limits(
 def test_transient_assistant_is_sent_as_assistant(tmp_path: Path, write_csv: Callable[..., Path]) -> None:
     campaign = tmp_path / "transient.toml"
     campaign.write_text(
-        'name = "Transient"\nphone_number_id = "pn_1"\n[compliance]\nrequire_consent = false\n[assistant]\nfirstMessage = "Hi {{name}}"\n'
+        'name = "Transient"\nphone_number_id = "pn_1"\n[compliance]\nrequire_consent = false\n'
+        '[assistant]\nfirstMessage = "Hi {{name}}"\n'
         '[assistant.model]\nprovider = "openai"\nmodel = "gpt-4o"\n'
     )
     plan = plan_file(write_csv("phone\n2025550101\n"), campaign)

@@ -1,0 +1,271 @@
+"""Compliance gates: consent, do-not-call lists, free numbers, cross-run memory, and calling windows
+in each recipient's local time (state rules, several zones, DST), each with its exact schedulePlan
+or reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from runner.errors import InputError
+from runner.pipeline import Plan, plan_file
+from runner.results import RowResult
+
+ET = ZoneInfo("America/New_York")
+MONDAY_10_ET = datetime(2030, 12, 2, 10, 0, tzinfo=ET)  # 15:00 UTC
+
+
+def strict(**changes: Any) -> dict[str, Any]:
+    """A campaign with every gate on (the defaults), whatever the shared test base turns off."""
+    return {"compliance": {}, "schedule": {}, **changes}
+
+
+def plan_rows(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], text: str, now: datetime, **campaign: Any
+) -> list[RowResult]:
+    return plan_at(write_csv, make_campaign, text, now, **campaign).row_results()
+
+
+def plan_at(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], text: str, now: datetime, **campaign: Any
+) -> Plan:
+    return plan_file(write_csv(text), make_campaign(**strict(**campaign)), now=now)
+
+
+def window(result: RowResult) -> tuple[str, str]:
+    return result.earliest_at, result.latest_at
+
+
+@pytest.mark.parametrize(
+    ("number", "now", "expected"),
+    [
+        # Washington D.C.: federal 08-21, less the 15-minute closing margin; open now.
+        ("+12025550100", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-03T01:45:00Z")),
+        # Florida: 08-20.
+        ("+13055550100", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-03T00:45:00Z")),
+        # Texas on a weekday: 09-21 Central.
+        ("+15125550100", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-03T02:45:00Z")),
+        # Washington State: 08-20 Pacific, not open yet at 07:00 PT.
+        ("+12065550100", MONDAY_10_ET, ("2030-12-02T16:00:00Z", "2030-12-03T03:45:00Z")),
+        # Rhode Island on a weekday: 09-18.
+        ("+14015550100", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-02T22:45:00Z")),
+        # Area code 208 spans Mountain (Boise) and Pacific time: both must be open.
+        ("+12085550100", MONDAY_10_ET, ("2030-12-02T16:00:00Z", "2030-12-03T03:45:00Z")),
+        # Rhode Island on a Sunday: no calls; Monday 09:00.
+        ("+14015550100", datetime(2030, 12, 1, 10, tzinfo=ET), ("2030-12-02T14:00:00Z", "2030-12-02T22:45:00Z")),
+        # Texas on a Sunday: from noon.
+        ("+15125550100", datetime(2030, 12, 1, 10, tzinfo=ET), ("2030-12-01T18:00:00Z", "2030-12-02T02:45:00Z")),
+        # Rhode Island on Christmas Day: no calls on holidays.
+        ("+14015550100", datetime(2030, 12, 25, 10, tzinfo=ET), ("2030-12-26T14:00:00Z", "2030-12-26T22:45:00Z")),
+        # Today's window closed at 20:45: tomorrow's.
+        ("+12025550100", datetime(2030, 12, 2, 20, 50, tzinfo=ET), ("2030-12-03T13:00:00Z", "2030-12-04T01:45:00Z")),
+        # DST starts on Sunday 2030-03-10: Saturday night EST, Sunday's window in EDT.
+        ("+12025550100", datetime(2030, 3, 9, 22, tzinfo=ET), ("2030-03-10T12:00:00Z", "2030-03-11T00:45:00Z")),
+        # DST ends on Sunday 2030-11-03: Saturday night EDT, Sunday's window in EST.
+        ("+12025550100", datetime(2030, 11, 2, 22, tzinfo=ET), ("2030-11-03T13:00:00Z", "2030-11-04T01:45:00Z")),
+        # London, in its own local hours.
+        ("+447400123456", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")),
+    ],
+)
+def test_calling_windows(
+    write_csv: Callable[..., Path],
+    make_campaign: Callable[..., Path],
+    number: str,
+    now: datetime,
+    expected: tuple[str, str],
+) -> None:
+    [result] = plan_rows(write_csv, make_campaign, f"phone,consent\n{number},yes\n", now)
+    assert (result.status, result.reason) == ("planned", "")
+    assert window(result) == expected
+
+
+def test_toll_free_and_sip_need_a_timezone_column(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,consent,tz\n+18005550100,yes,\nsip:desk@pbx.example.com,yes,\n+18005550101,yes,America/Chicago\n"
+    results = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET, columns={"timezone": "tz"})
+    assert [(r.status, r.reason) for r in results[:2]] == [
+        ("suppressed", "calling hours: a toll-free or non-geographic number has no time zone; add a timezone column"),
+        ("suppressed", "calling hours: a SIP address has no time zone; add a timezone column"),
+    ]
+    assert window(results[2]) == ("2030-12-02T15:00:00Z", "2030-12-03T02:45:00Z")
+
+
+def test_timezone_column_beats_the_number(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,consent,Time Zone\n+12025550100,yes,America/Los_Angeles\n+12025550101,yes,Mars/Base\n"
+    first, second = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
+    assert window(first) == ("2030-12-02T16:00:00Z", "2030-12-03T04:45:00Z")
+    assert (second.status, second.reason) == (
+        "suppressed",
+        "calling hours: unknown time zone 'Mars/Base' in column 'Time Zone'",
+    )
+
+
+def test_no_window_before_latest_at(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    schedule = {"earliest_at": "2030-12-01T09:00:00-05:00", "latest_at": "2030-12-01T20:00:00-05:00"}
+    plan = plan_at(write_csv, make_campaign, "phone,consent\n+14015550100,yes\n", MONDAY_10_ET, schedule=schedule)
+    [result] = plan.row_results()
+    assert result.status == "suppressed"
+    assert result.reason == ("calling hours: no window open in RI (America/New_York) before 2030-12-01T20:00:00-05:00")
+    assert plan.suppressed == {"calling hours": 1}
+
+
+def test_schedule_earliest_at_starts_the_search(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    schedule = {"earliest_at": "2030-12-05T19:00:00-05:00"}
+    [result] = plan_rows(write_csv, make_campaign, "phone,consent\n+13055550100,yes\n", MONDAY_10_ET, schedule=schedule)
+    assert window(result) == ("2030-12-06T00:00:00Z", "2030-12-06T00:45:00Z")
+
+
+def test_hours_margin_and_state_rules_are_configurable(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,consent\n+13055550100,yes\n"
+    relaxed = plan_at(write_csv, make_campaign, text, MONDAY_10_ET,
+                      compliance={"state_rules": False, "closing_margin_minutes": 0})  # fmt: skip
+    assert window(relaxed.row_results()[0]) == ("2030-12-02T15:00:00Z", "2030-12-03T02:00:00Z")
+    assert "state_rules = false: state calling-hour rules are not applied" in relaxed.warnings
+    narrow = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET, schedule={"calling_hours": "11:00-13:00"})
+    assert window(narrow[0]) == ("2030-12-02T16:00:00Z", "2030-12-02T17:45:00Z")
+
+
+def test_rows_in_different_windows_go_in_different_requests(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,consent\n+12025550100,yes\n+12065550100,yes\n+12025550101,yes\n"
+    plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET)
+    assert [(r.rows, r.body["schedulePlan"]) for r in plan.requests] == [
+        ((2, 4), {"earliestAt": "2030-12-02T15:00:00Z", "latestAt": "2030-12-03T01:45:00Z"}),
+        ((3,), {"earliestAt": "2030-12-02T16:00:00Z", "latestAt": "2030-12-03T03:45:00Z"}),
+    ]
+
+
+@pytest.mark.parametrize("value", ["yes", "YES", "y", "True", "1", "x", "X", " yes "])
+def test_consent_spellings_that_mean_yes(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], value: str
+) -> None:
+    [result] = plan_rows(write_csv, make_campaign, f"phone,Consent Given\n+12025550100,{value}\n", MONDAY_10_ET)
+    assert result.status == "planned"
+
+
+@pytest.mark.parametrize("value", ["no", "0", "false", "n", "maybe", ""])
+def test_consent_spellings_that_do_not(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], value: str
+) -> None:
+    [result] = plan_rows(write_csv, make_campaign, f"phone,Consent Given\n+12025550100,{value}\n", MONDAY_10_ET)
+    assert result.status == "suppressed"
+    expected = (
+        f"no consent: column 'Consent Given' is {value!r}" if value else "no consent: column 'Consent Given' is empty"
+    )
+    assert result.reason == expected
+
+
+def test_no_consent_column_suppresses_every_row_unless_turned_off(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone\n+12025550100\n"
+    [result] = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
+    assert result.reason == "no consent: the file has no consent column (require_consent = true)"
+    relaxed = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance={"require_consent": False})
+    assert relaxed.row_results()[0].status == "planned"
+    assert "require_consent = false: rows are called without checking consent" in relaxed.warnings
+
+
+def test_do_not_call_lists_in_three_formats(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    (tmp_path / "internal.csv").write_text("Name,Phone\nAnn,(202) 555-0101\n")
+    (tmp_path / "registry.txt").write_text("+12025550102\n12025550103.0\n")
+    book = openpyxl.Workbook()
+    book.active.append([12025550104])
+    book.save(tmp_path / "state.xlsx")
+    text = "phone,consent\n" + "".join(f"+1202555010{n},yes\n" for n in range(6))
+    results = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET,
+                        compliance={"do_not_call": ["internal.csv", "registry.txt", "state.xlsx"]})  # fmt: skip
+    assert [(r.status, r.reason) for r in results] == [
+        ("planned", ""),
+        ("suppressed", "on the do-not-call list internal.csv"),
+        ("suppressed", "on the do-not-call list registry.txt"),
+        ("suppressed", "on the do-not-call list registry.txt"),
+        ("suppressed", "on the do-not-call list state.xlsx"),
+        ("planned", ""),
+    ]
+
+
+def test_missing_do_not_call_list_is_an_error(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    with pytest.raises(InputError, match=r"nope\.csv: do-not-call list not found"):
+        plan_rows(write_csv, make_campaign, "phone\n+12025550100\n", MONDAY_10_ET,
+                  compliance={"do_not_call": ["nope.csv"]})  # fmt: skip
+
+
+def test_free_numbers_cannot_call_abroad(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,consent\n+447400123456,yes\n+12025550100,yes\n"
+    results = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET, compliance={"from_free_number": True})
+    assert (results[0].status, results[1].status) == ("suppressed", "planned")
+    assert results[0].reason.startswith("international number: a free Vapi number cannot call abroad")
+
+
+def test_summary_counts_each_rule(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone,consent\n+12025550100,no\n+12025550101,\n+18005550100,yes\n+12025550102,yes\n"
+    plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET)
+    assert "suppressed: 3 (consent 2, calling hours 1)" in plan.summary_lines()
+
+
+def test_history_blocks_a_second_call_too_soon_through_the_same_api(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    from runner.run import CampaignRun
+    from runner.vapi import VapiClient
+
+    campaign = make_campaign(compliance={"require_consent": False, "max_calls_per_day": 2, "min_days_between_calls": 0})
+    server = sandbox()
+
+    def run(text: str, name: str, url: str) -> list[RowResult]:
+        source = tmp_path / name
+        source.write_text(text)
+        outdir = tmp_path / source.stem
+        with VapiClient("sandbox-key", url) as client, CampaignRun.open(source, campaign, outdir, api=url) as run:
+            run.send(client)
+            return run.row_results()
+
+    first = run("phone\n+12025550100\n+12025550101\n", "monday.csv", server.url)
+    assert [r.status for r in first] == ["queued", "queued"]
+    second = run("phone\n+12025550100\n", "tuesday.csv", server.url)
+    assert second[0].status == "queued"
+    third = run("phone\n+12025550100\n+12025550102\n", "wednesday.csv", server.url)
+    assert [(r.status, r.reason) for r in third] == [
+        ("suppressed", "already called 2 times in 24 hours (max_calls_per_day)"),
+        ("queued", ""),
+    ]
+    other_api = sandbox()
+    elsewhere = run("phone\n+12025550100\n", "thursday.csv", other_api.url)
+    assert elsewhere[0].status == "queued"
+
+
+def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    from runner.history import History
+
+    campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
+    History(tmp_path).record(
+        "https://api.vapi.ai", "earlier-run", [("+12025550100", "call-1", datetime(2030, 12, 1, 15, tzinfo=UTC))]
+    )
+    source = tmp_path / "in.csv"
+    source.write_text("phone\n+12025550100\n")
+    [result] = plan_file(source, campaign, now=MONDAY_10_ET, api="https://api.vapi.ai").row_results()
+    assert (result.status, result.reason) == (
+        "suppressed",
+        "called 2030-12-01 15:00 UTC, less than min_days_between_calls = 2 day(s) ago",
+    )
+    [later] = plan_file(
+        source, campaign, now=datetime(2030, 12, 4, 10, tzinfo=ET), api="https://api.vapi.ai"
+    ).row_results()
+    assert later.status == "planned"
