@@ -11,6 +11,7 @@ import click
 
 from runner.connect import open_client
 from runner.errors import RunnerError
+from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.pipeline import Plan, plan_file, write_plan
 from runner.run import CampaignRun
 from runner.sandbox import Sandbox, SandboxConfig
@@ -183,6 +184,50 @@ def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, res
         length=max(1, campaign_run.pending().get("planned", 0)), label="sending", file=sys.stderr
     ) as bar:
         return campaign_run.send(client, options, lambda done, total: bar.update(done - bar.pos))
+
+
+@main.command()
+@click.argument("campaigns_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--once", "mode", flag_value="once", default=True, help="Process what is there, then exit (cron).")
+@click.option("--watch", "mode", flag_value="watch", help="Keep polling the inboxes.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between polls with --watch.")
+@click.option("--settle", default=DEFAULT_SETTLE_SECONDS, show_default=True,
+              help="Seconds a file must stay unchanged before it is taken.")  # fmt: skip
+@format_option
+@base_url_option
+@sandbox_option
+@quiet_option
+def inbox(
+    campaigns_dir: Path, mode: str, interval: float, settle: float, fmt: str | None, base_url: str | None,
+    sandbox: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """Run every spreadsheet dropped into CAMPAIGNS_DIR/<campaign>/inbox/ (safe from cron).
+
+    Each file moves to processing/, then done/ (results in results/) or failed/ with a
+    <name>.error.txt saying why. Exit 1 if any file failed or has failed or unknown rows.
+
+    Example: vapi-campaign inbox campaigns --once
+    """
+    if sandbox and base_url:
+        raise click.UsageError("--sandbox and --base-url exclude each other")
+    report = (lambda message: None) if quiet else click.echo
+    try:
+        with open_client(base_url, sandbox) as client:
+            processor = Inbox(campaigns_dir, client, settle, fmt, report)
+            if mode == "once":
+                outcomes = processor.run_once()
+            else:
+                outcomes = []
+                try:
+                    for round_outcomes in processor.watch(interval):
+                        outcomes.extend(round_outcomes)
+                except KeyboardInterrupt:
+                    pass
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if not quiet and not outcomes:
+        click.echo("nothing to process")
+    sys.exit(0 if all(outcome.ok for outcome in outcomes) else 1)
 
 
 @main.command("sandbox")

@@ -1,0 +1,178 @@
+"""The drop-folder inbox: settled files only, quarantine with reasons, idempotent by content, safe
+when two runs overlap or one is killed (calls counted from the sandbox)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.inbox import Inbox
+from runner.sandbox import Sandbox
+from runner.vapi import VapiClient
+
+CAMPAIGN = """name = "Inbox test"
+assistant_id = "asst_1"
+phone_number_id = "pn_1"
+batch_size = 2
+concurrency = 2
+requests_per_minute = 10000
+[schedule]
+calling_hours = "any"
+[compliance]
+require_consent = false
+"""
+
+
+def numbers(first: int, count: int) -> list[str]:
+    return [f"+1202555{first + n:04d}" for n in range(count)]
+
+
+def sheet(first: int, count: int) -> str:
+    return "phone,name\n" + "".join(f"{n},P{i}\n" for i, n in enumerate(numbers(first, count)))
+
+
+@pytest.fixture
+def campaigns(tmp_path: Path) -> Path:
+    folder = tmp_path / "campaigns" / "nightly"
+    (folder / "inbox").mkdir(parents=True)
+    (folder / "campaign.toml").write_text(CAMPAIGN)
+    return tmp_path / "campaigns"
+
+
+def drop(campaigns: Path, name: str, text: str, age: float = 60.0) -> Path:
+    path = campaigns / "nightly" / "inbox" / name
+    path.write_text(text)
+    past = time.time() - age
+    os.utime(path, (past, past))
+    return path
+
+
+def calls(server: Sandbox) -> Counter[str]:
+    answer = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": "Bearer sandbox-key"})
+    return Counter(call["customer"]["number"] for call in answer.json())
+
+
+def process(campaigns: Path, server: Sandbox, settle: float = 5.0) -> list[Any]:
+    with VapiClient("sandbox-key", server.url) as client:
+        return Inbox(campaigns, client, settle_seconds=settle).run_once()
+
+
+def test_settled_spreadsheets_only(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    drop(campaigns, "leads.csv", sheet(100, 3))
+    drop(campaigns, "fresh.csv", sheet(200, 2), age=0)  # still being copied
+    for name in ("~$leads.xlsx", ".hidden.csv", "big.csv.part", "export.xlsx.crdownload", "notes.pdf", "x.tmp"):
+        drop(campaigns, name, sheet(300, 1))
+    [outcome] = process(campaigns, server)
+    assert (outcome.file, outcome.state, outcome.counts) == ("leads.csv", "done", {"queued": 3})
+    folder = campaigns / "nightly"
+    assert sorted(p.name for p in (folder / "inbox").iterdir()) == sorted(
+        ["fresh.csv", "~$leads.xlsx", ".hidden.csv", "big.csv.part", "export.xlsx.crdownload", "notes.pdf", "x.tmp"]
+    )
+    assert [p.name for p in (folder / "done").iterdir()] == ["leads.csv"]
+    [results] = (folder / "results").iterdir()
+    assert results.name.startswith("leads-") and results.suffix == ".xlsx"
+    assert calls(server) == Counter(numbers(100, 3))
+    log = [json.loads(line) for line in (folder / "inbox.log").read_text().splitlines()]
+    assert [(e["file"], e["state"], e["counts"]) for e in log] == [("leads.csv", "done", {"queued": 3})]
+
+
+def test_bad_file_is_quarantined_and_the_others_still_run(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    drop(campaigns, "a-bad.csv", "name,email\nAnn,ann@example.com\n")
+    drop(campaigns, "b-good.csv", sheet(400, 2))
+    outcomes = process(campaigns, server)
+    assert [(o.file, o.state) for o in outcomes] == [("a-bad.csv", "failed"), ("b-good.csv", "done")]
+    failed = campaigns / "nightly" / "failed"
+    assert sorted(p.name for p in failed.iterdir()) == ["a-bad.csv", "a-bad.csv.error.txt"]
+    assert "no phone number column; its headers are: name, email" in (failed / "a-bad.csv.error.txt").read_text()
+    assert calls(server) == Counter(numbers(400, 2))
+
+
+def test_bad_campaign_file_fails_each_file_with_the_reason(campaigns: Path, sandbox: Any) -> None:
+    (campaigns / "nightly" / "campaign.toml").write_text("colour = 1\n" + CAMPAIGN)
+    drop(campaigns, "leads.csv", sheet(500, 1))
+    [outcome] = process(campaigns, sandbox())
+    assert outcome.state == "failed"
+    assert "the campaign file is invalid" in outcome.error and "unknown key `colour`" in outcome.error
+
+
+def test_same_content_under_another_name_places_no_new_calls(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    drop(campaigns, "monday.csv", sheet(600, 4))
+    process(campaigns, server)
+    drop(campaigns, "monday (copy).csv", sheet(600, 4))
+    [outcome] = process(campaigns, server)
+    assert outcome.state == "duplicate" and "same content as monday.csv" in outcome.error
+    done = campaigns / "nightly" / "done"
+    assert (done / "monday (copy).csv.note.txt").exists()
+    assert calls(server) == Counter(numbers(600, 4))
+
+
+def inbox_process(campaigns: Path, server: Sandbox) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "VAPI_API_KEY": "sandbox-key"}
+    command = [sys.executable, "-m", "runner.cli", "inbox", str(campaigns), "--once", "--base-url", server.url]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_two_overlapping_runs_call_everyone_exactly_once(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox(latency_ms=20)
+    drop(campaigns, "a.csv", sheet(700, 20))
+    drop(campaigns, "b.csv", sheet(800, 20))
+    first, second = inbox_process(campaigns, server), inbox_process(campaigns, server)
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert (first.returncode, second.returncode) == (0, 0), outputs
+    assert calls(server) == Counter(numbers(700, 20) + numbers(800, 20))
+    assert sorted(p.name for p in (campaigns / "nightly" / "done").iterdir()) == ["a.csv", "b.csv"]
+
+
+def test_a_killed_run_is_finished_by_the_next(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox(latency_ms=100)
+    drop(campaigns, "big.csv", sheet(900, 40))
+    killed = inbox_process(campaigns, server)
+    deadline = time.time() + 30
+    while not calls(server) and time.time() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    assert [p.name for p in (campaigns / "nightly" / "processing").iterdir()] == ["big.csv"]
+    assert 0 < sum(calls(server).values()) < 40
+    with VapiClient("sandbox-key", server.url) as client:
+        outcomes = Inbox(campaigns, client, settle_seconds=5).run_once()
+    assert [(o.file, o.state) for o in outcomes] == [("big.csv", "done")]
+    if outcomes[0].counts.get("unknown"):  # killed between an intent and its send: the operator's call
+        from runner.run import CampaignRun
+
+        folder = campaigns / "nightly"
+        with (
+            VapiClient("sandbox-key", server.url) as client,
+            CampaignRun.open(
+                folder / "done" / "big.csv", folder / "campaign.toml", next((folder / "runs").iterdir()), api=server.url
+            ) as run,
+        ):
+            from runner.submit import SubmitOptions
+
+            run.send(client, SubmitOptions(resend_unknown=True, requests_per_minute=10000))
+    assert calls(server) == Counter(numbers(900, 40))
+
+
+def test_cli_exit_codes(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    quiet = inbox_process(campaigns, server)
+    out, _ = quiet.communicate(timeout=60)
+    assert quiet.returncode == 0 and b"nothing to process" in out
+    drop(campaigns, "bad.csv", "a,b\n1,2\n")
+    failing = inbox_process(campaigns, server)
+    out, _ = failing.communicate(timeout=60)
+    assert failing.returncode == 1
+    assert b"nightly/bad.csv: failed" in out
