@@ -13,7 +13,7 @@ from runner.connect import open_client
 from runner.errors import RunnerError
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.pipeline import Plan, plan_file, write_plan
-from runner.run import CampaignRun
+from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox, SandboxConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -156,9 +156,24 @@ def run(
     if outcome.report.interrupted:
         click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
     if not quiet:
-        click.echo(", ".join(f"{status}: {n}" for status, n in sorted(outcome.counts.items())))
-        click.echo(f"wrote {outcome.results_path}")
+        _echo_outcome(outcome)
     sys.exit(outcome.exit_code)
+
+
+def _echo_outcome(outcome: RunOutcome) -> None:
+    """A small aligned table: rows by status (and by ended reason once calls have ended)."""
+    summary = outcome.summary
+    tables = [("status", summary.by_status)]
+    if summary.by_ended_reason:
+        tables.append(("ended reason", summary.by_ended_reason))
+    width = max(len(key) for title, counts in tables for key in [title, *counts])
+    for title, counts in tables:
+        click.echo(f"{title:<{width}}  {'rows':>6}")
+        for key, count in counts.items():
+            click.echo(f"{key:<{width}}  {count:>6}")
+    if summary.reach_rate is not None:
+        click.echo(f"reached {summary.reached} of {summary.ended} ended calls ({summary.reach_rate:.0%})")
+    click.echo(f"wrote {outcome.results_path}")
 
 
 def _confirm(planned: int, yes: bool) -> None:
@@ -184,6 +199,39 @@ def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, res
         length=max(1, campaign_run.pending().get("planned", 0)), label="sending", file=sys.stderr
     ) as bar:
         return campaign_run.send(client, options, lambda done, total: bar.update(done - bar.pos))
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@base_url_option
+@sandbox_option
+@click.option("--watch", is_flag=True, help="Repeat until every call has ended.")
+@click.option("--interval", default=15.0, show_default=True, help="Seconds between checks with --watch.")
+@click.option("--retry", is_flag=True, help="Also place the follow-up attempts that are due ([retry]).")
+@quiet_option
+def status(
+    outdir: Path, base_url: str | None, sandbox: bool, watch: bool, interval: float, retry: bool, quiet: bool
+) -> None:
+    """Fetch each call's outcome into the run's results sheet (status, ended reason, duration, cost).
+
+    Example: vapi-campaign status runs/customers-1a2b3c4d --watch
+    """
+    if sandbox and base_url:
+        raise click.UsageError("--sandbox and --base-url exclude each other")
+    try:
+        with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
+            if watch:
+                for outcome in campaign_run.watch(client, interval, retry):
+                    if not quiet:
+                        waiting = campaign_run.unfinished_calls()
+                        click.echo(f"{outcome.summary.ended} call(s) ended, {waiting} not yet", err=True)
+            else:
+                outcome = campaign_run.update(client, retry)
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        _echo_outcome(outcome)
+    sys.exit(outcome.exit_code)
 
 
 @main.command()

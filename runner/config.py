@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +94,31 @@ class Compliance(_Strict):
     from_free_number: bool = False
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class Retry(_Strict):
+    """Follow-up attempts for calls that ended without reaching the person."""
+
+    on: list[str] = ["customer-did-not-answer", "customer-busy", "voicemail"]
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    after: str = "4h"
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("must look like 30m, 4h or 1d")
+        return value
+
+    @property
+    def delay(self) -> timedelta:
+        match = _DURATION.match(self.after)
+        assert match is not None
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
 class Campaign(_Strict):
     """One campaign: who calls (assistant, from-number), how rows become requests, and pacing."""
 
@@ -110,6 +136,7 @@ class Campaign(_Strict):
     variables: dict[str, str] | None = None
     schedule: Schedule = Schedule()
     compliance: Compliance = Compliance()
+    retry: Retry | None = None
     # Where the file was read from: relative paths inside it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

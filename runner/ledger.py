@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,14 @@ CREATE TABLE IF NOT EXISTS requests (
     attempts INTEGER NOT NULL DEFAULT 0,
     intent_at TEXT,
     done_at TEXT,
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    row INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outcomes (
     row INTEGER PRIMARY KEY,
@@ -59,6 +66,7 @@ class LedgerRequest:
     attempts: int
     intent_at: datetime | None
     error: str
+    attempt: int
 
     def customers(self) -> list[dict[str, Any]]:
         return list(self.body.get("customers") or [self.body["customer"]])
@@ -89,21 +97,31 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
+    @staticmethod
+    def read_meta(outdir: Path) -> dict[str, str]:
+        """What a run folder's ledger says about its run (empty when there is no ledger yet)."""
+        path = outdir / LEDGER_FILE
+        if not path.exists():
+            return {}
+        with closing(sqlite3.connect(path, timeout=30)) as db:
+            try:
+                return dict(db.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.OperationalError:
+                return {}
+
     @classmethod
-    def open(cls, outdir: Path, plan_id: str, requests: Iterable[CallRequest]) -> Ledger:
-        """Open (or create) the ledger for this plan; a folder holding another plan is refused."""
+    def open(
+        cls, outdir: Path, plan_id: str, requests: Iterable[CallRequest], meta: dict[str, str] | None = None
+    ) -> Ledger:
+        """Open (or create, storing `meta`) the ledger for this plan; a folder holding another plan is refused."""
         outdir.mkdir(parents=True, exist_ok=True)
         ledger = cls(outdir / LEDGER_FILE)
         with ledger._transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()
             if row is None:
-                db.execute(
-                    "INSERT INTO meta VALUES ('plan_id', ?), ('created_at', ?)", (plan_id, now_utc().isoformat())
-                )
-                db.executemany(
-                    "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
-                    [(r.id, seq, json.dumps(r.body), json.dumps(r.rows), PLANNED) for seq, r in enumerate(requests)],
-                )
+                extra = {**(meta or {}), "plan_id": plan_id, "created_at": now_utc().isoformat()}
+                db.executemany("INSERT INTO meta VALUES (?, ?)", list(extra.items()))
+                ledger._insert(db, requests, attempt=1)
         if row is not None and row[0] != plan_id:
             ledger.close()
             raise OutdirError(
@@ -115,6 +133,38 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _insert(self, db: sqlite3.Connection, requests: Iterable[CallRequest], attempt: int) -> None:
+        seq = db.execute("SELECT COALESCE(MAX(seq), -1) FROM requests").fetchone()[0]
+        db.executemany(
+            "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.id, seq + n, json.dumps(r.body), json.dumps(r.rows), PLANNED, attempt)
+                for n, r in enumerate(requests, start=1)
+            ],
+        )
+
+    def add_requests(self, requests: Iterable[CallRequest], attempt: int) -> None:
+        """Follow-up attempts: new planned requests that supersede the rows' earlier ones."""
+        with self._transaction() as db:
+            self._insert(db, requests, attempt)
+            db.executemany(
+                "DELETE FROM outcomes WHERE row = ?", [(row,) for request in requests for row in request.rows]
+            )
+
+    def store_calls(self, calls: Iterable[tuple[str, int, dict[str, Any]]]) -> None:
+        """(call id, row, the call as GET /call/{id} returned it)."""
+        moment = now_utc().isoformat()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO calls (call_id, row, data, fetched_at) VALUES (?, ?, ?, ?)",
+                [(call_id, row, json.dumps(data), moment) for call_id, row, data in calls],
+            )
+
+    def calls(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT call_id, data FROM calls").fetchall()
+        return {call_id: json.loads(data) for call_id, data in rows}
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -129,7 +179,7 @@ class Ledger:
 
     # --- reading -------------------------------------------------------------------------------
     def requests(self, state: str | None = None) -> list[LedgerRequest]:
-        query = "SELECT id, seq, body, rows, state, attempts, intent_at, error FROM requests"
+        query = "SELECT id, seq, body, rows, state, attempts, intent_at, error, attempt FROM requests"
         args: tuple[str, ...] = ()
         if state is not None:
             query, args = query + " WHERE state = ?", (state,)
@@ -145,6 +195,7 @@ class Ledger:
                 attempts=r[5],
                 intent_at=datetime.fromisoformat(r[6]) if r[6] else None,
                 error=r[7],
+                attempt=r[8],
             )
             for r in rows
         ]
@@ -220,8 +271,15 @@ class Ledger:
                     body["customers"] = customers
                 rows = [row for row, _ in keep]
                 db.execute(
-                    "INSERT INTO requests (id, seq, body, rows, state) VALUES (?, ?, ?, ?, ?)",
-                    (f"{request.id.split('~')[0]}~{seq}", seq, json.dumps(body), json.dumps(rows), PLANNED),
+                    "INSERT INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        f"{request.id.split('~')[0]}~{seq}",
+                        seq,
+                        json.dumps(body),
+                        json.dumps(rows),
+                        PLANNED,
+                        request.attempt,
+                    ),
                 )
                 db.executemany("DELETE FROM outcomes WHERE row = ?", [(row,) for row in rows])
                 count += len(rows)

@@ -15,7 +15,7 @@ from runner.errors import OutdirError
 from runner.history import History
 from runner.load import Sheet, load_sheet
 from runner.plan import CallRequest, build_requests
-from runner.results import RowResult, default_format, results_frame, write_results
+from runner.results import RowResult, default_format, results_frame, summarize, write_results
 from runner.screen import Screen, load_do_not_call, mark_duplicates
 
 REQUESTS_FILE = "requests.jsonl"
@@ -145,4 +145,5 @@ def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
 def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path."""
     target = write_requests(plan, Path(outdir), fmt)
-    return write_results(results_frame(plan.sheet.frame, plan.row_results()), target, plan.counts())
+    results = plan.row_results()
+    return write_results(results_frame(plan.sheet.frame, results), target, summarize(results))

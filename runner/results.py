@@ -7,19 +7,35 @@ cells that a spreadsheet would evaluate are neutralized with a leading apostroph
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
+# After a run: what became of each call (from GET /call/{id}).
+OUTCOME_COLUMNS = (
+    "attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary", "success_evaluation",
+)  # fmt: skip
+# Ended reasons that mean a person was on the line (reach rate); everything else did not reach anyone.
+REACHED_REASONS = {
+    "customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase",
+    "assistant-ended-call-after-message-spoken", "assistant-ended-call-with-hangup-task",
+    "assistant-forwarded-call", "exceeded-max-duration", "silence-timed-out",
+}  # fmt: skip
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 XLSX_MAX_CELL = 32_767
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -38,34 +54,82 @@ class RowResult:
     request_id: str = ""
     earliest_at: str = ""
     latest_at: str = ""
+    attempts: str = ""
+    ended_reason: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    duration_s: str = ""
+    cost: str = ""
+    summary: str = ""
+    success_evaluation: str = ""
 
 
-def result_headers(input_headers: Sequence[str]) -> list[str]:
+def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_COLUMNS) -> list[str]:
     """Our columns after the input's; renamed `vapi_<name>` where the input already has that name."""
     taken = set(input_headers)
-    return [f"vapi_{name}" if name in taken else name for name in RESULT_COLUMNS]
+    return [f"vapi_{name}" if name in taken else name for name in names]
 
 
-def results_frame(inputs: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFrame:
-    """The input's columns, unchanged and in input order, then the result columns."""
+def results_frame(inputs: pd.DataFrame, results: Sequence[RowResult], outcomes: bool = False) -> pd.DataFrame:
+    """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
     frame = inputs.reset_index(drop=True).copy()
-    for header, name in zip(result_headers(list(inputs.columns)), RESULT_COLUMNS, strict=True):
+    names = RESULT_COLUMNS + OUTCOME_COLUMNS if outcomes else RESULT_COLUMNS
+    for header, name in zip(result_headers(list(inputs.columns), names), names, strict=True):
         frame[header] = [str(getattr(result, name)) for result in results]
     return frame
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The counts a person wants first: by status, by ended reason, by assistant, and the reach rate."""
+
+    by_status: dict[str, int]
+    by_ended_reason: dict[str, int]
+    by_assistant: dict[str, int]
+    ended: int
+    reached: int
+
+    @property
+    def reach_rate(self) -> float | None:
+        return self.reached / self.ended if self.ended else None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "by_status": self.by_status,
+            "by_ended_reason": self.by_ended_reason,
+            "by_assistant": self.by_assistant,
+            "ended": self.ended,
+            "reached": self.reached,
+            "reach_rate": self.reach_rate,
+        }
+
+
+def summarize(results: Sequence[RowResult], assistants: dict[int, str] | None = None) -> Summary:
+    """assistants: row -> the assistant its call used (rows that were never sent have none)."""
+    assistants = assistants or {}
+    reasons = Counter(r.ended_reason for r in results if r.ended_reason)
+    return Summary(
+        by_status=dict(Counter(r.status for r in results).most_common()),
+        by_ended_reason=dict(reasons.most_common()),
+        by_assistant=dict(Counter(assistants[r.row] for r in results if r.row in assistants).most_common()),
+        ended=sum(reasons.values()),
+        reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
+    )
 
 
 def default_format(row_count: int) -> str:
     return "xlsx" if row_count <= XLSX_MAX_ROWS else "csv"
 
 
-def write_results(frame: pd.DataFrame, path: Path, counts: dict[str, int]) -> Path:
-    """Write atomically (temp file, then rename) as XLSX or CSV by the path's suffix."""
+def write_results(frame: pd.DataFrame, path: Path, summary: Summary) -> Path:
+    """Write atomically (temp file, then rename): XLSX with a Summary sheet, or CSV + summary.json."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     if path.suffix == ".xlsx":
-        _write_xlsx(frame, temporary, counts)
+        _write_xlsx(frame, temporary, summary)
     else:
         _write_csv(frame, temporary)
+        (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     os.replace(temporary, path)
     return path
 
@@ -86,26 +150,79 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
             writer.writerow([neutralize(str(cell)) for cell in record])
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path, counts: dict[str, int]) -> None:
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path, summary: Summary) -> None:
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Results")
+    sheet: Any = book.create_sheet("Results")  # Any: the stubs miss write-only column_dimensions
     sheet.freeze_panes = "A2"
-    _append_text(sheet, frame.columns)
+    for index, width in enumerate(_widths(frame), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    if len(frame.columns):
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
+    _append_text(sheet, frame.columns, header=True)
     for record in frame.itertuples(index=False, name=None):
         _append_text(sheet, record)
-    summary = book.create_sheet("Summary")
-    _append_text(summary, ["status", "rows"])
-    for status, count in sorted(counts.items()):
-        summary.append([status, count])
+    _write_summary(book.create_sheet("Summary"), summary)
     book.save(path)
 
 
-def _append_text(sheet: WriteOnlyWorksheet, values: Iterable[object]) -> None:
-    """Every cell a typed string: openpyxl would otherwise make '=…' a live formula."""
-    cells = []
-    for value in values:
-        text = ILLEGAL_CHARACTERS_RE.sub("", str(value))[:XLSX_MAX_CELL]
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.data_type = "s"
-        cells.append(cell)
-    sheet.append(cells)
+def _widths(frame: pd.DataFrame, sample: int = 500) -> list[float]:
+    """Wide enough for the header and the first rows' values, within reason."""
+    widths = []
+    for column in frame.columns:
+        values = frame[column].head(sample).astype(str)
+        longest = max([len(str(column)), *(len(v) for v in values)])
+        widths.append(float(min(max(longest + 2, 8), 60)))
+    return widths
+
+
+def _write_summary(sheet: Any, summary: Summary) -> None:  # Any: the stubs miss write-only charts
+    """Counts by status, ended reason and assistant, the reach rate, and a bar chart of outcomes."""
+    sheet.column_dimensions["A"].width = 36
+    sheet.column_dimensions["B"].width = 10
+    row = 1
+    tables: list[tuple[str, dict[str, int]]] = [
+        ("status", summary.by_status),
+        ("ended reason", summary.by_ended_reason),
+        ("assistant", summary.by_assistant),
+    ]
+    chart_rows = (0, 0)
+    for title, counts in tables:
+        _append_text(sheet, [title, "rows"], header=True)
+        first = row + 1
+        for key, count in counts.items():
+            sheet.append([_text_cell(sheet, key), count])
+        if title == "status":
+            chart_rows = (first, first + len(counts) - 1)
+        sheet.append([])
+        row += len(counts) + 2
+    rate = summary.reach_rate
+    sheet.append([_text_cell(sheet, "ended calls"), summary.ended])
+    sheet.append([_text_cell(sheet, "reached a person"), summary.reached])
+    sheet.append([_text_cell(sheet, "reach rate"), round(rate, 4) if rate is not None else None])
+    if chart_rows[1] >= chart_rows[0]:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = "Rows by status"
+        chart.legend = None
+        data = Reference(sheet, min_col=2, min_row=chart_rows[0] - 1, max_row=chart_rows[1])
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=1, min_row=chart_rows[0], max_row=chart_rows[1]))
+        sheet.add_chart(chart, "D2")
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, value: object, header: bool = False) -> Cell:
+    """A typed string cell: openpyxl would otherwise make '=…' a live formula."""
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", str(value))[:XLSX_MAX_CELL])
+    cell.data_type = "s"
+    if header:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+    return cell
+
+
+def _append_text(sheet: WriteOnlyWorksheet, values: Iterable[object], header: bool = False) -> None:
+    sheet.append([_text_cell(sheet, value, header) for value in values])

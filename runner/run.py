@@ -1,36 +1,52 @@
-"""A run: a plan bound to its folder and ledger; sends what is left and writes the results sheet.
+"""A run: a plan bound to its folder and ledger; sends what is left, follows the calls' outcomes,
+places follow-up attempts, and writes the results sheet.
 
-The same input and campaign always map to the same folder and the same request ids, so running the
-same command again resumes the run and never sends a request twice.
+The run folder is self-contained: its ledger keeps the campaign, the moment the run was planned and
+a copy of the input, so the same command (or `status OUTDIR`) re-plans exactly the same requests
+and never sends one twice.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
+import shutil
+import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from runner.config import Campaign, load_campaign
-from runner.customers import PLANNED
+from runner.customers import PLANNED, Row
 from runner.errors import OutdirError
 from runner.history import History
-from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, now_utc
+from runner.hours import HORIZON
+from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, now_utc
+from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
-from runner.results import RowResult, results_frame, write_results
+from runner.plan import CallRequest, build_requests
+from runner.results import RowResult, Summary, results_frame, summarize, write_results
+from runner.screen import Screen, load_do_not_call
 from runner.submit import SubmitOptions, SubmitReport, Submitter
 from runner.vapi import VapiClient
 
 FAILED_STATUSES = ("failed", "unknown")
+INPUT_COPY = "input"
 
 
-def default_outdir(plan: Plan) -> Path:
+def default_outdir(input_path: str | Path) -> Path:
     """runs/<input stem>-<8 hex of its content>: the same file always resumes the same run."""
-    return Path("runs") / f"{plan.sheet.path.stem}-{plan.run_tag}"
+    path = Path(input_path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = "unreadable"
+    return Path("runs") / f"{path.stem}-{digest[:8]}"
 
 
 @dataclass
@@ -38,6 +54,7 @@ class RunOutcome:
     counts: dict[str, int]
     results_path: Path
     report: SubmitReport
+    summary: Summary
 
     @property
     def exit_code(self) -> int:
@@ -46,8 +63,13 @@ class RunOutcome:
         return 1 if self.report.fatal or any(self.counts.get(s) for s in (*FAILED_STATUSES, PLANNED)) else 0
 
 
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 class CampaignRun:
-    """Open with `CampaignRun.open(...)`; `send(client)` places the calls; `close()` releases the folder."""
+    """Open with `CampaignRun.open(...)` (or `reopen(outdir)`); `send(client)` places the calls,
+    `refresh(client)` fetches their outcomes; `close()` releases the folder."""
 
     def __init__(self, plan: Plan, outdir: Path, fmt: str | None, ledger: Ledger, lock: IO[str]) -> None:
         self.plan = plan
@@ -67,21 +89,47 @@ class CampaignRun:
     ) -> CampaignRun:
         """Plan the input, take the folder's lock, and open (or resume) its ledger.
 
-        `api` is the base URL the calls will go through: its call history screens the rows."""
+        `api` is the base URL the calls will go through: its call history screens the rows. A resumed
+        run is planned as of its first planning, so it yields the same requests."""
         if not isinstance(campaign, Campaign):
             campaign = load_campaign(campaign)
-        plan = plan_file(input_path, campaign, api=api)
-        folder = Path(outdir) if outdir is not None else default_outdir(plan)
+        folder = Path(outdir) if outdir is not None else default_outdir(input_path)
         lock = _lock_folder(folder)
         try:
+            meta = Ledger.read_meta(folder)
+            planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
+            plan = plan_file(input_path, campaign, now=planned_at, api=api or meta.get("api"))
+            fmt = fmt or meta.get("format") or None
             write_requests(plan, folder, fmt)
-            ledger = Ledger.open(folder, plan.run_id, plan.requests)
+            copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
+            if not copy.exists():
+                shutil.copyfile(plan.sheet.path, copy)
+            new_meta = {
+                "planned_at": planned_at.isoformat(),
+                "campaign": json.dumps(campaign.model_dump(mode="json")),
+                "base_dir": str(campaign.base_dir.resolve()),
+                "input": copy.name,
+                "source": str(plan.sheet.path),
+                "api": api or "",
+                "format": fmt or "",
+            }
+            ledger = Ledger.open(folder, plan.run_id, plan.requests, new_meta)
         except BaseException:
             lock.close()
             raise
         run = cls(plan, folder, fmt, ledger, lock)
         run.write_results()
         return run
+
+    @classmethod
+    def reopen(cls, outdir: str | Path) -> CampaignRun:
+        """Open an existing run folder from what its ledger kept (for `status`)."""
+        folder = Path(outdir)
+        meta = Ledger.read_meta(folder)
+        if "campaign" not in meta:
+            raise OutdirError(f"{folder}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
+        campaign = Campaign.model_validate({**json.loads(meta["campaign"]), "base_dir": Path(meta["base_dir"])})
+        return cls.open(folder / meta["input"], campaign, folder, meta.get("format") or None, meta.get("api"))
 
     def close(self) -> None:
         self.ledger.close()
@@ -95,28 +143,30 @@ class CampaignRun:
 
     def pending(self) -> dict[str, int]:
         """Requests by ledger state: what a send would do now."""
-        counts: dict[str, int] = {}
-        for request in self.ledger.requests():
-            counts[request.state] = counts.get(request.state, 0) + 1
-        return counts
+        return dict(Counter(request.state for request in self.ledger.requests()))
 
+    # --- sending ---------------------------------------------------------------------------------
     def send(
         self,
         client: VapiClient,
         options: SubmitOptions | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> RunOutcome:
-        """Send what is left, then write the results sheet (also after Ctrl-C or a fatal error)."""
+        """Send what is left (and follow-up attempts that are due), then write the results sheet."""
         options = options or SubmitOptions(
             concurrency=self.plan.campaign.concurrency, requests_per_minute=self.plan.campaign.requests_per_minute
         )
+        if self.plan.campaign.retry is not None and self.ledger.outcomes():
+            self.refresh(client)
+            self.schedule_followups()
         submitter = Submitter(self.ledger, client, options, progress)
         try:
             report = submitter.run()
         finally:
             self.remember_calls(client.base_url)
             path = self.write_results()
-        return RunOutcome(self.counts(), path, report)
+        results = self.row_results()
+        return RunOutcome(dict(Counter(r.status for r in results)), path, report, self.summary(results))
 
     def remember_calls(self, api: str) -> None:
         """Add this run's calls to the campaign folder's history (when each call may start)."""
@@ -125,38 +175,123 @@ class CampaignRun:
         for result in self.row_results():
             if result.call_id and result.e164.startswith("+"):
                 schedule = owners[result.row].body.get("schedulePlan") or {}
-                when = datetime.fromisoformat(schedule["earliestAt"].replace("Z", "+00:00")) if schedule else now_utc()
+                when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
                 calls.append((result.e164, result.call_id, when))
         History(self.plan.campaign.base_dir).record(api, self.plan.run_id, calls)
 
+    # --- outcomes and follow-ups -----------------------------------------------------------------
+    def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
+        """Fetch every call that has not ended yet (GET /call/{id}) into the ledger; returns how many."""
+        stored = self.ledger.calls()
+        wanted = {
+            outcome.call_id: row
+            for row, outcome in self.ledger.outcomes().items()
+            if outcome.call_id and stored.get(outcome.call_id, {}).get("status") != "ended"
+        }
+        fetched = fetch_calls(client, list(wanted), concurrency)
+        self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
+        return len(fetched)
+
+    def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
+        """`status`: fetch the calls' outcomes, optionally place due follow-ups, rewrite the sheet."""
+        self.refresh(client)
+        if retry and self.schedule_followups():
+            return self.send(client)
+        path = self.write_results()
+        results = self.row_results()
+        return RunOutcome(dict(Counter(r.status for r in results)), path, SubmitReport(), self.summary(results))
+
+    def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
+        """`status --watch`: update until every call has ended."""
+        while True:
+            yield self.update(client, retry)
+            if self.unfinished_calls() == 0:
+                return
+            time.sleep(interval)
+
+    def unfinished_calls(self) -> int:
+        calls = self.ledger.calls()
+        return sum(
+            1
+            for outcome in self.ledger.outcomes().values()
+            if outcome.call_id and calls.get(outcome.call_id, {}).get("status") != "ended"
+        )
+
+    def schedule_followups(self, now: datetime | None = None) -> int:
+        """Plan the next attempt for rows whose last call ended for a reason in [retry] `on`, inside
+        calling hours, at most once per attempt and never past max_attempts. Returns rows planned."""
+        retry = self.plan.campaign.retry
+        if retry is None:
+            return 0
+        now = now or now_utc()
+        owners, outcomes, calls = self.ledger.owners(), self.ledger.outcomes(), self.ledger.calls()
+        campaign = self.plan.campaign
+        do_not_call = load_do_not_call(campaign.dnc_paths(), campaign.default_region)
+        due: dict[int, list[Row]] = {}
+        for row in self.plan.rows:
+            owner, outcome = owners.get(row.number), outcomes.get(row.number)
+            call = calls.get(outcome.call_id, {}) if outcome and outcome.call_id else {}
+            if owner is None or call.get("status") != "ended" or call.get("endedReason") not in retry.on:
+                continue
+            if owner.attempt >= retry.max_attempts:
+                continue
+            ended = parse_time(call.get("endedAt") or call.get("updatedAt") or now.isoformat())
+            start = max(now, ended + retry.delay)
+            again = replace(row, status=PLANNED, reason="", window=None, notes=[])
+            Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}).apply([again])
+            if again.status != PLANNED:
+                continue
+            if again.window is None:  # calling hours are off: start then, until the schedule ends
+                again.window = (start, campaign.schedule.latest_at or start + HORIZON)
+            if again.window[1] - again.window[0] < timedelta(minutes=1):
+                continue
+            due.setdefault(owner.attempt + 1, []).append(again)
+        for attempt, rows in due.items():
+            requests = [
+                CallRequest(f"{request.id}-a{attempt}", request.rows, request.body)
+                for request in build_requests(rows, campaign)
+            ]
+            self.ledger.add_requests(requests, attempt)
+        return sum(len(rows) for rows in due.values())
+
+    # --- results -----------------------------------------------------------------------------------
     def row_results(self) -> list[RowResult]:
-        """The plan's rows with what the ledger knows: call ids, Vapi's status, failures. A row the
-        ledger holds follows the ledger (a resumed run may re-plan it differently, e.g. later in the day)."""
-        outcomes = self.ledger.outcomes()
-        owners = self.ledger.owners()
+        """The plan's rows with what the ledger knows: call ids, Vapi's status and outcome, failures.
+        A row the ledger holds follows the ledger."""
+        outcomes, owners, calls = self.ledger.outcomes(), self.ledger.owners(), self.ledger.calls()
         merged = []
         for result in self.plan.row_results():
             owner = owners.get(result.row)
             if owner is None:
                 merged.append(result)
                 continue
-            outcome = outcomes.get(result.row)
-            status, reason, call_id = PLANNED, "", ""
-            if outcome is not None:
-                status, reason, call_id = outcome.status, outcome.reason, outcome.call_id
-            elif owner.state == SENDING:
-                status = UNKNOWN
-                reason = "sent, but the run stopped before Vapi's answer was recorded; the next run checks"
-            elif owner.state in (REJECTED, UNKNOWN):
-                status, reason = ("failed" if owner.state == REJECTED else UNKNOWN), owner.error
-            elif owner.error:
-                status, reason = "failed", f"{owner.error}; run the same command again to send it"
+            status, reason, call_id = _ledger_status(owner, outcomes.get(result.row))
             notes = result.reason if result.status == PLANNED else ""
             reason = "; ".join(part for part in (reason, notes) if part)
             schedule = owner.body.get("schedulePlan") or {}
-            earliest, latest = schedule.get("earliestAt", ""), schedule.get("latestAt", "")
-            merged.append(RowResult(result.row, result.e164, status, reason, call_id, owner.id, earliest, latest))
+            call = calls.get(call_id, {}) if call_id else {}
+            merged.append(
+                RowResult(
+                    result.row,
+                    result.e164,
+                    call.get("status") or status,
+                    reason,
+                    call_id,
+                    owner.id,
+                    schedule.get("earliestAt", ""),
+                    schedule.get("latestAt", ""),
+                    **_call_columns(call, owner.attempt),
+                )
+            )
         return merged
+
+    def summary(self, results: list[RowResult] | None = None) -> Summary:
+        results = results if results is not None else self.row_results()
+        owners = self.ledger.owners()
+        assistants = {
+            row: str(request.body.get("assistantId") or "transient assistant") for row, request in owners.items()
+        }
+        return summarize(results, assistants)
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(result.status for result in self.row_results()))
@@ -164,12 +299,45 @@ class CampaignRun:
     def write_results(self) -> Path:
         results = self.row_results()
         path = results_path(self.outdir, self.fmt, len(results))
-        counts = dict(Counter(result.status for result in results))
-        return write_results(results_frame(self.plan.sheet.frame, results), path, counts)
+        frame = results_frame(self.plan.sheet.frame, results, outcomes=True)
+        return write_results(frame, path, self.summary(results))
+
+
+def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:
+    """(status, reason, call id) of a row from its request's state and its recorded outcome."""
+    if outcome is not None:
+        return outcome.status, outcome.reason, outcome.call_id
+    if owner.state == SENDING:
+        return UNKNOWN, "sent, but the run stopped before Vapi's answer was recorded; the next run checks", ""
+    if owner.state in (REJECTED, UNKNOWN):
+        return ("failed" if owner.state == REJECTED else UNKNOWN), owner.error, ""
+    if owner.error:
+        return "failed", f"{owner.error}; run the same command again to send it", ""
+    return PLANNED, "", ""
+
+
+def _call_columns(call: dict[str, Any], attempt: int) -> dict[str, str]:
+    """The outcome columns from a call as GET /call/{id} returned it."""
+    started, ended = call.get("startedAt") or "", call.get("endedAt") or ""
+    duration = ""
+    if started and ended:
+        duration = f"{(parse_time(ended) - parse_time(started)).total_seconds():.0f}"
+    analysis = call.get("analysis") or {}
+    cost = call.get("cost")
+    return {
+        "attempts": str(attempt),
+        "ended_reason": call.get("endedReason") or "",
+        "started_at": started,
+        "ended_at": ended,
+        "duration_s": duration,
+        "cost": "" if cost is None else f"{cost:g}",
+        "summary": str(analysis.get("summary") or ""),
+        "success_evaluation": str(analysis.get("successEvaluation") or ""),
+    }
 
 
 def _lock_folder(folder: Path) -> IO[str]:
-    """One run per folder at a time: a second process gets a clear error, not a race."""
+    """One process per run folder at a time: a second one gets a clear error, not a race."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle = (folder / ".lock").open("w")

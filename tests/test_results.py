@@ -47,8 +47,8 @@ def test_xlsx_cells_are_text_and_nothing_is_a_formula(
     assert rows[1][4].value == "+12025550100"
     assert rows[1][2].value == "02134"
     assert [c.value for c in rows[-1][3:7]] == ["8", None, "invalid", "not a number (column 'phone')"]
-    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary == {"planned": 6, "invalid": 1}
+    rows = list(book["Summary"].iter_rows(values_only=True))
+    assert rows[:4] == [("status", "rows"), ("planned", 6), ("invalid", 1), (None, None)]
 
 
 def test_csv_neutralizes_and_keeps_every_row(

@@ -163,6 +163,12 @@ class CallStore:
             view["endedReason"] = reason
             talk = (span * 0.7).total_seconds() if answered else 0.0
             view["cost"] = round(0.05 + 0.1 * talk / 60, 4)
+            if answered:
+                booked = random.Random(f"{self._seed}:{call['id']}:booked").random() < 0.6
+                view["analysis"] = {
+                    "summary": "The customer confirmed the appointment." if booked else "The customer declined.",
+                    "successEvaluation": "true" if booked else "false",
+                }
         return view
 
     def _ended_reason(self, call_id: str) -> str:
