@@ -1,0 +1,160 @@
+"""Outcomes after a run: `status` fills the sheet from GET /call/{id}, follow-up attempts go only to
+the configured reasons and stop at max_attempts, and the workbook carries a summary and a chart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pandas as pd
+from click.testing import CliRunner
+
+from runner.cli import main
+from runner.run import CampaignRun
+from runner.sandbox import Sandbox
+from runner.submit import SubmitOptions
+from runner.vapi import VapiClient
+
+FAST = SubmitOptions(requests_per_minute=10_000, reconcile_delay=0.05)
+RETRY = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 2, "after": "0s"}
+
+
+def write_input(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "leads.csv"
+    path.write_text("phone\n" + "".join(f"+1202555{3000 + n:04d}\n" for n in range(count)))
+    return path
+
+
+def first_run(tmp_path: Path, campaign: Path, server: Sandbox, count: int, fmt: str | None = None) -> Path:
+    outdir = tmp_path / "run"
+    source = write_input(tmp_path, count)
+    with (
+        VapiClient("sandbox-key", server.url) as client,
+        CampaignRun.open(source, campaign, outdir, fmt, server.url) as run,
+    ):
+        run.send(client, FAST)
+    time.sleep(server.config.call_seconds + 0.2)  # every call has ended
+    return outdir
+
+
+def update(outdir: Path, server: Sandbox, retry: bool = False) -> Any:
+    with VapiClient("sandbox-key", server.url) as client, CampaignRun.reopen(outdir) as run:
+        outcome = run.update(client, retry)
+        return outcome, run.row_results()
+
+
+def calls_per_number(server: Sandbox) -> Counter[str]:
+    answer = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": "Bearer sandbox-key"})
+    return Counter(call["customer"]["number"] for call in answer.json())
+
+
+def test_outcomes_land_in_the_sheet(tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.3, seed=3)
+    outdir = first_run(tmp_path, make_campaign(batch_size=5), server, 12)
+    outcome, rows = update(outdir, server)
+    assert outcome.summary.by_status == {"ended": 12}
+    assert all(r.ended_reason and r.ended_at and r.cost and r.attempts == "1" for r in rows)
+    answered = [r for r in rows if r.ended_reason in ("customer-ended-call", "assistant-ended-call")]
+    assert answered and all(r.started_at and r.duration_s and r.summary and r.success_evaluation for r in answered)
+    assert outcome.summary.reached == len(answered) and outcome.summary.ended == 12
+    book = openpyxl.load_workbook(outdir / "results.xlsx")
+    sheet = book["Results"]
+    header = [c.value for c in sheet[1]]
+    assert header[-8:] == ["attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary",
+                           "success_evaluation"]  # fmt: skip
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q13"
+    assert sheet["A1"].font.bold
+    assert len(book["Summary"]._charts) == 1
+    summary = list(book["Summary"].iter_rows(values_only=True))
+    assert ("reach rate", round(len(answered) / 12, 4)) in summary
+    assert ("ended", 12) in summary
+
+
+def test_follow_ups_only_for_configured_reasons_and_never_past_max_attempts(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.3, seed=5)
+    outdir = first_run(tmp_path, make_campaign(batch_size=4, retry=RETRY), server, 16)
+    _, first = update(outdir, server)
+    again = {r.row for r in first if r.ended_reason in RETRY["on"]}
+    assert again and len(again) < 16
+    outcome, second = update(outdir, server, retry=True)
+    assert outcome.report.attempted >= 1
+    assert {r.row for r in second if r.attempts == "2"} == again
+    assert {r.row for r in second if r.attempts == "1"} == {r.row for r in first} - again
+    time.sleep(0.5)
+    _, third = update(outdir, server, retry=True)  # the second attempts have ended: no third
+    assert max(int(r.attempts) for r in third) == 2
+    counts = calls_per_number(server)
+    assert sorted(counts.values()) == sorted([2] * len(again) + [1] * (16 - len(again)))
+
+
+def test_run_again_places_due_follow_ups(tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.3, seed=5)
+    campaign = make_campaign(batch_size=4, retry={**RETRY, "max_attempts": 3})
+    outdir = first_run(tmp_path, campaign, server, 8)
+    with (
+        VapiClient("sandbox-key", server.url) as client,
+        CampaignRun.open(tmp_path / "leads.csv", campaign, outdir, api=server.url) as run,
+    ):
+        run.send(client, FAST)
+        attempts = Counter(r.attempts for r in run.row_results())
+    assert attempts["2"] >= 1
+    assert sum(calls_per_number(server).values()) == 8 + attempts["2"]
+
+
+def test_csv_results_get_summary_json(tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.2)
+    outdir = first_run(tmp_path, make_campaign(), server, 3, fmt="csv")
+    update(outdir, server)
+    summary = json.loads((outdir / "summary.json").read_text())
+    assert summary["by_status"] == {"ended": 3} and summary["ended"] == 3
+    assert pd.read_csv(outdir / "results.csv", dtype=str)["status"].tolist() == ["ended"] * 3
+
+
+def test_status_cli_prints_an_aligned_table(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: Any
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.2, seed=1)
+    outdir = first_run(tmp_path, make_campaign(), server, 4)
+    monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
+    result = CliRunner().invoke(main, ["status", str(outdir), "--base-url", server.url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["status", "rows"] and lines[1].split() == ["ended", "4"]
+    assert len({line.index("rows") for line in lines if "rows" in line}) == 1  # columns line up
+    assert "ended calls" in result.output
+
+
+def test_a_status_refresh_killed_midway_gives_the_same_sheet(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.2, seed=8)
+    outdir = first_run(tmp_path, make_campaign(batch_size=10), server, 40)
+    clean = tmp_path / "clean"
+    shutil.copytree(outdir, clean)
+    server.config.__dict__["latency_ms"] = 60.0  # slow the GETs down so the kill lands midway
+    env = {**os.environ, "VAPI_API_KEY": "sandbox-key"}
+    command = [sys.executable, "-m", "runner.cli", "status", str(outdir), "--base-url", server.url, "-q"]
+    killed = subprocess.Popen(command, env=env)
+    time.sleep(1.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    server.config.__dict__["latency_ms"] = 0.0
+    for folder in (outdir, clean):
+        assert subprocess.run([*command[:4], str(folder), *command[5:]], env=env).returncode == 0
+    resumed = pd.read_excel(outdir / "results.xlsx", dtype=str, engine="calamine")
+    fresh = pd.read_excel(clean / "results.xlsx", dtype=str, engine="calamine")
+    pd.testing.assert_frame_equal(resumed, fresh)
+    assert set(resumed["status"]) == {"ended"}
