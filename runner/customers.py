@@ -10,7 +10,8 @@ from typing import Any
 from runner.config import Campaign
 from runner.errors import InputError
 from runner.load import Sheet, find_header
-from runner.phones import Normalizer, Phone, region_for
+from runner.phones import Phone, region_for
+from runner.phones_fast import normalize_many
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -58,19 +59,17 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> list[Row]:
     """Normalize every row; rows that cannot be called get status `invalid` and a reason."""
     roles = sheet.roles
     variables = variable_columns(sheet, campaign)
-    normalizer = Normalizer()
-    records = sheet.frame.to_dict("records")
+    role_cells = [
+        dict(zip(roles, values, strict=True))
+        for values in zip(*(sheet.frame[header].astype(str).tolist() for header in roles.values()), strict=True)
+    ] or [{} for _ in sheet.row_numbers]
+    variable_cells = [
+        {name: value for name, value in zip(variables, values, strict=True) if value.strip()}
+        for values in zip(*(sheet.frame[header].astype(str).tolist() for header in variables.values()), strict=True)
+    ] or [{} for _ in sheet.row_numbers]
+    phones = _phones(sheet, campaign, role_cells)
     rows: list[Row] = []
-    for index, (number, record) in enumerate(zip(sheet.row_numbers, records, strict=True)):
-        cell = {role: str(record[header]) for role, header in roles.items()}
-        problem = sheet.row_problems.get(index)
-        region = region_for(cell.get("country", ""), campaign.default_region)
-        if problem:
-            phone = Phone(reason=problem)
-        elif region is None:
-            phone = Phone(reason=f"not a number: unknown country {cell['country']!r} in column {roles['country']!r}")
-        else:
-            phone = normalizer(cell["number"], region)
+    for index, (number, cell, phone) in enumerate(zip(sheet.row_numbers, role_cells, phones, strict=True)):
         row = Row(index=index, number=number, phone=phone, status=PLANNED, reason="", cells=cell)
         if not phone.ok:
             row.status, row.reason = INVALID, _column_reason(phone.reason or "", roles["number"])
@@ -84,13 +83,35 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> list[Row]:
             row.status = INVALID
             row.reason = f"no phone number id: column {roles['phone_number_id']!r} is empty"
         row.customer = _customer(phone, cell, run_tag, number, row.notes)
-        row.variables = {name: str(record[h]) for name, h in variables.items() if str(record[h]).strip()}
+        row.variables = variable_cells[index]
         if phone.note:
             row.notes.insert(0, phone.note)
         if row.status == PLANNED:
             row.reason = "; ".join(row.notes)
         rows.append(row)
     return rows
+
+
+def _phones(sheet: Sheet, campaign: Campaign, role_cells: list[dict[str, str]]) -> list[Phone]:
+    """Every row's destination, normalized in bulk per region (a country column sets a row's region)."""
+    phones: list[Phone] = [Phone(reason="not a number")] * len(role_cells)
+    by_region: dict[str, list[int]] = {}
+    for index, cell in enumerate(role_cells):
+        problem = sheet.row_problems.get(index)
+        region = region_for(cell.get("country", ""), campaign.default_region)
+        if problem:
+            phones[index] = Phone(reason=problem)
+        elif region is None:
+            column = sheet.roles["country"]
+            phones[index] = Phone(reason=f"not a number: unknown country {cell['country']!r} in column {column!r}")
+        else:
+            by_region.setdefault(region, []).append(index)
+    for region, indexes in by_region.items():
+        for index, phone in zip(
+            indexes, normalize_many([role_cells[i]["number"] for i in indexes], region), strict=True
+        ):
+            phones[index] = phone
+    return phones
 
 
 def _column_reason(reason: str, column: str) -> str:

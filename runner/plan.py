@@ -44,15 +44,13 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
 
 def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
     """Group planned rows (split mode: by their variables too), chunk, and build the bodies."""
-    groups: dict[str, list[Row]] = {}
+    groups: dict[tuple[object, ...], list[Row]] = {}
     campaign_schedule = schedule_plan(campaign)
     for row in rows:
         if row.status != PLANNED:
             continue
-        key = [row.assistant_id, row.phone_number_id, _schedule_for(row, campaign_schedule)]
-        if campaign.overrides == "split":
-            key.append(row.variables)
-        groups.setdefault(json.dumps(key, sort_keys=True), []).append(row)
+        variables = tuple(sorted(row.variables.items())) if campaign.overrides == "split" else ()
+        groups.setdefault((row.assistant_id, row.phone_number_id, row.window, variables), []).append(row)
     chunks = [
         members[start : start + campaign.batch_size]
         for members in groups.values()

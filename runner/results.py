@@ -6,7 +6,6 @@ cells that a spreadsheet would evaluate are neutralized with a leading apostroph
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -142,12 +141,19 @@ def neutralize(value: str) -> str:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    # utf-8-sig: Excel reads a BOM-less CSV as the local code page and garbles accents.
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([neutralize(str(h)) for h in frame.columns])
-        for record in frame.itertuples(index=False, name=None):
-            writer.writerow([neutralize(str(cell)) for cell in record])
+    """Column by column (vectorized), then pandas' C writer. utf-8-sig: Excel reads a BOM-less CSV
+    as the local code page and garbles accents."""
+    safe = pd.DataFrame(
+        {neutralize(str(h)): _neutralize_column(frame.iloc[:, i]) for i, h in enumerate(frame.columns)},
+        index=frame.index,
+    )
+    safe.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def _neutralize_column(column: pd.Series) -> pd.Series:
+    text = column.astype(str)
+    risky = text.str.match(r"[=+\-@\t\r]") & ~text.str.fullmatch(_PLAIN_NUMBER.pattern.strip("^$"))
+    return text.where(~risky, "'" + text)
 
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")

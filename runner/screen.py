@@ -5,31 +5,20 @@ Rows that pass get the calling window their schedulePlan will carry."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import geocoder, timezone
-
 from runner.config import Campaign
 from runner.customers import DUPLICATE, PLANNED, SUPPRESSED, Row
 from runner.errors import InputError
-from runner.hours import Interval, Rules, first_window, state_for
+from runner.hours import Interval, Rules, first_window
 from runner.load import read_cells
+from runner.number_facts import NumberFacts, fact_key, number_facts
 from runner.phones import Normalizer
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
-# Numbers that say nothing about where the person is (calling-rules.md: skip unless a zone is given).
-NON_GEOGRAPHIC = {
-    phonenumbers.PhoneNumberType.TOLL_FREE,
-    phonenumbers.PhoneNumberType.PREMIUM_RATE,
-    phonenumbers.PhoneNumberType.SHARED_COST,
-    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
-    phonenumbers.PhoneNumberType.UAN,
-    phonenumbers.PhoneNumberType.VOIP,
-}
 
 
 def mark_duplicates(rows: list[Row]) -> None:
@@ -67,6 +56,10 @@ class Screen:
     start: datetime  # the earliest moment a call may be placed
     do_not_call: dict[str, str]
     recent_calls: dict[str, list[datetime]]
+    _known: dict[str, NumberFacts] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._hours = self.campaign.schedule.hours
 
     def apply(self, rows: list[Row]) -> Counter[str]:
         """Suppress rows in place; returns counts by rule."""
@@ -92,21 +85,19 @@ class Screen:
         e164 = row.phone.e164
         if e164 and e164 in self.do_not_call:
             return "do-not-call", f"on the do-not-call list {self.do_not_call[e164]}"
-        number = phonenumbers.parse(e164) if e164 else None
-        if compliance.from_free_number and number is not None and phonenumbers.region_code_for_number(number) != "US":
+        facts = self._facts(e164) if e164 else None
+        if compliance.from_free_number and facts is not None and facts.region != "US":
             return "free number", "international number: a free Vapi number cannot call abroad (from_free_number)"
         recent = self._history_problem(e164)
         if recent:
             return recent
-        hours = self.campaign.schedule.hours
+        hours = self._hours
         if hours is None:
             return "", ""
-        zones, problem = self._zones(number, cell)
+        zones, problem = self._zones(facts, cell)
         if problem:
             return "calling hours", problem
-        state = None
-        if number is not None and phonenumbers.region_code_for_number(number) == "US":
-            state = state_for(geocoder.description_for_number(number, "en"))
+        state = facts.state if facts is not None else None
         key = (zones, state)
         if key not in windows:
             rules = Rules(hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
@@ -142,7 +133,14 @@ class Screen:
             return "calls per day", f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
         return None
 
-    def _zones(self, number: phonenumbers.PhoneNumber | None, cell: dict[str, str]) -> tuple[tuple[str, ...], str]:
+    def _facts(self, e164: str) -> NumberFacts:
+        key = fact_key(e164)
+        facts = self._known.get(key)
+        if facts is None:
+            facts = self._known[key] = number_facts(e164)
+        return facts
+
+    def _zones(self, facts: NumberFacts | None, cell: dict[str, str]) -> tuple[tuple[str, ...], str]:
         """The recipient's candidate time zones: the timezone column beats the number's own."""
         given = cell.get("timezone", "").strip()
         if given:
@@ -151,15 +149,13 @@ class Screen:
             except (ZoneInfoNotFoundError, ValueError):
                 return (), f"calling hours: unknown time zone {given!r} in column {self.roles['timezone']!r}"
             return (given,), ""
-        if number is None:
+        if facts is None:
             return (), "calling hours: a SIP address has no time zone; add a timezone column"
-        kind = phonenumbers.number_type(number)
-        if kind in NON_GEOGRAPHIC:
+        if not facts.geographic:
             return (), "calling hours: a toll-free or non-geographic number has no time zone; add a timezone column"
-        zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-        if not zones:
+        if not facts.zones:
             return (), "calling hours: no time zone is known for this number; add a timezone column"
-        return zones, ""
+        return facts.zones, ""
 
 
 def _no_window_reason(zones: tuple[str, ...], state: str | None, latest: datetime | None) -> str:

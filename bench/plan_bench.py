@@ -1,0 +1,115 @@
+"""Planning speed and memory against a baseline measured in the same run (not a test).
+
+    python bench/plan_bench.py [--rows 1000000] [--repeat 3]
+
+Generates a seeded messy CSV, then times as whole processes: a bare
+`pandas.read_csv(dtype=str, keep_default_na=False)` of it (the baseline) and
+`vapi-campaign plan … --format csv`. Prints the median of each, their ratio (goal ≤ 3, stretch
+≤ 2) and the plan's peak RSS (goal ≤ 2 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+AREAS = ["202", "212", "305", "312", "401", "404", "415", "512", "602", "617", "713", "206", "208", "303", "800"]
+EXCHANGES = [f"{n}" for n in range(201, 1000) if n % 100 != 11 and n != 555]
+
+
+def messy_number(rng: random.Random) -> str:
+    """One phone cell the way CRM exports really hold them."""
+    area, line = rng.choice(AREAS), rng.randrange(0, 10_000)
+    exchange = rng.choice(EXCHANGES)
+    digits = f"{area}{exchange}{line:04d}"
+    shape = rng.random()
+    if shape < 0.25:
+        return f"({area}) {exchange}-{line:04d}"
+    if shape < 0.40:
+        return f"+1{digits}"
+    if shape < 0.50:
+        return f"1{digits}.0"
+    if shape < 0.55:
+        return f"1.{digits}E+10"
+    if shape < 0.62:
+        return f"{area}.{exchange}.{line:04d} x{rng.randrange(1, 999)}"
+    if shape < 0.64:
+        return f"+44 7{rng.randrange(100, 999)} {rng.randrange(100000, 999999)}"
+    if shape < 0.66:
+        return rng.choice(["", "n/a", "call me", "555-01", "2.02555E+09", "(123) 456-7890"])
+    if shape < 0.67:
+        return f"tel:+1-{area}-{exchange}-{line:04d}"
+    return f"{area}-{exchange}-{line:04d}"
+
+
+def make_input(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("Phone,First Name,Email,Appointment,Consent\n")
+        for n in range(rows):
+            consent = "yes" if rng.random() < 0.95 else "no"
+            slot = rng.choice(["Mon 10:00", "Tue 14:30", "Wed 09:15"])
+            handle.write(f'"{messy_number(rng)}",Person {n},p{n}@example.com,{slot},{consent}\n')
+
+
+CAMPAIGN = """name = "Bench"
+assistant_id = "asst_bench"
+phone_number_id = "pn_bench"
+batch_size = 100
+[variables]
+appointment = "Appointment"
+[schedule]
+earliest_at = "2030-12-02T06:00:00-05:00"
+"""
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one whole process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        source = work / "messy.csv"
+        make_input(source, args.rows)
+        campaign = work / "campaign.toml"
+        campaign.write_text(CAMPAIGN)
+        read = [sys.executable, "-c",
+                f"import pandas; pandas.read_csv({str(source)!r}, dtype=str, keep_default_na=False)"]  # fmt: skip
+        plan = [sys.executable, "-m", "runner.cli", "plan", str(source), "-c", str(campaign), "-o",
+                str(work / "out"), "--format", "csv", "-q"]  # fmt: skip
+        reads, plans, peaks = [], [], []
+        for _ in range(args.repeat):
+            reads.append(timed(read)[0])
+            seconds, peak = timed(plan)
+            plans.append(seconds)
+            peaks.append(peak)
+        baseline, planned = statistics.median(reads), statistics.median(plans)
+        size = source.stat().st_size / 1e6
+        print(f"rows: {args.rows:,} ({size:.0f} MB), median of {args.repeat}")
+        print(f"read_csv baseline: {baseline:.2f} s")
+        print(f"vapi-campaign plan: {planned:.2f} s")
+        print(f"ratio: {planned / baseline:.2f} (goal <= 3, stretch <= 2)")
+        print(f"plan peak RSS: {max(peaks) / 2**30:.2f} GB (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The bulk path must return exactly what the one-at-a-time path returns (and so what phonenumbers
+returns): E.164, validity, extension, reason, on random and adversarial input."""
+
+from __future__ import annotations
+
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, geocoder, timezone
+
+from runner.hours import state_for
+from runner.number_facts import number_facts
+from runner.phones import normalize
+from runner.phones_fast import normalize_many
+
+SEPARATORS = st.sampled_from(["", " ", "-", ".", "  "])
+
+
+@st.composite
+def nanp_cells(draw: st.DrawFn) -> str:
+    """North American numbers the way spreadsheets hold them, valid or not."""
+    area = draw(st.text("0123456789", min_size=3, max_size=3))
+    exchange = draw(st.text("0123456789", min_size=3, max_size=3))
+    line = draw(st.text("0123456789", min_size=4, max_size=4))
+    sep = draw(SEPARATORS)
+    shape = draw(st.integers(0, 7))
+    digits = area + exchange + line
+    body = {
+        0: digits,
+        1: f"1{digits}",
+        2: f"+1{digits}",
+        3: f"({area}){sep}{exchange}{sep}{line}",
+        4: f"+1{sep}{area}{sep}{exchange}{sep}{line}",
+        5: f"1{digits}.0",
+        6: f"1.{digits}E+10",
+        7: f"{area}{sep}{exchange}{sep}{line}",
+    }[shape]
+    extension = draw(st.sampled_from(["", " x12", " ext. 45", " #3", " x12345678901", ";ext=9"]))
+    padding = draw(st.sampled_from(["", " ", "\u00a0", "'"]))
+    return padding + body + extension + draw(st.sampled_from(["", " "]))
+
+
+ADVERSARIAL = st.one_of(
+    nanp_cells(),
+    st.text(alphabet="0123456789+-.() xXeE#;,'", max_size=24),
+    st.text(max_size=20),
+    st.sampled_from(["+2025550123", "1202555012", "(202 555-0123", "+1 (202) 555-0123 x", "2.02555E+09"]),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(ADVERSARIAL, max_size=30), st.sampled_from(["US", "CA", "GB"]))
+def test_bulk_equals_one_at_a_time(cells: list[str], region: str) -> None:
+    assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
+
+
+@settings(max_examples=200)
+@given(nanp_cells())
+def test_bulk_agrees_with_phonenumbers(cell: str) -> None:
+    [phone] = normalize_many([cell], "US")
+    if phone.e164 is not None:
+        parsed = phonenumbers.parse(phone.e164, None)
+        assert phonenumbers.is_valid_number(parsed)
+
+
+@st.composite
+def valid_numbers(draw: st.DrawFn) -> str:
+    region = draw(st.sampled_from(["US", "CA", "GB", "DE", "PR", "JM"]))
+    kind = draw(st.sampled_from([phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE]))
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        example = phonenumbers.example_number(region)
+    national = str(example.national_number)
+    tail = draw(st.text("0123456789", min_size=2, max_size=2))
+    candidate = phonenumbers.parse(f"+{example.country_code}{national[:-2]}{tail}", None)
+    if not phonenumbers.is_valid_number(candidate):
+        candidate = example
+    return phonenumbers.format_number(candidate, PhoneNumberFormat.E164)
+
+
+@settings(max_examples=200)
+@given(valid_numbers())
+def test_number_facts_agree_with_the_public_functions(e164: str) -> None:
+    number = phonenumbers.parse(e164, None)
+    facts = number_facts(e164)
+    assert facts.region == phonenumbers.region_code_for_number(number) or number.country_code != 1
+    kind = phonenumbers.number_type(number)
+    public_zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    if facts.geographic and kind != phonenumbers.PhoneNumberType.TOLL_FREE:
+        assert facts.zones == public_zones
+    else:
+        assert kind not in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
+    if facts.region == "US":
+        assert facts.state == state_for(geocoder.description_for_number(number, "en"))
