@@ -67,3 +67,37 @@ def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Pat
     for path in (tmp_path / "run").rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_ctrl_c_records_in_flight_requests_and_the_run_resumes(tmp_path: Path, sandbox: Any) -> None:
+    server = sandbox(api_key=KEY, latency_ms=200)
+    rows = [f"+1202555{4000 + n:04d}" for n in range(40)]
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n" + "".join(f"{n}\n" for n in rows))
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        'name = "Interrupt"\nassistant_id = "asst_1"\nphone_number_id = "pn_1"\nbatch_size = 1\nconcurrency = 2\n'
+        'requests_per_minute = 6000\n[schedule]\ncalling_hours = "any"\n[compliance]\nrequire_consent = false\n'
+    )
+    env = {**os.environ, "VAPI_API_KEY": KEY}
+    args = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes")
+    process = cli(*args, env=env)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        answer = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {KEY}"})
+        if answer.json():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()
+    assert b"interrupted" in err and b"Traceback" not in err
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM requests GROUP BY state").fetchall())
+    assert "sending" not in states  # in-flight requests finished and were recorded
+    assert 0 < states.get("sent", 0) < 40
+    resumed = cli(*args, env=env)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, (out + err).decode()
+    calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {KEY}"}).json()
+    assert Counter(call["customer"]["number"] for call in calls) == Counter(rows)
