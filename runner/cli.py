@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
@@ -15,8 +13,7 @@ from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.pipeline import Plan, plan_file, write_plan
 from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox, SandboxConfig
-
-F = TypeVar("F", bound=Callable[..., Any])
+from runner.vapi import VapiClient
 
 # Options shared by several commands are defined once (pip-tools' options.py).
 campaign_option = click.option(
@@ -58,10 +55,19 @@ def _fail(exc: RunnerError) -> Failure:
     return Failure(str(exc))
 
 
-def _echo_warnings(plan: Plan, quiet: bool) -> None:
-    if not quiet:
-        for warning in plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+def _echo_plan(plan: Plan, quiet: bool) -> None:
+    """Warnings to stderr, the plan's summary to stdout."""
+    if quiet:
+        return
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for line in plan.summary_lines():
+        click.echo(line)
+
+
+def _one_target(sandbox: bool, base_url: str | None) -> None:
+    if sandbox and base_url:
+        raise click.UsageError("--sandbox and --base-url exclude each other")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,10 +99,8 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
         written = write_plan(result, outdir, fmt)
     except RunnerError as exc:
         raise _fail(exc) from None
-    _echo_warnings(result, quiet)
+    _echo_plan(result, quiet)
     if not quiet:
-        for line in result.summary_lines():
-            click.echo(line)
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
 
 
@@ -134,17 +138,14 @@ def run(
 
     Example: vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml --sandbox
     """
-    if sandbox and base_url:
-        raise click.UsageError("--sandbox and --base-url exclude each other")
+    _one_target(sandbox, base_url)
     try:
         with (
             open_client(base_url, sandbox) as client,
             CampaignRun.open(input_path, campaign_path, outdir, fmt) as campaign_run,
         ):
-            _echo_warnings(campaign_run.plan, quiet)
+            _echo_plan(campaign_run.plan, quiet)
             if not quiet:
-                for line in campaign_run.plan.summary_lines():
-                    click.echo(line)
                 click.echo(f"run folder: {campaign_run.outdir}")
                 click.echo("requests: " + ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items()))
             _confirm(campaign_run.pending().get("planned", 0), yes)
@@ -184,21 +185,15 @@ def _confirm(planned: int, yes: bool) -> None:
     click.confirm(f"Send {planned} request(s) now?", abort=True, err=True)
 
 
-def _send_with_progress(campaign_run: CampaignRun, client: Any, quiet: bool, resend_unknown: bool) -> Any:
-    from runner.submit import SubmitOptions
-
-    campaign = campaign_run.plan.campaign
-    options = SubmitOptions(
-        concurrency=campaign.concurrency,
-        requests_per_minute=campaign.requests_per_minute,
-        resend_unknown=resend_unknown,
-    )
+def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bool, resend_unknown: bool) -> RunOutcome:
+    """The library reports progress through a callback; the bar is the CLI's, on a terminal only."""
     if quiet or not sys.stderr.isatty():
-        return campaign_run.send(client, options)
-    with click.progressbar(
-        length=max(1, campaign_run.pending().get("planned", 0)), label="sending", file=sys.stderr
-    ) as bar:
-        return campaign_run.send(client, options, lambda done, total: bar.update(done - bar.pos))
+        return campaign_run.send(client, resend_unknown=resend_unknown)
+    total = max(1, campaign_run.pending().get("planned", 0))
+    with click.progressbar(length=total, label="sending", file=sys.stderr) as bar:
+        return campaign_run.send(
+            client, progress=lambda done, _total: bar.update(done - bar.pos), resend_unknown=resend_unknown
+        )
 
 
 @main.command()
@@ -216,8 +211,7 @@ def status(
 
     Example: vapi-campaign status runs/customers-1a2b3c4d --watch
     """
-    if sandbox and base_url:
-        raise click.UsageError("--sandbox and --base-url exclude each other")
+    _one_target(sandbox, base_url)
     try:
         with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
             if watch:
@@ -256,8 +250,7 @@ def inbox(
 
     Example: vapi-campaign inbox campaigns --once
     """
-    if sandbox and base_url:
-        raise click.UsageError("--sandbox and --base-url exclude each other")
+    _one_target(sandbox, base_url)
     report = (lambda message: None) if quiet else click.echo
     try:
         with open_client(base_url, sandbox) as client:

@@ -151,10 +151,14 @@ class CampaignRun:
         client: VapiClient,
         options: SubmitOptions | None = None,
         progress: Callable[[int, int], None] | None = None,
+        resend_unknown: bool = False,
     ) -> RunOutcome:
-        """Send what is left (and follow-up attempts that are due), then write the results sheet."""
+        """Send what is left (and follow-up attempts that are due), then write the results sheet.
+        `resend_unknown`: the operator checked the dashboard; rows left unknown are sent again."""
         options = options or SubmitOptions(
-            concurrency=self.plan.campaign.concurrency, requests_per_minute=self.plan.campaign.requests_per_minute
+            concurrency=self.plan.campaign.concurrency,
+            requests_per_minute=self.plan.campaign.requests_per_minute,
+            resend_unknown=resend_unknown,
         )
         if self.plan.campaign.retry is not None and self.ledger.outcomes():
             self.refresh(client)
