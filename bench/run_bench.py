@@ -37,11 +37,14 @@ def one_run(folder: Path, count: int) -> float:
     source.write_text("phone\n" + "".join(f"+1202555{n:04d}\n" for n in range(count)))
     (folder / "campaign.toml").write_text(CAMPAIGN)
     options = SubmitOptions(concurrency=8, requests_per_minute=10_000_000)  # pacing out of the way
-    with Sandbox(SandboxConfig(concurrency_limit=100_000)) as server, VapiClient("sandbox-key", server.url) as client:
-        with CampaignRun.open(source, folder / "campaign.toml", folder / "run", api=server.url) as run:
-            start = time.perf_counter()
-            run.send(client, options)
-            return count / (time.perf_counter() - start)
+    with (
+        Sandbox(SandboxConfig(concurrency_limit=100_000)) as server,
+        VapiClient("sandbox-key", server.url) as client,
+        CampaignRun.open(source, folder / "campaign.toml", folder / "run", api=server.url) as run,
+    ):
+        start = time.perf_counter()
+        run.send(client, options)
+        return count / (time.perf_counter() - start)
 
 
 def ledger_cost(folder: Path, count: int) -> float:

@@ -1,6 +1,6 @@
 """XLSX reading speed against pandas' openpyxl engine, measured in the same run (not a test).
 
-    python bench/xlsx_bench.py [--rows 200000] [--repeat 3]
+python bench/xlsx_bench.py [--rows 200000] [--repeat 3]
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def plan_file(
         recent_calls=History(campaign.base_dir).calls_since(api or base_url(None), start - lookback, run_id),
     )
     suppressed = screen.apply(rows)
-    requests = build_requests(rows, campaign)
+    requests = build_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
     return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings)

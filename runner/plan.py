@@ -42,8 +42,11 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
     return plan
 
 
-def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
-    """Group planned rows (split mode: by their variables too), chunk, and build the bodies."""
+def build_requests(rows: list[Row], campaign: Campaign, run_id: str) -> list[CallRequest]:
+    """Group planned rows (split mode: by their variables too), chunk, and build the bodies.
+
+    A request's id comes from the run (campaign + input content) and the rows it carries, not from
+    its schedule, so planning the same input again later gives the same ids."""
     groups: dict[tuple[object, ...], list[Row]] = {}
     campaign_schedule = schedule_plan(campaign)
     for row in rows:
@@ -59,8 +62,9 @@ def build_requests(rows: list[Row], campaign: Campaign) -> list[CallRequest]:
     requests = []
     for seq, chunk in enumerate(chunks, start=1):
         body = _body(chunk, campaign, _schedule_for(chunk[0], campaign_schedule), seq)
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        request = CallRequest(id=f"req_{digest[:20]}", rows=tuple(r.number for r in chunk), body=body)
+        numbers = tuple(r.number for r in chunk)
+        digest = hashlib.sha256(f"{run_id}:{numbers}".encode()).hexdigest()
+        request = CallRequest(id=f"req_{digest[:20]}", rows=numbers, body=body)
         for row in chunk:
             row.request_id = request.id
         requests.append(request)

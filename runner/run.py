@@ -253,7 +253,7 @@ class CampaignRun:
         for attempt, rows in due.items():
             requests = [
                 CallRequest(f"{request.id}-a{attempt}", request.rows, request.body)
-                for request in build_requests(rows, campaign)
+                for request in build_requests(rows, campaign, self.plan.run_id)
             ]
             self.ledger.add_requests(requests, attempt)
         return sum(len(rows) for rows in due.values())

@@ -176,3 +176,14 @@ def test_cli_exit_codes(campaigns: Path, sandbox: Any) -> None:
     out, _ = failing.communicate(timeout=60)
     assert failing.returncode == 1
     assert b"nightly/bad.csv: failed" in out
+
+
+def test_watch_picks_up_files_dropped_later(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    with VapiClient("sandbox-key", server.url) as client:
+        rounds = Inbox(campaigns, client, settle_seconds=5).watch(interval=0.01)
+        assert next(rounds) == []
+        drop(campaigns, "late.csv", sheet(950, 2))
+        [outcome] = next(rounds)
+    assert (outcome.file, outcome.state) == ("late.csv", "done")
+    assert calls(server) == Counter(numbers(950, 2))

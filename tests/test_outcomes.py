@@ -158,3 +158,20 @@ def test_a_status_refresh_killed_midway_gives_the_same_sheet(
     fresh = pd.read_excel(clean / "results.xlsx", dtype=str, engine="calamine")
     pd.testing.assert_frame_equal(resumed, fresh)
     assert set(resumed["status"]) == {"ended"}
+
+
+def test_status_watch_repeats_until_every_call_has_ended(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.6, seed=2)
+    source = write_input(tmp_path, 3)
+    campaign, outdir = make_campaign(), tmp_path / "run"
+    with (
+        VapiClient("sandbox-key", server.url) as client,
+        CampaignRun.open(source, campaign, outdir, api=server.url) as run,
+    ):
+        run.send(client, FAST)
+        rounds = [outcome.summary.by_status for outcome in run.watch(client, interval=0.1)]
+    assert len(rounds) > 1
+    assert "ended" not in rounds[0] or rounds[0]["ended"] < 3
+    assert rounds[-1] == {"ended": 3}

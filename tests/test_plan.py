@@ -126,6 +126,18 @@ def test_bodies_hold_only_fields_vapi_knows(write_csv: Callable[..., Path], make
             assert len(request.body["name"]) <= 40
 
 
+def test_request_ids_do_not_depend_on_when_the_plan_is_made(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    from datetime import UTC, datetime
+
+    source, campaign = write_csv("phone,consent\n2025550101,yes\n"), make_campaign(compliance={}, schedule={})
+    morning = plan_file(source, campaign, now=datetime(2030, 12, 2, 15, tzinfo=UTC)).requests[0]
+    later = plan_file(source, campaign, now=datetime(2030, 12, 2, 16, 7, tzinfo=UTC)).requests[0]
+    assert morning.body["schedulePlan"] != later.body["schedulePlan"]
+    assert morning.id == later.id
+
+
 def test_request_ids_are_deterministic_and_follow_input(
     write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
 ) -> None:
