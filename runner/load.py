@@ -94,39 +94,29 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
     warnings: list[str] = []
-    records = _read_records(path, data, sheet, warnings)
-    header_index = _find_header(records, columns)
+    table = _read_table(path, data, sheet, warnings)
+    header_index = _find_header(table.head(HEADER_SEARCH_ROWS).fillna("").to_numpy().tolist(), columns)
     if header_index is None:
         raise InputError(f"{path}: no header row found (the file has no filled row)")
     if header_index:
         warnings.append(f"{path}: rows 1-{header_index} above the header were skipped")
-    header = _trim_header(records[header_index], records[header_index + 1 :])
+    # The header record's own cells (a missing cell is NaN until here), then every cell as text.
+    header_cells = table.iloc[header_index]
+    header_cells = header_cells.iloc[: int(header_cells.notna().to_numpy().nonzero()[0].max()) + 1]
+    table = table.fillna("").astype("str")
+    rest = table.iloc[header_index + 1 :]
+    filled = pd.DataFrame({column: rest[column].str.strip().ne("") for column in rest.columns})
+    header = _trim_header(header_cells.tolist(), filled)
     headers = _clean_headers(header, path, warnings)
     width = len(headers)
-    body: list[list[str]] = []
-    row_numbers: list[int] = []
-    problems: dict[int, str] = {}
-    blank = 0
-    for offset, record in enumerate(records[header_index + 1 :]):
-        row_number = header_index + 2 + offset
-        if not any(cell.strip() for cell in record):
-            blank += 1
-            continue
-        extra = [cell for cell in record[width:] if cell.strip()]
-        if extra:
-            problems[len(body)] = (
-                f"row has {len(record)} cells but the header has {width}: "
-                "a cell with an unquoted delimiter may have shifted the columns"
-            )
-        cells = (list(record[:width]) + [""] * width)[:width]
-        for col, cell in zip(headers, cells, strict=True):
-            if len(cell) > MAX_CELL_CHARS and len(body) not in problems:
-                problems[len(body)] = f"column {col!r}: cell of {len(cell):,} characters is too long"
-        row_numbers.append(row_number)
-        body.append(cells)
+    keep = filled.any(axis=1).to_numpy()
+    blank = int((~keep).sum())
     if blank:
         warnings.append(f"{path}: {blank} blank row(s) skipped")
-    frame = pd.DataFrame(body, columns=headers, dtype=object) if body else _empty(headers)
+    body = rest.iloc[keep.nonzero()[0], :width].set_axis(headers, axis=1).reset_index(drop=True)
+    problems = _row_problems(body, filled.iloc[keep.nonzero()[0], width:])
+    row_numbers = (rest.index[keep] + 1).tolist()
+    frame = body if len(body) else _empty(headers)
     roles = detect_roles(headers, columns, path)
     return Sheet(
         path=path,
@@ -145,11 +135,14 @@ def read_cells(path: Path) -> list[list[str]]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return _read_records(path, data, None, []) if data.strip() else []
+    if not data.strip():
+        return []
+    cells: list[list[str]] = _read_table(path, data, None, []).to_numpy(dtype=object).tolist()
+    return cells
 
 
 def _empty(headers: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({h: pd.Series([], dtype=object) for h in headers})
+    return pd.DataFrame({h: pd.Series([], dtype="str") for h in headers})
 
 
 def normalize_header(text: str) -> str:
@@ -215,14 +208,41 @@ def _find_header(records: list[list[str]], columns: Columns) -> int | None:
     return first_filled
 
 
-def _trim_header(header: list[str], records: list[list[str]]) -> list[str]:
+def _table(records: list[list[str]]) -> pd.DataFrame:
+    """Records as a frame, columns 0..n-1; a short record's missing cells are NaN (not empty text)."""
+    width = max((len(record) for record in records), default=0)
+    if not width:
+        return pd.DataFrame({0: pd.Series([], dtype="str")})
+    padded = [record + [None] * (width - len(record)) if len(record) < width else record for record in records]
+    return pd.DataFrame(padded, dtype=object)
+
+
+def _trim_header(header: list[str], filled: pd.DataFrame) -> list[str]:
     """Drop trailing blank header cells over columns that hold nothing (Excel's stray empty columns)."""
     width = len(header)
-    while width and not header[width - 1].strip():
-        if any(len(r) >= width and r[width - 1].strip() for r in records):
-            break
+    while width and not header[width - 1].strip() and not filled.iloc[:, width - 1].any():
         width -= 1
     return header[:width]
+
+
+def _row_problems(body: pd.DataFrame, extra: pd.DataFrame) -> dict[int, str]:
+    """Rows to set aside (by position): cells past the header's width, or a cell far too long."""
+    problems: dict[int, str] = {}
+    width = len(body.columns)
+    if len(extra.columns):
+        for position in extra.any(axis=1).to_numpy().nonzero()[0]:
+            cells = width + int(extra.iloc[position].to_numpy().nonzero()[0][-1]) + 1
+            problems[int(position)] = (
+                f"row has {cells} cells but the header has {width}: "
+                "a cell with an unquoted delimiter may have shifted the columns"
+            )
+    for column in body.columns:
+        lengths = body[column].str.len()
+        for position in (lengths > MAX_CELL_CHARS).to_numpy().nonzero()[0]:
+            problems.setdefault(
+                int(position), f"column {column!r}: cell of {int(lengths.iloc[position]):,} characters is too long"
+            )
+    return dict(sorted(problems.items()))
 
 
 def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[str]:
@@ -252,7 +272,8 @@ def _column_letter(index: int) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_records(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> list[list[str]]:
+def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> pd.DataFrame:
+    """The file's records as a frame of strings (columns 0..n-1, short records padded with "")."""
     is_zip = data[:4] == b"PK\x03\x04"
     is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
     suffix = path.suffix.lower()
@@ -322,7 +343,7 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _parse_text(text: str, delimiter: str) -> list[list[str]]:
+def _parse_text(text: str, delimiter: str) -> pd.DataFrame:
     """Fast path through pandas' C parser; ragged files fall back to the csv module."""
     try:
         frame = pd.read_csv(
@@ -335,15 +356,14 @@ def _parse_text(text: str, delimiter: str) -> list[list[str]]:
             engine="c",
         )
     except pd.errors.EmptyDataError:
-        return []
+        return _table([])
     except pd.errors.ParserError:
         csv.field_size_limit(sys.maxsize)
-        return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    records: list[list[str]] = frame.fillna("").to_numpy(dtype=object).tolist()
-    return records
+        return _table([list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)])
+    return frame
 
 
-def _read_book(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:
+def _read_book(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -356,7 +376,7 @@ def _read_book(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:
     if sheet is not None and sheet not in names:
         raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {', '.join(names)}")
     rows = book.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
-    return [[cell_text(cell) for cell in row] for row in rows]
+    return _table([[cell_text(cell) for cell in row] for row in rows])
 
 
 def cell_text(value: object) -> str:
