@@ -15,6 +15,7 @@ $(BIN)/vapi-campaign: pyproject.toml
 demo: $(BIN)/vapi-campaign
 	$(BIN)/vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml \
 		-o runs/demo --sandbox --yes
+	@echo "Outcomes in about 20 seconds: $(BIN)/vapi-campaign status runs/demo --sandbox"
 
 test: $(BIN)/vapi-campaign
 	$(BIN)/pytest -q

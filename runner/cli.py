@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +16,8 @@ from runner.pipeline import Plan, plan_file, write_plan
 from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.vapi import VapiClient
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Options shared by several commands are defined once (pip-tools' options.py).
 campaign_option = click.option(
@@ -42,6 +46,14 @@ sandbox_option = click.option(
     "--sandbox", is_flag=True, help="Send to a local sandbox started in-process: no account, no real calls."
 )
 yes_option = click.option("-y", "--yes", is_flag=True, help="Send without asking (required when not on a terminal).")
+
+
+def out_option(required: bool, help: str) -> Callable[[F], F]:
+    return click.option(
+        "-o", "--out", "outdir", required=required, type=click.Path(file_okay=False, path_type=Path), help=help
+    )
+
+
 input_argument = click.argument("input_path", type=click.Path(dir_okay=False, path_type=Path))
 
 
@@ -79,14 +91,7 @@ def main() -> None:
 @main.command()
 @input_argument
 @campaign_option
-@click.option(
-    "-o",
-    "--out",
-    "outdir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for requests.jsonl and the results sheet.",
-)
+@out_option(required=True, help="Folder for requests.jsonl and the results sheet.")
 @format_option
 @quiet_option
 def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, quiet: bool) -> None:
@@ -107,14 +112,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
 @main.command()
 @input_argument
 @campaign_option
-@click.option(
-    "-o",
-    "--out",
-    "outdir",
-    default=None,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Run folder (default: runs/<input stem>-<8 hex of its content>).",
-)
+@out_option(required=False, help="Run folder (default: runs/<input stem>-<8 hex of its content>).")
 @format_option
 @base_url_option
 @sandbox_option
