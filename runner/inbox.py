@@ -27,6 +27,7 @@ from pathlib import Path
 
 from runner.config import load_campaign
 from runner.errors import CampaignError, RunnerError
+from runner.ledger import LEDGER_FILE, Ledger
 from runner.load import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.run import CampaignRun
 from runner.vapi import VapiClient
@@ -43,7 +44,7 @@ class FileOutcome:
 
     campaign: str
     file: str
-    state: str  # done | duplicate | failed | interrupted | stopped
+    state: str  # done | duplicate | failed | interrupted | stopped | follow-ups (an earlier run's)
     sha256: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     results: str = ""
@@ -51,7 +52,9 @@ class FileOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("done", "duplicate") and not (self.counts.get("failed") or self.counts.get("unknown"))
+        return self.state in ("done", "duplicate", "follow-ups") and not (
+            self.counts.get("failed") or self.counts.get("unknown")
+        )
 
     def line(self) -> str:
         counts = ", ".join(f"{status} {n}" for status, n in sorted(self.counts.items()))
@@ -177,11 +180,43 @@ class Inbox:
         outcomes = []
         for path in files:
             outcome = self._file(folder, path, memory)
-            _log(folder, outcome)
-            self.report(outcome.line())
-            outcomes.append(outcome)
+            outcomes.append(self._logged(folder, outcome))
             if outcome.state == "stopped":
-                break  # the key or the account is refused: the other files would fail the same way
+                return outcomes  # the key or the account is refused: the other files would fail the same way
+        ran = {folder / "runs" / f"{Path(o.file).stem}-{o.sha256[:8]}" for o in outcomes}
+        return outcomes + [self._logged(folder, o) for o in self._follow_ups(folder, ran)]
+
+    def _logged(self, folder: Path, outcome: FileOutcome) -> FileOutcome:
+        _log(folder, outcome)
+        self.report(outcome.line())
+        return outcome
+
+    def _follow_ups(self, folder: Path, skip: set[Path]) -> list[FileOutcome]:
+        """Earlier runs of a campaign with [retry]: fetch their outcomes and place the attempts now due,
+        as `status --retry` would (a nightly import is where marketers expect follow-ups to happen)."""
+        try:
+            retry = load_campaign(folder / CAMPAIGN_FILE).retry
+        except CampaignError:
+            return []
+        if retry is None:
+            return []
+        outcomes = []
+        for ledger in sorted((folder / "runs").glob(f"*/{LEDGER_FILE}")):
+            run_folder = ledger.parent
+            if run_folder in skip or not Ledger.awaits_outcomes(run_folder, retry.on, retry.max_attempts):
+                continue
+            outcome = FileOutcome(folder.name, run_folder.name, "follow-ups")
+            try:
+                with CampaignRun.reopen(run_folder) as run:
+                    result = run.update(self.client, retry=True)
+            except RunnerError as exc:
+                outcome.state, outcome.error = "failed", str(exc)
+            else:
+                outcome.counts = result.counts
+                results = folder / "results" / f"{run_folder.name}-{_stamp()}{result.results_path.suffix}"
+                shutil.copyfile(result.results_path, results)
+                outcome.results = str(results.relative_to(self.root))
+            outcomes.append(outcome)
         return outcomes
 
     def _file(self, folder: Path, path: Path, memory: InboxMemory) -> FileOutcome:
@@ -212,8 +247,7 @@ class Inbox:
             outcome.state = "stopped" if result.report.fatal else "interrupted"
             outcome.error = str(result.report.fatal or "interrupted")
             return outcome
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        results = folder / "results" / f"{path.stem}-{stamp}{result.results_path.suffix}"
+        results = folder / "results" / f"{path.stem}-{_stamp()}{result.results_path.suffix}"
         shutil.copyfile(result.results_path, results)
         outcome.results = str(results.relative_to(self.root))
         memory.remember(outcome.sha256, path.name)
@@ -228,6 +262,10 @@ class Inbox:
             f"{path.name} was not run.\n\nWhy: {why}\n\nFix the file (or the campaign) and drop it into inbox/ again.\n"
         )
         return outcome
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def _unique(target: Path) -> Path:

@@ -161,6 +161,25 @@ class Ledger:
                 [(call_id, row, json.dumps(data), moment) for call_id, row, data in calls],
             )
 
+    @staticmethod
+    def awaits_outcomes(outdir: Path, retry_on: list[str], max_attempts: int) -> bool:
+        """Cheaply, without planning: does a call of this run still need checking (not ended yet,
+        or ended for a reason to retry, with attempts left)?"""
+        path = outdir / LEDGER_FILE
+        if not path.exists():
+            return False
+        marks = ", ".join("?" * len(retry_on)) or "NULL"
+        query = f"""
+            SELECT 1 FROM outcomes o
+            JOIN requests r ON r.id = o.request_id
+            LEFT JOIN calls c ON c.call_id = o.call_id
+            WHERE o.call_id != '' AND (
+                c.data IS NULL OR json_extract(c.data, '$.status') != 'ended'
+                OR (json_extract(c.data, '$.endedReason') IN ({marks}) AND r.attempt < ?)
+            ) LIMIT 1"""
+        with closing(sqlite3.connect(path, timeout=30)) as db:
+            return db.execute(query, (*retry_on, max_attempts)).fetchone() is not None
+
     def calls(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT call_id, data FROM calls").fetchall()

@@ -187,3 +187,25 @@ def test_watch_picks_up_files_dropped_later(campaigns: Path, sandbox: Any) -> No
         [outcome] = next(rounds)
     assert (outcome.file, outcome.state) == ("late.csv", "done")
     assert calls(server) == Counter(numbers(950, 2))
+
+
+def test_nightly_runs_place_due_follow_ups_of_earlier_files(campaigns: Path, sandbox: Any) -> None:
+    retry = (
+        '\n[retry]\non = ["customer-did-not-answer", "customer-busy", "voicemail"]\nmax_attempts = 2\nafter = "0s"\n'
+    )
+    (campaigns / "nightly" / "campaign.toml").write_text(CAMPAIGN + retry)
+    server = sandbox(dial_now=True, call_seconds=0.3, seed=5)
+    drop(campaigns, "monday.csv", sheet(960, 12))
+    [first] = process(campaigns, server)
+    assert first.state == "done"
+    time.sleep(0.5)  # every call has ended
+    [follow_ups] = process(campaigns, server)
+    assert follow_ups.state == "follow-ups" and follow_ups.file.startswith("monday-")
+    retried = sum(n for n in calls(server).values()) - 12
+    assert retried > 0
+    assert follow_ups.counts.get("queued", 0) == retried
+    time.sleep(0.5)
+    process(campaigns, server)  # the second attempts end: max_attempts reached, nothing more to place
+    assert process(campaigns, server) == []
+    assert max(calls(server).values()) == 2
+    assert sum(calls(server).values()) == 12 + retried
