@@ -1,20 +1,23 @@
 """What a valid E.164 number says about where its owner is: region, candidate time zones, US state,
-and whether it is geographic at all. Computed with phonenumbers' prefix tables (about a microsecond
-each); the expensive pattern matching (number type, region) runs only where it can change the answer,
-and a region is looked up once per NANP area code (area codes never span regions)."""
+and whether it is geographic at all.
+
+Time zones and places come from phonenumbers' prefix tables, looked up here straight from the E.164
+text (the same longest-prefix walk `timezone.time_zones_for_geographical_number` and the geocoder do,
+without building and formatting a PhoneNumber each time). The costly pattern matching (number type,
+region) runs only where it can change the answer, once per NANP area code (area codes never span
+regions). tests/test_phones_fast.py holds these equal to phonenumbers' public functions.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberType, timezone
+from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
-
-# The prefix lookup behind geocoder.description_for_number, without its costly validity checks
-# (a private name: tests/test_number_facts.py holds it equal to the public function).
-from phonenumbers.prefix import _prefix_description_for_number
-from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX
+from phonenumbers.prefix import _find_lang
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from runner.hours import state_for
 
@@ -44,39 +47,59 @@ def parse_e164(e164: str) -> PhoneNumber:
     return phonenumbers.parse(e164, None)
 
 
+def fact_key(e164: str) -> str:
+    """Numbers with the same key have the same facts: the prefix tables go at most 9 digits deep and
+    the rest is decided per area code, so a NANP number's first 9 digits decide them."""
+    return e164[: 1 + max(GEOCODE_LONGEST_PREFIX, TIMEZONE_LONGEST_PREFIX)] if e164.startswith("+1") else e164
+
+
 _BY_AREA_CODE: dict[str, tuple[str | None, bool | None]] = {}
 
 
-def _nanp_area(e164: str, number: PhoneNumber, need_type: bool) -> tuple[str | None, bool]:
+def _nanp_area(e164: str, need_type: bool) -> tuple[str | None, bool]:
     """(region, geographic) of a NANP area code, looked up once per area code."""
-    region, geographic = _BY_AREA_CODE.get(e164[:5], (None, None))
-    if e164[:5] not in _BY_AREA_CODE:
-        region = phonenumbers.region_code_for_number(number)
+    area = e164[:5]
+    region, geographic = _BY_AREA_CODE.get(area, (None, None))
+    if area not in _BY_AREA_CODE:
+        region = phonenumbers.region_code_for_number(parse_e164(e164))
     if geographic is None and need_type:
-        geographic = phonenumbers.number_type(number) not in NON_GEOGRAPHIC
-    _BY_AREA_CODE[e164[:5]] = (region, geographic)
+        geographic = phonenumbers.number_type(parse_e164(e164)) not in NON_GEOGRAPHIC
+    _BY_AREA_CODE[area] = (region, geographic)
     return region, True if geographic is None else geographic
 
 
-def _description(number: PhoneNumber) -> str:
-    return str(_prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, number, "en"))
+def _zones(e164: str) -> tuple[str, ...]:
+    for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        zones = TIMEZONE_DATA.get(e164[1 : 1 + length])
+        if zones is not None:
+            return tuple(zone for zone in zones if zone != UNKNOWN_ZONE)
+    return ()
 
 
-def fact_key(e164: str) -> str:
-    """Numbers with the same key have the same facts: a NANP number's facts come from prefix tables
-    at most 9 digits deep and from its area code, so its first 9 digits decide them."""
-    return e164[: 1 + max(GEOCODE_LONGEST_PREFIX, TIMEZONE_LONGEST_PREFIX)] if e164.startswith("+1") else e164
+def _description(e164: str) -> str:
+    for length in range(GEOCODE_LONGEST_PREFIX, 0, -1):
+        names = GEOCODE_DATA.get(e164[1 : 1 + length])
+        if names is not None:
+            name = _find_lang(names, "en", None, None)
+            if name is not None:
+                return str(name)
+    return ""
+
+
+@lru_cache(maxsize=65536)
+def _state(description: str) -> str | None:
+    return state_for(description)
 
 
 def number_facts(e164: str) -> NumberFacts:
     """Facts for a number `phones.normalize` accepted as valid."""
-    number = parse_e164(e164)
-    zones = tuple(z for z in timezone.time_zones_for_geographical_number(number) if z != UNKNOWN_ZONE)
+    zones = _zones(e164)
     need_type = not zones or len(zones) > 3  # only then can the number type change the answer
-    if number.country_code == 1:
-        region, geographic = _nanp_area(e164, number, need_type)
+    if e164.startswith("+1"):
+        region, geographic = _nanp_area(e164, need_type)
     else:
+        number = parse_e164(e164)
         region = phonenumbers.region_code_for_country_code(number.country_code or 0)
         geographic = phonenumbers.number_type(number) not in NON_GEOGRAPHIC if need_type else True
-    state = state_for(_description(number)) if region == "US" else None
+    state = _state(_description(e164)) if region == "US" else None
     return NumberFacts(region, zones, state, geographic)
