@@ -140,7 +140,7 @@ def run(
     try:
         with (
             open_client(base_url, sandbox) as client,
-            CampaignRun.open(input_path, campaign_path, outdir, fmt) as campaign_run,
+            CampaignRun.open(input_path, campaign_path, outdir, fmt, client.base_url) as campaign_run,
         ):
             _echo_plan(campaign_run.plan, quiet)
             if not quiet:

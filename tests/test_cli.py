@@ -135,3 +135,22 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert blocks[1].strip() == "make test"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_history_follows_the_api_a_run_goes_through(
+    cli: Callable[..., Any], tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
+    campaign = tmp_path / "history.toml"
+    campaign.write_text(
+        'name = "History"\nassistant_id = "a"\nphone_number_id = "p"\n'
+        '[schedule]\ncalling_hours = "any"\n[compliance]\nrequire_consent = false\n'
+    )
+    (tmp_path / "monday.csv").write_text("phone\n+12025550177\n")
+    (tmp_path / "tuesday.csv").write_text("phone\n+12025550177\n+12025550178\n")
+    first = cli("run", tmp_path / "monday.csv", "-c", campaign, "--base-url", server.url, "--yes")
+    assert first.exit_code == 0, first.output
+    second = cli("run", tmp_path / "tuesday.csv", "-c", campaign, "--base-url", server.url, "--yes")
+    assert second.exit_code == 0, second.output
+    assert "suppressed: 1 (recently called 1)" in second.output
