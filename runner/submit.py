@@ -187,7 +187,7 @@ class Submitter:
             except ApiError as exc:
                 if exc.status in RETRY_STATUSES:
                     retry_after, error = exc.retry_after, str(exc)
-                elif exc.status >= 500:
+                elif exc.status >= 500 or exc.status < 400:  # 5xx, or a success we could not read
                     self._reconcile(request, str(exc), intent)
                     return
                 else:

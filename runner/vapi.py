@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runner.errors import ApiError, AuthError, NetworkError
 
@@ -104,9 +104,13 @@ class VapiClient:
     def create_call(self, body: Mapping[str, Any]) -> Call | CallBatchResponse:
         """POST /call: a Call for `customer`, a CallBatchResponse for `customers` (told apart by `results`)."""
         data = self._request("POST", "/call", json=dict(body))
-        if isinstance(data, dict) and "results" in data:
-            return CallBatchResponse.model_validate(data)
-        return Call.model_validate(data)
+        try:
+            if isinstance(data, dict) and "results" in data:
+                return CallBatchResponse.model_validate(data)
+            return Call.model_validate(data)
+        except ValidationError as exc:
+            # A success status with a body we cannot read: the calls may well exist.
+            raise ApiError(201, f"unreadable answer to POST /call: {exc.error_count()} problem(s)") from None
 
     def list_calls(self, **filters: str | int | datetime | None) -> list[Call]:
         """GET /call with Vapi's filters (assistantId, phoneNumberId, limit, createdAtGe, …)."""

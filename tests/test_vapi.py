@@ -89,3 +89,9 @@ def test_key_is_sent_as_bearer_and_never_in_errors() -> None:
         client.create_call({})
     assert seen == ["Bearer sk-secret-123"]
     assert "sk-secret-123" not in str(caught.value)
+
+
+def test_unreadable_success_is_an_error_that_says_so() -> None:
+    with pytest.raises(ApiError) as caught:
+        client_answering(201, b'{"status": "queued"}').create_call({})  # no id
+    assert caught.value.status == 201 and "unreadable answer" in caught.value.message
