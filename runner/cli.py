@@ -145,7 +145,8 @@ def run(
             _echo_plan(campaign_run.plan, quiet)
             if not quiet:
                 click.echo(f"run folder: {campaign_run.outdir}")
-                click.echo("requests: " + ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items()))
+                states = ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items())
+                click.echo(f"requests: {states or 'none to send'}")
             _confirm(campaign_run.pending().get("planned", 0), yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
