@@ -11,11 +11,11 @@ regions). tests/test_phones_fast.py holds these equal to phonenumbers' public fu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberType
-from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
 from phonenumbers.prefix import _find_lang
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
@@ -47,10 +47,18 @@ def parse_e164(e164: str) -> PhoneNumber:
     return phonenumbers.parse(e164, None)
 
 
+@cache
+def _geodata() -> tuple[dict[str, Any], int]:
+    """The geocoding table, loaded on first use: importing it costs a quarter of a second."""
+    from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
+
+    return GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
+
+
 def fact_key(e164: str) -> str:
     """Numbers with the same key have the same facts: the prefix tables go at most 9 digits deep and
     the rest is decided per area code, so a NANP number's first 9 digits decide them."""
-    return e164[: 1 + max(GEOCODE_LONGEST_PREFIX, TIMEZONE_LONGEST_PREFIX)] if e164.startswith("+1") else e164
+    return e164[: 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)] if e164.startswith("+1") else e164
 
 
 _BY_AREA_CODE: dict[str, tuple[str | None, bool | None]] = {}
@@ -77,8 +85,9 @@ def _zones(e164: str) -> tuple[str, ...]:
 
 
 def _description(e164: str) -> str:
-    for length in range(GEOCODE_LONGEST_PREFIX, 0, -1):
-        names = GEOCODE_DATA.get(e164[1 : 1 + length])
+    data, longest = _geodata()
+    for length in range(longest, 0, -1):
+        names = data.get(e164[1 : 1 + length])
         if names is not None:
             name = _find_lang(names, "en", None, None)
             if name is not None:
