@@ -166,7 +166,10 @@ class Submitter:
                 return
             body = current_schedule(request.body, now_utc())
             if body is None:
-                reason = "not sent: its calling window closed before it could be sent; plan the rows again"
+                reason = (
+                    "not sent: its calling window closed before it could be sent; run again with a new "
+                    "--out folder to plan these rows for their next window (rows already called are skipped)"
+                )
                 self.ledger.record_rejected(request.id, reason, request.rows)
                 return
             intent = self.ledger.mark_sending(request.id, body)

@@ -170,3 +170,22 @@ def test_one_run_per_folder_and_one_plan_per_folder(
         CampaignRun.open(source, campaign, tmp_path / "run")
     with pytest.raises(OutdirError, match="holds a run of a different spreadsheet or campaign"):
         CampaignRun.open(source, make_campaign(batch_size=7), tmp_path / "run")
+
+
+def test_a_schedule_is_brought_up_to_date_when_sent() -> None:
+    from datetime import UTC, datetime
+
+    from runner.submit import current_schedule
+
+    now = datetime(2030, 12, 2, 15, 0, tzinfo=UTC)
+    body = {"customer": {"number": "+12025550100"}}
+    future = {**body, "schedulePlan": {"earliestAt": "2030-12-02T16:00:00Z", "latestAt": "2030-12-02T20:00:00Z"}}
+    opened = {**body, "schedulePlan": {"earliestAt": "2030-12-02T13:00:00Z", "latestAt": "2030-12-02T20:00:00Z"}}
+    closed = {**body, "schedulePlan": {"earliestAt": "2030-12-02T09:00:00Z", "latestAt": "2030-12-02T15:00:30Z"}}
+    assert current_schedule(body, now) == body
+    assert current_schedule(future, now) == future
+    assert current_schedule(opened, now) == {
+        **body,
+        "schedulePlan": {"earliestAt": "2030-12-02T15:00:05Z", "latestAt": "2030-12-02T20:00:00Z"},
+    }
+    assert current_schedule(closed, now) is None
