@@ -189,3 +189,29 @@ def test_a_schedule_is_brought_up_to_date_when_sent() -> None:
         "schedulePlan": {"earliestAt": "2030-12-02T15:00:05Z", "latestAt": "2030-12-02T20:00:00Z"},
     }
     assert current_schedule(closed, now) is None
+
+
+def test_a_request_whose_window_closed_is_never_sent(tmp_path: Path, sandbox: Any) -> None:
+    from runner.ledger import Ledger
+    from runner.plan import CallRequest
+    from runner.submit import Submitter
+
+    server = sandbox()
+    stale = CallRequest(
+        "req_stale",
+        (2,),
+        {
+            "assistantId": "a",
+            "phoneNumberId": "p",
+            "customer": {"number": "+12025550100"},
+            "schedulePlan": {"earliestAt": "2020-01-01T14:00:00Z", "latestAt": "2020-01-01T22:00:00Z"},
+        },
+    )
+    ledger = Ledger.open(tmp_path, "run", [stale])
+    with VapiClient("sandbox-key", server.url) as client:
+        report = Submitter(ledger, client, FAST).run()
+    [request] = ledger.requests()
+    assert report.attempted == 0 and request.state == "rejected"
+    assert ledger.outcomes()[2].reason.startswith("not sent: its calling window closed")
+    assert calls_per_number(server) == Counter()
+    ledger.close()
