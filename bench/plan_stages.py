@@ -1,0 +1,65 @@
+"""Where planning time goes, stage by stage, in one process (not a test; for profiling #7).
+
+python bench/plan_stages.py [--rows 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from itertools import pairwise
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from plan_bench import CAMPAIGN, make_input
+
+from runner.config import load_campaign
+from runner.customers import build_rows
+from runner.load import load_sheet
+from runner.pipeline import plan_file, write_plan
+from runner.plan import build_requests
+from runner.screen import Screen, mark_duplicates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        source, campaign_path = work / "messy.csv", work / "campaign.toml"
+        make_input(source, args.rows)
+        campaign_path.write_text(CAMPAIGN)
+        campaign = load_campaign(campaign_path)
+        marks = [("start", time.perf_counter())]
+
+        def mark(name: str) -> None:
+            marks.append((name, time.perf_counter()))
+
+        sheet = load_sheet(source, campaign.columns, campaign.sheet)
+        mark("load")
+        rows = build_rows(sheet, campaign, "bench000")
+        mark("build_rows (normalize + customers)")
+        mark_duplicates(rows)
+        mark("duplicates")
+        Screen(campaign, sheet.roles, datetime(2030, 12, 2, 11, tzinfo=UTC), {}, {}).apply(rows)
+        mark("screen (consent, facts, windows)")
+        build_requests(rows, campaign, "bench")
+        mark("requests")
+        plan = plan_file(source, campaign)
+        mark("plan_file (all of the above again)")
+        plan.row_results()
+        mark("row_results")
+        write_plan(plan, work / "out", "csv")
+        mark("write_plan (requests.jsonl + results.csv)")
+    print(f"rows: {args.rows:,}")
+    for (_, before), (name, after) in pairwise(marks):
+        print(f"{name:<45} {after - before:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
