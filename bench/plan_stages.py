@@ -9,8 +9,8 @@ import argparse
 import sys
 import tempfile
 import time
-from itertools import pairwise
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
