@@ -51,10 +51,14 @@ def default_outdir(input_path: str | Path) -> Path:
 
 @dataclass
 class RunOutcome:
-    counts: dict[str, int]
     results_path: Path
     report: SubmitReport
     summary: Summary
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows by status."""
+        return self.summary.by_status
 
     @property
     def exit_code(self) -> int:
@@ -167,16 +171,16 @@ class CampaignRun:
         try:
             report = submitter.run()
         finally:
-            self.remember_calls(client.base_url)
-            path = self.write_results()
-        results = self.row_results()
-        return RunOutcome(dict(Counter(r.status for r in results)), path, report, self.summary(results))
+            results = self.row_results()
+            self.remember_calls(client.base_url, results)
+            path, summary = self._write(results)
+        return RunOutcome(path, report, summary)
 
-    def remember_calls(self, api: str) -> None:
+    def remember_calls(self, api: str, results: list[RowResult] | None = None) -> None:
         """Add this run's calls to the campaign folder's history (when each call may start)."""
         owners = self.ledger.owners()
         calls = []
-        for result in self.row_results():
+        for result in results if results is not None else self.row_results():
             if result.call_id and result.e164.startswith("+"):
                 schedule = owners[result.row].body.get("schedulePlan") or {}
                 when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
@@ -201,9 +205,8 @@ class CampaignRun:
         self.refresh(client)
         if retry and self.schedule_followups():
             return self.send(client)
-        path = self.write_results()
-        results = self.row_results()
-        return RunOutcome(dict(Counter(r.status for r in results)), path, SubmitReport(), self.summary(results))
+        path, summary = self._write()
+        return RunOutcome(path, SubmitReport(), summary)
 
     def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
         """`status --watch`: update until every call has ended."""
@@ -297,14 +300,15 @@ class CampaignRun:
         }
         return summarize(results, assistants)
 
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(result.status for result in self.row_results()))
-
     def write_results(self) -> Path:
-        results = self.row_results()
+        return self._write()[0]
+
+    def _write(self, results: list[RowResult] | None = None) -> tuple[Path, Summary]:
+        """The results sheet from the ledger as it is now; each row's result is built once."""
+        results = results if results is not None else self.row_results()
+        summary = self.summary(results)
         path = results_path(self.outdir, self.fmt, len(results))
-        frame = results_frame(self.plan.sheet.frame, results, outcomes=True)
-        return write_results(frame, path, self.summary(results))
+        return write_results(results_frame(self.plan.sheet.frame, results, outcomes=True), path, summary), summary
 
 
 def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:
