@@ -49,7 +49,7 @@ def one_run(folder: Path, count: int) -> float:
 
 def ledger_cost(folder: Path, count: int) -> float:
     """Seconds per request for the two committed writes around a send (intent, outcome)."""
-    requests = [CallRequest(f"r{n}", (n,), {"customer": {"number": "+1"}}) for n in range(count)]
+    requests = [CallRequest.of(f"r{n}", (n,), {"customer": {"number": "+1"}}) for n in range(count)]
     ledger = Ledger.open(folder / "ledger", "bench", requests)
     start = time.perf_counter()
     for request in requests:

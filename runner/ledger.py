@@ -139,7 +139,7 @@ class Ledger:
         db.executemany(
             "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (r.id, seq + n, json.dumps(r.body), json.dumps(r.rows), PLANNED, attempt)
+                (r.id, seq + n, r.body_json, json.dumps(r.rows), PLANNED, attempt)
                 for n, r in enumerate(requests, start=1)
             ],
         )

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers.prefix import _find_lang
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
@@ -112,3 +116,51 @@ def number_facts(e164: str) -> NumberFacts:
         geographic = phonenumbers.number_type(number) not in NON_GEOGRAPHIC if need_type else True
     state = _state(_description(e164)) if region == "US" else None
     return NumberFacts(region, zones, state, geographic)
+
+
+def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts]]:
+    """Facts for a column of valid E.164 numbers (null where there is none): per row, an index into
+    the list of distinct facts (-1 for none). The prefix tables are matched column-wide, so
+    `number_facts` runs once per distinct (time-zone prefix, place prefix, area code)."""
+    nanp = pc.fill_null(pc.starts_with(e164, "+1"), False)
+    digits = pc.utf8_slice_codeunits(e164, 1)
+    zone_prefix = _longest_prefix(digits, _prefix_keys("zones"))
+    place_prefix = _longest_prefix(digits, _prefix_keys("places"))
+    key = pc.if_else(
+        nanp,
+        pc.binary_join_element_wise(
+            *(pc.cast(pc.fill_null(prefix, -1), pa.string()) for prefix in (zone_prefix, place_prefix)),
+            pc.utf8_slice_codeunits(e164, 0, 5),
+            ":",
+        ),
+        e164,
+    )
+    encoded = pc.dictionary_encode(key)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    distinct, first = np.unique(indices, return_index=True)
+    numbers = e164.take(pa.array(first[distinct >= 0])).to_pylist()
+    facts = [NumberFacts(None, (), None, True)] * len(encoded.dictionary)
+    for index, number in zip(distinct[distinct >= 0], numbers, strict=True):
+        facts[index] = number_facts(number)
+    return indices, facts
+
+
+@cache
+def _prefix_keys(table: str) -> pa.Array:
+    """The NANP prefixes (without the +) of the time-zone table, or of the geocoder's English names."""
+    if table == "zones":
+        return pa.array([key for key in TIMEZONE_DATA if key.startswith("1")], pa.string())
+    data, _ = _geodata()
+    return pa.array(
+        [key for key, names in data.items() if key.startswith("1") and _find_lang(names, "en", None, None)],
+        pa.string(),
+    )
+
+
+def _longest_prefix(digits: pa.Array, keys: pa.Array) -> pa.Array:
+    """Per row, the position in `keys` of the longest key that starts its digits (null: none)."""
+    found = pa.nulls(len(digits), pa.int32())
+    for length in range(max(pc.max(pc.utf8_length(keys)).as_py() or 0, 0), 0, -1):
+        match = pc.index_in(pc.utf8_slice_codeunits(digits, 0, length), value_set=keys)
+        found = pc.coalesce(found, match)
+    return found

@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+import numpy.typing as npt
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers.phonemetadata import PhoneMetadata
 
+from runner.columns import Objects, objects, text_array
 from runner.phones import MAX_EXTENSION, Phone, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
@@ -59,21 +63,52 @@ def _us_patterns() -> tuple[str, str]:
     return general, "^(?:" + "|".join(patterns) + ")$"
 
 
+@dataclass(frozen=True)
+class PhoneColumn:
+    """Normalized destinations for a whole column: one entry per cell, None where absent."""
+
+    e164: Objects
+    extension: Objects
+    sip_uri: Objects
+    reason: Objects  # set where the cell cannot be called
+    note: Objects  # set where the cell was accepted after a repair worth telling
+
+    def __len__(self) -> int:
+        return len(self.e164)
+
+    def phones(self) -> list[Phone]:
+        return [
+            Phone(*fields)
+            for fields in zip(self.e164, self.extension, self.sip_uri, self.reason, self.note, strict=True)
+        ]
+
+
 def normalize_many(cells: Sequence[str], region: str) -> list[Phone]:
     """Normalize every cell for `region`; equal, cell by cell, to `normalize(cell, region)`."""
-    distinct = list(dict.fromkeys(cells))
-    found = _fast(distinct, region)
-    rest = [cell for cell, phone in zip(distinct, found, strict=True) if phone is None]
-    slow = dict(zip(rest, _slow(rest, region), strict=True))
-    by_cell = {cell: phone if phone is not None else slow[cell] for cell, phone in zip(distinct, found, strict=True)}
-    return [by_cell[cell] for cell in cells]
+    return normalize_column(text_array(list(cells)), region).phones()
 
 
-def _fast(cells: list[str], region: str) -> list[Phone | None]:
-    """Phone for each cell the vectorized path can prove valid; None where normalize() must decide."""
-    if not cells:
-        return []
-    text = pc.utf8_trim_whitespace(pa.array(cells, type=pa.string()))
+def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
+    """Normalize every cell for `region`, each distinct cell once; equal to `normalize` cell by cell."""
+    encoded = pc.dictionary_encode(pc.fill_null(cells, ""))
+    distinct = encoded.dictionary
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    e164, extension, fast = _fast(distinct, region)
+    columns = [e164, extension, *(np.full(len(distinct), None, dtype=object) for _ in range(3))]
+    rest = np.flatnonzero(~fast)
+    for position, phone in zip(rest, _slow(objects(distinct)[rest].tolist(), region), strict=True):
+        for column, value in zip(
+            columns, (phone.e164, phone.extension, phone.sip_uri, phone.reason, phone.note), strict=True
+        ):
+            column[position] = value
+    return PhoneColumn(*(column[indices] for column in columns))
+
+
+def _fast(cells: pa.Array, region: str) -> tuple[Objects, Objects, npt.NDArray[np.bool_]]:
+    """E.164 and extension for each cell the vectorized path can prove valid, and where it could."""
+    if not len(cells):
+        return objects([]), objects([]), np.zeros(0, dtype=bool)
+    text = pc.utf8_trim_whitespace(cells)
     split = pc.extract_regex(text, _EXTENSION)
     has_extension = pc.is_valid(split)
     main = pc.if_else(has_extension, pc.struct_field(split, "main"), text)
@@ -92,13 +127,10 @@ def _fast(cells: list[str], region: str) -> list[Phone | None]:
     plus_without_one = pc.match_substring_regex(main, r"^\+[^1]")
     valid = pc.and_kleene(valid, pc.invert(plus_without_one))
     too_long = pc.greater(pc.utf8_length(extension), MAX_EXTENSION)
-    valid = pc.and_kleene(valid, pc.invert(pc.fill_null(too_long, False)))
-    phones: list[Phone | None] = []
-    for ok, number, ext in zip(
-        pc.fill_null(valid, False).to_pylist(), nsn.to_pylist(), extension.to_pylist(), strict=True
-    ):
-        phones.append(Phone(e164="+1" + number, extension=ext) if ok else None)
-    return phones
+    valid = pc.fill_null(pc.and_kleene(valid, pc.invert(pc.fill_null(too_long, False))), False)
+    e164 = pc.if_else(valid, pc.binary_join_element_wise("+1", nsn, ""), None)
+    extension = pc.if_else(valid, extension, None)
+    return objects(e164), objects(extension), valid.to_numpy(zero_copy_only=False)
 
 
 def _undo_excel(main: pa.Array) -> pa.Array:

@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
+from runner.columns import Objects, objects
 from runner.config import Campaign, load_campaign
 from runner.credentials import base_url
-from runner.customers import Row, build_rows, variable_columns
+from runner.customers import Rows, build_rows, variable_columns
 from runner.errors import OutdirError
 from runner.history import History
 from runner.load import Sheet, load_sheet
-from runner.plan import CallRequest, build_requests
-from runner.results import RowResult, default_format, results_frame, summarize, write_results
+from runner.plan import CallRequest, build_requests, iso_utc, schedule_plan
+from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_frame, write_results
 from runner.screen import Screen, load_do_not_call, mark_duplicates
 
 REQUESTS_FILE = "requests.jsonl"
@@ -27,7 +30,7 @@ class Plan:
 
     campaign: Campaign
     sheet: Sheet
-    rows: list[Row]
+    rows: Rows
     requests: list[CallRequest]
     variables: list[str]
     run_id: str
@@ -40,22 +43,35 @@ class Plan:
         return self.sheet.content_hash[:8]
 
     def counts(self) -> dict[str, int]:
-        return dict(Counter(row.status for row in self.rows))
+        return dict(self.rows.counts())
+
+    def result_columns(self) -> dict[str, Objects]:
+        """The result columns for every row (RESULT_COLUMNS), as arrays."""
+        rows = self.rows
+        campaign_schedule = schedule_plan(self.campaign) or {}
+        earliest = objects([iso_utc(start) for start, _ in rows.windows] + [campaign_schedule.get("earliestAt", "")])
+        latest = objects([iso_utc(end) for _, end in rows.windows] + [campaign_schedule.get("latestAt", "")])
+        sent = rows.request_id != ""
+        return {
+            "row": rows.numbers.astype(str).astype(object),
+            "e164": np.where(rows.e164 != None, rows.e164, np.where(rows.sip_uri != None, rows.sip_uri, "")),  # noqa: E711
+            "status": rows.status,
+            "reason": rows.reason,
+            "call_id": np.full(len(rows), "", dtype=object),
+            "request_id": rows.request_id,
+            "earliest_at": np.where(sent, earliest[rows.window], ""),
+            "latest_at": np.where(sent, latest[rows.window], ""),
+        }
 
     def row_results(self) -> list[RowResult]:
-        schedules = {request.id: request.body.get("schedulePlan", {}) for request in self.requests}
+        columns = self.result_columns()
         return [
-            RowResult(
-                row=row.number,
-                e164=row.phone.e164 or row.phone.sip_uri or "",
-                status=row.status,
-                reason=row.reason,
-                request_id=row.request_id,
-                earliest_at=schedules.get(row.request_id, {}).get("earliestAt", ""),
-                latest_at=schedules.get(row.request_id, {}).get("latestAt", ""),
-            )
-            for row in self.rows
+            RowResult(int(row), *fields)
+            for row, *fields in zip(*(columns[name] for name in RESULT_COLUMNS), strict=True)
         ]
+
+    def summary(self) -> Summary:
+        return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0)
 
     def summary_lines(self) -> list[str]:
         counts = self.counts()
@@ -145,5 +161,4 @@ def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
 def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path."""
     target = write_requests(plan, Path(outdir), fmt)
-    results = plan.row_results()
-    return write_results(results_frame(plan.sheet.frame, results), target, summarize(results))
+    return write_results(results_frame(plan.sheet.frame, plan.result_columns()), target, plan.summary())

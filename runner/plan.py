@@ -7,24 +7,46 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from runner.config import Campaign
-from runner.customers import PLANNED, Row
+from runner.customers import Rows
 
 MAX_CALL_NAME = 40
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallRequest:
-    """One POST /call: its id, the spreadsheet rows it carries, and the exact JSON body."""
+    """One POST /call: its id, the spreadsheet rows it carries, and the exact JSON body (as text:
+    a million-row plan never builds its customers as Python objects; `body` parses it on demand)."""
 
     id: str
     rows: tuple[int, ...]
-    body: dict[str, Any]
+    body_json: str
+
+    @classmethod
+    def of(cls, id: str, rows: tuple[int, ...], body: dict[str, Any]) -> CallRequest:
+        return cls(id, rows, dumps(body))
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.body_json)
+        return body
 
     def to_json(self) -> str:
-        return json.dumps({"id": self.id, "rows": list(self.rows), "body": self.body}, ensure_ascii=False)
+        return f'{{"id":{dumps(self.id)},"rows":[{",".join(map(str, self.rows))}],"body":{self.body_json}}}'
+
+
+def dumps(value: object) -> str:
+    """Compact JSON, non-ASCII kept as written (the form of every body and requests.jsonl line)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def iso_utc(moment: datetime) -> str:
@@ -42,63 +64,89 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
     return plan
 
 
-def build_requests(rows: list[Row], campaign: Campaign, run_id: str) -> list[CallRequest]:
+def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequest]:
     """Group planned rows (split mode: by their variables too), chunk, and build the bodies.
 
-    A request's id comes from the run (campaign + input content) and the rows it carries, not from
-    its schedule, so planning the same input again later gives the same ids."""
-    groups: dict[tuple[object, ...], list[Row]] = {}
+    Groups come in the order of their first row and keep their rows in sheet order. A request's id
+    comes from the run (campaign + input content) and the rows it carries, not from its schedule, so
+    planning the same input again later gives the same ids."""
+    planned = np.flatnonzero(rows.planned())
+    split = campaign.overrides == "split"
+    keys = [rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]]
+    if split:
+        keys.append(rows.variables[planned])
+    group = _group_codes(keys)
+    order = planned[np.argsort(group, kind="stable")]
+    starts = np.flatnonzero(np.diff(np.sort(group), prepend=-1))
+    ends = [*starts[1:].tolist(), len(order)] if len(order) else []
+    customers = _customer_texts(rows, order, per_customer=not split)
     campaign_schedule = schedule_plan(campaign)
-    for row in rows:
-        if row.status != PLANNED:
-            continue
-        variables = tuple(sorted(row.variables.items())) if campaign.overrides == "split" else ()
-        groups.setdefault((row.assistant_id, row.phone_number_id, row.window, variables), []).append(row)
-    chunks = [
-        members[start : start + campaign.batch_size]
-        for members in groups.values()
-        for start in range(0, len(members), campaign.batch_size)
-    ]
-    requests = []
-    for seq, chunk in enumerate(chunks, start=1):
-        body = _body(chunk, campaign, _schedule_for(chunk[0], campaign_schedule), seq)
-        numbers = tuple(r.number for r in chunk)
-        digest = hashlib.sha256(f"{run_id}:{numbers}".encode()).hexdigest()
-        request = CallRequest(id=f"req_{digest[:20]}", rows=numbers, body=body)
-        for row in chunk:
-            row.request_id = request.id
-        requests.append(request)
+    requests: list[CallRequest] = []
+    for group_start, group_end in zip(starts.tolist(), ends, strict=True):
+        for start in range(group_start, group_end, campaign.batch_size):
+            end = min(start + campaign.batch_size, group_end)
+            first = order[start]
+            window = rows.window[first]
+            schedule = campaign_schedule if window < 0 else _window_plan(rows.windows[window])
+            body = _body(campaign, len(requests) + 1, rows.assistant_id[first], rows.phone_number_id[first],
+                         rows.variables[first] if split else None, customers[start:end], schedule)  # fmt: skip
+            numbers = tuple(rows.numbers[order[start:end]].tolist())
+            digest = hashlib.sha256(f"{run_id}:{numbers}".encode()).hexdigest()
+            request = CallRequest(id=f"req_{digest[:20]}", rows=numbers, body_json=body)
+            rows.request_id[order[start:end]] = request.id
+            requests.append(request)
     return requests
 
 
-def _schedule_for(row: Row, campaign_schedule: dict[str, str] | None) -> dict[str, str] | None:
-    """A screened row carries its own calling window; else the campaign's schedule (if any)."""
-    if row.window is None:
-        return campaign_schedule
-    return {"earliestAt": iso_utc(row.window[0]), "latestAt": iso_utc(row.window[1])}
+def _group_codes(keys: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
+    """One code per row for its combination of keys, numbered in order of first appearance."""
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(key, use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+        combined, _ = pd.factorize(combined)
+    return np.asarray(combined, dtype=np.int64)
 
 
-def _body(chunk: list[Row], campaign: Campaign, schedule: dict[str, str] | None, seq: int) -> dict[str, Any]:
-    first = chunk[0]
+def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> list[str]:
+    """Each row's customer object as JSON text; per-customer overrides carry the row's variables."""
+    members = pa.array(rows.customer[order], pa.string())
+    if per_customer:
+        overrides = pc.binary_join_element_wise(
+            ',"assistantOverrides":{"variableValues":', pa.array(rows.variables[order], pa.string()), "}", ""
+        )
+        members = pc.binary_join_element_wise(members, pc.fill_null(overrides, ""), "")
+    texts: list[str] = pc.binary_join_element_wise("{", members, "}", "").to_pylist()
+    return texts
+
+
+def _window_plan(window: tuple[datetime, datetime]) -> dict[str, str]:
+    return {"earliestAt": iso_utc(window[0]), "latestAt": iso_utc(window[1])}
+
+
+def _body(
+    campaign: Campaign,
+    seq: int,
+    assistant_id: str | None,
+    phone_number_id: str,
+    variables: str | None,
+    customers: list[str],
+    schedule: dict[str, str] | None,
+) -> str:
+    """The POST /call body as JSON text, members in the order Vapi's docs show them."""
     suffix = f" #{seq}"
-    body: dict[str, Any] = {"name": campaign.name[: MAX_CALL_NAME - len(suffix)] + suffix}
-    if campaign.assistant is not None and first.assistant_id is None:
-        body["assistant"] = campaign.assistant
+    members = [f'"name":{dumps(campaign.name[: MAX_CALL_NAME - len(suffix)] + suffix)}']
+    if campaign.assistant is not None and assistant_id is None:
+        members.append(f'"assistant":{dumps(campaign.assistant)}')
     else:
-        body["assistantId"] = first.assistant_id
-    body["phoneNumberId"] = first.phone_number_id
-    if campaign.overrides == "split" and first.variables:
-        body["assistantOverrides"] = {"variableValues": first.variables}
-    customers = []
-    for row in chunk:
-        customer = dict(row.customer)
-        if campaign.overrides == "per-customer" and row.variables:
-            customer["assistantOverrides"] = {"variableValues": row.variables}
-        customers.append(customer)
+        members.append(f'"assistantId":{dumps(assistant_id)}')
+    members.append(f'"phoneNumberId":{dumps(phone_number_id)}')
+    if variables is not None:
+        members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
     if len(customers) == 1:
-        body["customer"] = customers[0]
+        members.append(f'"customer":{customers[0]}')
     else:
-        body["customers"] = customers
+        members.append(f'"customers":[{",".join(customers)}]')
     if schedule:
-        body["schedulePlan"] = schedule
-    return body
+        members.append(f'"schedulePlan":{dumps(schedule)}')
+    return "{" + ",".join(members) + "}"

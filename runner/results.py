@@ -11,13 +11,15 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+
+from runner.columns import Objects
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
@@ -63,13 +65,17 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
     return [f"vapi_{name}" if name in taken else name for name in names]
 
 
-def results_frame(inputs: pd.DataFrame, results: Sequence[RowResult], outcomes: bool = False) -> pd.DataFrame:
-    """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
-    frame = inputs.reset_index(drop=True).copy()
+def result_columns(results: Sequence[RowResult], outcomes: bool = False) -> dict[str, list[str]]:
+    """RowResults as columns of text: the result columns, and the outcome columns after a run."""
     names = RESULT_COLUMNS + OUTCOME_COLUMNS if outcomes else RESULT_COLUMNS
-    for header, name in zip(result_headers(list(inputs.columns), names), names, strict=True):
-        frame[header] = [str(getattr(result, name)) for result in results]
-    return frame
+    return {name: [str(getattr(result, name)) for result in results] for name in names}
+
+
+def results_frame(inputs: pd.DataFrame, columns: Mapping[str, Sequence[str] | Objects]) -> pd.DataFrame:
+    """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
+    headers = result_headers(list(inputs.columns), list(columns))
+    ours = pd.DataFrame(dict(zip(headers, columns.values(), strict=True)), index=inputs.index)
+    return pd.concat([inputs, ours], axis=1).reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,15 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from runner.config import Campaign, load_campaign
-from runner.customers import PLANNED, Row
+from runner.customers import PLANNED
 from runner.errors import OutdirError
 from runner.history import History
 from runner.hours import HORIZON
@@ -30,10 +32,12 @@ from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, now
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.plan import CallRequest, build_requests
-from runner.results import RowResult, Summary, results_frame, summarize, write_results
+from runner.results import RowResult, Summary, result_columns, results_frame, summarize, write_results
 from runner.screen import Screen, load_do_not_call
 from runner.submit import SubmitOptions, SubmitReport, Submitter
 from runner.vapi import VapiClient
+
+NOT_DUE = "not due"  # a follow-up whose window is too short to place now
 
 FAILED_STATUSES = ("failed", "unknown")
 INPUT_COPY = "input"
@@ -234,32 +238,33 @@ class CampaignRun:
         owners, outcomes, calls = self.ledger.owners(), self.ledger.outcomes(), self.ledger.calls()
         campaign = self.plan.campaign
         do_not_call = load_do_not_call(campaign.dnc_paths(), campaign.default_region)
-        due: dict[int, list[Row]] = {}
-        for row in self.plan.rows:
-            owner, outcome = owners.get(row.number), outcomes.get(row.number)
+        due: dict[tuple[int, datetime], list[int]] = {}  # (attempt, earliest start) -> row positions
+        for position, number in enumerate(self.plan.rows.numbers.tolist()):
+            owner, outcome = owners.get(number), outcomes.get(number)
             call = calls.get(outcome.call_id, {}) if outcome and outcome.call_id else {}
             if owner is None or call.get("status") != "ended" or call.get("endedReason") not in retry.on:
                 continue
             if owner.attempt >= retry.max_attempts:
                 continue
             ended = parse_time(call.get("endedAt") or call.get("updatedAt") or now.isoformat())
-            start = max(now, ended + retry.delay)
-            again = replace(row, status=PLANNED, reason="", window=None, notes=[])
-            Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}).apply([again])
-            if again.status != PLANNED:
-                continue
-            if again.window is None:  # calling hours are off: start then, until the schedule ends
-                again.window = (start, campaign.schedule.latest_at or start + HORIZON)
-            if again.window[1] - again.window[0] < timedelta(minutes=1):
-                continue
-            due.setdefault(owner.attempt + 1, []).append(again)
-        for attempt, rows in due.items():
+            due.setdefault((owner.attempt + 1, max(now, ended + retry.delay)), []).append(position)
+        planned = 0
+        for (attempt, start), positions in due.items():
+            again = self.plan.rows.subset(np.asarray(positions, dtype=np.intp))
+            Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}).apply(again)
+            unscheduled = again.planned() & (again.window < 0)
+            if unscheduled.any():  # calling hours are off: start then, until the schedule ends
+                again.window[unscheduled] = len(again.windows)
+                again.windows.append((start, campaign.schedule.latest_at or start + HORIZON))
+            too_short = [end - begin < timedelta(minutes=1) for begin, end in again.windows] + [False]
+            again.set_status(again.planned() & np.asarray(too_short)[again.window], NOT_DUE, "")
             requests = [
-                CallRequest(f"{request.id}-a{attempt}", request.rows, request.body)
-                for request in build_requests(rows, campaign, self.plan.run_id)
+                CallRequest(f"{request.id}-a{attempt}", request.rows, request.body_json)
+                for request in build_requests(again, campaign, self.plan.run_id)
             ]
             self.ledger.add_requests(requests, attempt)
-        return sum(len(rows) for rows in due.values())
+            planned += int(again.planned().sum())
+        return planned
 
     # --- results -----------------------------------------------------------------------------------
     def row_results(self) -> list[RowResult]:
@@ -308,7 +313,9 @@ class CampaignRun:
         results = results if results is not None else self.row_results()
         summary = self.summary(results)
         path = results_path(self.outdir, self.fmt, len(results))
-        return write_results(results_frame(self.plan.sheet.frame, results, outcomes=True), path, summary), summary
+        return write_results(
+            results_frame(self.plan.sheet.frame, result_columns(results, outcomes=True)), path, summary
+        ), summary
 
 
 def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:

@@ -5,31 +5,52 @@ Rows that pass get the calling window their schedulePlan will carry."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from runner.columns import Objects, map_distinct, objects, strip
 from runner.config import Campaign
-from runner.customers import DUPLICATE, PLANNED, SUPPRESSED, Row
+from runner.customers import DUPLICATE, SUPPRESSED, Rows
 from runner.errors import InputError
 from runner.hours import Interval, Rules, first_window
 from runner.load import read_cells
-from runner.number_facts import NumberFacts, fact_key, number_facts
+from runner.number_facts import NumberFacts, facts_column
 from runner.phones import Normalizer
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
+_NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
+_ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
 
 
-def mark_duplicates(rows: list[Row]) -> None:
+def _take(column: pa.Array, positions: npt.NDArray[np.intp]) -> pa.Array:
+    return column.take(pa.array(positions, pa.int64()))
+
+
+def _listed(e164: Objects, listing: Mapping[str, object]) -> list[tuple[int, str]]:
+    """(position, number) of the numbers found in `listing`, looked up column-wide."""
+    found = pc.is_in(pa.array(e164, pa.string()), value_set=pa.array(list(listing), pa.string()))
+    hits = np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
+    return [(int(hit), str(e164[hit])) for hit in hits]
+
+
+def mark_duplicates(rows: Rows) -> None:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
-    first: dict[str, int] = {}
-    for row in rows:
-        if row.status != PLANNED:
-            continue
-        seen = first.setdefault(row.phone.key, row.number)
-        if seen != row.number:
-            row.status, row.reason = DUPLICATE, f"same number as row {seen}"
+    planned = np.flatnonzero(rows.planned())
+    codes, _ = pd.factorize(rows.key[planned])
+    _, first = np.unique(codes, return_index=True)
+    first_of_row = planned[first[codes]]
+    repeats = planned[first_of_row != planned]
+    firsts = rows.numbers[first_of_row[first_of_row != planned]]
+    rows.set_status(repeats, DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
 
 
 def load_do_not_call(paths: list[Path], region: str) -> dict[str, str]:
@@ -56,63 +77,99 @@ class Screen:
     start: datetime  # the earliest moment a call may be placed
     do_not_call: dict[str, str]
     recent_calls: dict[str, list[datetime]]
-    _known: dict[str, NumberFacts] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._hours = self.campaign.schedule.hours
 
-    def apply(self, rows: list[Row]) -> Counter[str]:
-        """Suppress rows in place; returns counts by rule."""
+    def apply(self, rows: Rows) -> Counter[str]:
+        """Suppress rows in place (the first rule a row breaks decides its reason) and give the rest
+        their calling window; returns counts by rule. Rules are decided per distinct value."""
         suppressed: Counter[str] = Counter()
-        windows: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
-        for row in rows:
-            if row.status != PLANNED:
-                continue
-            rule, reason = self._check(row, row.cells, windows)
-            if rule:
-                row.status, row.reason = SUPPRESSED, reason
-                suppressed[rule] += 1
-        return suppressed
+        pending = np.flatnonzero(rows.planned())
 
-    def _check(
-        self, row: Row, cell: dict[str, str], windows: dict[tuple[tuple[str, ...], str | None], Interval | None]
-    ) -> tuple[str, str]:
+        def suppress(rule: str, problems: Objects) -> npt.NDArray[np.bool_]:
+            """problems: one reason per pending row, "" where the rule lets it through. Returns which
+            pending rows are still pending, to keep arrays that run beside `pending` aligned."""
+            nonlocal pending
+            broken = np.asarray(problems != "", dtype=bool)
+            if broken.any():
+                rows.set_status(pending[broken], SUPPRESSED, problems[broken])
+                suppressed[rule] += int(broken.sum())
+                pending = pending[~broken]
+            return ~broken
+
         compliance = self.campaign.compliance
         if compliance.require_consent:
-            problem = self._consent_problem(cell)
-            if problem:
-                return "consent", problem
-        e164 = row.phone.e164
-        if e164 and e164 in self.do_not_call:
-            return "do-not-call", f"on the do-not-call list {self.do_not_call[e164]}"
-        facts = self._facts(e164) if e164 else None
-        if compliance.from_free_number and facts is not None and facts.region != "US":
-            return "free number", "international number: a free Vapi number cannot call abroad (from_free_number)"
-        recent = self._history_problem(e164)
-        if recent:
-            return recent
-        hours = self._hours
-        if hours is None:
-            return "", ""
-        zones, problem = self._zones(facts, cell)
-        if problem:
-            return "calling hours", problem
-        state = facts.state if facts is not None else None
-        key = (zones, state)
-        if key not in windows:
-            rules = Rules(hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
-            windows[key] = first_window(rules, zones, state, self.start, self.campaign.schedule.latest_at)
-        window = windows[key]
-        if window is None:
-            return "calling hours", _no_window_reason(zones, state, self.campaign.schedule.latest_at)
-        row.window = window
-        return "", ""
+            consent = rows.cells.get("consent")
+            if consent is None:
+                suppress("consent", np.full(len(pending), _NO_CONSENT_COLUMN, dtype=object))
+            else:
+                suppress("consent", map_distinct(_take(consent, pending), self._consent_problem))
+        if self.do_not_call:
+            problems = np.full(len(pending), "", dtype=object)
+            for hit, e164 in _listed(rows.e164[pending], self.do_not_call):
+                problems[hit] = f"on the do-not-call list {self.do_not_call[e164]}"
+            suppress("do-not-call", problems)
+        fact_index, facts = facts_column(pa.array(rows.e164[pending], pa.string()))
+        if compliance.from_free_number:
+            abroad = objects([_ABROAD if f.region != "US" else "" for f in facts] + [""])
+            fact_index = fact_index[suppress("free number", abroad[fact_index])]
+        if self.recent_calls:
+            rule_of = np.full(len(pending), "", dtype=object)
+            reason_of = np.full(len(pending), "", dtype=object)
+            for hit, e164 in _listed(rows.e164[pending], self.recent_calls):
+                rule_of[hit], reason_of[hit] = self._history_problem(e164) or ("", "")
+            for rule in ("recently called", "calls per day"):
+                kept = suppress(rule, np.where(rule_of == rule, reason_of, ""))
+                rule_of, reason_of, fact_index = rule_of[kept], reason_of[kept], fact_index[kept]
+        if self._hours is not None:
+            self._windows(rows, pending, fact_index, facts, suppress)
+        return suppressed
 
-    def _consent_problem(self, cell: dict[str, str]) -> str:
-        column = self.roles.get("consent")
-        if column is None:
-            return "no consent: the file has no consent column (require_consent = true)"
-        value = cell.get("consent", "").strip()
+    def _windows(
+        self,
+        rows: Rows,
+        pending: npt.NDArray[np.intp],
+        fact_index: npt.NDArray[np.intp],
+        facts: list[NumberFacts],
+        suppress: Callable[[str, Objects], npt.NDArray[np.bool_]],
+    ) -> None:
+        """Each pending row's first calling window, decided once per (time zone cell, number facts)."""
+        assert self._hours is not None
+        compliance = self.campaign.compliance
+        rules = Rules(self._hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
+        timezone = rows.cells.get("timezone")
+        given, zone_cells = np.zeros(len(pending), dtype=np.int64), [""]
+        if timezone is not None:
+            encoded = pc.dictionary_encode(strip(pc.fill_null(_take(timezone, pending), "")))
+            given, zone_cells = encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
+        _, first, inverse = np.unique(given * (len(facts) + 1) + fact_index + 1, return_index=True, return_inverse=True)
+        by_interval: dict[Interval, int] = {window: i for i, window in enumerate(rows.windows)}
+        by_place: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
+        problems, windows = [], []
+        for position in first:
+            number_facts = facts[fact_index[position]] if fact_index[position] >= 0 else None
+            zones, problem = self._zones(number_facts, zone_cells[given[position]])
+            state = number_facts.state if number_facts is not None else None
+            window = None
+            if not problem:
+                place = (zones, state)
+                if place not in by_place:
+                    by_place[place] = first_window(rules, zones, state, self.start, self.campaign.schedule.latest_at)
+                window = by_place[place]
+                if window is None:
+                    problem = _no_window_reason(zones, state, self.campaign.schedule.latest_at)
+            if window is not None and window not in by_interval:
+                by_interval[window] = len(rows.windows)
+                rows.windows.append(window)
+            problems.append(problem)
+            windows.append(-1 if window is None else by_interval[window])
+        rows.window[pending] = np.asarray(windows, dtype=np.intp)[inverse]
+        suppress("calling hours", objects(problems)[inverse])
+
+    def _consent_problem(self, cell: str | None) -> str:
+        column = self.roles["consent"]
+        value = (cell or "").strip()
         if value.casefold() in CONSENT_YES:
             return ""
         return f"no consent: column {column!r} is {value!r}" if value else f"no consent: column {column!r} is empty"
@@ -133,16 +190,8 @@ class Screen:
             return "calls per day", f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
         return None
 
-    def _facts(self, e164: str) -> NumberFacts:
-        key = fact_key(e164)
-        facts = self._known.get(key)
-        if facts is None:
-            facts = self._known[key] = number_facts(e164)
-        return facts
-
-    def _zones(self, facts: NumberFacts | None, cell: dict[str, str]) -> tuple[tuple[str, ...], str]:
-        """The recipient's candidate time zones: the timezone column beats the number's own."""
-        given = cell.get("timezone", "").strip()
+    def _zones(self, facts: NumberFacts | None, given: str) -> tuple[tuple[str, ...], str]:
+        """The recipient's candidate time zones: the timezone column (stripped) beats the number's own."""
         if given:
             try:
                 ZoneInfo(given)

@@ -197,7 +197,7 @@ def test_a_request_whose_window_closed_is_never_sent(tmp_path: Path, sandbox: An
     from runner.submit import Submitter
 
     server = sandbox()
-    stale = CallRequest(
+    stale = CallRequest.of(
         "req_stale",
         (2,),
         {

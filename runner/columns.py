@@ -1,0 +1,80 @@
+"""Column helpers for the planner: whole-column string work in Arrow, Python only per distinct value.
+
+A million-row sheet holds few distinct consent answers, countries or time zones; deciding each once
+and spreading the answer with an index is what keeps planning near the cost of reading the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Objects = npt.NDArray[np.object_]
+# Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII).
+WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
+
+
+def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Any column of text as one Arrow string array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values.cast(pa.string())
+    return pa.array(values, type=pa.string())
+
+
+def objects(values: pa.Array | Sequence[Any]) -> Objects:
+    """An object ndarray (Arrow nulls become None): cheap to mask, take and assign."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def map_distinct(values: pa.Array, function: Callable[[str | None], Any]) -> Objects:
+    """function(value) for every row, calling it once per distinct value."""
+    encoded = pc.dictionary_encode(values)
+    answers = objects([function(value) for value in encoded.dictionary.to_pylist()] + [function(None)])
+    indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return np.asarray(answers[indices], dtype=object)
+
+
+def strip(values: pa.Array) -> pa.Array:
+    """str.strip() on a whole column."""
+    return pc.utf8_trim(values, characters=WHITESPACE)
+
+
+def json_strings(values: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal, exactly as json.dumps(..., ensure_ascii=False) writes it."""
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    needs_escape = pc.fill_null(pc.match_substring_regex(values, r'["\\\x00-\x1f]'), False)
+    if not pc.any(needs_escape).as_py():
+        return quoted
+    escaped = objects(quoted)
+    positions = np.flatnonzero(needs_escape.to_numpy(zero_copy_only=False))
+    escaped[positions] = [encode_basestring(value) for value in objects(values)[positions]]
+    return pa.array(escaped, type=pa.string())
+
+
+def fragments(*parts: pa.Array | str, separator: str = ",") -> pa.Array:
+    """Join the non-null parts of each row with `separator` (null parts are left out, not emptied).
+
+    Arrow's own null_handling="skip" drops rows whose parts are all null (pyarrow 26), so each part
+    carries its separator and the leading one is cut off."""
+    pieces: list[pa.Array | str] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(separator + part)
+        else:
+            pieces.append(pc.fill_null(pc.binary_join_element_wise(separator, part, ""), ""))
+    joined = pc.binary_join_element_wise(*pieces, "")
+    return pc.utf8_slice_codeunits(joined, len(separator))
