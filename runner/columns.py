@@ -6,24 +6,31 @@ and spreading the answer with an index is what keeps planning near the cost of r
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 Objects = npt.NDArray[np.object_]
-# Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII).
-WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+# Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII);
+# tests/test_columns.py checks it against str.isspace.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
-def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Any column of text as one Arrow string array."""
+def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
+    """Any column of text as one Arrow string array (a pandas string column without a copy to Python)."""
+    if isinstance(values, pd.Series):
+        values = pa.array(values.array) if isinstance(values.array, ArrowStringArray) else values.to_numpy()
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if isinstance(values, pa.Array):

@@ -109,7 +109,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     """Normalize every row; rows that cannot be called get status `invalid` and a reason."""
     roles = sheet.roles
     size = len(sheet.row_numbers)
-    cells = {role: text_array(sheet.frame[header].to_numpy()) for role, header in roles.items()}
+    cells = {role: text_array(sheet.frame[header]) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
     phones = _phones(sheet, campaign, cells)
     callable_ = np.asarray([reason is None for reason in phones.reason], dtype=bool)
@@ -242,7 +242,7 @@ def _variables(sheet: Sheet, campaign: Campaign) -> Objects:
     size = len(sheet.row_numbers)
     members = []
     for name, header in variable_columns(sheet, campaign).items():
-        value = text_array(sheet.frame[header].to_numpy())
+        value = text_array(sheet.frame[header])
         blank = pc.equal(strip(value), "")
         member = pc.binary_join_element_wise(encode_basestring(name) + ":", json_strings(value), "")
         members.append(pc.if_else(blank, None, member))

@@ -7,6 +7,7 @@ kept as per-row reasons instead of failing the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -17,6 +18,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from runner.config import ROLES, Columns
 from runner.errors import InputError
@@ -28,6 +31,8 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_CELL_CHARS = 10_000
 # The header may sit below a title block; look this far down for it.
 HEADER_SEARCH_ROWS = 20
+# Arrow reads every column as text when told so by name (its names are f0, f1, …).
+_ALL_TEXT = {f"f{index}": pa.string() for index in range(2048)}
 
 # Header spellings per role, compared after dropping case, spaces, "_", "-" and ".". Order matters:
 # earlier spellings win when a sheet has several candidates.
@@ -91,7 +96,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         raise InputError(f"{path}: file not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if not data.strip():
+    if not data or data.isspace():
         raise InputError(f"{path}: the file is empty")
     warnings: list[str] = []
     table = _read_table(path, data, sheet, warnings)
@@ -135,7 +140,7 @@ def read_cells(path: Path) -> list[list[str]]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if not data.strip():
+    if not data or data.isspace():
         return []
     cells: list[list[str]] = _read_table(path, data, None, []).to_numpy(dtype=object).tolist()
     return cells
@@ -283,30 +288,30 @@ def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str])
         warnings.append(f"{path}: named {suffix} but is a text file: read as delimited text")
     elif suffix not in TEXT_SUFFIXES:
         warnings.append(f"{path}: unknown extension {suffix!r}: read as delimited text")
-    text = decode(data, path, warnings)
+    text, encoding = decode(data, path, warnings)
     delimiter = "\t" if suffix in {".tsv", ".tab"} else sniff_delimiter(text)
-    return _parse_text(text, delimiter)
+    return _parse_text(text, delimiter, data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8"))
 
 
-def decode(data: bytes, path: Path, warnings: list[str]) -> str:
-    """BOM first (UTF-8, UTF-16), then strict UTF-8, then cp1252 with a warning."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data.decode("utf-8-sig")
+def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
+    """The text and the encoding it was read with: BOM first (UTF-8, UTF-16), then strict UTF-8,
+    then cp1252 with a warning."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data.decode("utf-8-sig"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise InputError(f"{path}: starts like UTF-16 but does not decode as it") from None
     head = data[:4096]
     if b"\x00" in head:
         # UTF-16 without a BOM puts a NUL beside every ASCII character; anything else is binary.
-        if head[1::2].count(0) > len(head) // 4:
-            return _decode_or_fail(data, "utf-16-le", path)
-        if head[0::2].count(0) > len(head) // 4:
-            return _decode_or_fail(data, "utf-16-be", path)
+        for encoding, nuls in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+            if nuls.count(0) > len(head) // 4:
+                return _decode_or_fail(data, encoding, path), encoding
         raise InputError(f"{path}: binary content, not a spreadsheet or text export")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     text = data.decode("cp1252", errors="replace")
@@ -314,7 +319,7 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> str:
     if controls > 8 or text[:4096].count("\ufffd") > 8:
         raise InputError(f"{path}: binary content, not a spreadsheet or text export")
     warnings.append(f"{path}: not UTF-8; read as Windows-1252 (cp1252). Check names with accents")
-    return text
+    return text, "cp1252"
 
 
 def _decode_or_fail(data: bytes, encoding: str, path: Path) -> str:
@@ -343,8 +348,12 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _parse_text(text: str, delimiter: str) -> pd.DataFrame:
-    """Fast path through pandas' C parser; ragged files fall back to the csv module."""
+def _parse_text(text: str, delimiter: str, utf8: bytes) -> pd.DataFrame:
+    """Arrow's multi-threaded reader for rectangular files (the usual export); pandas' C parser when
+    rows differ in length; the csv module when even that gives up. `utf8` is `text` encoded."""
+    frame = _parse_rectangular(utf8, delimiter)
+    if frame is not None:
+        return frame
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -361,6 +370,24 @@ def _parse_text(text: str, delimiter: str) -> pd.DataFrame:
         csv.field_size_limit(sys.maxsize)
         return _table([list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)])
     return frame
+
+
+def _parse_rectangular(utf8: bytes, delimiter: str) -> pd.DataFrame | None:
+    """Every record as text cells when all records have the same number of cells; else None."""
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=_ALL_TEXT, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if any(column.type != pa.string() for column in table.columns):
+        return None  # wider than _ALL_TEXT: leave it to pandas
+    return pd.DataFrame({index: pd.Series(column, dtype="str") for index, column in enumerate(table.columns)})
 
 
 def _read_book(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
