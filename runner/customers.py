@@ -4,7 +4,7 @@ object (as JSON text), the assistant and from-number, and the template variables
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
 
@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import WHITESPACE_CLASS, Objects, fragments, json_strings, map_distinct, objects, strip, text_array
+from runner.columns import WHITESPACE_CLASS, Objects, fragments, json_strings, map_distinct, strip, text_array
 from runner.config import Campaign
 from runner.errors import InputError
 from runner.load import Sheet, find_header
@@ -38,13 +38,13 @@ class Rows:
     numbers: npt.NDArray[np.int64]  # spreadsheet row numbers, as a person sees them
     status: Objects
     reason: Objects
-    e164: Objects  # None for SIP addresses and invalid rows
-    sip_uri: Objects
-    key: Objects  # what makes two rows the same destination
+    e164: pa.Array  # null for SIP addresses and invalid rows
+    sip_uri: pa.Array
+    key: pa.Array  # what makes two rows the same destination
     assistant_id: Objects  # None: the campaign's transient assistant
     phone_number_id: Objects
-    customer: Objects  # the customer object's JSON members, without braces
-    variables: Objects  # JSON text of the row's variableValues; None when it has none
+    customer: pa.Array  # the customer object as JSON text; null where there is none
+    variables: pa.Array  # JSON text of the row's variableValues; null when it has none
     cells: dict[str, pa.Array]  # role -> the row's cell
     window: npt.NDArray[np.intp] = field(init=False)  # index into `windows`; -1 until screened in
     windows: list[Interval] = field(default_factory=list)
@@ -70,23 +70,20 @@ class Rows:
 
     def subset(self, positions: npt.NDArray[np.intp]) -> Rows:
         """These rows again, planned afresh (no reason, window or request): for follow-up attempts."""
-        taken = {
-            name: getattr(self, name)[positions]
-            for name in (
-                "numbers",
-                "e164",
-                "sip_uri",
-                "key",
-                "assistant_id",
-                "phone_number_id",
-                "customer",
-                "variables",
-            )
-        }
-        cells = {role: column.take(pa.array(positions, pa.int64())) for role, column in self.cells.items()}
-        fresh = np.full(len(positions), PLANNED, dtype=object)
-        return replace(self, **taken, status=fresh, reason=np.full(len(positions), "", dtype=object), cells=cells,
-                       windows=[])  # fmt: skip
+        indices = pa.array(positions, pa.int64())
+        return Rows(
+            numbers=self.numbers[positions],
+            status=np.full(len(positions), PLANNED, dtype=object),
+            reason=np.full(len(positions), "", dtype=object),
+            e164=self.e164.take(indices),
+            sip_uri=self.sip_uri.take(indices),
+            key=self.key.take(indices),
+            assistant_id=self.assistant_id[positions],
+            phone_number_id=self.phone_number_id[positions],
+            customer=self.customer.take(indices),
+            variables=self.variables.take(indices),
+            cells={role: column.take(indices) for role, column in self.cells.items()},
+        )
 
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
@@ -112,10 +109,12 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     cells = {role: text_array(sheet.frame[header]) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
     phones = _phones(sheet, campaign, cells)
-    callable_ = np.asarray([reason is None for reason in phones.reason], dtype=bool)
+    callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
     status = np.where(callable_, PLANNED, INVALID).astype(object)
     reason = np.full(size, "", dtype=object)
-    reason[~callable_] = [_column_reason(text, roles["number"]) for text in phones.reason[~callable_]]
+    number_column = roles.get("number", "")
+    reason[~callable_] = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
+                                      lambda text: _column_reason(text or "", number_column))  # fmt: skip
     assistant_id = _with_default(cells.get("assistant_id"), campaign.assistant_id, size)
     phone_number_id = _with_default(cells.get("phone_number_id"), campaign.phone_number_id, size)
     no_assistant = callable_ & (assistant_id == None) if campaign.assistant is None else np.zeros(size, bool)  # noqa: E711
@@ -125,23 +124,20 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     status[no_number_id] = INVALID
     reason[no_number_id] = f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
     customer, notes = _customers(phones, cells, run_tag, numbers)
-    planned = status == PLANNED
-    reason[planned] = notes[planned]
-    sip = pa.array(phones.sip_uri, pa.string())
-    e164 = pa.array(phones.e164, pa.string())
-    key = pc.coalesce(
-        sip, pc.binary_join_element_wise(e164, pc.fill_null(pa.array(phones.extension, pa.string()), ""), ";")
-    )
+    for position, note in notes.items():
+        if status[position] == PLANNED:
+            reason[position] = note
+    key = pc.coalesce(phones.sip_uri, pc.binary_join_element_wise(phones.e164, pc.fill_null(phones.extension, ""), ";"))
     return Rows(
         numbers=numbers,
         status=status,
         reason=reason,
         e164=phones.e164,
         sip_uri=phones.sip_uri,
-        key=objects(key),
+        key=key,
         assistant_id=assistant_id,
         phone_number_id=phone_number_id,
-        customer=np.where(callable_, customer, np.full(size, None, dtype=object)),
+        customer=customer,
         variables=_variables(sheet, campaign),
         cells=cells,
     )
@@ -155,37 +151,37 @@ def _with_default(column: pa.Array | None, default: str | None, size: int) -> Ob
 
 
 def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> PhoneColumn:
-    """Every row's destination, normalized in bulk per region (a country column sets a row's region)."""
+    """Every row's destination, normalized in bulk per region (a country column sets a row's region);
+    rows with a problem of their own (too many cells, a huge cell) keep that as their reason."""
     size = len(sheet.row_numbers)
     numbers = cells.get("number", pa.nulls(size, pa.string()))
     country = cells.get("country")
-    regions = (
-        np.full(size, campaign.default_region, dtype=object)
-        if country is None
-        else map_distinct(country, lambda cell: region_for(cell or "", campaign.default_region))
-    )
-    fields = [np.full(size, None, dtype=object) for _ in range(5)]
-    for region in {value for value in set(regions.tolist()) if value is not None}:
-        positions = np.flatnonzero(regions == region)
-        column = normalize_column(
-            numbers.take(pa.array(positions, pa.int64())) if len(positions) < size else numbers, region
-        )
-        for target, source in zip(fields, _fields(column), strict=True):
-            target[positions] = source
-    if country is not None:
-        unknown = np.flatnonzero(regions == None)  # noqa: E711
-        fields[3][unknown] = [
-            f"not a number: unknown country {cell!r} in column {sheet.roles['country']!r}"
-            for cell in objects(country)[unknown]
-        ]
-    for index, problem in sheet.row_problems.items():
-        for target in fields:
-            target[index] = None
-        fields[3][index] = problem
-    return PhoneColumn(*fields)
+    if country is None:
+        phones = normalize_column(numbers, campaign.default_region)
+    else:
+        regions = map_distinct(country, lambda cell: region_for(cell or "", campaign.default_region))
+        column = sheet.roles["country"]
+        reasons = map_distinct(country, lambda cell: f"not a number: unknown country {cell!r} in column {column!r}")
+        reasons[regions != None] = None  # noqa: E711
+        empty = pa.nulls(size, pa.string())
+        phones = PhoneColumn(empty, empty, empty, pa.array(reasons, pa.string()), empty)
+        for region in {value for value in regions.tolist() if value is not None}:
+            mask = pa.array(regions == region)
+            part = normalize_column(numbers.filter(mask), region)
+            pieces = zip(_fields(phones), _fields(part), strict=True)
+            phones = PhoneColumn(*(pc.replace_with_mask(whole, mask, piece) for whole, piece in pieces))
+    if sheet.row_problems:
+        mask = np.zeros(size, dtype=bool)
+        mask[list(sheet.row_problems)] = True
+        problems = pa.array(list(sheet.row_problems.values()), pa.string())
+        nothing = pa.nulls(len(problems), pa.string())
+        fields = [pc.replace_with_mask(field, pa.array(mask), nothing) for field in _fields(phones)]
+        fields[3] = pc.replace_with_mask(phones.reason, pa.array(mask), problems)
+        phones = PhoneColumn(*fields)
+    return phones
 
 
-def _fields(column: PhoneColumn) -> tuple[Objects, ...]:
+def _fields(column: PhoneColumn) -> tuple[pa.Array, ...]:
     return column.e164, column.extension, column.sip_uri, column.reason, column.note
 
 
@@ -197,59 +193,67 @@ def _column_reason(reason: str, column: str) -> str:
 
 def _customers(
     phones: PhoneColumn, cells: dict[str, pa.Array], run_tag: str, numbers: npt.NDArray[np.int64]
-) -> tuple[Objects, Objects]:
-    """Each row's customer object members (JSON, without braces) and its notes. Over-long fields are
-    shortened or left out, with a note."""
+) -> tuple[pa.Array, dict[int, str]]:
+    """Each row's customer object (JSON text; null where the row has no destination), and the notes
+    of the rows that have any. Over-long fields are shortened or left out, with a note."""
     size = len(numbers)
-    sip = pa.array(phones.sip_uri, pa.string())
-    e164 = pa.array(phones.e164, pa.string())
-    extension = pa.array(phones.extension, pa.string())
     destination = pc.if_else(
-        pc.is_valid(sip),
-        pc.binary_join_element_wise('"sipUri":', json_strings(sip), ""),
-        fragments(
-            pc.binary_join_element_wise('"number":', json_strings(e164), ""),
-            pc.binary_join_element_wise('"extension":', json_strings(extension), ""),
-        ),
+        pc.is_valid(phones.sip_uri),
+        pc.binary_join_element_wise('{"sipUri":', json_strings(phones.sip_uri), ""),
+        pc.binary_join_element_wise(
+            '{"number":"', phones.e164, '"', _member("extension", phones.extension), ""
+        ),  # an E.164 number needs no escaping
     )
     empty = pa.nulls(size, pa.string())
     name = cells.get("name", empty)
     name = pc.utf8_trim(pc.replace_substring_regex(pc.fill_null(name, ""), WHITESPACE_CLASS + "+", " "), " ")
     long_name = pc.greater(pc.utf8_length(name), MAX_FIELD)
     name = pc.if_else(long_name, pc.utf8_rtrim(pc.utf8_slice_codeunits(name, 0, MAX_FIELD), " "), name)
-    name_note = pc.if_else(long_name, f"name shortened to {MAX_FIELD} characters", None)
     email = strip(pc.fill_null(cells.get("email", empty), ""))
     has_email = pc.not_equal(email, "")
     long_email = pc.and_(has_email, pc.greater(pc.utf8_length(email), MAX_FIELD))
     good_email = pc.and_(pc.and_(has_email, pc.invert(long_email)), pc.match_substring_regex(email, _EMAIL))
-    bad_email = pc.if_else(pc.and_(has_email, pc.invert(good_email)), "email not sent: not an email address", None)
-    email_note = pc.if_else(long_email, f"email not sent: longer than {MAX_FIELD} characters", bad_email)
     external = pc.binary_join_element_wise(
-        f'"externalId":"{run_tag}-r', pc.cast(pa.array(numbers), pa.string()), '"', ""
+        f',"externalId":"{run_tag}-r', pc.cast(pa.array(numbers), pa.string()), '"}', ""
     )
-    customer = fragments(
+    customer = pc.binary_join_element_wise(
         destination,
-        pc.if_else(pc.not_equal(name, ""), pc.binary_join_element_wise('"name":', json_strings(name), ""), None),
-        pc.if_else(good_email, pc.binary_join_element_wise('"email":', json_strings(email), ""), None),
+        _member("name", pc.if_else(pc.not_equal(name, ""), name, None)),
+        _member("email", pc.if_else(good_email, email, None)),
         external,
+        "",
     )
-    notes = fragments(pa.array(phones.note, pa.string()), name_note, email_note, separator="; ")
-    return objects(customer), objects(notes)
+    bad_email = pc.and_(has_email, pc.invert(good_email))
+    noted = pc.or_(pc.is_valid(phones.note), pc.or_(long_name, bad_email)).to_numpy(zero_copy_only=False)
+    notes: dict[int, str] = {}
+    for position in np.flatnonzero(noted).tolist():
+        parts = [
+            phones.note[position].as_py(),
+            f"name shortened to {MAX_FIELD} characters" if long_name[position].as_py() else None,
+            f"email not sent: longer than {MAX_FIELD} characters" if long_email[position].as_py()
+            else "email not sent: not an email address" if bad_email[position].as_py() else None,
+        ]  # fmt: skip
+        notes[position] = "; ".join(part for part in parts if part)
+    return customer, notes
 
 
-def _variables(sheet: Sheet, campaign: Campaign) -> Objects:
-    """Each row's variableValues as JSON text (its non-blank variables, in column order), or None."""
+def _member(name: str, values: pa.Array) -> pa.Array:
+    """',"name":<value as JSON>' where there is a value, else empty."""
+    return pc.fill_null(pc.binary_join_element_wise(f',"{name}":', json_strings(values), ""), "")
+
+
+def _variables(sheet: Sheet, campaign: Campaign) -> pa.Array:
+    """Each row's variableValues as JSON text (its non-blank variables, in column order), or null."""
     size = len(sheet.row_numbers)
     members = []
     for name, header in variable_columns(sheet, campaign).items():
         value = text_array(sheet.frame[header])
-        blank = pc.equal(strip(value), "")
         member = pc.binary_join_element_wise(encode_basestring(name) + ":", json_strings(value), "")
-        members.append(pc.if_else(blank, None, member))
+        members.append(pc.if_else(pc.equal(strip(value), ""), None, member))
     if not members:
-        return np.full(size, None, dtype=object)
-    joined = fragments(*members)
-    return objects(pc.if_else(pc.equal(joined, ""), None, pc.binary_join_element_wise("{", joined, "}", "")))
+        return pa.nulls(size, pa.string())
+    joined = members[0] if len(members) == 1 else fragments(*members)
+    return pc.if_else(pc.equal(pc.fill_null(joined, ""), ""), None, pc.binary_join_element_wise("{", joined, "}", ""))
 
 
 def external_id(run_tag: str, row: int) -> str:

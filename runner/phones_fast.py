@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import numpy.typing as npt
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from runner.columns import Objects, objects, text_array
+from runner.columns import text_array
 from runner.phones import MAX_EXTENSION, Phone, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
@@ -65,22 +64,20 @@ def _us_patterns() -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class PhoneColumn:
-    """Normalized destinations for a whole column: one entry per cell, None where absent."""
+    """Normalized destinations for a whole column: one entry per cell, null where absent."""
 
-    e164: Objects
-    extension: Objects
-    sip_uri: Objects
-    reason: Objects  # set where the cell cannot be called
-    note: Objects  # set where the cell was accepted after a repair worth telling
+    e164: pa.Array
+    extension: pa.Array
+    sip_uri: pa.Array
+    reason: pa.Array  # set where the cell cannot be called
+    note: pa.Array  # set where the cell was accepted after a repair worth telling
 
     def __len__(self) -> int:
         return len(self.e164)
 
     def phones(self) -> list[Phone]:
-        return [
-            Phone(*fields)
-            for fields in zip(self.e164, self.extension, self.sip_uri, self.reason, self.note, strict=True)
-        ]
+        fields = (self.e164, self.extension, self.sip_uri, self.reason, self.note)
+        return [Phone(*values) for values in zip(*(field.to_pylist() for field in fields), strict=True)]
 
 
 def normalize_many(cells: Sequence[str], region: str) -> list[Phone]:
@@ -89,66 +86,93 @@ def normalize_many(cells: Sequence[str], region: str) -> list[Phone]:
 
 
 def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
-    """Normalize every cell for `region`, each distinct cell once; equal to `normalize` cell by cell."""
-    encoded = pc.dictionary_encode(pc.fill_null(cells, ""))
-    distinct = encoded.dictionary
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    e164, extension, fast = _fast(distinct, region)
-    columns = [e164, extension, *(np.full(len(distinct), None, dtype=object) for _ in range(3))]
-    rest = np.flatnonzero(~fast)
-    for position, phone in zip(rest, _slow(objects(distinct)[rest].tolist(), region), strict=True):
-        for column, value in zip(
-            columns, (phone.e164, phone.extension, phone.sip_uri, phone.reason, phone.note), strict=True
-        ):
-            column[position] = value
-    return PhoneColumn(*(column[indices] for column in columns))
+    """Normalize every cell for `region`; equal to `normalize` cell by cell. The vectorized path
+    takes what it can prove; each distinct cell left over goes through `normalize` once."""
+    cells = pc.fill_null(cells, "")
+    e164, extension, fast = _fast(cells, region)
+    slow = pc.invert(fast)
+    leftovers = cells.filter(slow).to_pylist()
+    distinct = list(dict.fromkeys(leftovers))
+    by_cell = dict(zip(distinct, _slow(distinct, region), strict=True))
+    phones = [by_cell[cell] for cell in leftovers]
+    empty = pa.nulls(len(cells), pa.string())
+
+    def merged(base: pa.Array, values: list[str | None]) -> pa.Array:
+        return pc.replace_with_mask(base, slow, pa.array(values, pa.string())) if values else base
+
+    return PhoneColumn(
+        merged(e164, [phone.e164 for phone in phones]),
+        merged(extension, [phone.extension for phone in phones]),
+        merged(empty, [phone.sip_uri for phone in phones]),
+        merged(empty, [phone.reason for phone in phones]),
+        merged(empty, [phone.note for phone in phones]),
+    )
 
 
-def _fast(cells: pa.Array, region: str) -> tuple[Objects, Objects, npt.NDArray[np.bool_]]:
-    """E.164 and extension for each cell the vectorized path can prove valid, and where it could."""
-    if not len(cells):
-        return objects([]), objects([]), np.zeros(0, dtype=bool)
+def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """E.164 and extension for each cell the vectorized path can prove valid, and where it could.
+
+    Costly regexes with groups run only on the cells a cheap match picked out."""
     text = pc.utf8_trim_whitespace(cells)
-    split = pc.extract_regex(text, _EXTENSION)
-    has_extension = pc.is_valid(split)
-    main = pc.if_else(has_extension, pc.struct_field(split, "main"), text)
-    main = pc.utf8_trim_whitespace(main)
-    extension = pc.struct_field(split, "ext")
+    main, extension = _split_extension(text)
     main = _undo_excel(main)
-    parts = pc.extract_regex(main, _NANP)
-    # A group that did not take part comes back empty, so joining the two gives the one that did.
-    area = pc.binary_join_element_wise(pc.struct_field(parts, "paren"), pc.struct_field(parts, "area"), "")
-    nsn = pc.binary_join_element_wise(area, pc.struct_field(parts, "exchange"), pc.struct_field(parts, "line"), "")
+    shape = pc.match_substring_regex(main, _NANP)
+    nsn = pc.utf8_slice_codeunits(_digits_only(main), -10)  # a NANP shape's digits: [1] + 10
     general, types = _us_patterns()
-    valid = pc.and_kleene(pc.match_substring_regex(nsn, general), pc.match_substring_regex(nsn, types))
+    valid = pc.and_(shape, pc.and_(pc.match_substring_regex(nsn, general), pc.match_substring_regex(nsn, types)))
     if region not in NANP_REGIONS:  # without a +, the number belongs to the default region: not ours
-        has_plus = pc.equal(pc.struct_field(parts, "plus"), "+")
-        valid = pc.and_kleene(valid, has_plus)
-    plus_without_one = pc.match_substring_regex(main, r"^\+[^1]")
-    valid = pc.and_kleene(valid, pc.invert(plus_without_one))
-    too_long = pc.greater(pc.utf8_length(extension), MAX_EXTENSION)
-    valid = pc.fill_null(pc.and_kleene(valid, pc.invert(pc.fill_null(too_long, False))), False)
+        valid = pc.and_(valid, pc.starts_with(main, "+"))
+    valid = pc.and_(valid, pc.invert(pc.match_substring_regex(main, r"^\+[^1]")))
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
+    valid = pc.and_(valid, pc.invert(too_long))
     e164 = pc.if_else(valid, pc.binary_join_element_wise("+1", nsn, ""), None)
-    extension = pc.if_else(valid, extension, None)
-    return objects(e164), objects(extension), valid.to_numpy(zero_copy_only=False)
+    return e164, pc.if_else(valid, extension, None), valid
+
+
+def _split_extension(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(number part, extension or null); only cells with an x or a # can have an extension."""
+    marked = pc.match_substring_regex(text, "[xX#]")
+    extension = pa.nulls(len(text), pa.string())
+    if not pc.any(marked).as_py():
+        return text, extension
+    candidates = text.filter(marked)
+    split = pc.extract_regex(candidates, _EXTENSION)
+    main = pc.if_else(pc.is_valid(split), pc.struct_field(split, "main"), candidates)
+    return (
+        pc.replace_with_mask(text, marked, pc.utf8_trim_whitespace(main)),
+        pc.replace_with_mask(extension, marked, pc.struct_field(split, "ext")),
+    )
+
+
+def _digits_only(text: pa.Array) -> pa.Array:
+    """Each string with every byte that is not an ASCII digit removed, done on Arrow's buffers."""
+    text = text.cast(pa.string())
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
+    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+    keep = (data >= ord("0")) & (data <= ord("9"))
+    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int32)])
+    new_offsets = kept[offsets - offsets[0]].astype(np.int32)
+    return pa.StringArray.from_buffers(len(text), pa.py_buffer(new_offsets), pa.py_buffer(data[keep].tobytes()))
 
 
 def _undo_excel(main: pa.Array) -> pa.Array:
     """12025550123.0 -> 12025550123; 1.2025550123E+10 -> 12025550123 when no digit was lost."""
-    floats = pc.extract_regex(main, _FLOAT)
-    main = pc.if_else(
-        pc.is_valid(floats),
-        pc.binary_join_element_wise(pc.struct_field(floats, "plus"), pc.struct_field(floats, "digits"), ""),
-        main,
-    )
-    scientific = pc.extract_regex(main, _SCIENTIFIC)
-    fraction = pc.struct_field(scientific, "frac")
-    exponent = pc.cast(pc.struct_field(scientific, "exp"), pa.int64())
-    exact = pc.fill_null(pc.equal(pc.utf8_length(fraction), exponent), False)
-    digits = pc.binary_join_element_wise(
-        pc.struct_field(scientific, "plus"), pc.struct_field(scientific, "int"), fraction, ""
-    )
-    return pc.if_else(exact, digits, main)
+    is_float = pc.match_substring_regex(main, _FLOAT)
+    if pc.any(is_float).as_py():
+        floats = pc.extract_regex(main.filter(is_float), _FLOAT)
+        plain = pc.binary_join_element_wise(pc.struct_field(floats, "plus"), pc.struct_field(floats, "digits"), "")
+        main = pc.replace_with_mask(main, is_float, plain)
+    is_scientific = pc.match_substring_regex(main, _SCIENTIFIC)
+    if pc.any(is_scientific).as_py():
+        written = main.filter(is_scientific)
+        scientific = pc.extract_regex(written, _SCIENTIFIC)
+        fraction = pc.struct_field(scientific, "frac")
+        exact = pc.equal(pc.utf8_length(fraction), pc.cast(pc.struct_field(scientific, "exp"), pa.int64()))
+        digits = pc.binary_join_element_wise(
+            pc.struct_field(scientific, "plus"), pc.struct_field(scientific, "int"), fraction, ""
+        )
+        main = pc.replace_with_mask(main, is_scientific, pc.if_else(exact, digits, written))
+    return main
 
 
 def _slow(cells: list[str], region: str) -> list[Phone]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 
 from runner.columns import Objects, objects
 from runner.config import Campaign, load_campaign
@@ -54,7 +55,7 @@ class Plan:
         sent = rows.request_id != ""
         return {
             "row": rows.numbers.astype(str).astype(object),
-            "e164": np.where(rows.e164 != None, rows.e164, np.where(rows.sip_uri != None, rows.sip_uri, "")),  # noqa: E711
+            "e164": objects(pc.coalesce(rows.e164, rows.sip_uri, "")),
             "status": rows.status,
             "reason": rows.reason,
             "call_id": np.full(len(rows), "", dtype=object),

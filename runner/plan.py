@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from runner.columns import objects
 from runner.config import Campaign
 from runner.customers import Rows
 
@@ -71,30 +72,45 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
     comes from the run (campaign + input content) and the rows it carries, not from its schedule, so
     planning the same input again later gives the same ids."""
     planned = np.flatnonzero(rows.planned())
+    if not len(planned):
+        return []
     split = campaign.overrides == "split"
     keys = [rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]]
     if split:
-        keys.append(rows.variables[planned])
+        keys.append(objects(rows.variables.take(pa.array(planned))))
     group = _group_codes(keys)
-    order = planned[np.argsort(group, kind="stable")]
-    starts = np.flatnonzero(np.diff(np.sort(group), prepend=-1))
-    ends = [*starts[1:].tolist(), len(order)] if len(order) else []
-    customers = _customer_texts(rows, order, per_customer=not split)
+    by_group = np.argsort(group, kind="stable")
+    order = planned[by_group]
+    group_starts = np.flatnonzero(np.diff(group[by_group], prepend=-1))
+    group_ends = [*group_starts[1:].tolist(), len(order)]
+    starts = np.concatenate(
+        [
+            np.arange(start, end, campaign.batch_size)
+            for start, end in zip(group_starts.tolist(), group_ends, strict=True)
+        ]
+    )
+    offsets = pa.array(np.append(starts, len(order)), pa.int32())
+    customers = pc.binary_join(pa.ListArray.from_arrays(offsets, _customer_texts(rows, order, not split)), ",")
+    numbers = pc.cast(pa.array(rows.numbers[order]), pa.string())
+    row_lists = pc.binary_join(pa.ListArray.from_arrays(offsets, numbers), ", ").to_pylist()
+    ordered_numbers = rows.numbers[order].tolist()
     campaign_schedule = schedule_plan(campaign)
     requests: list[CallRequest] = []
-    for group_start, group_end in zip(starts.tolist(), ends, strict=True):
-        for start in range(group_start, group_end, campaign.batch_size):
-            end = min(start + campaign.batch_size, group_end)
-            first = order[start]
-            window = rows.window[first]
-            schedule = campaign_schedule if window < 0 else _window_plan(rows.windows[window])
-            body = _body(campaign, len(requests) + 1, rows.assistant_id[first], rows.phone_number_id[first],
-                         rows.variables[first] if split else None, customers[start:end], schedule)  # fmt: skip
-            numbers = tuple(rows.numbers[order[start:end]].tolist())
-            digest = hashlib.sha256(f"{run_id}:{numbers}".encode()).hexdigest()
-            request = CallRequest(id=f"req_{digest[:20]}", rows=numbers, body_json=body)
-            rows.request_id[order[start:end]] = request.id
-            requests.append(request)
+    bounds = [*starts.tolist(), len(order)]
+    for seq, (start, end, members, row_list) in enumerate(
+        zip(bounds[:-1], bounds[1:], customers.to_pylist(), row_lists, strict=True), start=1
+    ):
+        first = order[start]
+        window = rows.window[first]
+        schedule = campaign_schedule if window < 0 else _window_plan(rows.windows[window])
+        variables = rows.variables[int(first)].as_py() if split else None
+        body = _body(campaign, seq, rows.assistant_id[first], rows.phone_number_id[first], variables,
+                     members, end - start, schedule)  # fmt: skip
+        numbers_repr = f"({row_list},)" if end - start == 1 else f"({row_list})"  # as str(tuple) writes it
+        digest = hashlib.sha256(f"{run_id}:{numbers_repr}".encode()).hexdigest()
+        requests.append(CallRequest(id=f"req_{digest[:20]}", rows=tuple(ordered_numbers[start:end]), body_json=body))
+    ids = np.array([request.id for request in requests], dtype=object)
+    rows.request_id[order] = np.repeat(ids, np.diff(bounds))
     return requests
 
 
@@ -108,16 +124,17 @@ def _group_codes(keys: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
     return np.asarray(combined, dtype=np.int64)
 
 
-def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> list[str]:
+def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> pa.Array:
     """Each row's customer object as JSON text; per-customer overrides carry the row's variables."""
-    members = pa.array(rows.customer[order], pa.string())
-    if per_customer:
-        overrides = pc.binary_join_element_wise(
-            ',"assistantOverrides":{"variableValues":', pa.array(rows.variables[order], pa.string()), "}", ""
-        )
-        members = pc.binary_join_element_wise(members, pc.fill_null(overrides, ""), "")
-    texts: list[str] = pc.binary_join_element_wise("{", members, "}", "").to_pylist()
-    return texts
+    indices = pa.array(order, pa.int64())
+    customers = rows.customer.take(indices)
+    if not per_customer:
+        return customers
+    variables = rows.variables.take(indices)
+    with_overrides = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(customers, 0, -1), ',"assistantOverrides":{"variableValues":', variables, "}}", ""
+    )
+    return pc.if_else(pc.is_valid(variables), with_overrides, customers)
 
 
 def _window_plan(window: tuple[datetime, datetime]) -> dict[str, str]:
@@ -130,7 +147,8 @@ def _body(
     assistant_id: str | None,
     phone_number_id: str,
     variables: str | None,
-    customers: list[str],
+    customers: str,
+    count: int,
     schedule: dict[str, str] | None,
 ) -> str:
     """The POST /call body as JSON text, members in the order Vapi's docs show them."""
@@ -143,10 +161,7 @@ def _body(
     members.append(f'"phoneNumberId":{dumps(phone_number_id)}')
     if variables is not None:
         members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
-    if len(customers) == 1:
-        members.append(f'"customer":{customers[0]}')
-    else:
-        members.append(f'"customers":[{",".join(customers)}]')
+    members.append(f'"customer":{customers}' if count == 1 else f'"customers":[{customers}]')
     if schedule:
         members.append(f'"schedulePlan":{dumps(schedule)}')
     return "{" + ",".join(members) + "}"

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,17 +34,17 @@ def _take(column: pa.Array, positions: npt.NDArray[np.intp]) -> pa.Array:
     return column.take(pa.array(positions, pa.int64()))
 
 
-def _listed(e164: Objects, listing: Mapping[str, object]) -> list[tuple[int, str]]:
+def _listed(e164: pa.Array, listing: Mapping[str, object]) -> list[tuple[int, str]]:
     """(position, number) of the numbers found in `listing`, looked up column-wide."""
-    found = pc.is_in(pa.array(e164, pa.string()), value_set=pa.array(list(listing), pa.string()))
+    found = pc.is_in(e164, value_set=pa.array(list(listing), pa.string()))
     hits = np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
-    return [(int(hit), str(e164[hit])) for hit in hits]
+    return [(int(hit), str(e164[int(hit)].as_py())) for hit in hits]
 
 
 def mark_duplicates(rows: Rows) -> None:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
     planned = np.flatnonzero(rows.planned())
-    codes, _ = pd.factorize(rows.key[planned])
+    codes = pc.dictionary_encode(rows.key.take(pa.array(planned, pa.int64()))).indices.to_numpy()
     _, first = np.unique(codes, return_index=True)
     first_of_row = planned[first[codes]]
     repeats = planned[first_of_row != planned]
@@ -107,17 +106,17 @@ class Screen:
                 suppress("consent", map_distinct(_take(consent, pending), self._consent_problem))
         if self.do_not_call:
             problems = np.full(len(pending), "", dtype=object)
-            for hit, e164 in _listed(rows.e164[pending], self.do_not_call):
+            for hit, e164 in _listed(_take(rows.e164, pending), self.do_not_call):
                 problems[hit] = f"on the do-not-call list {self.do_not_call[e164]}"
             suppress("do-not-call", problems)
-        fact_index, facts = facts_column(pa.array(rows.e164[pending], pa.string()))
+        fact_index, facts = facts_column(_take(rows.e164, pending))
         if compliance.from_free_number:
             abroad = objects([_ABROAD if f.region != "US" else "" for f in facts] + [""])
             fact_index = fact_index[suppress("free number", abroad[fact_index])]
         if self.recent_calls:
             rule_of = np.full(len(pending), "", dtype=object)
             reason_of = np.full(len(pending), "", dtype=object)
-            for hit, e164 in _listed(rows.e164[pending], self.recent_calls):
+            for hit, e164 in _listed(_take(rows.e164, pending), self.recent_calls):
                 rule_of[hit], reason_of[hit] = self._history_problem(e164) or ("", "")
             for rule in ("recently called", "calls per day"):
                 kept = suppress(rule, np.where(rule_of == rule, reason_of, ""))

@@ -3,15 +3,27 @@ returns): E.164, validity, extension, reason, on random and adversarial input.""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
 import phonenumbers
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, geocoder, timezone
 
 from runner.hours import state_for
-from runner.number_facts import number_facts
+from runner.number_facts import facts_column, number_facts
 from runner.phones import normalize
 from runner.phones_fast import normalize_many
+from runner.pipeline import plan_file
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from plan_bench import make_input
 
 SEPARATORS = st.sampled_from(["", " ", "-", ".", "  "])
 
@@ -92,3 +104,25 @@ def test_number_facts_agree_with_the_public_functions(e164: str) -> None:
         assert kind not in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
     if facts.region == "US":
         assert facts.state == state_for(geocoder.description_for_number(number, "en"))
+
+
+@settings(max_examples=100)
+@given(st.lists(st.one_of(st.none(), valid_numbers()), max_size=25))
+def test_column_facts_equal_number_facts(numbers: list[str | None]) -> None:
+    indexes, facts = facts_column(pa.array(numbers, pa.string()))
+    column = [facts[index] if index >= 0 else None for index in indexes]
+    assert column == [number_facts(e164) if e164 else None for e164 in numbers]
+
+
+def test_planned_sheet_equals_the_slow_path_row_by_row(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    """A messy bench sheet, planned in bulk: every row's E.164 or reason is what normalize() says."""
+    source = tmp_path / "messy.csv"
+    make_input(source, 3000, seed=11)
+    plan = plan_file(source, make_campaign())
+    cells = pd.read_csv(source, dtype=str, keep_default_na=False)["Phone"].tolist()
+    for result, cell in zip(plan.row_results(), cells, strict=True):
+        phone = normalize(cell, "US")
+        assert result.e164 == (phone.e164 or ""), cell
+        assert (result.status == "invalid") == (phone.reason is not None), cell
+        if phone.reason:
+            assert result.reason.startswith(phone.reason), cell
