@@ -19,7 +19,7 @@ from runner.errors import OutdirError
 from runner.history import History
 from runner.load import Sheet, load_sheet
 from runner.plan import CallRequest, build_requests, iso_utc, schedule_plan
-from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_frame, write_results
+from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_table, write_results
 from runner.screen import Screen, load_do_not_call, mark_duplicates
 
 REQUESTS_FILE = "requests.jsonl"
@@ -162,4 +162,4 @@ def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
 def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path."""
     target = write_requests(plan, Path(outdir), fmt)
-    return write_results(results_frame(plan.sheet.frame, plan.result_columns()), target, plan.summary())
+    return write_results(results_table(plan.sheet.frame, plan.result_columns()), target, plan.summary())

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import Objects
+from runner.columns import Objects, text_array
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
@@ -34,7 +35,7 @@ REACHED_REASONS = {
 }  # fmt: skip
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d[\d.]*$")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9.]*")  # whole cell: a spreadsheet reads it as a number
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is several times slower to build, per row
@@ -71,11 +72,11 @@ def result_columns(results: Sequence[RowResult], outcomes: bool = False) -> dict
     return {name: [str(getattr(result, name)) for result in results] for name in names}
 
 
-def results_frame(inputs: pd.DataFrame, columns: Mapping[str, Sequence[str] | Objects]) -> pd.DataFrame:
+def results_table(inputs: pd.DataFrame, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:
     """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
-    headers = result_headers(list(inputs.columns), list(columns))
-    ours = pd.DataFrame(dict(zip(headers, columns.values(), strict=True)), index=inputs.index)
-    return pd.concat([inputs, ours], axis=1).reset_index(drop=True)
+    headers = [*map(str, inputs.columns), *result_headers(list(inputs.columns), list(columns))]
+    arrays = [*(text_array(inputs[header]) for header in inputs.columns), *map(text_array, columns.values())]
+    return pa.table([pc.fill_null(array, "") for array in arrays], names=headers)
 
 
 @dataclass(frozen=True)
@@ -120,16 +121,16 @@ def default_format(row_count: int) -> str:
     return "xlsx" if row_count <= XLSX_MAX_ROWS else "csv"
 
 
-def write_results(frame: pd.DataFrame, path: Path, summary: Summary) -> Path:
+def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
     """Write atomically (temp file, then rename): XLSX with a Summary sheet, or CSV + summary.json."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     if path.suffix == ".xlsx":
         from runner.workbook import write_workbook  # openpyxl loads only when a workbook is written
 
-        write_workbook(frame, temporary, summary)
+        write_workbook(table, temporary, summary)
     else:
-        _write_csv(frame, temporary)
+        _write_csv(table, temporary)
         (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     os.replace(temporary, path)
     return path
@@ -137,26 +138,25 @@ def write_results(frame: pd.DataFrame, path: Path, summary: Summary) -> Path:
 
 def neutralize(value: str) -> str:
     """A CSV cell no spreadsheet evaluates: formula-looking text gets a leading apostrophe."""
-    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def _write_csv(table: pa.Table, path: Path) -> None:
     """Column by column (vectorized), then Arrow's C++ writer. A UTF-8 BOM first: Excel reads a
     BOM-less CSV as the local code page and garbles accents."""
-    table = pa.table(
-        {
-            neutralize(str(header)): pa.array(_neutralize_column(frame.iloc[:, index]), type=pa.string())
-            for index, header in enumerate(frame.columns)
-        }
+    safe = pa.table(
+        [neutralize_column(column) for column in table.columns], names=list(map(neutralize, table.column_names))
     )
     with path.open("wb") as handle:
         handle.write(codecs.BOM_UTF8)
-        pa_csv.write_csv(table, handle, pa_csv.WriteOptions(eol="\r\n"))
+        pa_csv.write_csv(safe, handle, pa_csv.WriteOptions(eol="\r\n"))
 
 
-def _neutralize_column(column: pd.Series) -> pd.Series:
-    text = column.astype(str)
-    risky = text.str.match(r"[=+\-@\t\r]") & ~text.str.fullmatch(_PLAIN_NUMBER.pattern.strip("^$"))
-    return text.where(~risky, "'" + text)
+def neutralize_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    risky = pc.match_substring_regex(column, r"^[=+\-@\t\r]")
+    if not pc.any(risky).as_py():
+        return column
+    risky = pc.and_(risky, pc.invert(pc.match_substring_regex(column, f"^(?:{_PLAIN_NUMBER.pattern})$")))
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)

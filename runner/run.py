@@ -32,7 +32,7 @@ from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, now
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.plan import CallRequest, build_requests
-from runner.results import RowResult, Summary, result_columns, results_frame, summarize, write_results
+from runner.results import RowResult, Summary, result_columns, results_table, summarize, write_results
 from runner.screen import Screen, load_do_not_call
 from runner.submit import SubmitOptions, SubmitReport, Submitter
 from runner.vapi import VapiClient
@@ -314,7 +314,7 @@ class CampaignRun:
         summary = self.summary(results)
         path = results_path(self.outdir, self.fmt, len(results))
         return write_results(
-            results_frame(self.plan.sheet.frame, result_columns(results, outcomes=True)), path, summary
+            results_table(self.plan.sheet.frame, result_columns(results, outcomes=True)), path, summary
         ), summary
 
 

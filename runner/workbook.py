@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -23,28 +23,28 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 
 
-def write_workbook(frame: pd.DataFrame, path: Path, summary: Summary) -> None:
+def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
     """Results sheet (styled header, frozen, autofilter, fitted widths) and a Summary sheet."""
     book = Workbook(write_only=True)
     sheet: Any = book.create_sheet("Results")  # Any: the stubs miss write-only column_dimensions
     sheet.freeze_panes = "A2"
-    for index, width in enumerate(_widths(frame), start=1):
+    for index, width in enumerate(_widths(table), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    if len(frame.columns):
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-    _append_text(sheet, frame.columns, header=True)
-    for record in frame.itertuples(index=False, name=None):
-        _append_text(sheet, record)
+    if table.num_columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(table.num_columns)}{table.num_rows + 1}"
+    _append_text(sheet, table.column_names, header=True)
+    for batch in table.to_batches(max_chunksize=10_000):
+        for record in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+            _append_text(sheet, record)
     _write_summary(book.create_sheet("Summary"), summary)
     book.save(path)
 
 
-def _widths(frame: pd.DataFrame, sample: int = 500) -> list[float]:
+def _widths(table: pa.Table, sample: int = 500) -> list[float]:
     """Wide enough for the header and the first rows' values, within reason."""
     widths = []
-    for column in frame.columns:
-        values = frame[column].head(sample).astype(str)
-        longest = max([len(str(column)), *(len(v) for v in values)])
+    for name, column in zip(table.column_names, table.slice(0, sample).columns, strict=True):
+        longest = max([len(name), *(len(value or "") for value in column.to_pylist())])
         widths.append(float(min(max(longest + 2, 8), 60)))
     return widths
 

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runner.pipeline import plan_file, write_plan
-from runner.results import RESULT_COLUMNS, neutralize
+from runner.results import RESULT_COLUMNS, neutralize, neutralize_column
 
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 
@@ -84,3 +87,9 @@ def test_requests_jsonl_matches_plan(
     write_plan(plan, tmp_path / "out")
     lines = [json.loads(line) for line in (tmp_path / "out" / "requests.jsonl").read_text().splitlines()]
     assert lines == [{"id": r.id, "rows": list(r.rows), "body": r.body} for r in plan.requests]
+
+
+@given(st.lists(st.one_of(st.text("=+-@\t\r\n0123456789.a٣ ", max_size=8), st.text(max_size=8)), max_size=20))
+def test_csv_column_neutralizing_equals_neutralize(values: list[str]) -> None:
+    column = pa.chunked_array([pa.array(values, pa.string())], pa.string())
+    assert neutralize_column(column).to_pylist() == [neutralize(value) for value in values]
