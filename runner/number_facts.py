@@ -120,36 +120,76 @@ def number_facts(e164: str) -> NumberFacts:
 
 def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts]]:
     """Facts for a column of valid E.164 numbers (null where there is none): per row, an index into
-    the list of distinct facts (-1 for none). The prefix tables are matched column-wide, so
+    the list of distinct facts (-1 for none). Facts depend on at most a NANP number's first 9 digits
+    (see fact_key), so the prefix tables are matched once per distinct head, column-wide, and
     `number_facts` runs once per distinct (time-zone prefix, place prefix, area code)."""
-    nanp = pc.fill_null(pc.starts_with(e164, "+1"), False)
-    digits = pc.utf8_slice_codeunits(e164, 1)
+    head_length = 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)  # as fact_key cuts
+    head = pc.if_else(pc.starts_with(e164, "+1"), pc.utf8_slice_codeunits(e164, 0, head_length), e164)
+    heads = pc.dictionary_encode(head)
+    row_head = pc.fill_null(heads.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    distinct = heads.dictionary
+    nanp = pc.starts_with(distinct, "+1")
+    digits = pc.utf8_slice_codeunits(distinct, 1)
     zone_prefix = _longest_prefix(digits, _prefix_keys("zones"))
     place_prefix = _longest_prefix(digits, _prefix_keys("places"))
-    key = pc.if_else(
-        nanp,
-        pc.binary_join_element_wise(
-            *(pc.cast(pc.fill_null(prefix, -1), pa.string()) for prefix in (zone_prefix, place_prefix)),
-            pc.utf8_slice_codeunits(e164, 0, 5),
-            ":",
-        ),
-        e164,
+    zone_prefix, place_prefix = pc.fill_null(zone_prefix, -1), pc.fill_null(place_prefix, -1)
+    # NANP: (zone prefix, place prefix, area code); elsewhere: (zone prefix, country code).
+    area_or_country = pc.if_else(nanp, pc.utf8_slice_codeunits(distinct, 0, 5), _country_codes(digits))
+    key = pc.binary_join_element_wise(
+        pc.cast(zone_prefix, pa.string()), pc.cast(place_prefix, pa.string()), area_or_country, ":"
     )
-    encoded = pc.dictionary_encode(key)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
-    distinct, first = np.unique(indices, return_index=True)
-    numbers = e164.take(pa.array(first[distinct >= 0])).to_pylist()
-    facts = [NumberFacts(None, (), None, True)] * len(encoded.dictionary)
-    for index, number in zip(distinct[distinct >= 0], numbers, strict=True):
-        facts[index] = number_facts(number)
-    return indices, facts
+    head_fact = pc.dictionary_encode(key).indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    _, head_of_fact = np.unique(head_fact, return_index=True)
+    seen, first_row_of_head = np.unique(row_head, return_index=True)
+    first_row_of_head = first_row_of_head[seen >= 0]  # any number with a head stands for it
+    numbers = e164.take(pa.array(first_row_of_head[head_of_fact], pa.int64())).to_pylist()
+    zones_at, places_at = zone_prefix.to_numpy()[head_of_fact], place_prefix.to_numpy()[head_of_fact]
+    facts: list[NumberFacts] = []
+    for number, zone, place in zip(numbers, zones_at, places_at, strict=True):
+        facts.append(_facts_from_prefixes(number, int(zone), int(place)) or number_facts(number))
+    # Outside NANP, a number whose type decides the answer is looked at one by one.
+    typed = [not number.startswith("+1") and _needs_type(fact) for number, fact in zip(numbers, facts, strict=True)]
+    for head in np.flatnonzero(np.isin(head_fact, np.flatnonzero(typed))).tolist():
+        head_fact[head] = len(facts)
+        facts.append(number_facts(distinct[head].as_py()))
+    return np.append(head_fact, -1)[row_head], facts
+
+
+def _needs_type(facts: NumberFacts) -> bool:
+    return not facts.zones or len(facts.zones) > 3
+
+
+def _country_codes(digits: pa.Array) -> pa.Array:
+    """The country code at the start of each number's digits (country codes are prefix-free)."""
+    codes = pa.array([str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE], pa.string())
+    found = pa.nulls(len(digits), pa.string())
+    for length in (1, 2, 3):
+        head = pc.utf8_slice_codeunits(digits, 0, length)
+        found = pc.coalesce(found, pc.if_else(pc.is_in(head, value_set=codes), head, None))
+    return pc.fill_null(found, "")
+
+
+def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None:
+    """number_facts from the longest table prefixes (-1: none), where they decide it; else None."""
+    zone_keys, place_keys = _prefix_keys("zones"), _prefix_keys("places")
+    names = TIMEZONE_DATA[zone_keys[zone].as_py()] if zone >= 0 else ()
+    zones = tuple(name for name in names if name != UNKNOWN_ZONE)
+    need_type = not zones or len(zones) > 3
+    if not e164.startswith("+1"):
+        if need_type:
+            return None
+        region = phonenumbers.region_code_for_country_code(parse_e164(e164).country_code or 0)
+        return NumberFacts(region, zones, None, True)
+    region, geographic = _nanp_area(e164, need_type)
+    name = _find_lang(_geodata()[0][place_keys[place].as_py()], "en", None, None) if place >= 0 else None
+    return NumberFacts(region, zones, _state(str(name or "")) if region == "US" else None, geographic)
 
 
 @cache
 def _prefix_keys(table: str) -> pa.Array:
-    """The NANP prefixes (without the +) of the time-zone table, or of the geocoder's English names."""
+    """The time-zone table's prefixes, or the NANP prefixes with an English name in the geocoder."""
     if table == "zones":
-        return pa.array([key for key in TIMEZONE_DATA if key.startswith("1")], pa.string())
+        return pa.array(list(TIMEZONE_DATA), pa.string())
     data, _ = _geodata()
     return pa.array(
         [key for key, names in data.items() if key.startswith("1") and _find_lang(names, "en", None, None)],
