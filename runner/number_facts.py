@@ -178,8 +178,8 @@ def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None
     if not e164.startswith("+1"):
         if need_type:
             return None
-        region = phonenumbers.region_code_for_country_code(parse_e164(e164).country_code or 0)
-        return NumberFacts(region, zones, None, True)
+        country = phonenumbers.region_code_for_country_code(parse_e164(e164).country_code or 0)
+        return NumberFacts(country, zones, None, True)
     region, geographic = _nanp_area(e164, need_type)
     name = _find_lang(_geodata()[0][place_keys[place].as_py()], "en", None, None) if place >= 0 else None
     return NumberFacts(region, zones, _state(str(name or "")) if region == "US" else None, geographic)
