@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import Objects, objects
 from runner.config import Campaign, load_campaign
 from runner.credentials import base_url
 from runner.customers import Rows, build_rows, variable_columns
@@ -46,30 +45,33 @@ class Plan:
     def counts(self) -> dict[str, int]:
         return dict(self.rows.counts())
 
-    def result_columns(self) -> dict[str, Objects]:
-        """The result columns for every row (RESULT_COLUMNS), as arrays."""
+    def result_columns(self) -> dict[str, pa.Array]:
+        """The result columns for every row (RESULT_COLUMNS), as Arrow text columns."""
         rows = self.rows
         campaign_schedule = schedule_plan(self.campaign) or {}
-        earliest = objects([iso_utc(start) for start, _ in rows.windows] + [campaign_schedule.get("earliestAt", "")])
-        latest = objects([iso_utc(end) for _, end in rows.windows] + [campaign_schedule.get("latestAt", "")])
-        sent = rows.request_id != ""
+        # Window -1 (none) takes the last entry: the campaign's own schedule, if any.
+        sent = pa.array(rows.request_id != "")
+        window = pa.array(rows.window % (len(rows.windows) + 1))
+
+        def schedule(times: list[str], campaign: str) -> pa.Array:  # per row, from its window's times
+            return pc.if_else(sent, pa.array([*times, campaign], pa.string()).take(window), "")
+
         return {
-            "row": rows.numbers.astype(str).astype(object),
-            "e164": objects(pc.coalesce(rows.e164, rows.sip_uri, "")),
-            "status": rows.status,
-            "reason": rows.reason,
-            "call_id": np.full(len(rows), "", dtype=object),
-            "request_id": rows.request_id,
-            "earliest_at": np.where(sent, earliest[rows.window], ""),
-            "latest_at": np.where(sent, latest[rows.window], ""),
+            "row": pc.cast(pa.array(rows.numbers), pa.string()),
+            "e164": pc.coalesce(rows.e164, rows.sip_uri, ""),
+            "status": pa.array(rows.status, pa.string()),
+            "reason": pa.array(rows.reason, pa.string()),
+            "call_id": pa.nulls(len(rows), pa.string()),
+            "request_id": pa.array(rows.request_id, pa.string()),
+            "earliest_at": schedule(
+                [iso_utc(start) for start, _ in rows.windows], campaign_schedule.get("earliestAt", "")
+            ),
+            "latest_at": schedule([iso_utc(end) for _, end in rows.windows], campaign_schedule.get("latestAt", "")),
         }
 
     def row_results(self) -> list[RowResult]:
-        columns = self.result_columns()
-        return [
-            RowResult(int(row), *fields)
-            for row, *fields in zip(*(columns[name] for name in RESULT_COLUMNS), strict=True)
-        ]
+        columns = [pc.fill_null(self.result_columns()[name], "").to_pylist() for name in RESULT_COLUMNS]
+        return [RowResult(int(row), *fields) for row, *fields in zip(*columns, strict=True)]
 
     def summary(self) -> Summary:
         return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0)
