@@ -70,8 +70,12 @@ class Plan:
         }
 
     def row_results(self) -> list[RowResult]:
-        columns = [pc.fill_null(self.result_columns()[name], "").to_pylist() for name in RESULT_COLUMNS]
-        return [RowResult(int(row), *fields) for row, *fields in zip(*columns, strict=True)]
+        arrays = self.result_columns()
+        columns = [pc.fill_null(arrays[name], "").to_pylist() for name in RESULT_COLUMNS]
+        return [
+            RowResult(int(row), e164, status, reason, call_id, request_id, earliest, latest)
+            for row, e164, status, reason, call_id, request_id, earliest, latest in zip(*columns, strict=True)
+        ]
 
     def summary(self) -> Summary:
         return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0)
