@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from json.encoder import encode_basestring
 
 import numpy as np
@@ -16,6 +15,7 @@ import pyarrow.compute as pc
 from runner.columns import WHITESPACE_CLASS, Objects, fragments, json_strings, map_distinct, strip, text_array
 from runner.config import Campaign
 from runner.errors import InputError
+from runner.hours import Interval
 from runner.load import Sheet, find_header
 from runner.phones import region_for
 from runner.phones_fast import PhoneColumn, normalize_column
@@ -25,8 +25,6 @@ _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WH
 
 # Row statuses before anything is sent.
 PLANNED, INVALID, DUPLICATE, SUPPRESSED = "planned", "invalid", "duplicate", "suppressed"
-
-Interval = tuple[datetime, datetime]
 
 
 @dataclass
@@ -214,7 +212,7 @@ def _customers(
     long_email = pc.and_(has_email, pc.greater(pc.utf8_length(email), MAX_FIELD))
     good_email = pc.and_(pc.and_(has_email, pc.invert(long_email)), pc.match_substring_regex(email, _EMAIL))
     external = pc.binary_join_element_wise(
-        f',"externalId":"{run_tag}-r', pc.cast(pa.array(numbers), pa.string()), '"}', ""
+        f',"externalId":"{external_id_prefix(run_tag)}', pc.cast(pa.array(numbers), pa.string()), '"}', ""
     )
     customer = pc.binary_join_element_wise(
         destination,
@@ -256,6 +254,6 @@ def _variables(sheet: Sheet, campaign: Campaign) -> pa.Array:
     return pc.if_else(pc.equal(pc.fill_null(joined, ""), ""), None, pc.binary_join_element_wise("{", joined, "}", ""))
 
 
-def external_id(run_tag: str, row: int) -> str:
-    """The row reference Vapi stores with the call: ties a call back to its input row."""
-    return f"{run_tag}-r{row}"
+def external_id_prefix(run_tag: str) -> str:
+    """Each customer's externalId is this and its row number: it ties a call back to its input row."""
+    return f"{run_tag}-r"

@@ -59,10 +59,15 @@ def _geodata() -> tuple[dict[str, Any], int]:
     return GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
 
 
-def fact_key(e164: str) -> str:
-    """Numbers with the same key have the same facts: the prefix tables go at most 9 digits deep and
-    the rest is decided per area code, so a NANP number's first 9 digits decide them."""
-    return e164[: 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)] if e164.startswith("+1") else e164
+def _nanp_head_length() -> int:
+    """NANP numbers alike in this many leading characters have the same facts: the prefix tables
+    go at most 9 digits deep and the rest is decided per area code."""
+    return 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)
+
+
+def _needs_type(zones: tuple[str, ...]) -> bool:
+    """Only a number with no known zone, or more than three, can have its facts changed by its type."""
+    return not zones or len(zones) > 3
 
 
 _BY_AREA_CODE: dict[str, tuple[str | None, bool | None]] = {}
@@ -107,7 +112,7 @@ def _state(description: str) -> str | None:
 def number_facts(e164: str) -> NumberFacts:
     """Facts for a number `phones.normalize` accepted as valid."""
     zones = _zones(e164)
-    need_type = not zones or len(zones) > 3  # only then can the number type change the answer
+    need_type = _needs_type(zones)
     if e164.startswith("+1"):
         region, geographic = _nanp_area(e164, need_type)
     else:
@@ -120,11 +125,10 @@ def number_facts(e164: str) -> NumberFacts:
 
 def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts]]:
     """Facts for a column of valid E.164 numbers (null where there is none): per row, an index into
-    the list of distinct facts (-1 for none). Facts depend on at most a NANP number's first 9 digits
-    (see fact_key), so the prefix tables are matched once per distinct head, column-wide, and
-    `number_facts` runs once per distinct (time-zone prefix, place prefix, area code)."""
-    head_length = 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)  # as fact_key cuts
-    head = pc.if_else(pc.starts_with(e164, "+1"), pc.utf8_slice_codeunits(e164, 0, head_length), e164)
+    the list of distinct facts (-1 for none). A NANP number's head decides its facts, so the prefix
+    tables are matched once per distinct head, column-wide, and facts are made once per distinct
+    (time-zone prefix, place prefix, area code or country code)."""
+    head = pc.if_else(pc.starts_with(e164, "+1"), pc.utf8_slice_codeunits(e164, 0, _nanp_head_length()), e164)
     heads = pc.dictionary_encode(head)
     row_head = pc.fill_null(heads.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
     distinct = heads.dictionary
@@ -148,15 +152,11 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
     for number, zone, place in zip(numbers, zones_at, places_at, strict=True):
         facts.append(_facts_from_prefixes(number, int(zone), int(place)) or number_facts(number))
     # Outside NANP, a number whose type decides the answer is looked at one by one.
-    typed = [not number.startswith("+1") and _needs_type(fact) for number, fact in zip(numbers, facts, strict=True)]
+    typed = [not number.startswith("+1") and _needs_type(f.zones) for number, f in zip(numbers, facts, strict=True)]
     for head in np.flatnonzero(np.isin(head_fact, np.flatnonzero(typed))).tolist():
         head_fact[head] = len(facts)
         facts.append(number_facts(distinct[head].as_py()))
     return np.append(head_fact, -1)[row_head], facts
-
-
-def _needs_type(facts: NumberFacts) -> bool:
-    return not facts.zones or len(facts.zones) > 3
 
 
 def _country_codes(digits: pa.Array) -> pa.Array:
@@ -174,7 +174,7 @@ def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None
     zone_keys, place_keys = _prefix_keys("zones"), _prefix_keys("places")
     names = TIMEZONE_DATA[zone_keys[zone].as_py()] if zone >= 0 else ()
     zones = tuple(name for name in names if name != UNKNOWN_ZONE)
-    need_type = not zones or len(zones) > 3
+    need_type = _needs_type(zones)
     if not e164.startswith("+1"):
         if need_type:
             return None

@@ -1,12 +1,13 @@
 """Bulk normalization: the same answers as `phones.normalize`, at a fraction of the cost.
 
-Each distinct cell is normalized once. The common shapes of North American numbers (digits with
-optional +1/1, separators, parentheses, an Excel float or lossless scientific notation, an
-extension) are recognized with vectorized RE2 regexes (pyarrow) and validated with phonenumbers'
+The whole column goes through the vectorized path: the common shapes of North American numbers
+(digits with optional +1/1, separators, parentheses, an Excel float or lossless scientific
+notation, an extension) are recognized with RE2 regexes (pyarrow) and validated with phonenumbers'
 own US metadata patterns, compiled once: a number those patterns call valid is exactly one that
 `phonenumbers.is_valid_number` calls valid with region US. Everything else (other countries, SIP,
-tel: URIs, full-width digits, invalid numbers and their reasons) goes through `phones.normalize`,
-in two processes when there is a lot of it. Property tests hold the two paths equal.
+tel: URIs, full-width digits, invalid numbers and their reasons) goes through `phones.normalize`
+once per distinct cell, in two processes when there is a lot of it. Property tests hold the two
+paths equal.
 """
 
 from __future__ import annotations
@@ -71,9 +72,6 @@ class PhoneColumn:
     sip_uri: pa.Array
     reason: pa.Array  # set where the cell cannot be called
     note: pa.Array  # set where the cell was accepted after a repair worth telling
-
-    def __len__(self) -> int:
-        return len(self.e164)
 
     def phones(self) -> list[Phone]:
         fields = (self.e164, self.extension, self.sip_uri, self.reason, self.note)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from runner.columns import objects
 from runner.config import Campaign
 from runner.customers import Rows
+from runner.hours import Interval
 
 MAX_CALL_NAME = 40
 
@@ -137,7 +138,7 @@ def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool)
     return pc.if_else(pc.is_valid(variables), with_overrides, customers)
 
 
-def _window_plan(window: tuple[datetime, datetime]) -> dict[str, str]:
+def _window_plan(window: Interval) -> dict[str, str]:
     return {"earliestAt": iso_utc(window[0]), "latestAt": iso_utc(window[1])}
 
 
