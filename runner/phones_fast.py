@@ -1,14 +1,13 @@
 """Bulk normalization: the same answers as `phones.normalize`, at a fraction of the cost.
 
-The whole column goes through the vectorized path: the common shapes of North American numbers
-(digits with optional +1/1, separators, parentheses, an Excel float or lossless scientific
-notation, an extension) are recognized with RE2 regexes (pyarrow) and validated with phonenumbers'
-own US metadata patterns, compiled once: a number those patterns call valid is exactly one that
-`phonenumbers.is_valid_number` calls valid with region US. Everything else (other countries, SIP,
-tel: URIs, full-width digits, invalid numbers and their reasons) goes through `phones.normalize`
-once per distinct cell, in two processes when there is a lot of it. Property tests hold the two
-paths equal.
-"""
+The whole column goes through the vectorized path: '+' and digits with plain separators (any
+country), North American numbers with optional +1/1 and parentheses, a tel: URI of either, an Excel
+float or lossless scientific notation, an extension. They are recognized with RE2 regexes (pyarrow)
+and validated with phonenumbers' own metadata patterns (`number_patterns`), so a number called
+valid here is exactly one `phonenumbers.is_valid_number` calls valid. Everything else (national
+prefixes such as a UK '0', SIP, full-width digits, invalid numbers and their reasons) goes through
+`phones.normalize` once per distinct cell, in two processes when there is a lot of it. Property
+tests hold the two paths equal."""
 
 from __future__ import annotations
 
@@ -16,15 +15,14 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
-from phonenumbers.phonemetadata import PhoneMetadata
 
 from runner.columns import text_array
+from runner.number_patterns import keeps_national_number, split_country_code, starts_with_idd, valid_for_country_code
 from runner.phones import MAX_EXTENSION, Phone, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
@@ -34,33 +32,11 @@ POOL_THRESHOLD = 20_000
 _EXTENSION = r"(?i)^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|x|#)\s*:?\s*)(?P<ext>\d+)$"
 _FLOAT = r"^(?P<plus>\+?)(?P<digits>\d+)\.0+$"
 _SCIENTIFIC = r"^(?P<plus>\+?)(?P<int>\d)[.,](?P<frac>\d+)[eE]\+?(?P<exp>\d{1,2})$"
+_PLUS = r"^\+\d[\d .\-]*$"
 _NANP = (
     r"^(?P<plus>\+?)(?:1[ .-]?)?(?:\((?P<paren>\d{3})\)|(?P<area>\d{3}))[ .-]?(?P<exchange>\d{3})[ .-]?"
     r"(?P<line>\d{4})$"
 )
-
-
-@cache
-def _us_patterns() -> tuple[str, str]:
-    """US validity as phonenumbers decides it: the general pattern and any number type's pattern."""
-    metadata = PhoneMetadata.metadata_for_region("US")
-    assert metadata is not None
-    types = (
-        "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
-        "fixed_line", "mobile",
-    )  # fmt: skip
-    patterns = []
-    for name in types:
-        desc = getattr(metadata, name)
-        if (
-            desc is not None
-            and desc.national_number_pattern
-            and (not desc.possible_length or 10 in desc.possible_length)
-        ):
-            patterns.append(f"(?:{desc.national_number_pattern})")
-    assert metadata.general_desc is not None
-    general = f"^(?:{metadata.general_desc.national_number_pattern})$"
-    return general, "^(?:" + "|".join(patterns) + ")$"
 
 
 @dataclass(frozen=True)
@@ -110,21 +86,40 @@ def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
 def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
     """E.164 and extension for each cell the vectorized path can prove valid, and where it could.
 
-    Costly regexes with groups run only on the cells a cheap match picked out."""
-    text = pc.utf8_trim_whitespace(cells)
+    Two shapes are taken: '+' and digits with plain separators (any country), and North American
+    numbers with optional 1 and parentheses. Costly regexes with groups run only on the cells a cheap
+    match picked out."""
+    text = _drop_tel_scheme(pc.utf8_trim_whitespace(cells))
     main, extension = _split_extension(text)
     main = _undo_excel(main)
-    shape = pc.match_substring_regex(main, _NANP)
-    nsn = pc.utf8_slice_codeunits(_digits_only(main), -10)  # a NANP shape's digits: [1] + 10
-    general, types = _us_patterns()
-    valid = pc.and_(shape, pc.and_(pc.match_substring_regex(nsn, general), pc.match_substring_regex(nsn, types)))
-    if region not in NANP_REGIONS:  # without a +, the number belongs to the default region: not ours
-        valid = pc.and_(valid, pc.starts_with(main, "+"))
-    valid = pc.and_(valid, pc.invert(pc.match_substring_regex(main, r"^\+[^1]")))
+    digits = _digits_only(main)
+    nanp = pc.match_substring_regex(main, _NANP)
+    plus = pc.and_(pc.starts_with(main, "+"), pc.or_(nanp, pc.match_substring_regex(main, _PLUS)))
+    codes, national = split_country_code(digits)
+    codes[~plus.to_numpy(zero_copy_only=False)] = 0
+    if region in NANP_REGIONS:  # without a '+', a North American number: the last ten digits
+        local = pc.and_(nanp, pc.invert(plus)).to_numpy(zero_copy_only=False)
+        local &= ~starts_with_idd(region, digits)
+        codes[local] = 1
+        national = pc.if_else(pa.array(local), pc.utf8_slice_codeunits(digits, -10), national)
+    valid = np.zeros(len(cells), dtype=bool)
+    for code in np.unique(codes[codes != 0]).tolist():
+        where = codes == code
+        part = national.filter(pa.array(where))
+        valid[where] = valid_for_country_code(code, part) & keeps_national_number(code, part)
+    e164 = pc.binary_join_element_wise("+", pc.cast(pa.array(codes), pa.string()), national, "")
     too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
-    valid = pc.and_(valid, pc.invert(too_long))
-    e164 = pc.if_else(valid, pc.binary_join_element_wise("+1", nsn, ""), None)
-    return e164, pc.if_else(valid, extension, None), valid
+    proven = pc.and_(pa.array(valid), pc.invert(too_long))
+    return pc.if_else(proven, e164, None), pc.if_else(proven, extension, None), proven
+
+
+def _drop_tel_scheme(text: pa.Array) -> pa.Array:
+    """'tel:+1-202-555-0123' -> '+1-202-555-0123', as `phones.normalize` reads a tel: URI without
+    parameters (a URI with ';ext=' and the like is left for it)."""
+    tel = pc.match_substring_regex(text, r"^[tT][eE][lL]:[^;]*$")
+    if not pc.any(tel).as_py():
+        return text
+    return pc.if_else(tel, pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(text, 4)), text)
 
 
 def _split_extension(text: pa.Array) -> tuple[pa.Array, pa.Array]:

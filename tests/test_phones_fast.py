@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import phonenumbers
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, geocoder, timezone
@@ -17,7 +18,8 @@ from phonenumbers import PhoneNumberFormat, geocoder, timezone
 from runner.hours import state_for
 from runner.number_facts import facts_column, number_facts
 from runner.phones import normalize
-from runner.phones_fast import normalize_many
+from runner import phones_fast
+from runner.phones_fast import NANP_REGIONS, normalize_many
 from runner.pipeline import plan_file
 
 from .conftest import ROOT
@@ -58,6 +60,58 @@ ADVERSARIAL = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["+2025550123", "1202555012", "(202 555-0123", "+1 (202) 555-0123 x", "2.02555E+09"]),
 )
+
+
+ALL_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+@st.composite
+def international_cells(draw: st.DrawFn) -> str:
+    """Any country's number after a '+' (or a tel: URI), grouped as people write them, valid or not:
+    an example number with its last digits redrawn, sometimes longer or shorter, sometimes with the
+    national prefix left in ('+44 07400…', '+44 (0)…')."""
+    region = draw(st.sampled_from(ALL_REGIONS))
+    kind = draw(st.sampled_from(list(phonenumbers.PhoneNumberType.values())))
+    example = phonenumbers.example_number_for_type(region, kind) or phonenumbers.example_number(region)
+    assert example is not None
+    national = phonenumbers.national_significant_number(example)
+    cut = draw(st.integers(0, min(4, len(national))))
+    national = national[: len(national) - cut] + draw(st.text("0123456789", min_size=max(0, cut - 1), max_size=cut + 1))
+    national = draw(st.sampled_from(["", "", "", "0", "1", "(0)", "8"])) + national
+    sep = draw(SEPARATORS)
+    split = draw(st.integers(0, len(national)))
+    body = f"+{example.country_code}{sep}{national[:split]}{sep}{national[split:]}"
+    scheme = draw(st.sampled_from(["", "", "tel:", "TEL:", "tel: "]))
+    extension = draw(st.sampled_from(["", "", " x7", ";ext=12", " ext 99999999999"]))
+    return scheme + body + extension
+
+
+@settings(max_examples=400)
+@given(st.lists(international_cells(), max_size=20), st.sampled_from(["US", "GB", "JM", "DE", "IT", "AG"]))
+def test_bulk_equals_one_at_a_time_for_every_country(cells: list[str], region: str) -> None:
+    assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
+
+
+@settings(max_examples=100)
+@given(st.lists(nanp_cells(), max_size=20), st.sampled_from(sorted(NANP_REGIONS)))
+def test_bulk_equals_one_at_a_time_in_every_nanp_region(cells: list[str], region: str) -> None:
+    assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
+
+
+def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal answers would also come from sending everything the slow way: these shapes must not."""
+    slow: list[str] = []
+    real_slow = phones_fast._slow
+    monkeypatch.setattr(phones_fast, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
+    cells = [
+        "(202) 456-1414", "1-202-456-1414", "+1 202 456 1414 x12", "12024561414.0", "1.2024561414E+10",
+        "+44 20 7946 0958", "+44-7400-123456", "tel:+1-416-555-0199", "+49 30 901820", "+33 1 42 68 53 00",
+        "416 555 0199", "+61 2 9374 4000",
+    ]  # fmt: skip
+    phones = normalize_many(cells, "US")
+    assert [phone.e164 for phone in phones] == [normalize(cell, "US").e164 for cell in cells]
+    assert all(phone.e164 for phone in phones)
+    assert slow == []
 
 
 @settings(max_examples=300)
