@@ -142,10 +142,11 @@ def _digits_only(text: pa.Array) -> pa.Array:
     text = text.cast(pa.string())
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
     data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
-    keep = (data >= ord("0")) & (data <= ord("9"))
-    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int32)])
-    new_offsets = kept[offsets - offsets[0]].astype(np.int32)
-    return pa.StringArray.from_buffers(len(text), pa.py_buffer(new_offsets), pa.py_buffer(data[keep].tobytes()))
+    keep = (data - ord("0")) < 10  # unsigned: bytes below '0' wrap around to large values
+    kept = np.zeros(len(keep) + 1, dtype=np.int32)
+    np.cumsum(keep, dtype=np.int32, out=kept[1:])
+    new_offsets = kept[offsets - offsets[0]]
+    return pa.StringArray.from_buffers(len(text), pa.py_buffer(new_offsets), pa.py_buffer(data[keep]))
 
 
 def _undo_excel(main: pa.Array) -> pa.Array:

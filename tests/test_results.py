@@ -91,5 +91,8 @@ def test_requests_jsonl_matches_plan(
 
 @given(st.lists(st.one_of(st.text("=+-@\t\r\n0123456789.a٣ ", max_size=8), st.text(max_size=8)), max_size=20))
 def test_csv_column_neutralizing_equals_neutralize(values: list[str]) -> None:
-    column = pa.chunked_array([pa.array(values, pa.string())], pa.string())
-    assert neutralize_column(column).to_pylist() == [neutralize(value) for value in values]
+    expected = [neutralize(value) for value in values]
+    column = pa.chunked_array([pa.array(values[:3], pa.string()), pa.array(values[3:], pa.string())], pa.string())
+    assert neutralize_column(column).to_pylist() == expected
+    sliced = pa.array(["=x", *values, "@y"], pa.string()).slice(1, len(values))  # offsets not starting at 0
+    assert neutralize_column(sliced).to_pylist() == expected
