@@ -32,7 +32,7 @@ def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray | pd
     if isinstance(values, pd.Series):
         values = pa.array(values.array) if isinstance(values.array, ArrowStringArray) else values.to_numpy()
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     if isinstance(values, pa.Array):
         return values.cast(pa.string())
     return pa.array(values, type=pa.string())

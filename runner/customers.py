@@ -4,6 +4,7 @@ object (as JSON text), the assistant and from-number, and the template variables
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 
@@ -106,7 +107,12 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     size = len(sheet.row_numbers)
     cells = {role: text_array(sheet.frame[header]) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
-    phones = _phones(sheet, campaign, cells)
+    # Arrow lets go of the GIL: the columns that do not need the phones are built on the second core.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        fields = worker.submit(_fields_of, cells, run_tag, numbers)
+        variables = worker.submit(_variables, sheet, campaign)
+        phones = _phones(sheet, campaign, cells)
+        customer, notes = _customers(phones, fields.result())
     callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
     status = np.where(callable_, PLANNED, INVALID).astype(object)
     reason = np.full(size, "", dtype=object)
@@ -121,7 +127,6 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     no_number_id = callable_ & ~no_assistant & (phone_number_id == None)  # noqa: E711
     status[no_number_id] = INVALID
     reason[no_number_id] = f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
-    customer, notes = _customers(phones, cells, run_tag, numbers)
     for position, note in notes.items():
         if status[position] == PLANNED:
             reason[position] = note
@@ -136,7 +141,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         assistant_id=assistant_id,
         phone_number_id=phone_number_id,
         customer=customer,
-        variables=_variables(sheet, campaign),
+        variables=variables.result(),
         cells=cells,
     )
 
@@ -189,20 +194,19 @@ def _column_reason(reason: str, column: str) -> str:
     return f"{reason} (column {column!r})"
 
 
-def _customers(
-    phones: PhoneColumn, cells: dict[str, pa.Array], run_tag: str, numbers: npt.NDArray[np.int64]
-) -> tuple[pa.Array, dict[int, str]]:
-    """Each row's customer object (JSON text; null where the row has no destination), and the notes
-    of the rows that have any. Over-long fields are shortened or left out, with a note."""
-    size = len(numbers)
-    destination = pc.if_else(
-        pc.is_valid(phones.sip_uri),
-        pc.binary_join_element_wise('{"sipUri":', json_strings(phones.sip_uri), ""),
-        pc.binary_join_element_wise(
-            '{"number":"', phones.e164, '"', _member("extension", phones.extension), ""
-        ),  # an E.164 number needs no escaping
-    )
-    empty = pa.nulls(size, pa.string())
+@dataclass(frozen=True)
+class _Fields:
+    """The customer members that do not depend on the destination, and what to note about them."""
+
+    members: pa.Array  # ',"name":…,"email":…,"externalId":…}' (the object's tail)
+    long_name: pa.Array
+    long_email: pa.Array
+    bad_email: pa.Array
+
+
+def _fields_of(cells: dict[str, pa.Array], run_tag: str, numbers: npt.NDArray[np.int64]) -> _Fields:
+    """Name, email and externalId members of each customer; over-long fields are shortened or left out."""
+    empty = pa.nulls(len(numbers), pa.string())
     name = cells.get("name", empty)
     name = pc.utf8_trim(pc.replace_substring_regex(pc.fill_null(name, ""), WHITESPACE_CLASS + "+", " "), " ")
     long_name = pc.greater(pc.utf8_length(name), MAX_FIELD)
@@ -214,14 +218,27 @@ def _customers(
     external = pc.binary_join_element_wise(
         f',"externalId":"{external_id_prefix(run_tag)}', pc.cast(pa.array(numbers), pa.string()), '"}', ""
     )
-    customer = pc.binary_join_element_wise(
-        destination,
+    members = pc.binary_join_element_wise(
         _member("name", pc.if_else(pc.not_equal(name, ""), name, None)),
         _member("email", pc.if_else(good_email, email, None)),
         external,
         "",
     )
-    bad_email = pc.and_(has_email, pc.invert(good_email))
+    return _Fields(members, long_name, long_email, pc.and_(has_email, pc.invert(good_email)))
+
+
+def _customers(phones: PhoneColumn, fields: _Fields) -> tuple[pa.Array, dict[int, str]]:
+    """Each row's customer object (JSON text; null where the row has no destination), and the notes
+    of the rows that have any."""
+    destination = pc.if_else(
+        pc.is_valid(phones.sip_uri),
+        pc.binary_join_element_wise('{"sipUri":', json_strings(phones.sip_uri), ""),
+        pc.binary_join_element_wise(
+            '{"number":"', phones.e164, '"', _member("extension", phones.extension), ""
+        ),  # an E.164 number needs no escaping
+    )
+    customer = pc.binary_join_element_wise(destination, fields.members, "")
+    long_name, long_email, bad_email = fields.long_name, fields.long_email, fields.bad_email
     noted = pc.or_(pc.is_valid(phones.note), pc.or_(long_name, bad_email)).to_numpy(zero_copy_only=False)
     notes: dict[int, str] = {}
     for position in np.flatnonzero(noted).tolist():

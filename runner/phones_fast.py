@@ -11,6 +11,7 @@ tests hold the two paths equal."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -172,5 +173,7 @@ def _undo_excel(main: pa.Array) -> pa.Array:
 def _slow(cells: list[str], region: str) -> list[Phone]:
     if len(cells) < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
         return [normalize(cell, region) for cell in cells]
-    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    # forkserver: forking a process that has other threads running can deadlock the child.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), mp_context=context) as pool:
         return list(pool.map(normalize, cells, [region] * len(cells), chunksize=2000))

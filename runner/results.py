@@ -161,11 +161,17 @@ def neutralize_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """`neutralize` on a whole column. The first byte of each cell decides whether to look closer,
     so a column of names costs one pass over its offsets, not a regex."""
     column = text_array(column)
-    risky = pa.array(np.isin(_first_bytes(column), _FORMULA_BYTES))
-    if not pc.any(risky).as_py():
+    starts = np.isin(_first_bytes(column), _FORMULA_BYTES)
+    if not starts.any():
         return column
-    risky = pc.and_(risky, pc.invert(pc.match_substring_regex(column, f"^(?:{_PLAIN_NUMBER.pattern})$")))
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    positions = np.flatnonzero(starts)
+    number = pc.match_substring_regex(column.take(positions), f"^(?:{_PLAIN_NUMBER.pattern})$")
+    formula = np.zeros(len(column), dtype=bool)
+    formula[positions[~number.to_numpy(zero_copy_only=False)]] = True
+    if not formula.any():
+        return column
+    mask = pa.array(formula)
+    return pc.replace_with_mask(column, mask, pc.binary_join_element_wise("'", column.filter(mask), ""))
 
 
 def _first_bytes(column: pa.Array) -> npt.NDArray[np.uint8]:
