@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, geocoder, timezone
 
+from runner import phones_fast
 from runner.hours import state_for
 from runner.number_facts import facts_column, number_facts
 from runner.phones import normalize
-from runner import phones_fast
 from runner.phones_fast import NANP_REGIONS, normalize_many
 from runner.pipeline import plan_file
 
