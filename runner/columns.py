@@ -6,7 +6,10 @@ and spreading the answer with an index is what keeps planning near the cost of r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -24,6 +27,8 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# Shorter columns are not worth a thread per core.
+PARALLEL_MIN_ROWS = 50_000
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
@@ -36,6 +41,34 @@ def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray | pd
     if isinstance(values, pa.Array):
         return values.cast(pa.string())
     return pa.array(values, type=pa.string())
+
+
+def on_every_core(function: Callable[[pa.Array], tuple[pa.Array, ...]], column: pa.Array) -> tuple[pa.Array, ...]:
+    """function(column), run on slices of a long column in one thread per core, the results joined.
+    Arrow's kernels let go of the GIL, so the slices really run at once."""
+    pieces = min(os.cpu_count() or 1, len(column) // PARALLEL_MIN_ROWS)
+    if pieces < 2:
+        return function(column)
+    bounds = np.linspace(0, len(column), pieces + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=pieces) as pool:
+        parts = list(pool.map(function, [column.slice(start, end - start) for start, end in pairwise(bounds)]))
+    return tuple(pa.concat_arrays(list(arrays)) for arrays in zip(*parts, strict=True))
+
+
+def factorize(values: npt.NDArray[Any] | pa.Array) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(a code per row, numbered in order of first appearance, -1 for null; the first row of each
+    code), by hashing: np.unique would sort a million rows to find the same."""
+    codes = pc.fill_null(pc.dictionary_encode(pa.array(values)).indices, -1).to_numpy(zero_copy_only=False)
+    return codes.astype(np.intp), first_rows(codes)
+
+
+def first_rows(codes: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.intp]:
+    """For codes numbered in order of first appearance (-1 ignored), the row where each first appears:
+    where a code is above every code before it."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    before = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
+    return np.flatnonzero(codes > before)
 
 
 def objects(values: pa.Array | Sequence[Any]) -> Objects:

@@ -23,6 +23,7 @@ from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers.prefix import _find_lang
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
+from runner.columns import first_rows
 from runner.hours import state_for
 
 UNKNOWN_ZONE = "Etc/Unknown"
@@ -143,9 +144,8 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
         pc.cast(zone_prefix, pa.string()), pc.cast(place_prefix, pa.string()), area_or_country, ":"
     )
     head_fact = pc.dictionary_encode(key).indices.to_numpy(zero_copy_only=False).astype(np.intp)
-    _, head_of_fact = np.unique(head_fact, return_index=True)
-    seen, first_row_of_head = np.unique(row_head, return_index=True)
-    first_row_of_head = first_row_of_head[seen >= 0]  # any number with a head stands for it
+    head_of_fact = first_rows(head_fact)
+    first_row_of_head = first_rows(row_head)  # any number with a head stands for it
     numbers = e164.take(pa.array(first_row_of_head[head_of_fact], pa.int64())).to_pylist()
     zones_at, places_at = zone_prefix.to_numpy()[head_of_fact], place_prefix.to_numpy()[head_of_fact]
     facts: list[NumberFacts] = []

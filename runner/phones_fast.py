@@ -22,7 +22,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import text_array
+from runner.columns import on_every_core, text_array
 from runner.number_patterns import keeps_national_number, split_country_code, starts_with_idd, valid_for_country_code
 from runner.phones import MAX_EXTENSION, Phone, normalize
 
@@ -64,7 +64,7 @@ def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
     """Normalize every cell for `region`; equal to `normalize` cell by cell. The vectorized path
     takes what it can prove; each distinct cell left over goes through `normalize` once."""
     cells = pc.fill_null(cells, "")
-    e164, extension, fast = _fast(cells, region)
+    e164, extension, fast = on_every_core(lambda part: _fast(part, region), cells)
     slow = pc.invert(fast)
     leftovers = cells.filter(slow).to_pylist()
     distinct = list(dict.fromkeys(leftovers))

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import Objects, map_distinct, objects, strip
+from runner.columns import Objects, factorize, map_distinct, objects, strip
 from runner.config import Campaign
 from runner.customers import DUPLICATE, SUPPRESSED, Rows
 from runner.errors import InputError
@@ -44,8 +44,7 @@ def _listed(e164: pa.Array, listing: Mapping[str, object]) -> list[tuple[int, st
 def mark_duplicates(rows: Rows) -> None:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
     planned = np.flatnonzero(rows.planned())
-    codes = pc.dictionary_encode(rows.key.take(pa.array(planned, pa.int64()))).indices.to_numpy()
-    _, first = np.unique(codes, return_index=True)
+    codes, first = factorize(rows.key.take(pa.array(planned, pa.int64())))
     first_of_row = planned[first[codes]]
     repeats = planned[first_of_row != planned]
     firsts = rows.numbers[first_of_row[first_of_row != planned]]
@@ -142,7 +141,7 @@ class Screen:
         if timezone is not None:
             encoded = pc.dictionary_encode(strip(pc.fill_null(_take(timezone, pending), "")))
             given, zone_cells = encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
-        _, first, inverse = np.unique(given * (len(facts) + 1) + fact_index + 1, return_index=True, return_inverse=True)
+        inverse, first = factorize(given * (len(facts) + 1) + fact_index + 1)
         by_interval: dict[Interval, int] = {window: i for i, window in enumerate(rows.windows)}
         by_place: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
         problems, windows = [], []

@@ -6,10 +6,13 @@ import json
 import sys
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.columns import WHITESPACE, fragments, json_strings, map_distinct, strip
+from runner import columns
+from runner.columns import WHITESPACE, factorize, fragments, json_strings, map_distinct, strip
 
 
 def test_whitespace_is_exactly_what_python_strips() -> None:
@@ -38,3 +41,22 @@ def test_map_distinct_calls_once_per_value_including_missing() -> None:
 
     assert map_distinct(pa.array(["a", "b", "a", None], pa.string()), shout).tolist() == ["A", "B", "A", "-"]
     assert sorted(calls, key=str) == sorted(["a", "b", None], key=str)
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])), max_size=30))
+def test_factorize_numbers_by_first_appearance(values: list[str | None]) -> None:
+    codes, first = factorize(pa.array(values, pa.string()))
+    order = list(dict.fromkeys(value for value in values if value is not None))
+    assert codes.tolist() == [order.index(value) if value is not None else -1 for value in values]
+    assert first.tolist() == [values.index(value) for value in order]
+
+
+def test_on_every_core_gives_what_one_call_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columns, "PARALLEL_MIN_ROWS", 3)
+    monkeypatch.setattr(columns.os, "cpu_count", lambda: 4)
+    column = pa.array([f"r{n}" if n % 3 else None for n in range(14)], pa.string())
+
+    def upper_and_length(part: pa.Array) -> tuple[pa.Array, ...]:
+        return pc.utf8_upper(part), pc.utf8_length(part)
+
+    assert columns.on_every_core(upper_and_length, column) == upper_and_length(column)
