@@ -119,6 +119,8 @@ def _group_codes(keys: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
     """One code per row for its combination of keys, numbered in order of first appearance."""
     combined = np.zeros(len(keys[0]), dtype=np.int64)
     for key in keys:
+        if len(key) and (key[0] is not None or key.dtype != object) and bool((key == key[0]).all()):
+            continue  # the same for every row (the campaign's assistant, say): it splits nothing
         codes, uniques = pd.factorize(key, use_na_sentinel=False)
         combined = combined * (len(uniques) + 1) + codes
         combined, _ = pd.factorize(combined)
@@ -131,11 +133,13 @@ def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool)
     customers = rows.customer.take(indices)
     if not per_customer:
         return customers
-    variables = rows.variables.take(indices)
-    with_overrides = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(customers, 0, -1), ',"assistantOverrides":{"variableValues":', variables, "}}", ""
+    overrides = pc.binary_join_element_wise(
+        ',"assistantOverrides":{"variableValues":', rows.variables.take(indices), "}", ""
     )
-    return pc.if_else(pc.is_valid(variables), with_overrides, customers)
+    # The object without its closing brace, the overrides member (or nothing), the brace: one pass,
+    # where choosing between two million-row string columns would copy both again.
+    open_objects = pc.binary_slice(customers.cast(pa.binary()), 0, -1).cast(pa.string())
+    return pc.binary_join_element_wise(open_objects, pc.fill_null(overrides, ""), "}", "")
 
 
 def _window_plan(window: Interval) -> dict[str, str]:
