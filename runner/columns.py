@@ -43,6 +43,13 @@ def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray | pd
     return pa.array(values, type=pa.string())
 
 
+def string_buffers(values: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """A string column's offsets (one more than its length) and UTF-8 bytes, as numpy views without a
+    copy: cell i is bytes[offsets[i]:offsets[i + 1]]."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+    return offsets, np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)
+
+
 def on_every_core(function: Callable[[pa.Array], tuple[pa.Array, ...]], column: pa.Array) -> tuple[pa.Array, ...]:
     """function(column), run on slices of a long column in one thread per core, the results joined.
     Arrow's kernels let go of the GIL, so the slices really run at once."""

@@ -25,6 +25,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from runner.columns import first_rows
 from runner.hours import state_for
+from runner.number_patterns import split_country_code
 
 UNKNOWN_ZONE = "Etc/Unknown"
 # Numbers that say nothing about where the person is (calling-rules.md: skip unless a zone is given).
@@ -139,7 +140,9 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
     place_prefix = _longest_prefix(digits, _prefix_keys("places"))
     zone_prefix, place_prefix = pc.fill_null(zone_prefix, -1), pc.fill_null(place_prefix, -1)
     # NANP: (zone prefix, place prefix, area code); elsewhere: (zone prefix, country code).
-    area_or_country = pc.if_else(nanp, pc.utf8_slice_codeunits(distinct, 0, 5), _country_codes(digits))
+    area_or_country = pc.if_else(
+        nanp, pc.utf8_slice_codeunits(distinct, 0, 5), pc.cast(pa.array(split_country_code(digits)[0]), pa.string())
+    )
     key = pc.binary_join_element_wise(
         pc.cast(zone_prefix, pa.string()), pc.cast(place_prefix, pa.string()), area_or_country, ":"
     )
@@ -157,16 +160,6 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
         head_fact[head] = len(facts)
         facts.append(number_facts(distinct[head].as_py()))
     return np.append(head_fact, -1)[row_head], facts
-
-
-def _country_codes(digits: pa.Array) -> pa.Array:
-    """The country code at the start of each number's digits (country codes are prefix-free)."""
-    codes = pa.array([str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE], pa.string())
-    found = pa.nulls(len(digits), pa.string())
-    for length in (1, 2, 3):
-        head = pc.utf8_slice_codeunits(digits, 0, length)
-        found = pc.coalesce(found, pc.if_else(pc.is_in(head, value_set=codes), head, None))
-    return pc.fill_null(found, "")
 
 
 def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None:

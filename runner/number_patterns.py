@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
-# Codes of non-geographic services (+800, +882, …) are left to phonenumbers itself.
+# Numbers with codes of non-geographic services (+800, +882, …) are left to phonenumbers itself.
 GEOGRAPHIC_CODES = frozenset(
     code for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if "001" not in regions
 )
@@ -30,14 +30,16 @@ _TYPES = (
 
 
 def split_country_code(digits: pa.Array) -> tuple[npt.NDArray[np.int32], pa.Array]:
-    """The country code of each string of digits that followed a '+' (0 where there is none or it
-    is non-geographic), and the national number after it, as phonenumbers splits them."""
+    """The country code of each string of digits that followed a '+' (0 where none starts it), and
+    the national number after it, as phonenumbers splits them. Non-geographic codes (+800, …) are
+    found too; `GEOGRAPHIC_CODES` tells them apart."""
     codes = np.zeros(len(digits), dtype=np.int32)
     rest = digits
+    known_codes = pa.array([str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE])
+    lengths = pc.utf8_length(digits)
     for size in (3, 2, 1):  # country codes are prefix-free: at most one size matches
         head = pc.utf8_slice_codeunits(digits, 0, size)
-        known = pc.fill_null(pc.is_in(head, pa.array([str(code) for code in GEOGRAPHIC_CODES])), False)
-        known = pc.and_(known, pc.greater(pc.utf8_length(digits), size))
+        known = pc.and_(pc.fill_null(pc.is_in(head, known_codes), False), pc.greater(lengths, size))
         where = known.to_numpy(zero_copy_only=False)
         if where.any():
             codes[where] = pc.cast(head.filter(known), pa.int32()).to_numpy()

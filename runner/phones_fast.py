@@ -22,8 +22,14 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import on_every_core, text_array
-from runner.number_patterns import keeps_national_number, split_country_code, starts_with_idd, valid_for_country_code
+from runner.columns import on_every_core, string_buffers, text_array
+from runner.number_patterns import (
+    GEOGRAPHIC_CODES,
+    keeps_national_number,
+    split_country_code,
+    starts_with_idd,
+    valid_for_country_code,
+)
 from runner.phones import MAX_EXTENSION, Phone, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
@@ -97,7 +103,7 @@ def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
     nanp = pc.match_substring_regex(main, _NANP)
     plus = pc.and_(pc.starts_with(main, "+"), pc.or_(nanp, pc.match_substring_regex(main, _PLUS)))
     codes, national = split_country_code(digits)
-    codes[~plus.to_numpy(zero_copy_only=False)] = 0
+    codes[~plus.to_numpy(zero_copy_only=False) | ~np.isin(codes, list(GEOGRAPHIC_CODES))] = 0
     if region in NANP_REGIONS:  # without a '+', a North American number: the last ten digits
         local = pc.and_(nanp, pc.invert(plus)).to_numpy(zero_copy_only=False)
         local &= ~starts_with_idd(region, digits)
@@ -141,8 +147,8 @@ def _split_extension(text: pa.Array) -> tuple[pa.Array, pa.Array]:
 def _digits_only(text: pa.Array) -> pa.Array:
     """Each string with every byte that is not an ASCII digit removed, done on Arrow's buffers."""
     text = text.cast(pa.string())
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
-    data = np.frombuffer(text.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets, data = string_buffers(text)
+    data = data[offsets[0] : offsets[-1]]
     keep = (data - ord("0")) < 10  # unsigned: bytes below '0' wrap around to large values
     kept = np.zeros(len(keep) + 1, dtype=np.int32)
     np.cumsum(keep, dtype=np.int32, out=kept[1:])

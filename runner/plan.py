@@ -119,7 +119,7 @@ def _group_codes(keys: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
     """One code per row for its combination of keys, numbered in order of first appearance."""
     combined = np.zeros(len(keys[0]), dtype=np.int64)
     for key in keys:
-        if len(key) and (key[0] is not None or key.dtype != object) and bool((key == key[0]).all()):
+        if len(key) and bool((key == key[0]).all()):
             continue  # the same for every row (the campaign's assistant, say): it splits nothing
         codes, uniques = pd.factorize(key, use_na_sentinel=False)
         combined = combined * (len(uniques) + 1) + codes

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import Objects, text_array
+from runner.columns import Objects, string_buffers, text_array
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
@@ -177,8 +177,7 @@ def neutralize_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 def _first_bytes(column: pa.Array) -> npt.NDArray[np.uint8]:
     """The first UTF-8 byte of each cell (0 for an empty or null one), read off Arrow's buffers."""
     column = pc.fill_null(column, "")
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1, offset=column.offset * 4)
-    data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)
+    offsets, data = string_buffers(column)
     if not len(data):
         return np.zeros(len(column), dtype=np.uint8)
     starts = offsets[:-1]
