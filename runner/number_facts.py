@@ -23,7 +23,7 @@ from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers.prefix import _find_lang
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from runner.columns import first_rows
+from runner.columns import factorize, first_rows
 from runner.hours import state_for
 from runner.number_patterns import split_country_code
 
@@ -61,10 +61,13 @@ def _geodata() -> tuple[dict[str, Any], int]:
     return GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
 
 
+@cache
 def _nanp_head_length() -> int:
-    """NANP numbers alike in this many leading characters have the same facts: the prefix tables
-    go at most 9 digits deep and the rest is decided per area code."""
-    return 1 + max(_geodata()[1], TIMEZONE_LONGEST_PREFIX)
+    """NANP numbers alike in this many leading characters ('+1' and the area code and exchange)
+    have the same facts: the NANP prefixes of both tables go no deeper, and the rest is decided per
+    area code."""
+    deepest = max(len(key) for key in TIMEZONE_DATA if key.startswith("1"))
+    return 1 + max(deepest, max(len(key) for key in _prefix_keys("places").to_pylist()))
 
 
 def _needs_type(zones: tuple[str, ...]) -> bool:
@@ -130,11 +133,11 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
     the list of distinct facts (-1 for none). A NANP number's head decides its facts, so the prefix
     tables are matched once per distinct head, column-wide, and facts are made once per distinct
     (time-zone prefix, place prefix, area code or country code)."""
-    head = pc.if_else(pc.starts_with(e164, "+1"), pc.utf8_slice_codeunits(e164, 0, _nanp_head_length()), e164)
-    heads = pc.dictionary_encode(head)
-    row_head = pc.fill_null(heads.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
-    distinct = heads.dictionary
+    heads = _heads(e164)
+    row_head, first_row_of_head = factorize(pa.array(heads, mask=heads < 0))
+    distinct = e164.take(pa.array(first_row_of_head, pa.int64()))
     nanp = pc.starts_with(distinct, "+1")
+    distinct = pc.if_else(nanp, pc.utf8_slice_codeunits(distinct, 0, _nanp_head_length()), distinct)
     digits = pc.utf8_slice_codeunits(distinct, 1)
     zone_prefix = _longest_prefix(digits, _prefix_keys("zones"))
     place_prefix = _longest_prefix(digits, _prefix_keys("places"))
@@ -148,7 +151,6 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
     )
     head_fact = pc.dictionary_encode(key).indices.to_numpy(zero_copy_only=False).astype(np.intp)
     head_of_fact = first_rows(head_fact)
-    first_row_of_head = first_rows(row_head)  # any number with a head stands for it
     numbers = e164.take(pa.array(first_row_of_head[head_of_fact], pa.int64())).to_pylist()
     zones_at, places_at = zone_prefix.to_numpy()[head_of_fact], place_prefix.to_numpy()[head_of_fact]
     facts: list[NumberFacts] = []
@@ -160,6 +162,19 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
         head_fact[head] = len(facts)
         facts.append(number_facts(distinct[head].as_py()))
     return np.append(head_fact, -1)[row_head], facts
+
+
+def _heads(e164: pa.Array) -> npt.NDArray[np.int64]:
+    """A code per row for what decides its facts (-1 for none): a NANP number's head, any other
+    number whole (few in a North American campaign). Codes of the two kinds do not overlap."""
+    nanp = pc.fill_null(pc.starts_with(e164, "+1"), False)
+    heads = pc.dictionary_encode(pc.if_else(nanp, pc.utf8_slice_codeunits(e164, 0, _nanp_head_length()), None))
+    codes: npt.NDArray[np.int64] = pc.fill_null(heads.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    others = np.flatnonzero(pc.and_not(pc.is_valid(e164), nanp).to_numpy(zero_copy_only=False))
+    if len(others):
+        whole = pc.dictionary_encode(e164.take(pa.array(others, pa.int64()))).indices.to_numpy(zero_copy_only=False)
+        codes[others] = len(heads.dictionary) + whole
+    return codes
 
 
 def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None:

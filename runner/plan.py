@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import objects
+from runner.columns import factorize
 from runner.config import Campaign
 from runner.customers import Rows
 from runner.hours import Interval
@@ -76,9 +75,11 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
     if not len(planned):
         return []
     split = campaign.overrides == "split"
-    keys = [rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]]
+    keys: list[npt.NDArray[Any] | pa.Array] = [
+        rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]
+    ]  # fmt: skip
     if split:
-        keys.append(objects(rows.variables.take(pa.array(planned))))
+        keys.append(rows.variables.take(pa.array(planned)))
     group = _group_codes(keys)
     by_group = np.argsort(group, kind="stable")
     order = planned[by_group]
@@ -90,41 +91,39 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
             for start, end in zip(group_starts.tolist(), group_ends, strict=True)
         ]
     )
-    offsets = pa.array(np.append(starts, len(order)), pa.int32())
+    bounds = [*starts.tolist(), len(order)]
+    offsets = pa.array(bounds, pa.int32())
     customers = pc.binary_join(pa.ListArray.from_arrays(offsets, _customer_texts(rows, order, not split)), ",")
     numbers = pc.cast(pa.array(rows.numbers[order]), pa.string())
     row_lists = pc.binary_join(pa.ListArray.from_arrays(offsets, numbers), ", ").to_pylist()
     ordered_numbers = rows.numbers[order].tolist()
-    campaign_schedule = schedule_plan(campaign)
-    requests: list[CallRequest] = []
-    bounds = [*starts.tolist(), len(order)]
-    for seq, (start, end, members, row_list) in enumerate(
-        zip(bounds[:-1], bounds[1:], customers.to_pylist(), row_lists, strict=True), start=1
-    ):
-        first = order[start]
-        window = rows.window[first]
-        schedule = campaign_schedule if window < 0 else _window_plan(rows.windows[window])
-        variables = rows.variables[int(first)].as_py() if split else None
-        body = _body(campaign, seq, rows.assistant_id[first], rows.phone_number_id[first], variables,
-                     members, end - start, schedule)  # fmt: skip
+    frames = _Frames(campaign, rows)
+    heads, tails, ids = [], [], []
+    for seq, (start, end, row_list) in enumerate(zip(bounds[:-1], bounds[1:], row_lists, strict=True), start=1):
+        head, tail = frames.around(seq, int(order[start]), end - start)
+        heads.append(head)
+        tails.append(tail)
         numbers_repr = f"({row_list},)" if end - start == 1 else f"({row_list})"  # as str(tuple) writes it
-        digest = hashlib.sha256(f"{run_id}:{numbers_repr}".encode()).hexdigest()
-        requests.append(CallRequest(id=f"req_{digest[:20]}", rows=tuple(ordered_numbers[start:end]), body_json=body))
-    ids = np.array([request.id for request in requests], dtype=object)
-    rows.request_id[order] = np.repeat(ids, np.diff(bounds))
+        ids.append(f"req_{hashlib.sha256(f'{run_id}:{numbers_repr}'.encode()).hexdigest()[:20]}")
+    bodies = pc.binary_join_element_wise(pa.array(heads, pa.string()), customers, pa.array(tails, pa.string()), "")
+    requests = [
+        CallRequest(id=request_id, rows=tuple(ordered_numbers[start:end]), body_json=body)
+        for request_id, start, end, body in zip(ids, bounds[:-1], bounds[1:], bodies.to_pylist(), strict=True)
+    ]
+    rows.request_id[order] = np.repeat(np.array(ids, dtype=object), np.diff(bounds))
     return requests
 
 
-def _group_codes(keys: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
-    """One code per row for its combination of keys, numbered in order of first appearance."""
-    combined = np.zeros(len(keys[0]), dtype=np.int64)
+def _group_codes(keys: list[npt.NDArray[Any] | pa.Array]) -> npt.NDArray[np.intp]:
+    """One code per row for its combination of keys (null is a value too), numbered in order of
+    first appearance."""
+    combined = np.zeros(len(keys[0]), dtype=np.intp)
     for key in keys:
-        if len(key) and bool((key == key[0]).all()):
+        if isinstance(key, np.ndarray) and len(key) and bool((key == key[0]).all()):
             continue  # the same for every row (the campaign's assistant, say): it splits nothing
-        codes, uniques = pd.factorize(key, use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-        combined, _ = pd.factorize(combined)
-    return np.asarray(combined, dtype=np.int64)
+        codes, firsts = factorize(key)
+        combined, _ = factorize(combined * (len(firsts) + 1) + codes + 1)
+    return combined
 
 
 def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> pa.Array:
@@ -142,31 +141,42 @@ def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool)
     return pc.binary_join_element_wise(open_objects, pc.fill_null(overrides, ""), "}", "")
 
 
+class _Frames:
+    """Each POST /call body around its customers, as (text before, text after): what a group's
+    requests share is written once per group, not once per request."""
+
+    def __init__(self, campaign: Campaign, rows: Rows) -> None:
+        self.campaign, self.rows = campaign, rows
+        self._assistant = dumps(campaign.assistant) if campaign.assistant is not None else ""
+        self._schedules: dict[int, str] = {}
+        self._names: dict[int, str] = {}
+
+    def around(self, seq: int, first: int, count: int) -> tuple[str, str]:
+        """The body of request number `seq`, whose first row is at position `first`, split where its
+        `count` customers go."""
+        rows, campaign = self.rows, self.campaign
+        suffix = f" #{seq}"
+        if len(suffix) not in self._names:
+            self._names[len(suffix)] = dumps(campaign.name[: MAX_CALL_NAME - len(suffix)])[:-1]
+        members = [f'"name":{self._names[len(suffix)]}{suffix}"']
+        assistant_id = rows.assistant_id[first]
+        if campaign.assistant is not None and assistant_id is None:
+            members.append(f'"assistant":{self._assistant}')
+        else:
+            members.append(f'"assistantId":{dumps(assistant_id)}')
+        members.append(f'"phoneNumberId":{dumps(rows.phone_number_id[first])}')
+        if campaign.overrides == "split" and (variables := rows.variables[first].as_py()) is not None:
+            members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
+        head = "{" + ",".join(members) + (',"customer":' if count == 1 else ',"customers":[')
+        return head, ("" if count == 1 else "]") + self._schedule(int(rows.window[first])) + "}"
+
+    def _schedule(self, window: int) -> str:
+        """',"schedulePlan":{…}' for a calling window (-1: the campaign's own schedule, if any)."""
+        if window not in self._schedules:
+            schedule = schedule_plan(self.campaign) if window < 0 else _window_plan(self.rows.windows[window])
+            self._schedules[window] = f',"schedulePlan":{dumps(schedule)}' if schedule else ""
+        return self._schedules[window]
+
+
 def _window_plan(window: Interval) -> dict[str, str]:
     return {"earliestAt": iso_utc(window[0]), "latestAt": iso_utc(window[1])}
-
-
-def _body(
-    campaign: Campaign,
-    seq: int,
-    assistant_id: str | None,
-    phone_number_id: str,
-    variables: str | None,
-    customers: str,
-    count: int,
-    schedule: dict[str, str] | None,
-) -> str:
-    """The POST /call body as JSON text, members in the order Vapi's docs show them."""
-    suffix = f" #{seq}"
-    members = [f'"name":{dumps(campaign.name[: MAX_CALL_NAME - len(suffix)] + suffix)}']
-    if campaign.assistant is not None and assistant_id is None:
-        members.append(f'"assistant":{dumps(campaign.assistant)}')
-    else:
-        members.append(f'"assistantId":{dumps(assistant_id)}')
-    members.append(f'"phoneNumberId":{dumps(phone_number_id)}')
-    if variables is not None:
-        members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
-    members.append(f'"customer":{customers}' if count == 1 else f'"customers":[{customers}]')
-    if schedule:
-        members.append(f'"schedulePlan":{dumps(schedule)}')
-    return "{" + ",".join(members) + "}"
