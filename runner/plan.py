@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,8 @@ from runner.customers import Rows
 from runner.hours import Interval
 
 MAX_CALL_NAME = 40
+# Request bodies are built this many at a time (a few megabytes of Arrow memory).
+REQUESTS_PER_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -92,23 +96,19 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
         ]
     )
     bounds = [*starts.tolist(), len(order)]
-    offsets = pa.array(bounds, pa.int32())
-    customers = pc.binary_join(pa.ListArray.from_arrays(offsets, _customer_texts(rows, order, not split)), ",")
-    numbers = pc.cast(pa.array(rows.numbers[order]), pa.string())
-    row_lists = pc.binary_join(pa.ListArray.from_arrays(offsets, numbers), ", ").to_pylist()
     ordered_numbers = rows.numbers[order].tolist()
     frames = _Frames(campaign, rows)
     heads, tails, ids = [], [], []
-    for seq, (start, end, row_list) in enumerate(zip(bounds[:-1], bounds[1:], row_lists, strict=True), start=1):
+    for seq, (start, end) in enumerate(pairwise(bounds), start=1):
         head, tail = frames.around(seq, int(order[start]), end - start)
         heads.append(head)
         tails.append(tail)
-        numbers_repr = f"({row_list},)" if end - start == 1 else f"({row_list})"  # as str(tuple) writes it
-        ids.append(f"req_{hashlib.sha256(f'{run_id}:{numbers_repr}'.encode()).hexdigest()[:20]}")
-    bodies = pc.binary_join_element_wise(pa.array(heads, pa.string()), customers, pa.array(tails, pa.string()), "")
+        rows_repr = str(tuple(ordered_numbers[start:end]))
+        ids.append(f"req_{hashlib.sha256(f'{run_id}:{rows_repr}'.encode()).hexdigest()[:20]}")
+    bodies = _bodies(rows, order, bounds, heads, tails, per_customer=not split)
     requests = [
         CallRequest(id=request_id, rows=tuple(ordered_numbers[start:end]), body_json=body)
-        for request_id, start, end, body in zip(ids, bounds[:-1], bounds[1:], bodies.to_pylist(), strict=True)
+        for request_id, (start, end), body in zip(ids, pairwise(bounds), bodies, strict=True)
     ]
     rows.request_id[order] = np.repeat(np.array(ids, dtype=object), np.diff(bounds))
     return requests
@@ -124,6 +124,22 @@ def _group_codes(keys: list[npt.NDArray[Any] | pa.Array]) -> npt.NDArray[np.intp
         codes, firsts = factorize(key)
         combined, _ = factorize(combined * (len(firsts) + 1) + codes + 1)
     return combined
+
+
+def _bodies(
+    rows: Rows, order: npt.NDArray[np.intp], bounds: list[int], heads: list[str], tails: list[str], per_customer: bool
+) -> Iterator[str]:
+    """Each request's body: its head, its customers (rows order[start:end]) joined, its tail. Built a
+    block of requests at a time, so the Arrow memory of one block is reused by the next."""
+    for first in range(0, len(heads), REQUESTS_PER_BLOCK):
+        last = min(first + REQUESTS_PER_BLOCK, len(heads))
+        start, end = bounds[first], bounds[last]
+        offsets = pa.array(bounds[first : last + 1], pa.int32())
+        offsets = pc.subtract(offsets, start)
+        customers = _customer_texts(rows, order[start:end], per_customer)
+        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, customers), ",")
+        block = pc.binary_join_element_wise(pa.array(heads[first:last]), joined, pa.array(tails[first:last]), "")
+        yield from block.to_pylist()
 
 
 def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> pa.Array:
