@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -27,8 +26,8 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# Shorter columns are not worth a thread per core.
-PARALLEL_MIN_ROWS = 50_000
+# Columns are worked on in slices of about this many rows, one thread per core; shorter ones whole.
+SLICE_ROWS = 125_000
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
@@ -50,15 +49,17 @@ def string_buffers(values: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray
     return offsets, np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)
 
 
-def on_every_core(function: Callable[[pa.Array], tuple[pa.Array, ...]], column: pa.Array) -> tuple[pa.Array, ...]:
-    """function(column), run on slices of a long column in one thread per core, the results joined.
-    Arrow's kernels let go of the GIL, so the slices really run at once."""
-    pieces = min(os.cpu_count() or 1, len(column) // PARALLEL_MIN_ROWS)
+def on_every_core(function: Callable[..., tuple[pa.Array, ...]], *columns: pa.Array) -> tuple[pa.Array, ...]:
+    """function(*columns), run on row slices of long, aligned columns by one thread per core, the
+    results joined. Arrow's kernels let go of the GIL, so the slices really run at once; and each
+    thread reuses its scratch memory from slice to slice, where fresh memory is costly."""
+    size = len(columns[0])
+    pieces = max(1, size // SLICE_ROWS)
     if pieces < 2:
-        return function(column)
-    bounds = np.linspace(0, len(column), pieces + 1).astype(int).tolist()
-    with ThreadPoolExecutor(max_workers=pieces) as pool:
-        parts = list(pool.map(function, [column.slice(start, end - start) for start, end in pairwise(bounds)]))
+        return function(*columns)
+    bounds = np.linspace(0, size, pieces + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, pieces)) as pool:
+        parts = list(pool.map(lambda start, end: function(*(c[start:end] for c in columns)), bounds[:-1], bounds[1:]))
     return tuple(pa.concat_arrays(list(arrays)) for arrays in zip(*parts, strict=True))
 
 
@@ -84,6 +85,14 @@ def objects(values: pa.Array | Sequence[Any]) -> Objects:
         return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
     array = np.empty(len(values), dtype=object)
     array[:] = values
+    return array
+
+
+def filled(size: int, value: object) -> Objects:
+    """An object ndarray holding `value` everywhere: the same object, where np.full would make a
+    million copies of a string."""
+    array = np.empty(size, dtype=object)
+    array.fill(value)
     return array
 
 

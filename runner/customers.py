@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from json.encoder import encode_basestring
 
 import numpy as np
@@ -13,15 +14,29 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import WHITESPACE_CLASS, Objects, fragments, json_strings, map_distinct, strip, text_array
+from runner.columns import (
+    WHITESPACE,
+    WHITESPACE_CLASS,
+    Objects,
+    filled,
+    fragments,
+    json_strings,
+    map_distinct,
+    on_every_core,
+    strip,
+    text_array,
+)
 from runner.config import Campaign
 from runner.errors import InputError
 from runner.hours import Interval
 from runner.load import Sheet, find_header
+from runner.number_facts import NumberFacts, facts_column
 from runner.phones import region_for
 from runner.phones_fast import PhoneColumn, normalize_column
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
+# Names where collapsing whitespace changes more than the ends: a run of it, or any but a space.
+_ODD_SPACE = WHITESPACE_CLASS + "{2}|[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]"
 _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WHITESPACE_CLASS[1:-1]}]+$"
 
 # Row statuses before anything is sent.
@@ -45,13 +60,15 @@ class Rows:
     customer: pa.Array  # the customer object as JSON text; null where there is none
     variables: pa.Array  # JSON text of the row's variableValues; null when it has none
     cells: dict[str, pa.Array]  # role -> the row's cell
+    fact_index: npt.NDArray[np.intp]  # index into `facts` (-1: no phone number)
+    facts: list[NumberFacts]  # what the distinct numbers say of where their owners are
     window: npt.NDArray[np.intp] = field(init=False)  # index into `windows`; -1 until screened in
     windows: list[Interval] = field(default_factory=list)
     request_id: Objects = field(init=False)
 
     def __post_init__(self) -> None:
         self.window = np.full(len(self.numbers), -1, dtype=np.intp)
-        self.request_id = np.full(len(self.numbers), "", dtype=object)
+        self.request_id = filled(len(self.numbers), "")
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -72,8 +89,8 @@ class Rows:
         indices = pa.array(positions, pa.int64())
         return Rows(
             numbers=self.numbers[positions],
-            status=np.full(len(positions), PLANNED, dtype=object),
-            reason=np.full(len(positions), "", dtype=object),
+            status=filled(len(positions), PLANNED),
+            reason=filled(len(positions), ""),
             e164=self.e164.take(indices),
             sip_uri=self.sip_uri.take(indices),
             key=self.key.take(indices),
@@ -82,6 +99,8 @@ class Rows:
             customer=self.customer.take(indices),
             variables=self.variables.take(indices),
             cells={role: column.take(indices) for role, column in self.cells.items()},
+            fact_index=self.fact_index[positions],
+            facts=self.facts,
         )
 
 
@@ -107,15 +126,26 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     size = len(sheet.row_numbers)
     cells = {role: text_array(sheet.frame[header]) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
-    # Arrow lets go of the GIL: the columns that do not need the phones are built on the second core.
+    variable_cells = {
+        name: text_array(sheet.frame[header]) for name, header in variable_columns(sheet, campaign).items()
+    }
+    phones = _phones(sheet, campaign, cells)
+    empty = pa.nulls(size, pa.string())
+    # What the numbers say of where their owners are is worked out on a thread of its own, while the
+    # customers are built in slices on every core (Arrow lets go of the GIL).
     with ThreadPoolExecutor(max_workers=1) as worker:
-        fields = worker.submit(_fields_of, cells, run_tag, numbers)
-        variables = worker.submit(_variables, sheet, campaign)
-        phones = _phones(sheet, campaign, cells)
-        customer, notes = _customers(phones, fields.result())
+        facts_job = worker.submit(facts_column, phones.e164)
+        customer, long_name, long_email, bad_email, variables = on_every_core(
+            partial(_customers, run_tag, list(variable_cells)),
+            phones.e164, phones.extension, phones.sip_uri, cells.get("name", empty), cells.get("email", empty),
+            pa.array(numbers), *variable_cells.values(),
+        )  # fmt: skip
+        notes = _notes(phones.note, long_name, long_email, bad_email)
+        facts = facts_job.result()
     callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
-    status = np.where(callable_, PLANNED, INVALID).astype(object)
-    reason = np.full(size, "", dtype=object)
+    status = filled(size, PLANNED)
+    status[~callable_] = INVALID
+    reason = filled(size, "")
     number_column = roles.get("number", "")
     reason[~callable_] = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
                                       lambda text: _column_reason(text or "", number_column))  # fmt: skip
@@ -141,15 +171,17 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         assistant_id=assistant_id,
         phone_number_id=phone_number_id,
         customer=customer,
-        variables=variables.result(),
+        variables=variables,
         cells=cells,
+        fact_index=facts[0],
+        facts=facts[1],
     )
 
 
 def _with_default(column: pa.Array | None, default: str | None, size: int) -> Objects:
     """The column's stripped value, or the campaign's default where it is empty."""
     if column is None:
-        return np.full(size, default, dtype=object)
+        return filled(size, default)
     return map_distinct(column, lambda cell: (cell or "").strip() or default)
 
 
@@ -194,62 +226,71 @@ def _column_reason(reason: str, column: str) -> str:
     return f"{reason} (column {column!r})"
 
 
-@dataclass(frozen=True)
-class _Fields:
-    """The customer members that do not depend on the destination, and what to note about them."""
+def _customers(
+    run_tag: str,
+    variable_names: list[str],
+    e164: pa.Array,
+    extension: pa.Array,
+    sip_uri: pa.Array,
+    name: pa.Array,
+    email: pa.Array,
+    numbers: pa.Array,
+    *variable_values: pa.Array,
+) -> tuple[pa.Array, ...]:
+    """For a slice of rows: each customer object as JSON text (null where the row has no
+    destination), where the name was shortened, where the email was too long or no email, and the
+    variableValues as JSON text (null where there are none)."""
+    members, long_name, long_email, bad_email = _fields_of(name, email, run_tag, numbers)
+    destination = pc.if_else(
+        pc.is_valid(sip_uri),
+        pc.binary_join_element_wise('{"sipUri":', json_strings(sip_uri), ""),
+        pc.binary_join_element_wise('{"number":"', e164, '"', _member("extension", extension), ""),
+    )  # an E.164 number needs no escaping
+    customer = pc.binary_join_element_wise(destination, members, "")
+    variables = _variables(dict(zip(variable_names, variable_values, strict=True)), len(numbers))
+    return customer, long_name, long_email, bad_email, variables
 
-    members: pa.Array  # ',"name":…,"email":…,"externalId":…}' (the object's tail)
-    long_name: pa.Array
-    long_email: pa.Array
-    bad_email: pa.Array
 
-
-def _fields_of(cells: dict[str, pa.Array], run_tag: str, numbers: npt.NDArray[np.int64]) -> _Fields:
-    """Name, email and externalId members of each customer; over-long fields are shortened or left out."""
-    empty = pa.nulls(len(numbers), pa.string())
-    name = cells.get("name", empty)
-    name = pc.utf8_trim(pc.replace_substring_regex(pc.fill_null(name, ""), WHITESPACE_CLASS + "+", " "), " ")
+def _fields_of(name: pa.Array, email: pa.Array, run_tag: str, numbers: pa.Array) -> tuple[pa.Array, ...]:
+    """The customer members that do not depend on the destination (',"name":…,"email":…,
+    "externalId":…}', the object's tail), and where the name was shortened, the email too long or
+    not an email. Over-long fields are shortened or left out."""
+    name = pc.fill_null(name, "")
+    if pc.any(pc.match_substring_regex(name, _ODD_SPACE)).as_py():
+        name = pc.replace_substring_regex(name, WHITESPACE_CLASS + "+", " ")
+    name = pc.utf8_trim(name, " ")
     long_name = pc.greater(pc.utf8_length(name), MAX_FIELD)
-    name = pc.if_else(long_name, pc.utf8_rtrim(pc.utf8_slice_codeunits(name, 0, MAX_FIELD), " "), name)
-    email = strip(pc.fill_null(cells.get("email", empty), ""))
+    if pc.any(long_name).as_py():
+        name = pc.if_else(long_name, pc.utf8_rtrim(pc.utf8_slice_codeunits(name, 0, MAX_FIELD), " "), name)
+    email = strip(pc.fill_null(email, ""))
     has_email = pc.not_equal(email, "")
     long_email = pc.and_(has_email, pc.greater(pc.utf8_length(email), MAX_FIELD))
     good_email = pc.and_(pc.and_(has_email, pc.invert(long_email)), pc.match_substring_regex(email, _EMAIL))
-    external = pc.binary_join_element_wise(
-        f',"externalId":"{external_id_prefix(run_tag)}', pc.cast(pa.array(numbers), pa.string()), '"}', ""
-    )
     members = pc.binary_join_element_wise(
         _member("name", pc.if_else(pc.not_equal(name, ""), name, None)),
         _member("email", pc.if_else(good_email, email, None)),
-        external,
+        f',"externalId":"{external_id_prefix(run_tag)}',
+        pc.cast(numbers, pa.string()),
+        '"}',
         "",
     )
-    return _Fields(members, long_name, long_email, pc.and_(has_email, pc.invert(good_email)))
+    return members, long_name, long_email, pc.and_(has_email, pc.invert(good_email))
 
 
-def _customers(phones: PhoneColumn, fields: _Fields) -> tuple[pa.Array, dict[int, str]]:
-    """Each row's customer object (JSON text; null where the row has no destination), and the notes
-    of the rows that have any."""
-    destination = pc.if_else(
-        pc.is_valid(phones.sip_uri),
-        pc.binary_join_element_wise('{"sipUri":', json_strings(phones.sip_uri), ""),
-        pc.binary_join_element_wise(
-            '{"number":"', phones.e164, '"', _member("extension", phones.extension), ""
-        ),  # an E.164 number needs no escaping
-    )
-    customer = pc.binary_join_element_wise(destination, fields.members, "")
-    long_name, long_email, bad_email = fields.long_name, fields.long_email, fields.bad_email
-    noted = pc.or_(pc.is_valid(phones.note), pc.or_(long_name, bad_email)).to_numpy(zero_copy_only=False)
+def _notes(phone_note: pa.Array, long_name: pa.Array, long_email: pa.Array, bad_email: pa.Array) -> dict[int, str]:
+    """What to tell about accepted rows, by position: a repaired number, a shortened name, an email
+    not sent."""
+    noted = pc.or_(pc.is_valid(phone_note), pc.or_(long_name, bad_email)).to_numpy(zero_copy_only=False)
     notes: dict[int, str] = {}
     for position in np.flatnonzero(noted).tolist():
         parts = [
-            phones.note[position].as_py(),
+            phone_note[position].as_py(),
             f"name shortened to {MAX_FIELD} characters" if long_name[position].as_py() else None,
             f"email not sent: longer than {MAX_FIELD} characters" if long_email[position].as_py()
             else "email not sent: not an email address" if bad_email[position].as_py() else None,
         ]  # fmt: skip
         notes[position] = "; ".join(part for part in parts if part)
-    return customer, notes
+    return notes
 
 
 def _member(name: str, values: pa.Array) -> pa.Array:
@@ -257,12 +298,10 @@ def _member(name: str, values: pa.Array) -> pa.Array:
     return pc.fill_null(pc.binary_join_element_wise(f',"{name}":', json_strings(values), ""), "")
 
 
-def _variables(sheet: Sheet, campaign: Campaign) -> pa.Array:
+def _variables(values: dict[str, pa.Array], size: int) -> pa.Array:
     """Each row's variableValues as JSON text (its non-blank variables, in column order), or null."""
-    size = len(sheet.row_numbers)
     members = []
-    for name, header in variable_columns(sheet, campaign).items():
-        value = text_array(sheet.frame[header])
+    for name, value in values.items():
         member = pc.binary_join_element_wise(encode_basestring(name) + ":", json_strings(value), "")
         members.append(pc.if_else(pc.equal(strip(value), ""), None, member))
     if not members:

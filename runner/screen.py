@@ -16,13 +16,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import Objects, factorize, map_distinct, objects, strip
+from runner.columns import Objects, factorize, filled, map_distinct, objects, strip
 from runner.config import Campaign
 from runner.customers import DUPLICATE, SUPPRESSED, Rows
 from runner.errors import InputError
 from runner.hours import Interval, Rules, first_window
 from runner.load import read_cells
-from runner.number_facts import NumberFacts, facts_column
+from runner.number_facts import NumberFacts
 from runner.phones import Normalizer
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
@@ -100,21 +100,21 @@ class Screen:
         if compliance.require_consent:
             consent = rows.cells.get("consent")
             if consent is None:
-                suppress("consent", np.full(len(pending), _NO_CONSENT_COLUMN, dtype=object))
+                suppress("consent", filled(len(pending), _NO_CONSENT_COLUMN))
             else:
                 suppress("consent", map_distinct(_take(consent, pending), self._consent_problem))
         if self.do_not_call:
-            problems = np.full(len(pending), "", dtype=object)
+            problems = filled(len(pending), "")
             for hit, e164 in _listed(_take(rows.e164, pending), self.do_not_call):
                 problems[hit] = f"on the do-not-call list {self.do_not_call[e164]}"
             suppress("do-not-call", problems)
-        fact_index, facts = facts_column(_take(rows.e164, pending))
+        fact_index, facts = rows.fact_index[pending], rows.facts
         if compliance.from_free_number:
             abroad = objects([_ABROAD if f.region != "US" else "" for f in facts] + [""])
             fact_index = fact_index[suppress("free number", abroad[fact_index])]
         if self.recent_calls:
-            rule_of = np.full(len(pending), "", dtype=object)
-            reason_of = np.full(len(pending), "", dtype=object)
+            rule_of = filled(len(pending), "")
+            reason_of = filled(len(pending), "")
             for hit, e164 in _listed(_take(rows.e164, pending), self.recent_calls):
                 rule_of[hit], reason_of[hit] = self._history_problem(e164) or ("", "")
             for rule in ("recently called", "calls per day"):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from runner import columns
 from runner.columns import WHITESPACE, factorize, fragments, json_strings, map_distinct, strip
+from runner.customers import MAX_FIELD, _fields_of
 
 
 def test_whitespace_is_exactly_what_python_strips() -> None:
@@ -52,7 +53,7 @@ def test_factorize_numbers_by_first_appearance(values: list[str | None]) -> None
 
 
 def test_on_every_core_gives_what_one_call_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columns, "PARALLEL_MIN_ROWS", 3)
+    monkeypatch.setattr(columns, "SLICE_ROWS", 3)
     monkeypatch.setattr(columns.os, "cpu_count", lambda: 4)
     column = pa.array([f"r{n}" if n % 3 else None for n in range(14)], pa.string())
 
@@ -60,3 +61,18 @@ def test_on_every_core_gives_what_one_call_gives(monkeypatch: pytest.MonkeyPatch
         return pc.utf8_upper(part), pc.utf8_length(part)
 
     assert columns.on_every_core(upper_and_length, column) == upper_and_length(column)
+
+
+@given(st.lists(st.text(alphabet='aé \t\n\xa0\u2003"', max_size=60)))
+def test_customer_names_are_collapsed_and_shortened_like_python(names: list[str]) -> None:
+    """A name's whitespace runs become one space, its ends are trimmed, and it is cut to 40 characters."""
+    size = len(names)
+    members, long_name, _, _ = _fields_of(
+        pa.array(names, pa.string()), pa.nulls(size, pa.string()), "t", pa.array(range(size), pa.int64())
+    )
+    for name, member, long in zip(names, members.to_pylist(), long_name.to_pylist(), strict=True):
+        collapsed = " ".join(name.split())
+        expected = collapsed[:MAX_FIELD].rstrip(" ")
+        sent = json.loads("{" + member[1:])
+        assert sent.get("name") == (expected or None)
+        assert long == (len(collapsed) > MAX_FIELD)
