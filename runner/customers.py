@@ -240,21 +240,36 @@ def _customers(
     """For a slice of rows: each customer object as JSON text (null where the row has no
     destination), where the name was shortened, where the email was too long or no email, and the
     variableValues as JSON text (null where there are none)."""
-    members, long_name, long_email, bad_email = _fields_of(name, email, run_tag, numbers)
-    destination = pc.if_else(
-        pc.is_valid(sip_uri),
-        pc.binary_join_element_wise('{"sipUri":', json_strings(sip_uri), ""),
-        pc.binary_join_element_wise('{"number":"', e164, '"', _member("extension", extension), ""),
-    )  # an E.164 number needs no escaping
-    customer = pc.binary_join_element_wise(destination, members, "")
+    name_member, email_member, long_name, long_email, bad_email = _fields_of(name, email)
+    destination: list[pa.Array | str]
+    if sip_uri.null_count < len(sip_uri):
+        destination = [
+            pc.if_else(
+                pc.is_valid(sip_uri),
+                pc.binary_join_element_wise('{"sipUri":', json_strings(sip_uri), ""),
+                pc.binary_join_element_wise('{"number":"', e164, '"', _member("extension", extension), ""),
+            )
+        ]
+    else:  # an E.164 number needs no escaping
+        destination = ['{"number":"', e164, '"']
+        if extension.null_count < len(extension):
+            destination.append(_member("extension", extension))
+    customer = pc.binary_join_element_wise(
+        *destination,
+        name_member,
+        email_member,
+        f',"externalId":"{external_id_prefix(run_tag)}',
+        pc.cast(numbers, pa.string()),
+        '"}',
+        "",
+    )  # null where the destination is
     variables = _variables(dict(zip(variable_names, variable_values, strict=True)), len(numbers))
     return customer, long_name, long_email, bad_email, variables
 
 
-def _fields_of(name: pa.Array, email: pa.Array, run_tag: str, numbers: pa.Array) -> tuple[pa.Array, ...]:
-    """The customer members that do not depend on the destination (',"name":…,"email":…,
-    "externalId":…}', the object's tail), and where the name was shortened, the email too long or
-    not an email. Over-long fields are shortened or left out."""
+def _fields_of(name: pa.Array, email: pa.Array) -> tuple[pa.Array, ...]:
+    """The name and email members of each customer (',"name":…', or empty), and where the name was
+    shortened, the email too long or not an email. Over-long fields are shortened or left out."""
     name = pc.fill_null(name, "")
     if pc.any(pc.match_substring_regex(name, _ODD_SPACE)).as_py():
         name = pc.replace_substring_regex(name, WHITESPACE_CLASS + "+", " ")
@@ -266,15 +281,9 @@ def _fields_of(name: pa.Array, email: pa.Array, run_tag: str, numbers: pa.Array)
     has_email = pc.not_equal(email, "")
     long_email = pc.and_(has_email, pc.greater(pc.utf8_length(email), MAX_FIELD))
     good_email = pc.and_(pc.and_(has_email, pc.invert(long_email)), pc.match_substring_regex(email, _EMAIL))
-    members = pc.binary_join_element_wise(
-        _member("name", pc.if_else(pc.not_equal(name, ""), name, None)),
-        _member("email", pc.if_else(good_email, email, None)),
-        f',"externalId":"{external_id_prefix(run_tag)}',
-        pc.cast(numbers, pa.string()),
-        '"}',
-        "",
-    )
-    return members, long_name, long_email, pc.and_(has_email, pc.invert(good_email))
+    name_member = _member("name", pc.if_else(pc.not_equal(name, ""), name, None))
+    email_member = _member("email", pc.if_else(good_email, email, None))
+    return name_member, email_member, long_name, long_email, pc.and_(has_email, pc.invert(good_email))
 
 
 def _notes(phone_note: pa.Array, long_name: pa.Array, long_email: pa.Array, bad_email: pa.Array) -> dict[int, str]:
