@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,12 +51,12 @@ class Plan:
         """The result columns for every row (RESULT_COLUMNS), as Arrow text columns."""
         rows = self.rows
         campaign_schedule = schedule_plan(self.campaign) or {}
-        # Window -1 (none) takes the last entry: the campaign's own schedule, if any.
-        sent = pa.array(rows.request_id != "")
-        window = pa.array(rows.window % (len(rows.windows) + 1))
+        # Per row, an index into [each window's time, the campaign's own, ""]: window -1 (none) takes
+        # the campaign's schedule, a row not sent the empty text.
+        window = np.where(rows.request_id != "", rows.window % (len(rows.windows) + 1), len(rows.windows) + 1)
 
-        def schedule(times: list[str], campaign: str) -> pa.Array:  # per row, from its window's times
-            return pc.if_else(sent, pa.array([*times, campaign], pa.string()).take(window), "")
+        def schedule(times: list[str], campaign: str) -> pa.Array:
+            return pa.array([*times, campaign, ""], pa.string()).take(pa.array(window))
 
         return {
             "row": pc.cast(pa.array(rows.numbers), pa.string()),
