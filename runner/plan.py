@@ -87,7 +87,8 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
     group = _group_codes(keys)
     by_group = np.argsort(group, kind="stable")
     order = planned[by_group]
-    group_starts = np.flatnonzero(np.diff(group[by_group], prepend=-1))
+    sorted_groups = group[by_group]
+    group_starts = np.flatnonzero(np.diff(sorted_groups, prepend=-1))
     group_ends = [*group_starts[1:].tolist(), len(order)]
     starts = np.concatenate(
         [
@@ -100,7 +101,7 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
     frames = _Frames(campaign, rows)
     heads, tails, ids = [], [], []
     for seq, (start, end) in enumerate(pairwise(bounds), start=1):
-        head, tail = frames.around(seq, int(order[start]), end - start)
+        head, tail = frames.around(seq, int(order[start]), end - start, int(sorted_groups[start]))
         heads.append(head)
         tails.append(tail)
         rows_repr = str(tuple(ordered_numbers[start:end]))
@@ -166,25 +167,34 @@ class _Frames:
         self._assistant = dumps(campaign.assistant) if campaign.assistant is not None else ""
         self._schedules: dict[int, str] = {}
         self._names: dict[int, str] = {}
+        self._groups: dict[int, tuple[str, str]] = {}
 
-    def around(self, seq: int, first: int, count: int) -> tuple[str, str]:
-        """The body of request number `seq`, whose first row is at position `first`, split where its
-        `count` customers go."""
-        rows, campaign = self.rows, self.campaign
+    def around(self, seq: int, first: int, count: int, group: int) -> tuple[str, str]:
+        """The body of request number `seq` of `group`, whose first row is at position `first`, split
+        where its `count` customers go."""
         suffix = f" #{seq}"
         if len(suffix) not in self._names:
-            self._names[len(suffix)] = dumps(campaign.name[: MAX_CALL_NAME - len(suffix)])[:-1]
-        members = [f'"name":{self._names[len(suffix)]}{suffix}"']
+            self._names[len(suffix)] = dumps(self.campaign.name[: MAX_CALL_NAME - len(suffix)])[:-1]
+        if group not in self._groups:
+            self._groups[group] = self._shared(first)
+        members, schedule = self._groups[group]
+        head = f'{{"name":{self._names[len(suffix)]}{suffix}",{members}'
+        if count == 1:
+            return head + ',"customer":', schedule + "}"
+        return head + ',"customers":[', "]" + schedule + "}"
+
+    def _shared(self, first: int) -> tuple[str, str]:
+        """The members after the name, and the schedulePlan member, of a group's requests."""
+        rows, campaign = self.rows, self.campaign
         assistant_id = rows.assistant_id[first]
         if campaign.assistant is not None and assistant_id is None:
-            members.append(f'"assistant":{self._assistant}')
+            members = [f'"assistant":{self._assistant}']
         else:
-            members.append(f'"assistantId":{dumps(assistant_id)}')
+            members = [f'"assistantId":{dumps(assistant_id)}']
         members.append(f'"phoneNumberId":{dumps(rows.phone_number_id[first])}')
         if campaign.overrides == "split" and (variables := rows.variables[first].as_py()) is not None:
             members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
-        head = "{" + ",".join(members) + (',"customer":' if count == 1 else ',"customers":[')
-        return head, ("" if count == 1 else "]") + self._schedule(int(rows.window[first])) + "}"
+        return ",".join(members), self._schedule(int(rows.window[first]))
 
     def _schedule(self, window: int) -> str:
         """',"schedulePlan":{…}' for a calling window (-1: the campaign's own schedule, if any)."""
