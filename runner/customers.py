@@ -160,7 +160,11 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     for position, note in notes.items():
         if status[position] == PLANNED:
             reason[position] = note
-    key = pc.coalesce(phones.sip_uri, pc.binary_join_element_wise(phones.e164, pc.fill_null(phones.extension, ""), ";"))
+    key = phones.e164  # the usual sheet, with no extensions or SIP addresses
+    if phones.sip_uri.null_count < size or phones.extension.null_count < size:
+        key = pc.coalesce(
+            phones.sip_uri, pc.binary_join_element_wise(phones.e164, pc.fill_null(phones.extension, ""), ";")
+        )
     return Rows(
         numbers=numbers,
         status=status,
