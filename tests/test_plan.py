@@ -159,3 +159,9 @@ def test_duplicates_name_the_first_row(write_csv: Callable[..., Path], make_camp
         ("planned", ""),  # an extension reaches someone else
         ("duplicate", "same number as row 2"),
     ]
+
+
+def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    text = "phone\n2025550101\n2025550102\n+1 (202) 555-0101\n"
+    plan = plan_text(write_csv, make_campaign, text)
+    assert [r.status for r in plan.row_results()] == ["planned", "planned", "duplicate"]
