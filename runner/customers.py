@@ -207,21 +207,17 @@ def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> Pho
         for region in {value for value in regions.tolist() if value is not None}:
             mask = pa.array(regions == region)
             part = normalize_column(numbers.filter(mask), region)
-            pieces = zip(_fields(phones), _fields(part), strict=True)
+            pieces = zip(phones.columns(), part.columns(), strict=True)
             phones = PhoneColumn(*(pc.replace_with_mask(whole, mask, piece) for whole, piece in pieces))
     if sheet.row_problems:
         mask = np.zeros(size, dtype=bool)
         mask[list(sheet.row_problems)] = True
         problems = pa.array(list(sheet.row_problems.values()), pa.string())
         nothing = pa.nulls(len(problems), pa.string())
-        fields = [pc.replace_with_mask(field, pa.array(mask), nothing) for field in _fields(phones)]
+        fields = [pc.replace_with_mask(field, pa.array(mask), nothing) for field in phones.columns()]
         fields[3] = pc.replace_with_mask(phones.reason, pa.array(mask), problems)
         phones = PhoneColumn(*fields)
     return phones
-
-
-def _fields(column: PhoneColumn) -> tuple[pa.Array, ...]:
-    return column.e164, column.extension, column.sip_uri, column.reason, column.note
 
 
 def _column_reason(reason: str, column: str) -> str:

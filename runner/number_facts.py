@@ -67,7 +67,7 @@ def _nanp_head_length() -> int:
     have the same facts: the NANP prefixes of both tables go no deeper, and the rest is decided per
     area code."""
     deepest = max(len(key) for key in TIMEZONE_DATA if key.startswith("1"))
-    return 1 + max(deepest, max(len(key) for key in _prefix_keys("places").to_pylist()))
+    return 1 + max(deepest, int(pc.max(pc.utf8_length(_prefix_keys("places"))).as_py()))
 
 
 def _needs_type(zones: tuple[str, ...]) -> bool:

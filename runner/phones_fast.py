@@ -56,9 +56,12 @@ class PhoneColumn:
     reason: pa.Array  # set where the cell cannot be called
     note: pa.Array  # set where the cell was accepted after a repair worth telling
 
+    def columns(self) -> tuple[pa.Array, ...]:
+        """The fields in order, as Phone has them."""
+        return self.e164, self.extension, self.sip_uri, self.reason, self.note
+
     def phones(self) -> list[Phone]:
-        fields = (self.e164, self.extension, self.sip_uri, self.reason, self.note)
-        return [Phone(*values) for values in zip(*(field.to_pylist() for field in fields), strict=True)]
+        return [Phone(*values) for values in zip(*(column.to_pylist() for column in self.columns()), strict=True)]
 
 
 def normalize_many(cells: Sequence[str], region: str) -> list[Phone]:
