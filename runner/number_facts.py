@@ -10,8 +10,11 @@ regions). tests/test_phones_fast.py holds these equal to phonenumbers' public fu
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,11 +57,30 @@ def parse_e164(e164: str) -> PhoneNumber:
 
 
 @cache
-def _geodata() -> tuple[dict[str, Any], int]:
-    """The geocoding table, loaded on first use: importing it costs a quarter of a second."""
-    from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
+def _nanp_places() -> dict[str, Any]:
+    """The geocoder's table for NANP prefixes ('1…'), the only ones a state is read from.
 
-    return GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
+    Importing phonenumbers.geodata loads all its 30 modules (a quarter of a second, holding the
+    GIL). They hold consecutive prefixes in text order, so only the first few are read here: up to
+    the first one that goes past '1'. tests/test_phones_fast.py holds this equal to the whole
+    table's part; if the layout ever changes, the whole table is loaded instead."""
+    folder = Path(phonenumbers.__file__).parent / "geodata"
+    places: dict[str, Any] = {}
+    for index in itertools.count():
+        name = f"phonenumbers.geodata.data{index}"
+        path = folder / f"data{index}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if not path.is_file() or spec is None or spec.loader is None:
+            break
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        data: dict[str, Any] = module.data
+        places.update((key, names) for key, names in data.items() if key.startswith("1"))
+        if data and not max(data).startswith("1"):
+            return places
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    return {key: names for key, names in GEOCODE_DATA.items() if key.startswith("1")}
 
 
 @cache
@@ -99,9 +121,10 @@ def _zones(e164: str) -> tuple[str, ...]:
 
 
 def _description(e164: str) -> str:
-    data, longest = _geodata()
-    for length in range(longest, 0, -1):
-        names = data.get(e164[1 : 1 + length])
+    """The English place name of a NANP number."""
+    places = _nanp_places()
+    for length in range(len(e164) - 1, 0, -1):
+        names = places.get(e164[1 : 1 + length])
         if names is not None:
             name = _find_lang(names, "en", None, None)
             if name is not None:
@@ -189,7 +212,7 @@ def _facts_from_prefixes(e164: str, zone: int, place: int) -> NumberFacts | None
         country = phonenumbers.region_code_for_country_code(parse_e164(e164).country_code or 0)
         return NumberFacts(country, zones, None, True)
     region, geographic = _nanp_area(e164, need_type)
-    name = _find_lang(_geodata()[0][place_keys[place].as_py()], "en", None, None) if place >= 0 else None
+    name = _find_lang(_nanp_places()[place_keys[place].as_py()], "en", None, None) if place >= 0 else None
     return NumberFacts(region, zones, _state(str(name or "")) if region == "US" else None, geographic)
 
 
@@ -198,9 +221,8 @@ def _prefix_keys(table: str) -> pa.Array:
     """The time-zone table's prefixes, or the NANP prefixes with an English name in the geocoder."""
     if table == "zones":
         return pa.array(list(TIMEZONE_DATA), pa.string())
-    data, _ = _geodata()
     return pa.array(
-        [key for key, names in data.items() if key.startswith("1") and _find_lang(names, "en", None, None)],
+        [key for key, names in _nanp_places().items() if _find_lang(names, "en", None, None)],
         pa.string(),
     )
 

@@ -17,7 +17,7 @@ from phonenumbers import PhoneNumberFormat, geocoder, timezone
 
 from runner import columns, phones_fast
 from runner.hours import state_for
-from runner.number_facts import facts_column, number_facts
+from runner.number_facts import _nanp_places, facts_column, number_facts
 from runner.phones import normalize
 from runner.phones_fast import NANP_REGIONS, normalize_many
 from runner.pipeline import plan_file
@@ -158,6 +158,12 @@ def test_number_facts_agree_with_the_public_functions(e164: str) -> None:
         assert kind not in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
     if facts.region == "US":
         assert facts.state == state_for(geocoder.description_for_number(number, "en"))
+
+
+def test_nanp_places_are_the_whole_geocoder_tables_plus_one_part() -> None:
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    assert _nanp_places() == {key: names for key, names in GEOCODE_DATA.items() if key.startswith("1")}
 
 
 @settings(max_examples=100)
