@@ -14,10 +14,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.arrays import ArrowStringArray
 
 Objects = npt.NDArray[np.object_]
 # Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII);
@@ -31,10 +29,8 @@ SLICE_ROWS = 125_000
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
-def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
-    """Any column of text as one Arrow string array (a pandas string column without a copy to Python)."""
-    if isinstance(values, pd.Series):
-        values = pa.array(values.array) if isinstance(values.array, ArrowStringArray) else values.to_numpy()
+def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Any column of text as one Arrow string array."""
     if isinstance(values, pa.ChunkedArray):
         values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     if isinstance(values, pa.Array):
@@ -47,6 +43,26 @@ def string_buffers(values: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray
     copy: cell i is bytes[offsets[i]:offsets[i + 1]]."""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
     return offsets, np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)
+
+
+def byte_lengths(values: pa.Array) -> npt.NDArray[np.int32]:
+    """Each cell's length in UTF-8 bytes (never less than its length in characters), from the offsets."""
+    return np.diff(string_buffers(values)[0])
+
+
+def blank(values: pa.Array) -> npt.NDArray[np.bool_]:
+    """Where a cell is empty or whitespace only. A cell that starts with a visible ASCII character is
+    not; Arrow's trim runs only on the few others."""
+    offsets, data = string_buffers(values)
+    lengths = np.diff(offsets)
+    if not len(data):
+        return np.ones(len(values), dtype=bool)
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    unsure = np.flatnonzero((lengths == 0) | (first <= ord(" ")) | (first >= 0x7F))
+    result = np.zeros(len(values), dtype=bool)
+    trimmed = pc.utf8_trim_whitespace(values.take(pa.array(unsure, pa.int64())))
+    result[unsure] = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
+    return result
 
 
 def on_every_core(function: Callable[..., tuple[pa.Array, ...]], *columns: pa.Array) -> tuple[pa.Array, ...]:

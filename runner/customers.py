@@ -106,7 +106,7 @@ class Rows:
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
     """Template variable -> header. Without [variables], every column not used for a role."""
-    headers = list(sheet.frame.columns)
+    headers = list(sheet.table.column_names)
     if campaign.variables is not None:
         found = {name: find_header(headers, wanted) for name, wanted in campaign.variables.items()}
         missing = [campaign.variables[name] for name, header in found.items() if header is None]
@@ -117,17 +117,17 @@ def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
             )
         return {name: header for name, header in found.items() if header is not None}
     used = set(sheet.roles.values())
-    return {header: header for header in sheet.frame.columns if header not in used}
+    return {header: header for header in sheet.table.column_names if header not in used}
 
 
 def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     """Normalize every row; rows that cannot be called get status `invalid` and a reason."""
     roles = sheet.roles
     size = len(sheet.row_numbers)
-    cells = {role: text_array(sheet.frame[header]) for role, header in roles.items()}
+    cells = {role: text_array(sheet.table.column(header)) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
     variable_cells = {
-        name: text_array(sheet.frame[header]) for name, header in variable_columns(sheet, campaign).items()
+        name: text_array(sheet.table.column(header)) for name, header in variable_columns(sheet, campaign).items()
     }
     phones = _phones(sheet, campaign, cells)
     empty = pa.nulls(size, pa.string())

@@ -13,14 +13,18 @@ import hashlib
 import io
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from runner.columns import blank, byte_lengths, text_array
 from runner.config import ROLES, Columns
 from runner.errors import InputError
 
@@ -75,10 +79,12 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Sheet:
-    """A loaded spreadsheet: text cells, the spreadsheet row number of each record, and what was found."""
+    """A loaded spreadsheet: text cells, the spreadsheet row number of each record, and what was found.
+
+    `table` holds one string column per header, every cell text ("" where empty), in input order."""
 
     path: Path
-    frame: pd.DataFrame
+    table: pa.Table
     row_numbers: list[int]
     roles: dict[str, str]
     content_hash: str
@@ -99,37 +105,39 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     if not data or data.isspace():
         raise InputError(f"{path}: the file is empty")
     warnings: list[str] = []
+    # The file's hash names the run; hashlib lets go of the GIL, so it is worked out while reading.
+    hashing = ThreadPoolExecutor(max_workers=1)
+    content_hash = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
+    hashing.shutdown(wait=False)
     table = _read_table(path, data, sheet, warnings)
-    header_index = _find_header(table.head(HEADER_SEARCH_ROWS).fillna("").to_numpy().tolist(), columns)
+    head = _records(table.slice(0, HEADER_SEARCH_ROWS))
+    header_index = _find_header([[cell or "" for cell in record] for record in head], columns)
     if header_index is None:
         raise InputError(f"{path}: no header row found (the file has no filled row)")
     if header_index:
         warnings.append(f"{path}: rows 1-{header_index} above the header were skipped")
-    # The header record's own cells (a missing cell is NaN until here), then every cell as text.
-    header_cells = table.iloc[header_index]
-    header_cells = header_cells.iloc[: int(header_cells.notna().to_numpy().nonzero()[0].max()) + 1]
-    table = table.fillna("").astype("str")
-    rest = table.iloc[header_index + 1 :]
-    filled = pd.DataFrame({column: rest[column].str.strip().ne("") for column in rest.columns})
-    header = _trim_header(header_cells.tolist(), filled)
+    # The header record's own cells: a short record ends at its last cell (missing cells are null).
+    header_cells = head[header_index]
+    header_cells = header_cells[: max(i for i, cell in enumerate(header_cells) if cell is not None) + 1]
+    rest = [text_array(pc.fill_null(column, "")) for column in table.slice(header_index + 1).columns]
+    filled = [~blank(column) for column in rest]
+    header = _trim_header([cell or "" for cell in header_cells], filled)
     headers = _clean_headers(header, path, warnings)
     width = len(headers)
-    keep = filled.any(axis=1).to_numpy()
-    blank = int((~keep).sum())
-    if blank:
-        warnings.append(f"{path}: {blank} blank row(s) skipped")
-    body = rest.iloc[keep.nonzero()[0], :width].set_axis(headers, axis=1).reset_index(drop=True)
-    problems = _row_problems(body, filled.iloc[keep.nonzero()[0], width:])
-    row_numbers = (rest.index[keep] + 1).tolist()
-    frame = body if len(body) else _empty(headers)
-    roles = detect_roles(headers, columns, path)
+    keep = np.logical_or.reduce(filled) if filled else np.zeros(0, dtype=bool)
+    blank_rows = int((~keep).sum())
+    if blank_rows:
+        warnings.append(f"{path}: {blank_rows} blank row(s) skipped")
+        rest = [column.filter(pa.array(keep)) for column in rest]
+        filled = [column[keep] for column in filled]
+    body = pa.table(rest[:width], names=headers)
     return Sheet(
         path=path,
-        frame=frame,
-        row_numbers=row_numbers,
-        roles=roles,
-        content_hash=hashlib.sha256(data).hexdigest(),
-        row_problems=problems,
+        table=body,
+        row_numbers=(np.flatnonzero(keep) + header_index + 2).tolist(),
+        roles=detect_roles(headers, columns, path),
+        content_hash=content_hash.result(),
+        row_problems=_row_problems(body, filled[width:]),
         warnings=warnings,
     )
 
@@ -142,12 +150,12 @@ def read_cells(path: Path) -> list[list[str]]:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     if not data or data.isspace():
         return []
-    cells: list[list[str]] = _read_table(path, data, None, []).to_numpy(dtype=object).tolist()
-    return cells
+    return [[cell or "" for cell in record] for record in _records(_read_table(path, data, None, []))]
 
 
-def _empty(headers: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({h: pd.Series([], dtype="str") for h in headers})
+def _records(table: pa.Table) -> list[list[str | None]]:
+    """The table's rows as lists of cells (None where a short record had no cell)."""
+    return [list(record) for record in zip(*(column.to_pylist() for column in table.columns), strict=True)]
 
 
 def normalize_header(text: str) -> str:
@@ -213,40 +221,44 @@ def _find_header(records: list[list[str]], columns: Columns) -> int | None:
     return first_filled
 
 
-def _table(records: list[list[str]]) -> pd.DataFrame:
-    """Records as a frame, columns 0..n-1; a short record's missing cells are NaN (not empty text)."""
+def _table(records: list[list[str]]) -> pa.Table:
+    """Records as a table of string columns; a short record's missing cells are null (not empty text)."""
     width = max((len(record) for record in records), default=0)
     if not width:
-        return pd.DataFrame({0: pd.Series([], dtype="str")})
+        return pa.table({"0": pa.array([], pa.string())})
     padded = [record + [None] * (width - len(record)) if len(record) < width else record for record in records]
-    return pd.DataFrame(padded, dtype=object)
+    return pa.table(
+        [pa.array(cells, pa.string()) for cells in zip(*padded, strict=True)], names=list(map(str, range(width)))
+    )
 
 
-def _trim_header(header: list[str], filled: pd.DataFrame) -> list[str]:
+def _trim_header(header: list[str], filled: list[npt.NDArray[np.bool_]]) -> list[str]:
     """Drop trailing blank header cells over columns that hold nothing (Excel's stray empty columns)."""
     width = len(header)
-    while width and not header[width - 1].strip() and not filled.iloc[:, width - 1].any():
+    while width and not header[width - 1].strip() and not filled[width - 1].any():
         width -= 1
     return header[:width]
 
 
-def _row_problems(body: pd.DataFrame, extra: pd.DataFrame) -> dict[int, str]:
-    """Rows to set aside (by position): cells past the header's width, or a cell far too long."""
+def _row_problems(body: pa.Table, extra: list[npt.NDArray[np.bool_]]) -> dict[int, str]:
+    """Rows to set aside (by position): cells past the header's width, or a cell far too long.
+    `extra` tells, per column past the header's width, which rows have something in it."""
     problems: dict[int, str] = {}
-    width = len(body.columns)
-    if len(extra.columns):
-        for position in extra.any(axis=1).to_numpy().nonzero()[0]:
-            cells = width + int(extra.iloc[position].to_numpy().nonzero()[0][-1]) + 1
-            problems[int(position)] = (
-                f"row has {cells} cells but the header has {width}: "
+    width = body.num_columns
+    if extra:
+        last = np.zeros(body.num_rows, dtype=np.int64)  # the last filled column past the header, from 1
+        for index, filled in enumerate(extra, start=1):
+            last[filled] = index
+        for position in np.flatnonzero(last).tolist():
+            problems[position] = (
+                f"row has {width + int(last[position])} cells but the header has {width}: "
                 "a cell with an unquoted delimiter may have shifted the columns"
             )
-    for column in body.columns:
-        lengths = body[column].str.len()
-        for position in (lengths > MAX_CELL_CHARS).to_numpy().nonzero()[0]:
-            problems.setdefault(
-                int(position), f"column {column!r}: cell of {int(lengths.iloc[position]):,} characters is too long"
-            )
+    for column, cells in zip(body.column_names, body.columns, strict=True):
+        for position in np.flatnonzero(byte_lengths(cells.chunk(0)) > MAX_CELL_CHARS).tolist():
+            length = len(cells[position].as_py())
+            if length > MAX_CELL_CHARS:
+                problems.setdefault(position, f"column {column!r}: cell of {length:,} characters is too long")
     return dict(sorted(problems.items()))
 
 
@@ -277,8 +289,8 @@ def _column_letter(index: int) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> pd.DataFrame:
-    """The file's records as a frame of strings (columns 0..n-1, short records padded with "")."""
+def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> pa.Table:
+    """The file's records as string columns, in order; a short record's missing cells are null."""
     is_zip = data[:4] == b"PK\x03\x04"
     is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
     suffix = path.suffix.lower()
@@ -348,12 +360,14 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _parse_text(text: str, delimiter: str, utf8: bytes) -> pd.DataFrame:
+def _parse_text(text: str, delimiter: str, utf8: bytes) -> pa.Table:
     """Arrow's multi-threaded reader for rectangular files (the usual export); pandas' C parser when
     rows differ in length; the csv module when even that gives up. `utf8` is `text` encoded."""
-    frame = _parse_rectangular(utf8, delimiter)
-    if frame is not None:
-        return frame
+    table = _parse_rectangular(utf8, delimiter)
+    if table is not None:
+        return table
+    import pandas as pd  # only for files whose rows differ in length: the usual path never imports it
+
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -369,10 +383,11 @@ def _parse_text(text: str, delimiter: str, utf8: bytes) -> pd.DataFrame:
     except pd.errors.ParserError:
         csv.field_size_limit(sys.maxsize)
         return _table([list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)])
-    return frame
+    cells = [pa.array(frame[column].to_numpy(dtype=object), pa.string(), from_pandas=True) for column in frame]
+    return pa.table(cells, names=list(map(str, range(len(cells)))))
 
 
-def _parse_rectangular(utf8: bytes, delimiter: str) -> pd.DataFrame | None:
+def _parse_rectangular(utf8: bytes, delimiter: str) -> pa.Table | None:
     """Every record as text cells when all records have the same number of cells; else None."""
     try:
         table = pa_csv.read_csv(
@@ -387,10 +402,10 @@ def _parse_rectangular(utf8: bytes, delimiter: str) -> pd.DataFrame | None:
         return None
     if any(column.type != pa.string() for column in table.columns):
         return None  # wider than _ALL_TEXT: leave it to pandas
-    return pd.DataFrame({index: pd.Series(column, dtype="str") for index, column in enumerate(table.columns)})
+    return table
 
 
-def _read_book(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
+def _read_book(path: Path, data: bytes, sheet: str | None) -> pa.Table:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:

@@ -166,7 +166,7 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     outdir = Path(outdir)
     target = _results_target(plan, outdir, fmt)
     with ThreadPoolExecutor(max_workers=1) as worker:
-        table = results_table(plan.sheet.frame, plan.result_columns())
+        table = results_table(plan.sheet.table, plan.result_columns())
         written = worker.submit(write_results, table, target, plan.summary())
         _write_request_lines(plan, outdir)
         return written.result()

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -75,10 +74,10 @@ def result_columns(results: Sequence[RowResult], outcomes: bool = False) -> dict
     return {name: [str(getattr(result, name)) for result in results] for name in names}
 
 
-def results_table(inputs: pd.DataFrame, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:
+def results_table(inputs: pa.Table, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:
     """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
-    headers = [*map(str, inputs.columns), *result_headers(list(inputs.columns), list(columns))]
-    arrays = [*(text_array(inputs[header]) for header in inputs.columns), *map(text_array, columns.values())]
+    headers = [*inputs.column_names, *result_headers(inputs.column_names, list(columns))]
+    arrays = [*map(text_array, inputs.columns), *map(text_array, columns.values())]
     return pa.table([pc.fill_null(array, "") for array in arrays], names=headers)
 
 

@@ -314,7 +314,7 @@ class CampaignRun:
         summary = self.summary(results)
         path = results_path(self.outdir, self.fmt, len(results))
         return write_results(
-            results_table(self.plan.sheet.frame, result_columns(results, outcomes=True)), path, summary
+            results_table(self.plan.sheet.table, result_columns(results, outcomes=True)), path, summary
         ), summary
 
 

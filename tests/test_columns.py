@@ -27,6 +27,14 @@ def test_json_strings_and_strip_match_python(values: list[str]) -> None:
     assert strip(column).to_pylist() == [v.strip() for v in values]
 
 
+@given(st.lists(st.text(alphabet=" \t\x1c\x85\xa0\u3000a!~\x7fé", max_size=4), max_size=30), st.integers(0, 3))
+def test_blank_is_arrows_trim_leaving_nothing(cells: list[str], start: int) -> None:
+    values = pa.array(["x", *cells], pa.string())[min(start, len(cells)) :]  # offsets need not start at 0
+    expected = pc.equal(pc.utf8_trim_whitespace(values), "").to_pylist()
+    assert columns.blank(values).tolist() == expected
+    assert columns.byte_lengths(values).tolist() == [len(cell.encode()) for cell in values.to_pylist()]
+
+
 def test_fragments_leave_out_missing_parts_and_keep_every_row() -> None:
     first = pa.array(["a", None, None, "d"], pa.string())
     second = pa.array([None, None, "c", "e"], pa.string())

@@ -15,8 +15,8 @@ from .conftest import DATA
 
 def test_cp1252_semicolons_title_block_and_blank_row() -> None:
     sheet = load_sheet(DATA / "cp1252_semicolon.csv")
-    assert list(sheet.frame.columns) == ["Telefon Nummer", "Name", "Stadt"]
-    assert sheet.frame["Name"].tolist() == ["Jürgen Weiß", "Zoë Ç"]
+    assert sheet.table.column_names == ["Telefon Nummer", "Name", "Stadt"]
+    assert sheet.table.column("Name").to_pylist() == ["Jürgen Weiß", "Zoë Ç"]
     assert sheet.row_numbers == [4, 6]  # as Excel numbers them: title, blank, header come first
     assert sheet.roles["number"] == "Telefon Nummer"
     assert any("Windows-1252" in w for w in sheet.warnings)
@@ -26,7 +26,7 @@ def test_cp1252_semicolons_title_block_and_blank_row() -> None:
 
 def test_excel_unicode_text_export_is_utf16_with_tabs() -> None:
     sheet = load_sheet(DATA / "unicode_text.txt")
-    assert sheet.frame.to_dict("records") == [
+    assert sheet.table.to_pylist() == [
         {"Phone": "202 555 0140", "Name": "Ana", "Note": "NA"},
         {"Phone": "202 555 0141", "Name": "Bo", "Note": "null"},
     ]
@@ -36,12 +36,12 @@ def test_excel_unicode_text_export_is_utf16_with_tabs() -> None:
 def test_pipes_with_bom_and_cell_header() -> None:
     sheet = load_sheet(DATA / "pipes.txt")
     assert sheet.roles == {"number": "cell", "name": "name"}
-    assert sheet.frame["cell"].tolist() == ["2025550142", "2025550143"]
+    assert sheet.table.column("cell").to_pylist() == ["2025550142", "2025550143"]
 
 
 def test_numeric_xlsx_cells_become_the_text_a_person_sees() -> None:
     sheet = load_sheet(DATA / "numeric.xlsx", sheet="Leads")
-    assert sheet.frame.to_dict("records") == [
+    assert sheet.table.to_pylist() == [
         {"Mobile": "12025550130", "Zip": "02134", "Signed up": "2026-11-02", "Count": "3"},
         {"Mobile": "12025550131", "Zip": "00501", "Signed up": "2026-11-02 09:30:00", "Count": "2.5"},
         {"Mobile": "447400123458", "Zip": "NA", "Signed up": "", "Count": "0"},
@@ -58,14 +58,14 @@ def test_xlsx_first_sheet_by_default_and_unknown_sheet_named() -> None:
 
 def test_ragged_rows_short_is_padded_long_is_a_row_problem() -> None:
     sheet = load_sheet(DATA / "ragged.csv")
-    assert sheet.frame["city"].tolist() == ["", "Boston", "Austin"]
+    assert sheet.table.column("city").to_pylist() == ["", "Boston", "Austin"]
     assert set(sheet.row_problems) == {1}
     assert "row has 4 cells but the header has 3" in sheet.row_problems[1]
 
 
 def test_csv_named_xlsx_is_read_as_text_with_a_warning() -> None:
     sheet = load_sheet(DATA / "csv_named.xlsx")
-    assert sheet.frame["phone"].tolist() == ["202 555 0170"]
+    assert sheet.table.column("phone").to_pylist() == ["202 555 0170"]
     assert any("named .xlsx but is a text file" in w for w in sheet.warnings)
 
 
@@ -106,12 +106,12 @@ def test_a_two_megabyte_cell_sets_its_row_aside(tmp_path: Path) -> None:
 def test_text_stays_text(tmp_path: Path) -> None:
     path = tmp_path / "text.csv"
     path.write_text("phone,zip,flag,plus\n0123,02134,NA,+1\n")
-    assert load_sheet(path).frame.iloc[0].tolist() == ["0123", "02134", "NA", "+1"]
+    assert list(load_sheet(path).table.to_pylist()[0].values()) == ["0123", "02134", "NA", "+1"]
 
 
 def test_duplicate_and_blank_headers_are_renamed(tmp_path: Path) -> None:
     path = tmp_path / "dupes.csv"
     path.write_text("phone,name,name,\n2025550190,A,B,C\n")
     sheet = load_sheet(path)
-    assert list(sheet.frame.columns) == ["phone", "name", "name (2)", "Column D"]
+    assert sheet.table.column_names == ["phone", "name", "name (2)", "Column D"]
     assert len(sheet.warnings) == 2
