@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -81,9 +82,26 @@ def on_every_core(function: Callable[..., tuple[pa.Array, ...]], *columns: pa.Ar
 
 def factorize(values: npt.NDArray[Any] | pa.Array) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(a code per row, numbered in order of first appearance, -1 for null; the first row of each
-    code), by hashing: np.unique would sort a million rows to find the same."""
+    code), by hashing: np.unique would sort a million rows to find the same. Integers go through
+    pandas' hash table, four times faster than Arrow's on a million distinct values."""
+    if isinstance(values, pa.Array) and pa.types.is_integer(values.type):
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        return _factorize_integers(values.fill_null(0).to_numpy(), None if valid.all() else valid)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return _factorize_integers(values, None)
     codes = pc.fill_null(pc.dictionary_encode(pa.array(values)).indices, -1).to_numpy(zero_copy_only=False)
     return codes.astype(np.intp), first_rows(codes)
+
+
+def _factorize_integers(
+    values: npt.NDArray[np.integer[Any]], valid: npt.NDArray[np.bool_] | None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    if valid is None:
+        codes = np.asarray(pd.factorize(values)[0], dtype=np.intp)
+    else:
+        codes = np.full(len(values), -1, dtype=np.intp)
+        codes[valid] = pd.factorize(values[valid])[0]
+    return codes, first_rows(codes)
 
 
 def first_rows(codes: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.intp]:

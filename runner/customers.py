@@ -162,9 +162,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
             reason[position] = note
     key = phones.e164  # the usual sheet, with no extensions or SIP addresses
     if phones.sip_uri.null_count < size or phones.extension.null_count < size:
-        key = pc.coalesce(
-            phones.sip_uri, pc.binary_join_element_wise(phones.e164, pc.fill_null(phones.extension, ""), ";")
-        )
+        key = pc.coalesce(phones.sip_uri, pc.binary_join_element_wise(phones.e164, phones.extension, ";"), phones.e164)
     return Rows(
         numbers=numbers,
         status=status,

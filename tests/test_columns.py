@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -52,12 +53,18 @@ def test_map_distinct_calls_once_per_value_including_missing() -> None:
     assert sorted(calls, key=str) == sorted(["a", "b", None], key=str)
 
 
-@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])), max_size=30))
-def test_factorize_numbers_by_first_appearance(values: list[str | None]) -> None:
-    codes, first = factorize(pa.array(values, pa.string()))
+@given(st.lists(st.one_of(st.none(), st.sampled_from([0, 3, -2, 2**40])), max_size=30))
+def test_factorize_numbers_by_first_appearance(values: list[int | None]) -> None:
     order = list(dict.fromkeys(value for value in values if value is not None))
-    assert codes.tolist() == [order.index(value) if value is not None else -1 for value in values]
-    assert first.tolist() == [values.index(value) for value in order]
+    expected = [order.index(value) if value is not None else -1 for value in values]
+    firsts = [values.index(value) for value in order]
+    texts = [None if value is None else str(value) for value in values]
+    for column in (pa.array(texts, pa.string()), pa.array(values, pa.int64())):
+        codes, first = factorize(column)
+        assert (codes.tolist(), first.tolist()) == (expected, firsts)
+    if None not in values:
+        codes, first = factorize(np.array(values, dtype=np.int64))
+        assert (codes.tolist(), first.tolist()) == (expected, firsts)
 
 
 def test_on_every_core_gives_what_one_call_gives(monkeypatch: pytest.MonkeyPatch) -> None:
