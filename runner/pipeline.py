@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from runner.customers import Rows, build_rows, variable_columns
 from runner.errors import OutdirError
 from runner.history import History
 from runner.load import Sheet, load_sheet
-from runner.plan import CallRequest, build_requests, iso_utc, schedule_plan
+from runner.plan import CallRequest, PlannedRequests, iso_utc, plan_requests, schedule_plan
 from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_table, write_results
 from runner.screen import Screen, load_do_not_call, mark_duplicates
 
@@ -33,11 +34,16 @@ class Plan:
     campaign: Campaign
     sheet: Sheet
     rows: Rows
-    requests: list[CallRequest]
+    planned_requests: PlannedRequests
     variables: list[str]
     run_id: str
     suppressed: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def requests(self) -> list[CallRequest]:
+        """The POST /call requests, bodies joined on first use."""
+        return self.planned_requests.build()
 
     @property
     def run_tag(self) -> str:
@@ -89,7 +95,7 @@ class Plan:
             f"rows: {len(self.rows)}",
             *(f"{status}: {counts.get(status, 0)}" for status in ("planned", "invalid", "duplicate")),
             f"suppressed: {counts.get('suppressed', 0)}" + (f" ({rules})" if rules else ""),
-            f"requests: {len(self.requests)}",
+            f"requests: {len(self.planned_requests)}",
         ]
         if self.variables:
             lines.append(f"variables: {', '.join(self.variables)}")
@@ -123,7 +129,7 @@ def plan_file(
         recent_calls=History(campaign.base_dir).calls_since(api or base_url(None), start - lookback, run_id),
     )
     suppressed = screen.apply(rows)
-    requests = build_requests(rows, campaign, run_id)
+    requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
     return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings)
@@ -162,12 +168,14 @@ def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
 def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path.
 
-    The sheet is written on a second thread meanwhile: Arrow's CSV writer lets go of the GIL."""
+    The sheet is written on a second thread while the request bodies are joined and written: both
+    are mostly Arrow's work, which lets go of the GIL."""
     outdir = Path(outdir)
     target = _results_target(plan, outdir, fmt)
     with ThreadPoolExecutor(max_workers=1) as worker:
-        table = results_table(plan.sheet.table, plan.result_columns())
-        written = worker.submit(write_results, table, target, plan.summary())
+        written = worker.submit(
+            lambda: write_results(results_table(plan.sheet.table, plan.result_columns()), target, plan.summary())
+        )
         _write_request_lines(plan, outdir)
         return written.result()
 

@@ -70,15 +70,46 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
 
 
 def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequest]:
-    """Group planned rows (split mode: by their variables too), chunk, and build the bodies.
+    """The requests for the planned rows, bodies and all (see `plan_requests`)."""
+    return plan_requests(rows, campaign, run_id).build()
+
+
+@dataclass(frozen=True)
+class PlannedRequests:
+    """The requests of a plan before their bodies: each one's id and rows are decided (and are in
+    `rows.request_id`); `build` joins the bodies. Apart, the results sheet can be written while the
+    bodies are joined."""
+
+    rows: Rows
+    ids: list[str]
+    order: npt.NDArray[np.intp]  # row positions, in request order
+    bounds: list[int]  # request i carries order[bounds[i]:bounds[i + 1]]
+    heads: list[str]  # each body's text before its customers, and after them
+    tails: list[str]
+    per_customer: bool  # each customer carries its own variables
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def build(self) -> list[CallRequest]:
+        numbers = self.rows.numbers[self.order].tolist()
+        bodies = _bodies(self.rows, self.order, self.bounds, self.heads, self.tails, self.per_customer)
+        return [
+            CallRequest(id=request_id, rows=tuple(numbers[start:end]), body_json=body)
+            for request_id, (start, end), body in zip(self.ids, pairwise(self.bounds), bodies, strict=True)
+        ]
+
+
+def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequests:
+    """Group planned rows (split mode: by their variables too) and chunk them into requests.
 
     Groups come in the order of their first row and keep their rows in sheet order. A request's id
     comes from the run (campaign + input content) and the rows it carries, not from its schedule, so
     planning the same input again later gives the same ids."""
+    split = campaign.overrides == "split"
     planned = np.flatnonzero(rows.planned())
     if not len(planned):
-        return []
-    split = campaign.overrides == "split"
+        return PlannedRequests(rows, [], planned, [0], [], [], not split)
     keys: list[npt.NDArray[Any] | pa.Array] = [
         rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]
     ]  # fmt: skip
@@ -106,13 +137,8 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
         tails.append(tail)
         rows_repr = str(tuple(ordered_numbers[start:end]))
         ids.append(f"req_{hashlib.sha256(f'{run_id}:{rows_repr}'.encode()).hexdigest()[:20]}")
-    bodies = _bodies(rows, order, bounds, heads, tails, per_customer=not split)
-    requests = [
-        CallRequest(id=request_id, rows=tuple(ordered_numbers[start:end]), body_json=body)
-        for request_id, (start, end), body in zip(ids, pairwise(bounds), bodies, strict=True)
-    ]
     rows.request_id[order] = np.repeat(np.array(ids, dtype=object), np.diff(bounds))
-    return requests
+    return PlannedRequests(rows, ids, order, bounds, heads, tails, not split)
 
 
 def _group_codes(keys: list[npt.NDArray[Any] | pa.Array]) -> npt.NDArray[np.intp]:
