@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -366,8 +367,6 @@ def _parse_text(text: str, delimiter: str, utf8: bytes) -> pa.Table:
     table = _parse_rectangular(utf8, delimiter)
     if table is not None:
         return table
-    import pandas as pd  # only for files whose rows differ in length: the usual path never imports it
-
     try:
         frame = pd.read_csv(
             io.StringIO(text),
