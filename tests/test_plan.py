@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
 from runner.pipeline import Plan, plan_file
+from runner.plan import _tuple_texts
 
 from .conftest import DATA
 
@@ -165,3 +171,10 @@ def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_c
     text = "phone\n2025550101\n2025550102\n+1 (202) 555-0101\n"
     plan = plan_text(write_csv, make_campaign, text)
     assert [r.status for r in plan.row_results()] == ["planned", "planned", "duplicate"]
+
+
+@given(st.lists(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), max_size=6))
+def test_request_rows_are_written_as_python_writes_a_tuple(groups: list[list[int]]) -> None:
+    bounds = [0, *itertools.accumulate(len(group) for group in groups)]
+    numbers = np.array([n for group in groups for n in group], dtype=np.int64)
+    assert _tuple_texts(numbers, bounds) == [str(tuple(group)) for group in groups]
