@@ -18,11 +18,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import on_every_core, string_buffers, text_array
+from runner.columns import byte_lengths, on_every_core, string_buffers, text_array
 from runner.number_patterns import (
     GEOGRAPHIC_CODES,
     keeps_national_number,
@@ -105,22 +106,34 @@ def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
     digits = _digits_only(main)
     nanp = pc.match_substring_regex(main, _NANP)
     plus = pc.and_(pc.starts_with(main, "+"), pc.or_(nanp, pc.match_substring_regex(main, _PLUS)))
-    codes, national = split_country_code(digits)
-    codes[~plus.to_numpy(zero_copy_only=False) | ~np.isin(codes, list(GEOGRAPHIC_CODES))] = 0
+    plus_rows = plus.to_numpy(zero_copy_only=False)
+    codes = np.zeros(len(cells), dtype=np.int32)
+    codes[plus_rows] = split_country_code(digits.filter(plus))[0]
+    codes[~np.isin(codes, list(GEOGRAPHIC_CODES))] = 0
+    local = np.zeros(len(cells), dtype=bool)
     if region in NANP_REGIONS:  # without a '+', a North American number: the last ten digits
-        local = pc.and_(nanp, pc.invert(plus)).to_numpy(zero_copy_only=False)
-        local &= ~starts_with_idd(region, digits)
+        local = nanp.to_numpy(zero_copy_only=False) & ~plus_rows & ~starts_with_idd(region, digits)
         codes[local] = 1
-        national = pc.if_else(pa.array(local), pc.utf8_slice_codeunits(digits, -10), national)
     valid = np.zeros(len(cells), dtype=bool)
     for code in np.unique(codes[codes != 0]).tolist():
-        where = codes == code
-        part = national.filter(pa.array(where))
-        valid[where] = valid_for_country_code(code, part) & keeps_national_number(code, part)
-    e164 = pc.binary_join_element_wise("+", pc.cast(pa.array(codes), pa.string()), national, "")
+        for local_rows in (False, True):
+            where = (codes == code) & (local == local_rows)
+            if where.any():
+                part = digits.filter(pa.array(where))
+                national = pc.utf8_slice_codeunits(part, -10 if local_rows else len(str(code)))
+                valid[where] = valid_for_country_code(code, national) & keeps_national_number(code, national)
+    # '+' and its digits are the E.164 number; a local one of ten digits needs the 1 before them.
+    e164 = pc.binary_join_element_wise("+", _ones(local & (byte_lengths(digits) == 10)), digits, "")
     too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
     proven = pc.and_(pa.array(valid), pc.invert(too_long))
     return pc.if_else(proven, e164, None), pc.if_else(proven, extension, None), proven
+
+
+def _ones(where: npt.NDArray[np.bool_]) -> pa.Array:
+    """'1' where true, '' elsewhere: a string column made from its buffers, without a choice per row."""
+    offsets = np.zeros(len(where) + 1, dtype=np.int32)
+    np.cumsum(where, dtype=np.int32, out=offsets[1:])
+    return pa.StringArray.from_buffers(len(where), pa.py_buffer(offsets), pa.py_buffer(b"1" * int(offsets[-1])))
 
 
 def _drop_tel_scheme(text: pa.Array) -> pa.Array:
