@@ -68,6 +68,23 @@ def valid_for_country_code(code: int, national: pa.Array) -> npt.NDArray[np.bool
     return valid
 
 
+def leading_digits_regions(code: int, national: pa.Array) -> npt.NDArray[np.object_]:
+    """`phonenumbers.region_code_for_number` of numbers with this country code that are not valid:
+    the code's region when it has one, else the first of its regions whose leading digits start the
+    national number (None where none does). A region without leading digits could only be chosen by
+    a number valid for it."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    found = np.full(len(national), regions[0] if len(regions) == 1 else None, dtype=object)
+    if len(regions) == 1:
+        return found
+    for region in regions:
+        leading = _metadata(region).leading_digits
+        if leading is not None:
+            match = pc.match_substring_regex(national, f"^(?:{leading})").to_numpy(zero_copy_only=False)
+            found[match & (found == None)] = region  # noqa: E711
+    return found
+
+
 def keeps_national_number(code: int, national: pa.Array) -> npt.NDArray[np.bool_]:
     """Where parsing cuts nothing off the national number: its region's national prefix (a trunk
     '0', NANP's '1', a carrier code) does not start it."""

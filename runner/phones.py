@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
@@ -142,8 +143,28 @@ def _parse(text: str, region: str, extension: str | None) -> Phone:
     if retry:
         return retry
     possibility = phonenumbers.is_possible_number_with_reason(number)
-    number_region = phonenumbers.region_code_for_number(number) or region
+    number_region = phonenumbers.region_code_for_number(number) or home_region(number.country_code, region)
     return Phone(reason=_POSSIBILITY_REASONS.get(possibility, f"invalid for region {number_region}"))
+
+
+def home_region(country_code: int | None, region: str) -> str:
+    """The region an invalid number is reported against when its digits point to no region: the
+    sheet's own for its country code, else the code's main one (+44 7… is invalid for GB, not US)."""
+    if country_code is None or phonenumbers.country_code_for_region(region) == country_code:
+        return region
+    return phonenumbers.region_code_for_country_code(country_code)
+
+
+@cache
+def length_fault(country_code: int, length: int) -> str | None:
+    """'too short' or 'too long' when that is why a parsed national number of this length is not
+    valid (parsing refuses fewer than 2 digits or more than 17; the rest is the region's lengths)."""
+    if length < 2:
+        return "too short"
+    if length > 17:
+        return "too long"
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int("1" * length))
+    return _POSSIBILITY_REASONS.get(phonenumbers.is_possible_number_with_reason(number))
 
 
 def _international_without_plus(text: str, region: str, extension: str | None) -> Phone | None:

@@ -23,17 +23,20 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import byte_lengths, on_every_core, string_buffers, text_array
+from runner.columns import Objects, byte_lengths, objects, on_every_core, string_buffers, text_array
 from runner.number_patterns import (
     GEOGRAPHIC_CODES,
     keeps_national_number,
+    leading_digits_regions,
     split_country_code,
     starts_with_idd,
     valid_for_country_code,
 )
-from runner.phones import MAX_EXTENSION, Phone, normalize
+from runner.phones import MAX_EXTENSION, Phone, home_region, length_fault, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+# phonenumbers refuses longer text as too long before looking at it.
+MAX_PARSED = 250
 # Below this many leftover cells, a process pool costs more than it saves.
 POOL_THRESHOLD = 20_000
 
@@ -74,8 +77,8 @@ def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
     """Normalize every cell for `region`; equal to `normalize` cell by cell. The vectorized path
     takes what it can prove; each distinct cell left over goes through `normalize` once."""
     cells = pc.fill_null(cells, "")
-    e164, extension, fast = on_every_core(lambda part: _fast(part, region), cells)
-    slow = pc.invert(fast)
+    e164, extension, reason, decided = on_every_core(lambda part: _fast(part, region), cells)
+    slow = pc.invert(decided)
     leftovers = cells.filter(slow).to_pylist()
     distinct = list(dict.fromkeys(leftovers))
     by_cell = dict(zip(distinct, _slow(distinct, region), strict=True))
@@ -83,19 +86,23 @@ def normalize_column(cells: pa.Array, region: str) -> PhoneColumn:
     empty = pa.nulls(len(cells), pa.string())
 
     def merged(base: pa.Array, values: list[str | None]) -> pa.Array:
-        return pc.replace_with_mask(base, slow, pa.array(values, pa.string())) if values else base
+        """The base with the leftovers' values put in (every leftover is null in the base)."""
+        if all(value is None for value in values):
+            return base
+        return pc.replace_with_mask(base, slow, pa.array(values, pa.string()))
 
     return PhoneColumn(
         merged(e164, [phone.e164 for phone in phones]),
         merged(extension, [phone.extension for phone in phones]),
         merged(empty, [phone.sip_uri for phone in phones]),
-        merged(empty, [phone.reason for phone in phones]),
+        merged(reason, [phone.reason for phone in phones]),
         merged(empty, [phone.note for phone in phones]),
     )
 
 
-def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """E.164 and extension for each cell the vectorized path can prove valid, and where it could.
+def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """E.164 and extension for each cell the vectorized path can prove valid, the reason for each
+    it can prove invalid, and where it decided.
 
     Two shapes are taken: '+' and digits with plain separators (any country), and North American
     numbers with optional 1 and parentheses. Costly regexes with groups run only on the cells a cheap
@@ -114,19 +121,47 @@ def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array]:
     if region in NANP_REGIONS:  # without a '+', a North American number: the last ten digits
         local = nanp.to_numpy(zero_copy_only=False) & ~plus_rows & ~starts_with_idd(region, digits)
         codes[local] = 1
+    codes[byte_lengths(main) > MAX_PARSED] = 0
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
+    codes[too_long.to_numpy(zero_copy_only=False)] = 0
     valid = np.zeros(len(cells), dtype=bool)
+    reasons = np.full(len(cells), None, dtype=object)
     for code in np.unique(codes[codes != 0]).tolist():
         for local_rows in (False, True):
-            where = (codes == code) & (local == local_rows)
-            if where.any():
-                part = digits.filter(pa.array(where))
-                national = pc.utf8_slice_codeunits(part, -10 if local_rows else len(str(code)))
-                valid[where] = valid_for_country_code(code, national) & keeps_national_number(code, national)
+            where = np.flatnonzero((codes == code) & (local == local_rows))
+            if not len(where):
+                continue
+            part = digits.take(pa.array(where))
+            national = pc.utf8_slice_codeunits(part, -10 if local_rows else len(str(code)))
+            good = valid_for_country_code(code, national)
+            kept = keeps_national_number(code, national)  # else parsing cuts a prefix off: left to `normalize`
+            valid[where[good & kept]] = True
+            invalid = ~good & kept
+            if invalid.any():
+                reasons[where[invalid]] = _invalid_reasons(code, national.filter(pa.array(invalid)), region)
     # '+' and its digits are the E.164 number; a local one of ten digits needs the 1 before them.
     e164 = pc.binary_join_element_wise("+", _ones(local & (byte_lengths(digits) == 10)), digits, "")
-    too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
-    proven = pc.and_(pa.array(valid), pc.invert(too_long))
-    return pc.if_else(proven, e164, None), pc.if_else(proven, extension, None), proven
+    proven = pa.array(valid)
+    reason = pa.array(reasons, pa.string())
+    return (
+        pc.if_else(proven, e164, None),
+        pc.if_else(proven, extension, None),
+        reason,
+        pc.or_(proven, pc.is_valid(reason)),
+    )
+
+
+def _invalid_reasons(code: int, national: pa.Array, region: str) -> Objects:
+    """What `normalize` says of numbers with this country code, parsed as these national numbers,
+    that are not valid: their length's fault, or the region their leading digits point to."""
+    lengths = byte_lengths(national)
+    fallback = home_region(code, region)
+    reasons = objects([f"invalid for region {found or fallback}" for found in leading_digits_regions(code, national)])
+    for length in np.unique(lengths).tolist():
+        fault = length_fault(code, length)
+        if fault is not None:
+            reasons[lengths == length] = fault
+    return reasons
 
 
 def _ones(where: npt.NDArray[np.bool_]) -> pa.Array:

@@ -114,6 +114,18 @@ def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest
     assert slow == []
 
 
+def test_the_vectorized_path_gives_invalid_numbers_their_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of junk numbers must not fall back to phonenumbers one distinct cell at a time."""
+    slow: list[str] = []
+    real_slow = phones_fast._slow
+    monkeypatch.setattr(phones_fast, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
+    cells = ["+1 202 123 4567", "(202) 123-4567", "+1 268 123 4567", "+44 7999 99", "+44 1234", "+7 999 123"]
+    reasons = [phone.reason for phone in normalize_many(cells, "US")]
+    assert reasons == [normalize(cell, "US").reason for cell in cells]
+    assert reasons[2:4] == ["invalid for region AG", "invalid for region GB"]  # not the sheet's US
+    assert slow == []
+
+
 @settings(max_examples=300)
 @given(st.lists(ADVERSARIAL, max_size=30), st.sampled_from(["US", "CA", "GB"]))
 def test_bulk_equals_one_at_a_time(cells: list[str], region: str) -> None:
