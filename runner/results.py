@@ -151,7 +151,7 @@ def _write_csv(table: pa.Table, path: Path) -> None:
     safe = pa.table(
         [neutralize_column(column) for column in table.columns], names=list(map(neutralize, table.column_names))
     )
-    with path.open("wb") as handle:
+    with pa.OSFile(str(path), "wb") as handle:  # Arrow's own file: writing never waits for the GIL
         handle.write(codecs.BOM_UTF8)
         pa_csv.write_csv(safe, handle, pa_csv.WriteOptions(eol="\r\n"))
 
