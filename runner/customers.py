@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from runner.columns import (
     WHITESPACE,
     WHITESPACE_CLASS,
+    Labels,
     Objects,
     filled,
     fragments,
@@ -50,8 +51,6 @@ class Rows:
     planning goes (duplicates, screening, grouping)."""
 
     numbers: npt.NDArray[np.int64]  # spreadsheet row numbers, as a person sees them
-    status: Objects
-    reason: Objects
     e164: pa.Array  # null for SIP addresses and invalid rows
     sip_uri: pa.Array
     key: pa.Array  # what makes two rows the same destination
@@ -62,35 +61,36 @@ class Rows:
     cells: dict[str, pa.Array]  # role -> the row's cell
     fact_index: npt.NDArray[np.intp]  # index into `facts` (-1: no phone number)
     facts: list[NumberFacts]  # what the distinct numbers say of where their owners are
+    status: Labels = field(init=False)  # every row planned at first
+    reason: Labels = field(init=False)
     window: npt.NDArray[np.intp] = field(init=False)  # index into `windows`; -1 until screened in
     windows: list[Interval] = field(default_factory=list)
-    request_id: Objects = field(init=False)
 
     def __post_init__(self) -> None:
+        self.status, self.reason = Labels(len(self.numbers), PLANNED), Labels(len(self.numbers), "")
         self.window = np.full(len(self.numbers), -1, dtype=np.intp)
-        self.request_id = filled(len(self.numbers), "")
 
     def __len__(self) -> int:
         return len(self.numbers)
 
     def planned(self) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.status == PLANNED, dtype=bool)
+        return self.status.equal(PLANNED)
 
-    def set_status(self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp], status: str, reason: object) -> None:
+    def set_status(
+        self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, status: str, reason: str | Objects
+    ) -> None:
         """Give rows (a mask or positions) a status and a reason (one text, or one per row)."""
-        self.status[where] = status
-        self.reason[where] = reason
+        self.status.set(where, status)
+        self.reason.set(where, reason)
 
     def counts(self) -> Counter[str]:
-        return Counter(self.status.tolist())
+        return self.status.counts()
 
     def subset(self, positions: npt.NDArray[np.intp]) -> Rows:
         """These rows again, planned afresh (no reason, window or request): for follow-up attempts."""
         indices = pa.array(positions, pa.int64())
         return Rows(
             numbers=self.numbers[positions],
-            status=filled(len(positions), PLANNED),
-            reason=filled(len(positions), ""),
             e164=self.e164.take(indices),
             sip_uri=self.sip_uri.take(indices),
             key=self.key.take(indices),
@@ -143,30 +143,13 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         notes = _notes(phones.note, long_name, long_email, bad_email)
         facts = facts_job.result()
     callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
-    status = filled(size, PLANNED)
-    status[~callable_] = INVALID
-    reason = filled(size, "")
-    number_column = roles.get("number", "")
-    reason[~callable_] = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
-                                      lambda text: _column_reason(text or "", number_column))  # fmt: skip
     assistant_id = _with_default(cells.get("assistant_id"), campaign.assistant_id, size)
     phone_number_id = _with_default(cells.get("phone_number_id"), campaign.phone_number_id, size)
-    no_assistant = callable_ & (assistant_id == None) if campaign.assistant is None else np.zeros(size, bool)  # noqa: E711
-    status[no_assistant] = INVALID
-    reason[no_assistant] = f"no assistant: column {roles.get('assistant_id')!r} is empty"
-    no_number_id = callable_ & ~no_assistant & (phone_number_id == None)  # noqa: E711
-    status[no_number_id] = INVALID
-    reason[no_number_id] = f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
-    for position, note in notes.items():
-        if status[position] == PLANNED:
-            reason[position] = note
     key = phones.e164  # the usual sheet, with no extensions or SIP addresses
     if phones.sip_uri.null_count < size or phones.extension.null_count < size:
         key = pc.coalesce(phones.sip_uri, pc.binary_join_element_wise(phones.e164, phones.extension, ";"), phones.e164)
-    return Rows(
+    rows = Rows(
         numbers=numbers,
-        status=status,
-        reason=reason,
         e164=phones.e164,
         sip_uri=phones.sip_uri,
         key=key,
@@ -178,6 +161,19 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         fact_index=facts[0],
         facts=facts[1],
     )
+    number_column = roles.get("number", "")
+    reasons = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
+                           lambda text: _column_reason(text or "", number_column))  # fmt: skip
+    rows.set_status(~callable_, INVALID, reasons)
+    no_assistant = callable_ & (assistant_id == None) if campaign.assistant is None else np.zeros(size, bool)  # noqa: E711
+    rows.set_status(no_assistant, INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
+    no_number_id = callable_ & ~no_assistant & (phone_number_id == None)  # noqa: E711
+    rows.set_status(no_number_id, INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty")
+    planned = rows.planned()
+    for position, note in notes.items():
+        if planned[position]:
+            rows.reason.set(position, note)
+    return rows
 
 
 def _with_default(column: pa.Array | None, default: str | None, size: int) -> Objects:

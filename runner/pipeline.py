@@ -59,7 +59,9 @@ class Plan:
         campaign_schedule = schedule_plan(self.campaign) or {}
         # Per row, an index into [each window's time, the campaign's own, ""]: window -1 (none) takes
         # the campaign's schedule, a row not sent the empty text.
-        window = np.where(rows.request_id != "", rows.window % (len(rows.windows) + 1), len(rows.windows) + 1)
+        request = self.planned_requests.request_of_row()
+        sent = request < len(self.planned_requests)
+        window = np.where(sent, rows.window % (len(rows.windows) + 1), len(rows.windows) + 1)
 
         def schedule(times: list[str], campaign: str) -> pa.Array:
             return pa.array([*times, campaign, ""], pa.string()).take(pa.array(window))
@@ -67,10 +69,10 @@ class Plan:
         return {
             "row": pc.cast(pa.array(rows.numbers), pa.string()),
             "e164": pc.coalesce(rows.e164, rows.sip_uri, ""),
-            "status": pa.array(rows.status, pa.string()),
-            "reason": pa.array(rows.reason, pa.string()),
+            "status": rows.status.column(),
+            "reason": rows.reason.column(),
             "call_id": pa.nulls(len(rows), pa.string()),
-            "request_id": pa.array(rows.request_id, pa.string()),
+            "request_id": pa.array([*self.planned_requests.ids, ""], pa.string()).take(pa.array(request)),
             "earliest_at": schedule(
                 [iso_utc(start) for start, _ in rows.windows], campaign_schedule.get("earliestAt", "")
             ),

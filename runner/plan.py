@@ -76,8 +76,8 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
 
 @dataclass(frozen=True)
 class PlannedRequests:
-    """The requests of a plan before their bodies: each one's id and rows are decided (and are in
-    `rows.request_id`); `build` joins the bodies. Apart, the results sheet can be written while the
+    """The requests of a plan before their bodies: each one's id and rows are decided; `build` joins
+    the bodies. Apart, the results sheet can be written while the
     bodies are joined."""
 
     rows: Rows
@@ -90,6 +90,12 @@ class PlannedRequests:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def request_of_row(self) -> npt.NDArray[np.intp]:
+        """Per row, the index of the request that carries it (len(self): none)."""
+        index = np.full(len(self.rows), len(self.ids), dtype=np.intp)
+        index[self.order] = np.repeat(np.arange(len(self.ids)), np.diff(self.bounds))
+        return index
 
     def build(self) -> list[CallRequest]:
         numbers = self.rows.numbers[self.order].tolist()
@@ -139,7 +145,6 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
         f"req_{hashlib.sha256(f'{run_id}:{rows_repr}'.encode()).hexdigest()[:20]}"
         for rows_repr in _tuple_texts(rows.numbers[order], bounds)
     ]
-    rows.request_id[order] = np.repeat(np.array(ids, dtype=object), np.diff(bounds))
     return PlannedRequests(rows, ids, order, bounds, heads, tails, not split)
 
 
