@@ -31,7 +31,7 @@ from runner.config import Campaign
 from runner.errors import InputError
 from runner.hours import Interval
 from runner.load import Sheet, find_header
-from runner.number_facts import NumberFacts, facts_column
+from runner.number_facts import NumberFacts, facts_column, load_tables
 from runner.phones import region_for
 from runner.phones_fast import PhoneColumn, normalize_column
 
@@ -129,11 +129,13 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     variable_cells = {
         name: text_array(sheet.table.column(header)) for name, header in variable_columns(sheet, campaign).items()
     }
-    phones = _phones(sheet, campaign, cells)
     empty = pa.nulls(size, pa.string())
-    # What the numbers say of where their owners are is worked out on a thread of its own, while the
-    # customers are built in slices on every core (Arrow lets go of the GIL).
+    # What the numbers say of where their owners are is worked out on a thread of its own (its tables
+    # while the numbers are normalized), while the customers are built in slices on every core
+    # (Arrow lets go of the GIL).
     with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(load_tables)
+        phones = _phones(sheet, campaign, cells)
         facts_job = worker.submit(facts_column, phones.e164)
         customer, long_name, long_email, bad_email, variables = on_every_core(
             partial(_customers, run_tag, list(variable_cells)),

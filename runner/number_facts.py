@@ -151,6 +151,13 @@ def number_facts(e164: str) -> NumberFacts:
     return NumberFacts(region, zones, state, geographic)
 
 
+def load_tables() -> None:
+    """Build the prefix tables `facts_column` matches against (a tenth of a second of Python), so a
+    thread can do it while the phone numbers are still being normalized."""
+    _nanp_head_length()
+    _prefix_keys("zones")
+
+
 def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts]]:
     """Facts for a column of valid E.164 numbers (null where there is none): per row, an index into
     the list of distinct facts (-1 for none). A NANP number's head decides its facts, so the prefix
