@@ -44,26 +44,11 @@ def _listed(e164: pa.Array, listing: Mapping[str, object]) -> list[tuple[int, st
 def mark_duplicates(rows: Rows) -> None:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
     planned = np.flatnonzero(rows.planned())
-    codes, first = factorize(_destination_keys(rows, planned))
+    codes, first = factorize(rows.destination[planned])
     first_of_row = planned[first[codes]]
     repeats = planned[first_of_row != planned]
     firsts = rows.numbers[first_of_row[first_of_row != planned]]
     rows.set_status(repeats, DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
-
-
-def _destination_keys(rows: Rows, positions: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-    """A number per row, equal for the same destination: the E.164 digits of a bare number; past
-    every E.164 number (15 digits at most), a code for each number with an extension or SIP address.
-    A million integers hash several times faster than a million texts."""
-    indices = pa.array(positions, pa.int64())
-    key, e164 = rows.key.take(indices), rows.e164.take(indices)
-    bare = pc.fill_null(pc.equal(key, e164), False)
-    where = bare.to_numpy(zero_copy_only=False)
-    keys = np.empty(len(positions), dtype=np.int64)
-    keys[where] = pc.cast(pc.utf8_slice_codeunits(e164.filter(bare), 1), pa.int64()).to_numpy()
-    if not where.all():
-        keys[~where] = 10**15 + factorize(key.filter(pc.invert(bare)))[0]
-    return keys
 
 
 def load_do_not_call(paths: list[Path], region: str) -> dict[str, str]:

@@ -157,13 +157,18 @@ def test_request_ids_are_deterministic_and_follow_input(
 
 
 def test_duplicates_name_the_first_row(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
-    text = "phone\n2025550101\n+1 (202) 555-0101\n2025550101 x2\n12025550101.0\n"
+    text = "phone\n2025550101\n+1 (202) 555-0101\n2025550101 x2\n12025550101.0\n202-555-0101 ext 2\n"
+    text += "sip:desk@pbx.example.com\n2025550101 x3\nsip:desk@pbx.example.com\n"
     plan = plan_text(write_csv, make_campaign, text)
     assert [(r.status, r.reason) for r in plan.row_results()] == [
         ("planned", ""),
         ("duplicate", "same number as row 2"),
         ("planned", ""),  # an extension reaches someone else
         ("duplicate", "same number as row 2"),
+        ("duplicate", "same number as row 4"),
+        ("planned", ""),
+        ("planned", ""),
+        ("duplicate", "same number as row 7"),
     ]
 
 
