@@ -106,8 +106,9 @@ def _factorize_integers(
 
 
 class Labels:
-    """A column of texts with few distinct values (statuses, reasons): a code per row into the list
-    of texts. Setting, counting and writing a million rows never touches a Python string per row."""
+    """A column of texts with few distinct values (statuses, reasons, assistants): a code per row
+    into the list of texts. Setting, grouping, counting and writing a million rows never touches a
+    Python string per row."""
 
     def __init__(self, size: int, text: str) -> None:
         self.texts = [text]
@@ -116,6 +117,14 @@ class Labels:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def __getitem__(self, position: int) -> str:
+        return self.texts[int(self.codes[position])]
+
+    def take(self, positions: npt.NDArray[np.intp]) -> Labels:
+        taken = Labels(len(positions), self.texts[0])
+        taken.texts, taken.codes, taken._code = list(self.texts), self.codes[positions], dict(self._code)
+        return taken
 
     def code(self, text: str) -> int:
         if text not in self._code:

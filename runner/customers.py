@@ -20,7 +20,6 @@ from runner.columns import (
     Labels,
     Objects,
     factorize,
-    filled,
     fragments,
     json_strings,
     map_distinct,
@@ -55,8 +54,8 @@ class Rows:
     e164: pa.Array  # null for SIP addresses and invalid rows
     sip_uri: pa.Array
     destination: npt.NDArray[np.int64]  # equal for rows that call the same destination
-    assistant_id: Objects  # None: the campaign's transient assistant
-    phone_number_id: Objects
+    assistant_id: Labels  # "": the campaign's transient assistant
+    phone_number_id: Labels  # "": none
     customer: pa.Array  # the customer object as JSON text; null where there is none
     variables: pa.Array  # JSON text of the row's variableValues; null when it has none
     cells: dict[str, pa.Array]  # role -> the row's cell
@@ -95,8 +94,8 @@ class Rows:
             e164=self.e164.take(indices),
             sip_uri=self.sip_uri.take(indices),
             destination=self.destination[positions],
-            assistant_id=self.assistant_id[positions],
-            phone_number_id=self.phone_number_id[positions],
+            assistant_id=self.assistant_id.take(positions),
+            phone_number_id=self.phone_number_id.take(positions),
             customer=self.customer.take(indices),
             variables=self.variables.take(indices),
             cells={role: column.take(indices) for role, column in self.cells.items()},
@@ -166,9 +165,9 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     reasons = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
                            lambda text: _column_reason(text or "", number_column))  # fmt: skip
     rows.set_status(~callable_, INVALID, reasons)
-    no_assistant = callable_ & (assistant_id == None) if campaign.assistant is None else np.zeros(size, bool)  # noqa: E711
+    no_assistant = callable_ & assistant_id.equal("") if campaign.assistant is None else np.zeros(size, bool)
     rows.set_status(no_assistant, INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
-    no_number_id = callable_ & ~no_assistant & (phone_number_id == None)  # noqa: E711
+    no_number_id = callable_ & ~no_assistant & phone_number_id.equal("")
     rows.set_status(no_number_id, INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty")
     planned = rows.planned()
     for position, note in notes.items():
@@ -193,11 +192,12 @@ def _destinations(phones: PhoneColumn) -> npt.NDArray[np.int64]:
     return destinations
 
 
-def _with_default(column: pa.Array | None, default: str | None, size: int) -> Objects:
-    """The column's stripped value, or the campaign's default where it is empty."""
-    if column is None:
-        return filled(size, default)
-    return map_distinct(column, lambda cell: (cell or "").strip() or default)
+def _with_default(column: pa.Array | None, default: str | None, size: int) -> Labels:
+    """The column's stripped value, or the campaign's default where it is empty ("": neither)."""
+    labels = Labels(size, default or "")
+    if column is not None:
+        labels.set(np.arange(size), map_distinct(column, lambda cell: (cell or "").strip() or default or ""))
+    return labels
 
 
 def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> PhoneColumn:

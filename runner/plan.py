@@ -117,7 +117,7 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
     if not len(planned):
         return PlannedRequests(rows, [], planned, [0], [], [], not split)
     keys: list[npt.NDArray[Any] | pa.Array] = [
-        rows.assistant_id[planned], rows.phone_number_id[planned], rows.window[planned]
+        rows.assistant_id.codes[planned], rows.phone_number_id.codes[planned], rows.window[planned]
     ]  # fmt: skip
     if split:
         keys.append(rows.variables.take(pa.array(planned)))
@@ -159,14 +159,21 @@ def _tuple_texts(numbers: npt.NDArray[np.int64], bounds: list[int]) -> list[str]
 
 def _group_codes(keys: list[npt.NDArray[Any] | pa.Array]) -> npt.NDArray[np.intp]:
     """One code per row for its combination of keys (null is a value too), numbered in order of
-    first appearance."""
-    combined = np.zeros(len(keys[0]), dtype=np.intp)
+    first appearance. Integer keys (label codes, windows) combine as they are; others are numbered
+    first."""
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
     for key in keys:
-        if isinstance(key, np.ndarray) and len(key) and bool((key == key[0]).all()):
+        if isinstance(key, np.ndarray) and key.dtype.kind in "iu":
+            codes = key.astype(np.int64) - (int(key.min()) if len(key) else 0)
+        else:
+            codes = factorize(key)[0] + 1  # null (-1) is a value too
+        count = int(codes.max()) + 1 if len(codes) else 1
+        if count == 1:
             continue  # the same for every row (the campaign's assistant, say): it splits nothing
-        codes, firsts = factorize(key)
-        combined, _ = factorize(combined * (len(firsts) + 1) + codes + 1)
-    return combined
+        if (int(combined.max()) + 1) * count >= 2**62:
+            combined = factorize(combined)[0].astype(np.int64)
+        combined = combined * count + codes
+    return factorize(combined)[0]
 
 
 def _bodies(
@@ -229,7 +236,7 @@ class _Frames:
         """The members after the name, and the schedulePlan member, of a group's requests."""
         rows, campaign = self.rows, self.campaign
         assistant_id = rows.assistant_id[first]
-        if campaign.assistant is not None and assistant_id is None:
+        if campaign.assistant is not None and not assistant_id:
             members = [f'"assistant":{self._assistant}']
         else:
             members = [f'"assistantId":{dumps(assistant_id)}']
