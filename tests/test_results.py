@@ -22,6 +22,8 @@ def test_neutralize() -> None:
     assert neutralize("+12025550123") == "+12025550123"  # a plain number is data, not a formula
     assert neutralize("-5") == "-5"
     assert neutralize("Ann") == "Ann"
+    numbers = ["+12025550123", "+1", "+", "+1.5", "+1 202", "-.5", "=1", "+12025550124"]  # mostly E.164
+    assert neutralize_column(pa.array(numbers)).to_pylist() == [neutralize(value) for value in numbers]
 
 
 def make_input(write_csv: Callable[..., Path]) -> Path:
