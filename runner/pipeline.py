@@ -196,8 +196,8 @@ def _results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:
 
 def _write_request_lines(plan: Plan, outdir: Path) -> None:
     try:
-        with (outdir / REQUESTS_FILE).open("w", encoding="utf-8") as handle:
-            for request in plan.requests:
-                handle.write(request.to_json() + "\n")
+        with (outdir / REQUESTS_FILE).open("wb") as handle:
+            for lines in plan.planned_requests.json_lines():
+                handle.write(lines)
     except OSError as exc:
         raise OutdirError(f"{outdir}: cannot write: {exc.strerror}") from None

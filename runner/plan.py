@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import factorize
+from runner.columns import factorize, string_buffers
 from runner.config import Campaign
 from runner.customers import Rows
 from runner.hours import Interval
@@ -77,8 +77,8 @@ def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequ
 @dataclass(frozen=True)
 class PlannedRequests:
     """The requests of a plan before their bodies: each one's id and rows are decided; `build` joins
-    the bodies. Apart, the results sheet can be written while the
-    bodies are joined."""
+    the bodies, `json_lines` writes them as requests.jsonl lines. Apart, the results sheet can be
+    written while the bodies are joined."""
 
     rows: Rows
     ids: list[str]
@@ -99,11 +99,37 @@ class PlannedRequests:
 
     def build(self) -> list[CallRequest]:
         numbers = self.rows.numbers[self.order].tolist()
-        bodies = _bodies(self.rows, self.order, self.bounds, self.heads, self.tails, self.per_customer)
+        bodies = (body for block in self._body_blocks() for body in block.to_pylist())
         return [
             CallRequest(id=request_id, rows=tuple(numbers[start:end]), body_json=body)
             for request_id, (start, end), body in zip(self.ids, pairwise(self.bounds), bodies, strict=True)
         ]
+
+    def json_lines(self) -> Iterator[memoryview]:
+        """requests.jsonl, a block of lines at a time, each exactly `CallRequest.to_json()` and a
+        newline: joined by Arrow from the blocks of bodies, never as Python strings."""
+        rows = _joined_numbers(self.rows.numbers[self.order], self.bounds, ",")
+        for first, bodies in zip(range(0, len(self.ids), REQUESTS_PER_BLOCK), self._body_blocks(), strict=True):
+            last = first + len(bodies)
+            ids = pa.array(self.ids[first:last], pa.string())
+            lines = pc.binary_join_element_wise(
+                '{"id":"', ids, '","rows":[', rows[first:last], '],"body":', bodies, "}\n", ""
+            )
+            offsets, data = string_buffers(lines)
+            yield data[offsets[0] : offsets[-1]].data
+
+    def _body_blocks(self) -> Iterator[pa.Array]:
+        """Each request's body: its head, its customers (rows order[start:end]) joined, its tail. Built
+        a block of requests at a time, so the Arrow memory of one block is reused by the next."""
+        for first in range(0, len(self.heads), REQUESTS_PER_BLOCK):
+            last = min(first + REQUESTS_PER_BLOCK, len(self.heads))
+            start, end = self.bounds[first], self.bounds[last]
+            offsets = pc.subtract(pa.array(self.bounds[first : last + 1], pa.int32()), start)
+            customers = _customer_texts(self.rows, self.order[start:end], self.per_customer)
+            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, customers), ",")
+            yield pc.binary_join_element_wise(
+                pa.array(self.heads[first:last]), joined, pa.array(self.tails[first:last]), ""
+            )
 
 
 def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequests:
@@ -148,12 +174,18 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
     return PlannedRequests(rows, ids, order, bounds, heads, tails, not split)
 
 
+def _joined_numbers(numbers: npt.NDArray[np.int64], bounds: list[int], separator: str) -> pa.Array:
+    """numbers[start:end] written out and joined by `separator`, for each pair of bounds."""
+    texts = pc.cast(pa.array(numbers), pa.string())
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), texts), separator)
+
+
 def _tuple_texts(numbers: npt.NDArray[np.int64], bounds: list[int]) -> list[str]:
     """str(tuple(numbers[start:end])) for each pair of bounds, joined by Arrow."""
-    offsets = pa.array(bounds, pa.int32())
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, pc.cast(pa.array(numbers), pa.string())), ", ")
-    single = pc.equal(pc.subtract(offsets[1:], offsets[:-1]), 1)
-    texts: list[str] = pc.binary_join_element_wise("(", joined, pc.if_else(single, ",)", ")"), "").to_pylist()
+    sizes = np.diff(bounds)
+    closing = pc.if_else(pa.array(sizes == 1), ",)", ")")
+    joined = pc.binary_join_element_wise("(", _joined_numbers(numbers, bounds, ", "), closing, "")
+    texts: list[str] = joined.to_pylist()
     return texts
 
 
@@ -174,22 +206,6 @@ def _group_codes(keys: list[npt.NDArray[Any] | pa.Array]) -> npt.NDArray[np.intp
             combined = factorize(combined)[0].astype(np.int64)
         combined = combined * count + codes
     return factorize(combined)[0]
-
-
-def _bodies(
-    rows: Rows, order: npt.NDArray[np.intp], bounds: list[int], heads: list[str], tails: list[str], per_customer: bool
-) -> Iterator[str]:
-    """Each request's body: its head, its customers (rows order[start:end]) joined, its tail. Built a
-    block of requests at a time, so the Arrow memory of one block is reused by the next."""
-    for first in range(0, len(heads), REQUESTS_PER_BLOCK):
-        last = min(first + REQUESTS_PER_BLOCK, len(heads))
-        start, end = bounds[first], bounds[last]
-        offsets = pa.array(bounds[first : last + 1], pa.int32())
-        offsets = pc.subtract(offsets, start)
-        customers = _customer_texts(rows, order[start:end], per_customer)
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, customers), ",")
-        block = pc.binary_join_element_wise(pa.array(heads[first:last]), joined, pa.array(tails[first:last]), "")
-        yield from block.to_pylist()
 
 
 def _customer_texts(rows: Rows, order: npt.NDArray[np.intp], per_customer: bool) -> pa.Array:
