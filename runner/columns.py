@@ -26,6 +26,8 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# Integer keys spanning fewer values than this are numbered without a hash table.
+SMALL_RANGE = 1 << 16
 # Columns are worked on in slices of about this many rows, one thread per core; shorter ones whole.
 SLICE_ROWS = 125_000
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
@@ -97,12 +99,25 @@ def factorize(values: npt.NDArray[Any] | pa.Array) -> tuple[npt.NDArray[np.intp]
 def _factorize_integers(
     values: npt.NDArray[np.integer[Any]], valid: npt.NDArray[np.bool_] | None
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    if valid is None:
-        codes = np.asarray(pd.factorize(values)[0], dtype=np.intp)
-    else:
+    if valid is not None:
         codes = np.full(len(values), -1, dtype=np.intp)
-        codes[valid] = pd.factorize(values[valid])[0]
+        codes[valid] = _factorize_integers(values[valid], None)[0]
+        return codes, first_rows(codes)
+    if len(values) and int(values.max()) - int(values.min()) < SMALL_RANGE:
+        return _factorize_small(np.asarray(values - values.min(), dtype=np.intp))
+    codes = np.asarray(pd.factorize(values)[0], dtype=np.intp)
     return codes, first_rows(codes)
+
+
+def _factorize_small(values: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Integers from 0 to a few thousand: each value's first row by one pass, no hash table."""
+    first = np.full(int(values.max()) + 1, len(values), dtype=np.intp)
+    np.minimum.at(first, values, np.arange(len(values)))
+    present = np.flatnonzero(first < len(values))
+    order = present[np.argsort(first[present])]  # the values in order of first appearance
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return rank[values], first[order]
 
 
 class Labels:
