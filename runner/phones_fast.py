@@ -4,10 +4,10 @@ The whole column goes through the vectorized path: '+' and digits with plain sep
 country), North American numbers with optional +1/1 and parentheses, a tel: URI of either, an Excel
 float or lossless scientific notation, an extension. They are recognized with RE2 regexes (pyarrow)
 and validated with phonenumbers' own metadata patterns (`number_patterns`), so a number called
-valid here is exactly one `phonenumbers.is_valid_number` calls valid. Everything else (national
-prefixes such as a UK '0', SIP, full-width digits, invalid numbers and their reasons) goes through
-`phones.normalize` once per distinct cell, in two processes when there is a lot of it. Property
-tests hold the two paths equal."""
+valid here is exactly one `phonenumbers.is_valid_number` calls valid; one of those shapes that is
+not valid gets the reason `phones.normalize` gives it. Everything else (national prefixes such as a
+UK '0', SIP, full-width digits, words) goes through `phones.normalize` once per distinct cell, in
+two processes when there is a lot of it. Property tests hold the two paths equal."""
 
 from __future__ import annotations
 
