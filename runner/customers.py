@@ -130,9 +130,9 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         name: text_array(sheet.table.column(header)) for name, header in variable_columns(sheet, campaign).items()
     }
     empty = pa.nulls(size, pa.string())
-    # What the numbers say of where their owners are is worked out on a thread of its own (its tables
-    # while the numbers are normalized), while the customers are built in slices on every core
-    # (Arrow lets go of the GIL).
+    # What the numbers say of where their owners are, and which rows share a destination, are worked
+    # out on a thread of its own (the facts' tables while the numbers are normalized), while the
+    # customers are built in slices on every core (Arrow lets go of the GIL).
     with ThreadPoolExecutor(max_workers=1) as worker:
         worker.submit(load_tables)
         phones = _phones(sheet, campaign, cells)
