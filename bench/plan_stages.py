@@ -21,7 +21,7 @@ from runner.config import load_campaign
 from runner.customers import build_rows
 from runner.load import load_sheet
 from runner.pipeline import plan_file, write_plan
-from runner.plan import build_requests
+from runner.plan import plan_requests
 from runner.screen import Screen, mark_duplicates
 
 
@@ -48,8 +48,8 @@ def main() -> None:
         mark("duplicates")
         Screen(campaign, sheet.roles, datetime(2030, 12, 2, 11, tzinfo=UTC), {}, {}).apply(rows)
         mark("screen (consent, facts, windows)")
-        build_requests(rows, campaign, "bench")
-        mark("requests")
+        plan_requests(rows, campaign, "bench")
+        mark("request groups and ids")
         plan = plan_file(source, campaign)
         mark("plan_file (all of the above again)")
         plan.row_results()
