@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring
 from typing import Any
@@ -54,15 +54,27 @@ def byte_lengths(values: pa.Array) -> npt.NDArray[np.int32]:
     return np.diff(string_buffers(values)[0])
 
 
+def first_bytes(values: pa.Array) -> npt.NDArray[np.uint8]:
+    """The first UTF-8 byte of each cell (0 for an empty or null one), read off Arrow's buffers."""
+    values = pc.fill_null(values, "")
+    offsets, data = string_buffers(values)
+    if not len(data):
+        return np.zeros(len(values), dtype=np.uint8)
+    starts = offsets[:-1]
+    filled = offsets[1:] > starts
+    return np.where(filled, data[np.where(filled, starts, 0)], 0).astype(np.uint8)
+
+
+def records(table: pa.Table | pa.RecordBatch) -> Iterator[tuple[Any, ...]]:
+    """The table's rows as tuples of cells."""
+    return zip(*(column.to_pylist() for column in table.columns), strict=True)
+
+
 def blank(values: pa.Array) -> npt.NDArray[np.bool_]:
     """Where a cell is empty or whitespace only. A cell that starts with a visible ASCII character is
     not; Arrow's trim runs only on the few others."""
-    offsets, data = string_buffers(values)
-    lengths = np.diff(offsets)
-    if not len(data):
-        return np.ones(len(values), dtype=bool)
-    first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    unsure = np.flatnonzero((lengths == 0) | (first <= ord(" ")) | (first >= 0x7F))
+    first = first_bytes(values)
+    unsure = np.flatnonzero((first <= ord(" ")) | (first >= 0x7F))
     result = np.zeros(len(values), dtype=bool)
     trimmed = pc.utf8_trim_whitespace(values.take(pa.array(unsure, pa.int64())))
     result[unsure] = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import blank, byte_lengths, text_array
+from runner.columns import blank, byte_lengths, records, text_array
 from runner.config import ROLES, Columns
 from runner.errors import InputError
 
@@ -111,7 +111,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     content_hash = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
     hashing.shutdown(wait=False)
     table = _read_table(path, data, sheet, warnings)
-    head = _records(table.slice(0, HEADER_SEARCH_ROWS))
+    head = list(records(table.slice(0, HEADER_SEARCH_ROWS)))
     header_index = _find_header([[cell or "" for cell in record] for record in head], columns)
     if header_index is None:
         raise InputError(f"{path}: no header row found (the file has no filled row)")
@@ -151,12 +151,7 @@ def read_cells(path: Path) -> list[list[str]]:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     if not data or data.isspace():
         return []
-    return [[cell or "" for cell in record] for record in _records(_read_table(path, data, None, []))]
-
-
-def _records(table: pa.Table) -> list[list[str | None]]:
-    """The table's rows as lists of cells (None where a short record had no cell)."""
-    return [list(record) for record in zip(*(column.to_pylist() for column in table.columns), strict=True)]
+    return [[cell or "" for cell in record] for record in records(_read_table(path, data, None, []))]
 
 
 def normalize_header(text: str) -> str:

@@ -28,7 +28,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from runner.columns import factorize, first_rows
 from runner.hours import state_for
-from runner.number_patterns import split_country_code
+from runner.number_patterns import country_codes
 
 UNKNOWN_ZONE = "Etc/Unknown"
 # Numbers that say nothing about where the person is (calling-rules.md: skip unless a zone is given).
@@ -174,7 +174,7 @@ def facts_column(e164: pa.Array) -> tuple[npt.NDArray[np.intp], list[NumberFacts
     zone_prefix, place_prefix = pc.fill_null(zone_prefix, -1), pc.fill_null(place_prefix, -1)
     # NANP: (zone prefix, place prefix, area code); elsewhere: (zone prefix, country code).
     area_or_country = pc.if_else(
-        nanp, pc.utf8_slice_codeunits(distinct, 0, 5), pc.cast(pa.array(split_country_code(digits)[0]), pa.string())
+        nanp, pc.utf8_slice_codeunits(distinct, 0, 5), pc.cast(pa.array(country_codes(digits)), pa.string())
     )
     key = pc.binary_join_element_wise(
         pc.cast(zone_prefix, pa.string()), pc.cast(place_prefix, pa.string()), area_or_country, ":"

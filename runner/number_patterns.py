@@ -29,12 +29,11 @@ _TYPES = (
 )  # fmt: skip
 
 
-def split_country_code(digits: pa.Array) -> tuple[npt.NDArray[np.int32], pa.Array]:
-    """The country code of each string of digits that followed a '+' (0 where none starts it), and
-    the national number after it, as phonenumbers splits them. Non-geographic codes (+800, …) are
-    found too; `GEOGRAPHIC_CODES` tells them apart."""
+def country_codes(digits: pa.Array) -> npt.NDArray[np.int32]:
+    """The country code of each string of digits that followed a '+' (0 where none starts it), as
+    phonenumbers splits them off. Non-geographic codes (+800, …) are found too; `GEOGRAPHIC_CODES`
+    tells them apart."""
     codes = np.zeros(len(digits), dtype=np.int32)
-    rest = digits
     known_codes = pa.array([str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE])
     lengths = pc.utf8_length(digits)
     for size in (3, 2, 1):  # country codes are prefix-free: at most one size matches
@@ -43,8 +42,7 @@ def split_country_code(digits: pa.Array) -> tuple[npt.NDArray[np.int32], pa.Arra
         where = known.to_numpy(zero_copy_only=False)
         if where.any():
             codes[where] = pc.cast(head.filter(known), pa.int32()).to_numpy()
-            rest = pc.if_else(known, pc.utf8_slice_codeunits(digits, size), rest)
-    return codes, rest
+    return codes
 
 
 def valid_for_country_code(code: int, national: pa.Array) -> npt.NDArray[np.bool_]:
@@ -59,10 +57,7 @@ def valid_for_country_code(code: int, national: pa.Array) -> npt.NDArray[np.bool
         part = national if len(undecided) == len(national) else national.take(pa.array(undecided))
         typed = _matches_a_type(region, part)
         leading = _metadata(region).leading_digits
-        if len(regions) > 1 and leading is not None:
-            chosen = pc.match_substring_regex(part, f"^(?:{leading})").to_numpy(zero_copy_only=False)
-        else:
-            chosen = typed
+        chosen = _starts(part, leading) if len(regions) > 1 and leading is not None else typed
         valid[undecided[chosen & typed]] = True
         undecided = undecided[~chosen]
     return valid
@@ -80,8 +75,7 @@ def leading_digits_regions(code: int, national: pa.Array) -> npt.NDArray[np.obje
     for region in regions:
         leading = _metadata(region).leading_digits
         if leading is not None:
-            match = pc.match_substring_regex(national, f"^(?:{leading})").to_numpy(zero_copy_only=False)
-            found[match & (found == None)] = region  # noqa: E711
+            found[_starts(national, leading) & (found == None)] = region  # noqa: E711
     return found
 
 
@@ -91,7 +85,7 @@ def keeps_national_number(code: int, national: pa.Array) -> npt.NDArray[np.bool_
     prefix = _metadata(phonenumbers.region_code_for_country_code(code)).national_prefix_for_parsing
     if not prefix:
         return np.ones(len(national), dtype=bool)
-    return np.asarray(pc.invert(pc.match_substring_regex(national, f"^(?:{prefix})")).to_numpy(zero_copy_only=False))
+    return ~_starts(national, prefix)
 
 
 def starts_with_idd(region: str, digits: pa.Array) -> npt.NDArray[np.bool_]:
@@ -99,7 +93,12 @@ def starts_with_idd(region: str, digits: pa.Array) -> npt.NDArray[np.bool_]:
     prefix = _metadata(region).international_prefix
     if not prefix:
         return np.zeros(len(digits), dtype=bool)
-    return np.asarray(pc.match_substring_regex(digits, f"^(?:{prefix})").to_numpy(zero_copy_only=False))
+    return _starts(digits, prefix)
+
+
+def _starts(values: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
+    """Where a metadata pattern (leading digits, a prefix) matches at the start of the value."""
+    return np.asarray(pc.match_substring_regex(values, f"^(?:{pattern})").to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _matches_a_type(region: str, national: pa.Array) -> npt.NDArray[np.bool_]:

@@ -26,9 +26,9 @@ import pyarrow.compute as pc
 from runner.columns import Objects, byte_lengths, objects, on_every_core, string_buffers, text_array
 from runner.number_patterns import (
     GEOGRAPHIC_CODES,
+    country_codes,
     keeps_national_number,
     leading_digits_regions,
-    split_country_code,
     starts_with_idd,
     valid_for_country_code,
 )
@@ -115,7 +115,7 @@ def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array, p
     plus = pc.and_(pc.starts_with(main, "+"), pc.or_(nanp, pc.match_substring_regex(main, _PLUS)))
     plus_rows = plus.to_numpy(zero_copy_only=False)
     codes = np.zeros(len(cells), dtype=np.int32)
-    codes[plus_rows] = split_country_code(digits.filter(plus))[0]
+    codes[plus_rows] = country_codes(digits.filter(plus))
     codes[~np.isin(codes, list(GEOGRAPHIC_CODES))] = 0
     local = np.zeros(len(cells), dtype=bool)
     if region in NANP_REGIONS:  # without a '+', a North American number: the last ten digits

@@ -45,9 +45,6 @@ class CallRequest:
         body: dict[str, Any] = json.loads(self.body_json)
         return body
 
-    def to_json(self) -> str:
-        return f'{{"id":{dumps(self.id)},"rows":[{",".join(map(str, self.rows))}],"body":{self.body_json}}}'
-
 
 def dumps(value: object) -> str:
     """Compact JSON, non-ASCII kept as written (the form of every body and requests.jsonl line)."""
@@ -106,8 +103,8 @@ class PlannedRequests:
         ]
 
     def json_lines(self) -> Iterator[memoryview]:
-        """requests.jsonl, a block of lines at a time, each exactly `CallRequest.to_json()` and a
-        newline: joined by Arrow from the blocks of bodies, never as Python strings."""
+        """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request,
+        joined by Arrow from the blocks of bodies, never as Python strings."""
         rows = _joined_numbers(self.rows.numbers[self.order], self.bounds, ",")
         for first, bodies in zip(range(0, len(self.ids), REQUESTS_PER_BLOCK), self._body_blocks(), strict=True):
             last = first + len(bodies)

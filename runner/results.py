@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import Objects, string_buffers, text_array
+from runner.columns import Objects, first_bytes, text_array
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
@@ -162,7 +162,7 @@ def neutralize_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """`neutralize` on a whole column. The first byte of each cell decides whether to look closer,
     so a column of names costs one pass over its offsets, not a regex."""
     column = text_array(column)
-    first = _first_bytes(column)
+    first = first_bytes(column)
     starts = np.isin(first, _FORMULA_BYTES)
     if not starts.any():
         return column
@@ -187,14 +187,3 @@ def _plain_numbers(cells: pa.Array) -> npt.NDArray[np.bool_]:
         pc.ascii_is_decimal(pc.replace_substring(body, ".", "")),
     )
     return np.asarray(pc.and_(signed, number).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _first_bytes(column: pa.Array) -> npt.NDArray[np.uint8]:
-    """The first UTF-8 byte of each cell (0 for an empty or null one), read off Arrow's buffers."""
-    column = pc.fill_null(column, "")
-    offsets, data = string_buffers(column)
-    if not len(data):
-        return np.zeros(len(column), dtype=np.uint8)
-    starts = offsets[:-1]
-    filled = offsets[1:] > starts
-    return np.where(filled, data[np.where(filled, starts, 0)], 0).astype(np.uint8)

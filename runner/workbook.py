@@ -16,6 +16,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from runner.columns import records
 from runner.results import Summary
 
 XLSX_MAX_CELL = 32_767
@@ -34,7 +35,7 @@ def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
         sheet.auto_filter.ref = f"A1:{get_column_letter(table.num_columns)}{table.num_rows + 1}"
     _append_text(sheet, table.column_names, header=True)
     for batch in table.to_batches(max_chunksize=10_000):
-        for record in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+        for record in records(batch):
             _append_text(sheet, record)
     _write_summary(book.create_sheet("Summary"), summary)
     book.save(path)
