@@ -145,7 +145,7 @@ def run(
     try:
         with (
             open_client(base_url, sandbox) as client,
-            CampaignRun.open(input_path, campaign_path, outdir, fmt, client.base_url) as campaign_run,
+            CampaignRun.open(input_path, campaign_path, outdir, fmt, client.api_name) as campaign_run,
         ):
             _echo_plan(campaign_run.plan, quiet)
             if not quiet:
@@ -156,13 +156,22 @@ def run(
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
         raise _fail(exc) from None
-    if outcome.report.fatal:
-        click.echo(f"stopped: {outcome.report.fatal}", err=True)
+    _echo_stops(outcome)
     if outcome.report.interrupted:
         click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
     if not quiet:
         _echo_outcome(outcome)
     sys.exit(outcome.exit_code)
+
+
+def _echo_stops(outcome: RunOutcome) -> None:
+    """Why a run stopped, and what else it has to say, on stderr (also with -q)."""
+    if outcome.report.fatal:
+        click.echo(f"stopped: {outcome.report.fatal}", err=True)
+    if outcome.report.unreachable:
+        click.echo(f"stopped: {outcome.report.unreachable}", err=True)
+    for note in outcome.report.notes:
+        click.echo(f"warning: {note}", err=True)
 
 
 def _echo_outcome(outcome: RunOutcome) -> None:
@@ -227,6 +236,7 @@ def status(
                 outcome = campaign_run.update(client, retry)
     except RunnerError as exc:
         raise _fail(exc) from None
+    _echo_stops(outcome)
     if not quiet:
         _echo_outcome(outcome)
     sys.exit(outcome.exit_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,21 +11,31 @@ from runner.credentials import api_key, base_url
 from runner.sandbox import Sandbox
 from runner.vapi import VapiClient
 
-SANDBOX_STATE = Path("runs") / "sandbox-calls.json"
+# The in-process sandbox's name in the call history: its port changes with every run, its calls do not.
+SANDBOX_API = "in-process sandbox"
+
+
+def sandbox_state() -> Path:
+    """Where the in-process sandbox keeps its calls: one file per user ($XDG_STATE_HOME), so
+    `run --sandbox` and `status --sandbox` see the same calls from any working directory."""
+    root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return root / "vapi-campaign" / "sandbox-calls.json"
 
 
 @contextmanager
 def open_client(url: str | None = None, use_sandbox: bool = False) -> Iterator[VapiClient]:
-    """The real API (raises MissingKeyError at once when there is no key), or the in-process sandbox,
-    whose calls are kept in runs/sandbox-calls.json so a resumed demo run can reconcile against them."""
+    """The real API (raises MissingKeyError at once when there is no key, BadUrlError for a URL
+    that is not http(s)), or the in-process sandbox, whose calls are kept in `sandbox_state()` so a
+    resumed demo run can reconcile against them."""
     if not use_sandbox:
         with VapiClient(api_key(), base_url(url)) as client:
             yield client
         return
-    SANDBOX_STATE.parent.mkdir(parents=True, exist_ok=True)
-    server = Sandbox.for_demo(SANDBOX_STATE).start()
+    state = sandbox_state()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    server = Sandbox.for_demo(state).start()
     try:
-        with VapiClient(server.config.api_key, server.url) as client:
+        with VapiClient(server.config.api_key, server.url, api_name=SANDBOX_API) as client:
             yield client
     finally:
         server.stop()

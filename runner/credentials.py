@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -36,5 +37,18 @@ def api_key(environ: Mapping[str, str] = os.environ, dotenv: Path = Path(".env")
     return key
 
 
+class BadUrlError(RunnerError):
+    """The base URL is not an http(s) URL: caught before anything is planned or sent."""
+
+
 def base_url(explicit: str | None, environ: Mapping[str, str] = os.environ, dotenv: Path = Path(".env")) -> str:
-    return explicit or _lookup(URL_VARIABLE, environ, dotenv) or DEFAULT_BASE_URL
+    """--base-url, else $VAPI_BASE_URL (or .env), else Vapi's; refused unless it is http(s)://host…"""
+    source = "--base-url" if explicit else URL_VARIABLE
+    url = explicit or _lookup(URL_VARIABLE, environ, dotenv) or DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadUrlError(
+            f"{source} {url!r} is not an http(s) URL; write it with its scheme, for example "
+            f"http://{url.split('://')[-1]} or {DEFAULT_BASE_URL}"
+        )
+    return url

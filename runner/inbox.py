@@ -235,7 +235,7 @@ class Inbox:
         try:
             campaign = load_campaign(folder / CAMPAIGN_FILE)
             outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
-            with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.base_url) as run:
+            with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name) as run:
                 result = run.send(self.client)
         except CampaignError as exc:
             return self._quarantine(folder, path, outcome, f"the campaign file is invalid: {exc}")

@@ -80,6 +80,7 @@ class RowOutcome:
     status: str
     reason: str = ""
     call_id: str = ""
+    request_id: str = ""  # the request it came from (as read back from the ledger)
 
 
 def now_utc() -> datetime:
@@ -221,8 +222,8 @@ class Ledger:
 
     def outcomes(self) -> dict[int, RowOutcome]:
         with self._lock:
-            rows = self._db.execute("SELECT row, status, reason, call_id FROM outcomes").fetchall()
-        return {r[0]: RowOutcome(r[0], r[1], r[2], r[3]) for r in rows}
+            rows = self._db.execute("SELECT row, status, reason, call_id, request_id FROM outcomes").fetchall()
+        return {r[0]: RowOutcome(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     # --- writing: each method is one committed transaction --------------------------------------
     def mark_sending(self, request_id: str, body: dict[str, Any]) -> datetime:
@@ -263,24 +264,36 @@ class Ledger:
         """Each row's current request: the latest one that carries it (a resend supersedes)."""
         return {row: request for request in self.requests() for row in request.rows}
 
-    def requeue_unknown(self) -> int:
-        """The operator's --resend-unknown: unknown rows go into new planned requests. Returns rows."""
+    def unknown_rows(self) -> dict[str, list[int]]:
+        """Request id -> the rows it still owns whose fate is unknown (to look for in Vapi again)."""
         outcomes = self.outcomes()
-        owners = self.owners()
+        found: dict[str, list[int]] = {}
+        for row, owner in self.owners().items():
+            outcome = outcomes.get(row)
+            if outcome is not None and outcome.status == UNKNOWN and outcome.request_id == owner.id:
+                found.setdefault(owner.id, []).append(row)
+        return found
+
+    def requeue_unknown(self, sent_before: datetime) -> tuple[int, int]:
+        """The operator's --resend-unknown: unknown rows whose request's intent is older than
+        `sent_before` go into new planned requests. Returns (rows requeued, rows held back)."""
+        unknown = self.unknown_rows()
         requests = self.requests()
-        count = 0
+        count = held = 0
         with self._transaction() as db:
             seq = max((r.seq for r in requests), default=0)
             for request in requests:
-                if request.state not in (SENT, UNKNOWN):
+                rows = set(unknown.get(request.id, ()))
+                if not rows:
+                    continue
+                if request.intent_at is not None and request.intent_at > sent_before:
+                    held += len(rows)
                     continue
                 keep = [
                     (row, customer)
                     for row, customer in zip(request.rows, request.customers(), strict=True)
-                    if owners[row].id == request.id and outcomes.get(row, RowOutcome(row, UNKNOWN)).status == UNKNOWN
+                    if row in rows
                 ]
-                if not keep:
-                    continue
                 seq += 1
                 body = {k: v for k, v in request.body.items() if k not in ("customer", "customers")}
                 customers = [customer for _, customer in keep]
@@ -288,18 +301,18 @@ class Ledger:
                     body["customer"] = customers[0]
                 else:
                     body["customers"] = customers
-                rows = [row for row, _ in keep]
+                rows_sent = [row for row, _ in keep]
                 db.execute(
                     "INSERT INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         f"{request.id.split('~')[0]}~{seq}",
                         seq,
                         json.dumps(body),
-                        json.dumps(rows),
+                        json.dumps(rows_sent),
                         PLANNED,
                         request.attempt,
                     ),
                 )
-                db.executemany("DELETE FROM outcomes WHERE row = ?", [(row,) for row in rows])
-                count += len(rows)
-        return count
+                db.executemany("DELETE FROM outcomes WHERE row = ?", [(row,) for row in rows_sent])
+                count += len(rows_sent)
+        return count, held

@@ -22,6 +22,7 @@ def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -
 
 
 def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
+    error: ApiError | NetworkError | None = None
     for attempt in range(MAX_TRIES):
         try:
             return client.get_call(call_id).model_dump(mode="json", exclude_none=True)
@@ -32,10 +33,14 @@ def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
                 return None
             if exc.status != 429 and exc.status < 500:
                 raise
-            wait = exc.retry_after
-        except NetworkError:
-            wait = None
+            wait, error = exc.retry_after, exc
+        except NetworkError as exc:
+            wait, error = None, exc
         if attempt == MAX_TRIES - 1:
-            raise NetworkError(f"GET /call/{call_id} kept failing", maybe_sent=False)
+            raise NetworkError(
+                f"cannot fetch the calls from {client.base_url}: GET /call/{call_id} failed {MAX_TRIES} times "
+                f"(last: {error}); nothing was changed, run status again when the API answers",
+                maybe_sent=False,
+            )
         time.sleep(wait if wait is not None else random.uniform(0, min(30.0, 0.5 * 2**attempt)))
     return None

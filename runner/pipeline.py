@@ -109,11 +109,13 @@ def plan_file(
     campaign: Campaign | str | Path,
     now: datetime | None = None,
     api: str | None = None,
+    run_folder: Path | None = None,
 ) -> Plan:
     """Load, normalize, screen and group one spreadsheet. Raises InputError/CampaignError.
 
     `now` is when calls may start (default: the clock); `api` is the base URL the calls will go
-    through, whose call history in the campaign folder applies (default: $VAPI_BASE_URL or Vapi's).
+    through, whose call history in the campaign folder applies (default: $VAPI_BASE_URL or Vapi's);
+    `run_folder` is the run being planned, whose own calls do not count against it.
     """
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
@@ -128,13 +130,21 @@ def plan_file(
         roles=sheet.roles,
         start=start,
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region),
-        recent_calls=History(campaign.base_dir).calls_since(api or base_url(None), start - lookback, run_id),
+        recent_calls=_recent_calls(campaign, api or base_url(None), start - lookback, run_folder),
     )
     suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
     return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings)
+
+
+def _recent_calls(campaign: Campaign, api: str, since: datetime, run_folder: Path | None) -> dict[str, list[datetime]]:
+    history = History(campaign.base_dir)
+    try:
+        return history.calls_since(api, since, run_folder)
+    finally:
+        history.close()
 
 
 def _start_time(campaign: Campaign, now: datetime) -> datetime:

@@ -26,9 +26,9 @@ import numpy as np
 from runner.config import Campaign, load_campaign
 from runner.customers import PLANNED
 from runner.errors import OutdirError
-from runner.history import History
+from runner.history import Contact, History
 from runner.hours import HORIZON
-from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, now_utc
+from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.plan import CallRequest, build_requests
@@ -40,6 +40,7 @@ from runner.vapi import VapiClient
 NOT_DUE = "not due"  # a follow-up whose window is too short to place now
 
 FAILED_STATUSES = ("failed", "unknown")
+_NOT_FOUND = "the API answered 404 for this call at the last status"
 INPUT_COPY = "input"
 
 
@@ -68,7 +69,8 @@ class RunOutcome:
     def exit_code(self) -> int:
         if self.report.interrupted:
             return 130
-        return 1 if self.report.fatal or any(self.counts.get(s) for s in (*FAILED_STATUSES, PLANNED)) else 0
+        trouble = self.report.fatal or self.report.unreachable or self.report.not_found
+        return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, PLANNED)) else 0
 
 
 def parse_time(value: str) -> datetime:
@@ -85,6 +87,7 @@ class CampaignRun:
         self.fmt = fmt
         self.ledger = ledger
         self._lock = lock
+        self._not_found: set[str] = set()  # call ids the API answered 404 for at the last refresh
 
     @classmethod
     def open(
@@ -106,7 +109,7 @@ class CampaignRun:
         try:
             meta = Ledger.read_meta(folder)
             planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
-            plan = plan_file(input_path, campaign, now=planned_at, api=api or meta.get("api"))
+            plan = plan_file(input_path, campaign, now=planned_at, api=api or meta.get("api"), run_folder=folder)
             fmt = fmt or meta.get("format") or None
             write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
@@ -171,25 +174,36 @@ class CampaignRun:
         if self.plan.campaign.retry is not None and self.ledger.outcomes():
             self.refresh(client)
             self.schedule_followups()
-        submitter = Submitter(self.ledger, client, options, progress)
+        history = History(self.plan.campaign.base_dir)
+        submitter = Submitter(
+            self.ledger, client, options, progress, _HistoryLog(history, client.api_name, self.outdir)
+        )
         try:
             report = submitter.run()
         finally:
+            history.close()
             results = self.row_results()
-            self.remember_calls(client.base_url, results)
             path, summary = self._write(results)
+        self.remember_calls(client.api_name, results)
         return RunOutcome(path, report, summary)
 
     def remember_calls(self, api: str, results: list[RowResult] | None = None) -> None:
-        """Add this run's calls to the campaign folder's history (when each call may start)."""
+        """Add this run's calls to the campaign folder's history (when each call may start). The
+        submitter records each call as it goes; this catches up calls found later (reconciled by
+        `status`) and runs started before contacts were recorded."""
         owners = self.ledger.owners()
-        calls = []
+        contacts = []
         for result in results if results is not None else self.row_results():
             if result.call_id and result.e164.startswith("+"):
-                schedule = owners[result.row].body.get("schedulePlan") or {}
+                owner = owners[result.row]
+                schedule = owner.body.get("schedulePlan") or {}
                 when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
-                calls.append((result.e164, result.call_id, when))
-        History(self.plan.campaign.base_dir).record(api, self.plan.run_id, calls)
+                contacts.append(Contact(owner.id, result.row, result.e164, when, result.call_id))
+        history = History(self.plan.campaign.base_dir)
+        try:
+            history.record(api, self.outdir, contacts)
+        finally:
+            history.close()
 
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
@@ -202,15 +216,32 @@ class CampaignRun:
         }
         fetched = fetch_calls(client, list(wanted), concurrency)
         self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
+        self._not_found = set(wanted) - set(fetched)
         return len(fetched)
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
-        """`status`: fetch the calls' outcomes, optionally place due follow-ups, rewrite the sheet."""
+        """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
+        due follow-ups, rewrite the sheet."""
+        report = self.reconcile(client)
         self.refresh(client)
+        if self._not_found:
+            report.not_found = len(self._not_found)
+            report.notes.append(
+                f"{report.not_found} call(s) not known to {client.base_url} (it answered 404): is this the API "
+                "the run sent them to? (--sandbox, --base-url, $VAPI_BASE_URL)"
+            )
         if retry and self.schedule_followups():
             return self.send(client)
-        path, summary = self._write()
-        return RunOutcome(path, SubmitReport(), summary)
+        results = self.row_results()
+        path, summary = self._write(results)
+        if report.reconciled:
+            self.remember_calls(client.api_name, results)
+        return RunOutcome(path, report, summary)
+
+    def reconcile(self, client: VapiClient) -> SubmitReport:
+        """Look in Vapi's call list for requests a run left `sending` and rows left `unknown`."""
+        options = SubmitOptions(concurrency=self.plan.campaign.concurrency)
+        return Submitter(self.ledger, client, options).reconcile()
 
     def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
         """`status --watch`: update until every call has ended."""
@@ -259,7 +290,7 @@ class CampaignRun:
             too_short = [end - begin < timedelta(minutes=1) for begin, end in again.windows] + [False]
             again.set_status(again.planned() & np.asarray(too_short)[again.window], NOT_DUE, "")
             requests = [
-                CallRequest(f"{request.id}-a{attempt}", request.rows, request.body_json)
+                CallRequest(f"{request.id}-a{attempt}", request.rows, _attempt_body(request.body_json, attempt))
                 for request in build_requests(again, campaign, self.plan.run_id)
             ]
             self.ledger.add_requests(requests, attempt)
@@ -278,6 +309,10 @@ class CampaignRun:
                 merged.append(result)
                 continue
             status, reason, call_id = _ledger_status(owner, outcomes.get(result.row))
+            if call_id in self._not_found:
+                reason = "; ".join(
+                    part for part in (reason, "the API answered 404 for this call at the last status") if part
+                )
             notes = result.reason if result.status == PLANNED else ""
             reason = "; ".join(part for part in (reason, notes) if part)
             schedule = owner.body.get("schedulePlan") or {}
@@ -327,8 +362,54 @@ def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:
     if owner.state in (REJECTED, UNKNOWN):
         return ("failed" if owner.state == REJECTED else UNKNOWN), owner.error, ""
     if owner.error:
-        return "failed", f"{owner.error}; run the same command again to send it", ""
+        return PLANNED, f"{owner.error}; run the same command again to send it", ""
     return PLANNED, "", ""
+
+
+def _attempt_body(body_json: str, attempt: int) -> str:
+    """A follow-up's body: each customer's externalId names the attempt, so the call of attempt 1
+    is never taken for attempt 2's when Vapi's call list is searched."""
+    body = json.loads(body_json)
+    for customer in body.get("customers") or [body["customer"]]:
+        if customer.get("externalId"):
+            customer["externalId"] = f"{customer['externalId']}-a{attempt}"
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+class _HistoryLog:
+    """The submitter's contacts go into the campaign's call history as they happen."""
+
+    def __init__(self, history: History, api: str, run_folder: Path) -> None:
+        self.history, self.api, self.run_folder = history, api, run_folder
+
+    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
+        schedule = body.get("schedulePlan") or {}
+        when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
+        self.history.record(
+            self.api,
+            self.run_folder,
+            [
+                Contact(request.id, row, customer["number"], when)
+                for row, customer in zip(request.rows, request.customers(), strict=True)
+                if customer.get("number")
+            ],
+        )
+
+    def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
+        self.history.forget(self.run_folder, request.id, [o.row for o in outcomes if o.status == "failed"])
+        numbers = dict(zip(request.rows, request.customers(), strict=True))
+        self.history.record(
+            self.api,
+            self.run_folder,
+            [
+                Contact(request.id, o.row, numbers[o.row]["number"], now_utc(), o.call_id)
+                for o in outcomes
+                if o.call_id and numbers[o.row].get("number")
+            ],
+        )
+
+    def not_sent(self, request: LedgerRequest) -> None:
+        self.history.forget(self.run_folder, request.id, request.rows)
 
 
 def _call_columns(call: dict[str, Any], attempt: int) -> dict[str, str]:

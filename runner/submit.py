@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.ledger import SENDING, Ledger, LedgerRequest, RowOutcome, now_utc
@@ -25,6 +25,9 @@ from runner.vapi import Call, CallBatchResponse, Customer, VapiClient
 
 RETRY_STATUSES = (429, 503)
 LIST_LIMIT = 1000  # GET /call's maximum page
+# How old a request's intent must be before --resend-unknown may send its rows again: Vapi may list a
+# call only a while after creating it, and a request may travel slowly (the README states this).
+RESEND_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class SubmitOptions:
     clock_skew: float = 120.0  # our clock against Vapi's, when searching by createdAt
     limits_pause: float = 5.0  # wait when Vapi says no concurrent calls remain
     resend_unknown: bool = False
+    resend_after: timedelta = RESEND_AFTER
+    unreachable_after: int = 5  # consecutive connection failures, with no answer yet, that stop the run
 
 
 @dataclass
@@ -45,9 +50,33 @@ class SubmitReport:
     attempted: int = 0
     reconciled: int = 0
     requeued_rows: int = 0
+    held_rows: int = 0  # unknown rows too recently sent for --resend-unknown
     interrupted: bool = False
     fatal: AuthError | None = None
+    unreachable: str = ""  # why the run stopped: the API could not be reached
+    not_found: int = 0  # calls of the run that the API answered 404 for
     notes: list[str] = field(default_factory=list)
+
+
+class ContactLog(Protocol):
+    """Told about each request as it goes out and settles (the campaign's call history listens)."""
+
+    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None: ...
+
+    def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None: ...
+
+    def not_sent(self, request: LedgerRequest) -> None: ...
+
+
+class _NoLog:
+    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
+        pass
+
+    def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
+        pass
+
+    def not_sent(self, request: LedgerRequest) -> None:
+        pass
 
 
 def current_schedule(body: dict[str, Any], now: datetime) -> dict[str, Any] | None:
@@ -88,7 +117,9 @@ class Pacer:
 
 
 class RowMatcher:
-    """Finds which row of a request a returned customer is: externalId first, then the number."""
+    """Finds which row of a request a returned customer is: by externalId when the call carries one
+    (each attempt has its own, so a follow-up is never taken for an earlier attempt's call), else by
+    the number."""
 
     def __init__(self, request: LedgerRequest) -> None:
         self._rows: dict[str, int] = {}
@@ -100,7 +131,10 @@ class RowMatcher:
         if customer is None:
             return None
         data = customer if isinstance(customer, dict) else customer.model_dump()
-        for key in _keys(data):
+        keys = _keys(data)
+        if data.get("externalId"):
+            keys = keys[:1]
+        for key in keys:
             if key in self._rows:
                 return self._rows[key]
         return None
@@ -126,25 +160,34 @@ class Submitter:
         client: VapiClient,
         options: SubmitOptions,
         progress: Callable[[int, int], None] | None = None,
+        contacts: ContactLog | None = None,
     ) -> None:
         self.ledger = ledger
         self.client = client
         self.options = options
         self.progress = progress
+        self.contacts = contacts or _NoLog()
         self.stop = threading.Event()
         self.pacer = Pacer(options.requests_per_minute)
         self.report = SubmitReport()
         self._rng = random.Random()
+        self._lock = threading.Lock()
+        self._answered = False  # the API has answered at least once in this run
+        self._refused = 0  # consecutive connection failures
 
     def run(self) -> SubmitReport:
         executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="send")
         try:
-            in_doubt = self.ledger.requests(SENDING)
-            reason = "the previous run stopped before Vapi's answer was recorded"
-            for _ in executor.map(lambda request: self._reconcile(request, reason), in_doubt):
-                self.report.reconciled += 1
+            self._reconcile_all(executor)
             if self.options.resend_unknown:
-                self.report.requeued_rows = self.ledger.requeue_unknown()
+                before = now_utc() - self.options.resend_after
+                self.report.requeued_rows, self.report.held_rows = self.ledger.requeue_unknown(before)
+                if self.report.held_rows:
+                    minutes = self.options.resend_after.total_seconds() / 60
+                    self.report.notes.append(
+                        f"{self.report.held_rows} unknown row(s) were sent less than {minutes:g} minutes ago and "
+                        "were not re-sent (Vapi may not list a call at once); run --resend-unknown again later"
+                    )
             pending = self.ledger.requests("planned")
             futures = [executor.submit(self._send, request) for request in pending]
             for done, future in enumerate(as_completed(futures), start=1):
@@ -154,9 +197,33 @@ class Submitter:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop.set()
+        except BaseException:
+            self.stop.set()  # a ledger that cannot be written: let no other request start
+            raise
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         return self.report
+
+    def reconcile(self) -> SubmitReport:
+        """Look again in Vapi's call list for every request left in doubt: `sending` ones, and rows
+        still `unknown` (a call may show in the list only a while after it was created)."""
+        with ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="reconcile") as executor:
+            self._reconcile_all(executor)
+        return self.report
+
+    def _reconcile_all(self, executor: ThreadPoolExecutor) -> None:
+        in_doubt = self.ledger.requests(SENDING)
+        reason = "the previous run stopped before Vapi's answer was recorded"
+        for _ in executor.map(lambda request: self._reconcile(request, reason), in_doubt):
+            self.report.reconciled += 1
+        unknown = self.ledger.unknown_rows()
+        for _ in executor.map(
+            lambda request: self._reconcile(
+                request, request.error or "an answer that did not mention them", rows=unknown[request.id]
+            ),
+            [r for r in self.ledger.requests() if r.id in unknown],
+        ):
+            self.report.reconciled += 1
 
     # --- one request ------------------------------------------------------------------------
     def _send(self, request: LedgerRequest) -> None:
@@ -172,22 +239,27 @@ class Submitter:
                 )
                 self.ledger.record_rejected(request.id, reason, request.rows)
                 return
+            # The history first: a contact remembered but never made only holds other runs back.
+            self.contacts.sending(request, body)
             intent = self.ledger.mark_sending(request.id, body)
             self.report.attempted += 1
             try:
                 response = self.client.create_call(body)
             except NetworkError as exc:
                 if exc.maybe_sent:
+                    self._answer()
                     self._reconcile(request, str(exc), intent)
                     return
                 retry_after = None
                 error = str(exc)
+                self._no_answer(error)
             except AuthError as exc:
-                self.ledger.mark_not_sent(request.id, f"not sent: {exc}")
+                self._not_sent(request, f"not sent: {exc}")
                 self.report.fatal = exc
                 self.stop.set()
                 return
             except ApiError as exc:
+                self._answer()
                 if exc.status in RETRY_STATUSES:
                     retry_after, error = exc.retry_after, str(exc)
                 elif exc.status >= 500 or exc.status < 400:  # 5xx, or a success we could not read
@@ -197,12 +269,14 @@ class Submitter:
                     self.ledger.record_rejected(
                         request.id, f"rejected by Vapi ({exc.status}): {exc.message}", request.rows
                     )
+                    self.contacts.not_sent(request)
                     return
             else:
+                self._answer()
                 self._record(request, response)
                 return
-            self.ledger.mark_not_sent(request.id, f"not sent after {attempt} attempt(s): {error}")
-            if attempt == self.options.max_attempts:
+            self._not_sent(request, f"not sent after {attempt} attempt(s): {error}")
+            if attempt == self.options.max_attempts or self.stop.is_set():
                 return
             if retry_after is not None:
                 self.pacer.pause(retry_after)
@@ -210,6 +284,28 @@ class Submitter:
             self.stop.wait(max(retry_after or 0.0, self._rng.uniform(0, ceiling)))
             if self.stop.is_set():
                 return
+
+    def _not_sent(self, request: LedgerRequest, error: str) -> None:
+        self.ledger.mark_not_sent(request.id, error)
+        self.contacts.not_sent(request)
+
+    def _answer(self) -> None:
+        with self._lock:
+            self._answered, self._refused = True, 0
+
+    def _no_answer(self, error: str) -> None:
+        """A connection that failed; enough of them in a row, before any answer, stop the run: the
+        API is down or the URL is wrong, and waiting out every request's retries helps no one."""
+        with self._lock:
+            self._refused += 1
+            if self._answered or self._refused < self.options.unreachable_after or self.report.unreachable:
+                return
+            self.report.unreachable = (
+                f"cannot reach {self.client.base_url}: {error} ({self._refused} tries in a row). "
+                "Nothing more was sent; check the network, the URL (--base-url, $VAPI_BASE_URL), "
+                "then run the same command again to send the rows left"
+            )
+        self.stop.set()
 
     def _record(self, request: LedgerRequest, response: Call | CallBatchResponse) -> None:
         matcher = RowMatcher(request)
@@ -229,13 +325,22 @@ class Submitter:
         for row in request.rows:
             outcomes.setdefault(row, RowOutcome(row, "unknown", "Vapi's answer did not mention this customer"))
         self.ledger.record_sent(request.id, list(outcomes.values()))
+        self.contacts.settled(request, list(outcomes.values()))
         if limits and (limits.concurrencyBlocked or limits.remainingConcurrentCalls == 0):
             self.pacer.pause(self.options.limits_pause)
 
     # --- reconciliation ------------------------------------------------------------------------
-    def _reconcile(self, request: LedgerRequest, error: str, intent: datetime | None = None) -> None:
-        """Look for the request's calls in GET /call (twice, a moment apart) before deciding."""
+    def _reconcile(
+        self,
+        request: LedgerRequest,
+        error: str,
+        intent: datetime | None = None,
+        rows: list[int] | None = None,
+    ) -> None:
+        """Look for the request's calls in GET /call (twice, a moment apart) before deciding. `rows`:
+        only these rows are in doubt (a re-check of unknown rows); the others keep their outcome."""
         intent = intent or request.intent_at or now_utc()
+        wanted = rows if rows is not None else list(request.rows)
         matcher = RowMatcher(request)
         found: dict[int, Call] = {}
         looked = False
@@ -249,19 +354,22 @@ class Submitter:
             looked = True
             for call in calls:
                 row = matcher.row_for(call.customer)
-                if row is not None and row in request.rows:
+                if row is not None and row in wanted:
                     found.setdefault(row, call)
-            if len(found) == len(request.rows):
+            if len(found) == len(wanted):
                 break
         if not looked:
-            return  # still `sending`: the next run reconciles it again
+            return  # still `sending` (or unknown): the next run or status checks again
         outcomes = [
             RowOutcome(row, call.status or "queued", f"found in Vapi's call list after: {error}", call.id)
             for row, call in found.items()
         ]
-        missing = [row for row in request.rows if row not in found]
+        missing = [row for row in wanted if row not in found]
+        if rows is not None and not found:
+            return  # a re-check that found nothing changes nothing
         if not missing:
             self.ledger.record_sent(request.id, outcomes, error)
+            self.contacts.settled(request, outcomes)
             return
         reason = (
             f"fate unknown ({error}); not in Vapi's call list, so not re-sent. "
@@ -269,6 +377,7 @@ class Submitter:
         )
         outcomes += [RowOutcome(row, "unknown", reason) for row in missing]
         self.ledger.record_unknown(request.id, error, outcomes)
+        self.contacts.settled(request, outcomes)
 
     def _calls_since(self, request: LedgerRequest, start: datetime) -> list[Call]:
         filters: dict[str, str] = {"phoneNumberId": request.body.get("phoneNumberId", "")}

@@ -79,7 +79,9 @@ class VapiClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 16,
+        api_name: str | None = None,
     ) -> None:
+        self._api_name = api_name
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"},
@@ -91,6 +93,12 @@ class VapiClient:
     @property
     def base_url(self) -> str:
         return str(self._http.base_url).rstrip("/")
+
+    @property
+    def api_name(self) -> str:
+        """Which API this is, for the call history: the base URL, or a stable name for a server
+        whose URL changes from run to run (the in-process sandbox)."""
+        return self._api_name or self.base_url
 
     def __enter__(self) -> VapiClient:
         return self

@@ -44,6 +44,12 @@ BASE_CAMPAIGN: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _private_sandbox_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--sandbox` keeps its calls under $XDG_STATE_HOME: each test gets its own, not the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def make_campaign(tmp_path: Path) -> Callable[..., Path]:
     """Write a campaign file (the base campaign updated with the keyword arguments)."""

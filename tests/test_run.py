@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +148,15 @@ def test_500_left_unknown_until_the_operator_resends(
     again, rows = send(tmp_path, campaign, server, 4)
     assert again.report.attempted == 0  # unknown is never re-sent by itself
     server.config.__dict__["error_rate"] = 0.0  # the outage is over (the config is frozen for users)
+    too_soon, rows = send(tmp_path, campaign, server, 4, options=replace(FAST, resend_unknown=True))
+    assert (too_soon.report.requeued_rows, too_soon.report.held_rows) == (0, 4)  # sent under RESEND_AFTER ago
+    assert statuses(rows) == {"unknown": 4}
     resent, rows = send(
         tmp_path,
         campaign,
         server,
         4,
-        options=SubmitOptions(resend_unknown=True, requests_per_minute=60_000, reconcile_delay=0.05),
+        options=replace(FAST, resend_unknown=True, resend_after=timedelta(0)),
     )
     assert resent.report.requeued_rows == 4
     assert statuses(rows) == {"queued": 4}

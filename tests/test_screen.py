@@ -252,11 +252,13 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
-    from runner.history import History
+    from runner.history import Contact, History
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
     History(tmp_path).record(
-        "https://api.vapi.ai", "earlier-run", [("+12025550100", "call-1", datetime(2030, 12, 1, 15, tzinfo=UTC))]
+        "https://api.vapi.ai",
+        tmp_path / "earlier-run",
+        [Contact("req-1", 2, "+12025550100", datetime(2030, 12, 1, 15, tzinfo=UTC), "call-1")],
     )
     source = tmp_path / "in.csv"
     source.write_text("phone\n+12025550100\n")

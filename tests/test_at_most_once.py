@@ -1,0 +1,231 @@
+"""The holes a new user found in "each call placed at most once, every row accounted for" (issue
+14), each against the real sandbox on loopback: other run folders, late-visible calls, follow-ups
+taken for an earlier attempt, and URLs that are not URLs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+from runner.ledger import LEDGER_FILE, Ledger
+from runner.run import CampaignRun
+from runner.sandbox import Sandbox
+from runner.submit import SubmitOptions
+from runner.vapi import VapiClient
+
+from .faults import SlowPostProxy
+
+FAST = SubmitOptions(requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05, reconcile_delay=0.05)
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+1202555{4000 + n:04d}" for n in range(count)]
+
+
+def leads(path: Path, count: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("phone,name\n" + "".join(f"{n},Person {i}\n" for i, n in enumerate(numbers(count))))
+    return path
+
+
+def calls_per_number(server: Sandbox) -> Counter[str]:
+    answer = httpx.get(
+        f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {server.config.api_key}"}
+    )
+    return Counter(call["customer"]["number"] for call in answer.json())
+
+
+def cli(*args: str | Path) -> Any:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def campaign(make_campaign: Callable[..., Path]) -> Path:
+    """The defaults that matter here: min_days_between_calls = 1, max_calls_per_day = 3."""
+    return make_campaign(batch_size=5)
+
+
+def test_another_run_folder_file_name_or_working_directory_calls_no_one_again(
+    tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    source = leads(tmp_path / "leads.csv", 12)
+    first = cli("run", source, "-c", campaign, "-o", tmp_path / "A", "--base-url", server.url, "--yes")
+    assert first.exit_code == 0, first.output
+    assert calls_per_number(server) == Counter(numbers(12))
+
+    renamed = tmp_path / "copy of leads.csv"
+    shutil.copyfile(source, renamed)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the default run folder is now elsewhere/runs/…
+    for args in (["-o", tmp_path / "B"], ["-o", tmp_path / "C", "--format", "csv"], []):
+        for path in (source, renamed):
+            again = cli("run", path, "-c", campaign, *args, "--base-url", server.url, "--yes")
+            assert "suppressed: 12 (recently called 12)" in again.output, again.output
+    assert calls_per_number(server) == Counter(numbers(12))
+
+    resumed = cli("run", source, "-c", campaign, "-o", tmp_path / "A", "--base-url", server.url, "--yes")
+    assert resumed.exit_code == 0, resumed.output
+    assert "suppressed: 0" in resumed.output and "queued" in resumed.output  # its own calls are not held against it
+    assert calls_per_number(server) == Counter(numbers(12))
+
+
+def test_the_in_process_sandbox_keeps_one_history_across_ports_and_folders(tmp_path: Path, campaign: Path) -> None:
+    source = leads(tmp_path / "leads.csv", 3)
+    first = cli("run", source, "-c", campaign, "-o", tmp_path / "A", "--sandbox", "--yes")
+    assert first.exit_code == 0, first.output
+    second = cli("run", source, "-c", campaign, "-o", tmp_path / "B", "--sandbox", "--yes")
+    assert "suppressed: 3 (recently called 3)" in second.output, second.output
+
+
+def test_a_run_killed_before_vapi_answered_still_holds_other_folders_back(
+    tmp_path: Path, campaign: Path, sandbox: Any
+) -> None:
+    """The history is written before the request leaves, not when the run ends."""
+    server = sandbox()
+    proxy = SlowPostProxy(server.url, delay=1.0)
+    try:
+        source = leads(tmp_path / "leads.csv", 5)
+        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.2), api_name=server.url)
+        with client, CampaignRun.open(source, campaign, tmp_path / "A", api=server.url) as run:
+            # The answer is lost and the look into the call list comes too early: what a kill -9
+            # between the POST and its answer leaves.
+            run.send(client, replace(FAST, reconcile_delay=0.0))
+        assert proxy.forwarded.wait(5)
+        with (
+            VapiClient(server.config.api_key, server.url) as direct,
+            CampaignRun.open(source, campaign, tmp_path / "B", api=server.url) as other,
+        ):
+            assert other.plan.counts() == {"suppressed": 5}
+            assert other.send(direct, FAST).report.attempted == 0
+    finally:
+        proxy.close()
+    assert calls_per_number(server) == Counter(numbers(5))
+
+
+def test_unknown_rows_are_looked_for_again_by_status_and_by_resend_unknown(
+    tmp_path: Path, campaign: Path, sandbox: Any
+) -> None:
+    server = sandbox()
+    proxy = SlowPostProxy(server.url, delay=1.5)
+    source = leads(tmp_path / "leads.csv", 8)
+    outdir = tmp_path / "run"
+    try:
+        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.3), api_name=server.url)
+        with client, CampaignRun.open(source, campaign, outdir, api=server.url) as run:
+            outcome = run.send(client, FAST)
+            assert outcome.summary.by_status == {"unknown": 8}  # looked before the calls existed
+    finally:
+        assert proxy.forwarded.wait(5)
+        time.sleep(0.3)  # the second POST, forwarded right after the first
+        proxy.close()
+    assert calls_per_number(server) == Counter(numbers(8))
+
+    with VapiClient(server.config.api_key, server.url) as client:
+        resend = replace(FAST, resend_unknown=True, resend_after=timedelta(0))
+        with CampaignRun.open(source, campaign, outdir, api=server.url) as run:
+            outcome = run.send(client, resend)  # --resend-unknown looks again first
+        assert outcome.report.requeued_rows == 0 and outcome.report.attempted == 0
+        assert outcome.summary.by_status == {"queued": 8}
+    assert calls_per_number(server) == Counter(numbers(8))
+
+
+def test_status_finds_calls_that_showed_up_late(
+    tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    proxy = SlowPostProxy(server.url, delay=1.0)
+    source = leads(tmp_path / "leads.csv", 3)
+    outdir = tmp_path / "run"
+    try:
+        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.2), api_name=server.url)
+        with client, CampaignRun.open(source, campaign, outdir, api=server.url) as run:
+            assert run.send(client, FAST).summary.by_status == {"unknown": 3}
+        assert proxy.forwarded.wait(5)
+    finally:
+        proxy.close()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    result = cli("status", outdir, "--base-url", server.url)
+    assert result.exit_code == 0, result.output
+    assert "queued" in result.output and "unknown" not in result.output
+
+
+def test_a_follow_up_is_never_taken_for_the_previous_attempts_call(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=0.2, seed=5)
+    retry = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 3, "after": "0s"}
+    campaign = make_campaign(batch_size=4, retry=retry)
+    source = leads(tmp_path / "leads.csv", 16)
+    outdir = tmp_path / "run"
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(source, campaign, outdir, api=server.url) as run,
+    ):
+        run.send(client, FAST)
+        time.sleep(0.5)
+        run.refresh(client)
+        due = run.schedule_followups()
+        assert due >= 1
+        server.config.__dict__["error_rate"] = 1.0  # every follow-up POST answered 500, nothing created
+        run.send(client, FAST)
+        results = run.row_results()
+    second = [r for r in results if r.attempts == "2"]
+    assert len(second) == due
+    assert {r.status for r in second} == {"unknown"}
+    assert all(r.call_id == "" for r in second)
+    assert calls_per_number(server) == Counter(numbers(16))  # each number called once, attempt 1 only
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:18750", "localhost:8787/", "ftp://example.com"])
+def test_a_base_url_without_scheme_is_a_usage_error_before_planning(
+    tmp_path: Path, campaign: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
+    result = cli("run", leads(tmp_path / "leads.csv", 2), "-c", campaign, "-o", tmp_path / "run", "--base-url", url,
+                 "--yes")  # fmt: skip
+    assert result.exit_code == 2
+    assert "is not an http(s) URL" in result.output and "http://" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_status_sandbox_is_the_same_from_any_working_directory(
+    tmp_path: Path, campaign: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = leads(tmp_path / "leads.csv", 2)
+    monkeypatch.chdir(tmp_path)
+    assert cli("run", source, "-c", campaign, "-o", tmp_path / "run", "--sandbox", "--yes").exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    result = cli("status", tmp_path / "run", "--sandbox")
+    assert result.exit_code == 0, result.output
+    assert "not known" not in result.output
+    ledger = Ledger(tmp_path / "run" / LEDGER_FILE)
+    assert len(ledger.calls()) == 2  # both calls fetched: the sandbox that placed them answered
+    ledger.close()
+
+
+def test_status_says_when_vapi_does_not_know_a_call(
+    tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, other = sandbox(), sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    source = leads(tmp_path / "leads.csv", 2)
+    assert cli("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes").exit_code == 0
+    result = cli("status", tmp_path / "run", "--base-url", other.url)
+    assert "2 call(s) not known to " + other.url in result.output
+    assert result.exit_code == 1
