@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.config import load_campaign
+from runner.customers import PLANNED
 from runner.errors import CampaignError, RunnerError
 from runner.ledger import LEDGER_FILE, Ledger
 from runner.load import BOOK_SUFFIXES, TEXT_SUFFIXES
@@ -44,7 +45,7 @@ class FileOutcome:
 
     campaign: str
     file: str
-    state: str  # done | duplicate | failed | interrupted | stopped | follow-ups (an earlier run's)
+    state: str  # done | duplicate | failed | interrupted | stopped | pending | follow-ups (an earlier run's)
     sha256: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     results: str = ""
@@ -242,10 +243,16 @@ class Inbox:
         except RunnerError as exc:
             return self._quarantine(folder, path, outcome, str(exc))
         outcome.counts = result.counts
-        if result.report.fatal is not None or result.report.interrupted:
+        report = result.report
+        if report.fatal is not None or report.interrupted or report.unreachable:
             # Not the file's fault: it stays in processing/ and the next run resumes it.
-            outcome.state = "stopped" if result.report.fatal else "interrupted"
-            outcome.error = str(result.report.fatal or "interrupted")
+            outcome.state = "interrupted" if report.interrupted else "stopped"
+            outcome.error = str(report.fatal or report.unreachable or "interrupted")
+            return outcome
+        if result.counts.get(PLANNED):
+            # Rows not sent yet (Vapi kept refusing for now): the file is not done until they are.
+            outcome.state = "pending"
+            outcome.error = f"{result.counts[PLANNED]} row(s) not sent yet; the next inbox run sends them"
             return outcome
         results = folder / "results" / f"{path.stem}-{_stamp()}{result.results_path.suffix}"
         shutil.copyfile(result.results_path, results)

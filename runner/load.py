@@ -34,6 +34,8 @@ BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 DELIMITERS = (",", ";", "\t", "|")
 # Longer than any real cell; a bigger one is a broken export and its row is set aside.
 MAX_CELL_CHARS = 10_000
+# A quoted cell over more lines than this is a stray quote swallowing rows, not an address.
+MAX_CELL_LINES = 10
 # The header may sit below a title block; look this far down for it.
 HEADER_SEARCH_ROWS = 20
 # Arrow reads every column as text when told so by name (its names are f0, f1, …).
@@ -298,7 +300,44 @@ def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str])
         warnings.append(f"{path}: unknown extension {suffix!r}: read as delimited text")
     text, encoding = decode(data, path, warnings)
     delimiter = "\t" if suffix in {".tsv", ".tab"} else sniff_delimiter(text)
-    return _parse_text(text, delimiter, data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8"))
+    table = _parse_text(text, delimiter, data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8"))
+    if any(pc.any(pc.match_substring(column, "\n")).as_py() for column in table.columns):
+        _check_multiline_cells(path, text, delimiter, warnings)
+    return table
+
+
+def _check_multiline_cells(path: Path, text: str, delimiter: str, warnings: list[str]) -> None:
+    """Quoted cells that run across lines: a few lines is a real cell (an address), said in a
+    warning since the file then has fewer rows than lines; a long run, or a quote never closed, is
+    a stray quote swallowing the rows after it, and the file is refused with the line to fix."""
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    spanning: list[str] = []
+    start = 1
+    try:
+        for _ in reader:
+            end = reader.line_num
+            if end - start + 1 > MAX_CELL_LINES:
+                raise InputError(_stray_quote(path, start, f"runs across {end - start + 1} lines, to line {end}"))
+            if end > start:
+                spanning.append(f"{start}-{end}")
+            start = end + 1
+    except csv.Error as exc:
+        how = "is never closed" if "end of data" in str(exc) else f"breaks the quoting at line {reader.line_num}"
+        raise InputError(_stray_quote(path, start, how)) from None
+    if spanning:
+        shown = ", ".join(spanning[:5]) + (f" and {len(spanning) - 5} more" if len(spanning) > 5 else "")
+        warnings.append(
+            f"{path}: {len(spanning)} row(s) have a quoted cell that runs across lines (lines {shown}); "
+            "each is read as one row"
+        )
+
+
+def _stray_quote(path: Path, line: int, how: str) -> str:
+    return (
+        f"{path}: line {line}: a quoted cell starting there {how}, which would swallow the rows after it; "
+        'a stray " ? Remove it, or double it ("") to keep it, and run again (nothing was planned or sent)'
+    )
 
 
 def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:

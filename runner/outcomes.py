@@ -12,6 +12,7 @@ from runner.errors import ApiError, AuthError, NetworkError
 from runner.vapi import VapiClient
 
 MAX_TRIES = 6
+MAX_CONNECT_TRIES = 3  # a server that refuses the connection this often is down, not busy
 
 
 def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -> dict[str, dict[str, Any]]:
@@ -36,9 +37,10 @@ def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
             wait, error = exc.retry_after, exc
         except NetworkError as exc:
             wait, error = None, exc
-        if attempt == MAX_TRIES - 1:
+        refused = isinstance(error, NetworkError) and not error.maybe_sent
+        if attempt == MAX_TRIES - 1 or (refused and attempt == MAX_CONNECT_TRIES - 1):
             raise NetworkError(
-                f"cannot fetch the calls from {client.base_url}: GET /call/{call_id} failed {MAX_TRIES} times "
+                f"cannot fetch the calls from {client.base_url}: GET /call/{call_id} failed {attempt + 1} times "
                 f"(last: {error}); nothing was changed, run status again when the API answers",
                 maybe_sent=False,
             )

@@ -5,6 +5,7 @@ taken for an earlier attempt, and URLs that are not URLs."""
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -229,3 +231,67 @@ def test_status_says_when_vapi_does_not_know_a_call(
     result = cli("status", tmp_path / "run", "--base-url", other.url)
     assert "2 call(s) not known to " + other.url in result.output
     assert result.exit_code == 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_api_stops_the_run_and_the_same_command_resumes(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
+    campaign = make_campaign(batch_size=5, requests_per_minute=6000)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    source = leads(tmp_path / "leads.csv", 400)
+    command = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", url, "--yes", "--format", "csv")
+    down = cli(*command)
+    assert down.exit_code == 1
+    [line] = [line for line in down.output.splitlines() if line.startswith("stopped:")]
+    assert f"cannot reach {url}: could not connect" in line and "run the same command again" in line
+    results = pd.read_csv(tmp_path / "run" / "results.csv", dtype=str, keep_default_na=False)
+    assert len(results) == 400 and set(results["status"]) == {"planned"}
+    assert results["reason"].str.contains("not sent after").any()
+    server = sandbox(port=port)
+    up = cli(*command)
+    assert up.exit_code == 0, up.output
+    assert calls_per_number(server) == Counter(numbers(400))
+
+
+def test_an_inbox_file_whose_rows_were_never_sent_stays_to_be_retried(
+    tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
+    folder = tmp_path / "campaigns" / "alpha"
+    folder.mkdir(parents=True)
+    shutil.copyfile(campaign, folder / "campaign.toml")
+    leads(folder / "inbox" / "big.csv", 20)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    down = cli("inbox", tmp_path / "campaigns", "--once", "--settle", "0", "--base-url", url)
+    assert down.exit_code == 1
+    assert "alpha/big.csv: stopped (cannot reach" in down.output
+    assert (folder / "processing" / "big.csv").exists() and not list((folder / "done").iterdir())
+    server = sandbox(port=port)
+    up = cli("inbox", tmp_path / "campaigns", "--once", "--settle", "0", "--base-url", url)
+    assert up.exit_code == 0, up.output
+    assert "alpha/big.csv: done (queued 20)" in up.output
+    assert (folder / "done" / "big.csv").exists()
+    assert calls_per_number(server) == Counter(numbers(20))
+
+
+def test_status_with_the_api_down_names_the_cause(
+    tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    source = leads(tmp_path / "leads.csv", 2)
+    assert cli("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes").exit_code == 0
+    url = f"http://127.0.0.1:{free_port()}"
+    result = cli("status", tmp_path / "run", "--base-url", url)
+    assert result.exit_code == 2
+    assert f"cannot fetch the calls from {url}" in result.output and "could not connect" in result.output

@@ -115,3 +115,35 @@ def test_duplicate_and_blank_headers_are_renamed(tmp_path: Path) -> None:
     sheet = load_sheet(path)
     assert sheet.table.column_names == ["phone", "name", "name (2)", "Column D"]
     assert len(sheet.warnings) == 2
+
+
+def stray_quote_file(tmp_path: Path, line: int, rows: int = 1000) -> Path:
+    lines = ["phone,name"] + [f"+1202555{1000 + i:04d},Person {i}" for i in range(rows)]
+    lines[line - 1] = lines[line - 1].replace(",Person", ',"Person')
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("line", [12, 995, 1001])
+def test_a_stray_quote_is_refused_with_its_line_not_swallowing_rows(tmp_path: Path, line: int) -> None:
+    with pytest.raises(InputError, match=f"line {line}: a quoted cell starting there is never closed"):
+        load_sheet(stray_quote_file(tmp_path, line))
+
+
+def test_a_stray_quote_closed_by_a_later_quoted_cell_is_refused(tmp_path: Path) -> None:
+    path = stray_quote_file(tmp_path, 12)
+    lines = path.read_text().splitlines()
+    lines[40] = '+12025559999,"Smith, J"'
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="line 12: a quoted cell starting there breaks the quoting at line 41"):
+        load_sheet(path)
+
+
+def test_cells_over_a_few_lines_are_read_and_said(tmp_path: Path) -> None:
+    path = tmp_path / "addresses.csv"
+    path.write_text('phone,address\n+12025550100,"12 Main St,\nSpringfield"\n+12025550101,Elm St\n')
+    sheet = load_sheet(path)
+    assert sheet.table.num_rows == 2 and sheet.row_numbers == [2, 3]
+    assert sheet.table.column("address")[0].as_py() == "12 Main St,\nSpringfield"
+    assert any("runs across lines (lines 2-3)" in w for w in sheet.warnings)
