@@ -13,6 +13,8 @@ Row-level problems are never exceptions: they are statuses and reasons in the re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class RunnerError(Exception):
     """Base class: the message is written for the person running the tool, with a fix where there is one."""
@@ -50,3 +52,12 @@ class NetworkError(RunnerError):
     def __init__(self, message: str, maybe_sent: bool) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+
+
+def unwritable(folder: Path, what: str, exc: BaseException) -> OutdirError:
+    """The message for a folder that cannot be written (a full disk, most often)."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutdirError(
+        f"{folder}: cannot write {what} ({why}); free disk space (or fix the folder's permissions), then run "
+        "the same command again: it resumes, and nothing already sent is sent twice"
+    )

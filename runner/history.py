@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from runner.errors import OutdirError
+from runner.errors import unwritable
 
 HISTORY_FILE = "history.sqlite"
 
@@ -71,7 +71,7 @@ class History:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
             except sqlite3.Error as exc:
-                raise _unwritable(self.path, exc) from None
+                raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
             self._db = db
         return self._db
 
@@ -93,7 +93,7 @@ class History:
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise _unwritable(self.path, exc) from None
+                raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
 
     def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> dict[str, list[datetime]]:
         """number -> times it was called (or is scheduled) through `api` since `since`, by any run
@@ -135,10 +135,3 @@ class History:
             "DELETE FROM contacts WHERE run_dir = ? AND request_id = ? AND row = ?",
             [(folder, request_id, row) for row in rows],
         )
-
-
-def _unwritable(path: Path, exc: sqlite3.Error) -> OutdirError:
-    return OutdirError(
-        f"{path.parent}: cannot write the call history {path.name} ({exc}); free disk space or fix the "
-        "folder's permissions, then run the same command again (nothing already sent is sent twice)"
-    )

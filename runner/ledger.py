@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.errors import OutdirError
+from runner.errors import OutdirError, unwritable
 from runner.plan import CallRequest
 
 LEDGER_FILE = "ledger.sqlite"
@@ -93,10 +93,13 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise unwritable(path.parent, f"the ledger {path.name}", exc) from None
 
     @staticmethod
     def read_meta(outdir: Path) -> dict[str, str]:
@@ -189,13 +192,18 @@ class Ledger:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                # A full disk: the transaction is rolled back, so the ledger still tells the truth.
+                raise unwritable(self.path.parent, f"the ledger {self.path.name}", exc) from None
 
     # --- reading -------------------------------------------------------------------------------
     def requests(self, state: str | None = None) -> list[LedgerRequest]:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from runner.columns import Objects, first_bytes, text_array
+from runner.errors import unwritable
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
@@ -127,16 +128,20 @@ def default_format(row_count: int) -> str:
 
 def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
     """Write atomically (temp file, then rename): XLSX with a Summary sheet, or CSV + summary.json."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    if path.suffix == ".xlsx":
-        from runner.workbook import write_workbook  # openpyxl loads only when a workbook is written
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".xlsx":
+            from runner.workbook import write_workbook  # openpyxl loads only when a workbook is written
 
-        write_workbook(table, temporary, summary)
-    else:
-        _write_csv(table, temporary)
-        (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
-    os.replace(temporary, path)
+            write_workbook(table, temporary, summary)
+        else:
+            _write_csv(table, temporary)
+            (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError as exc:  # Arrow's writer raises OSError too
+        temporary.unlink(missing_ok=True)
+        raise unwritable(path.parent, f"the results sheet {path.name}", exc) from None
     return path
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from runner.config import Campaign, load_campaign
 from runner.customers import PLANNED
-from runner.errors import OutdirError
+from runner.errors import OutdirError, unwritable
 from runner.history import Contact, History
 from runner.hours import HORIZON
 from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, RowOutcome, now_utc
@@ -114,7 +114,11 @@ class CampaignRun:
             write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
             if not copy.exists():
-                shutil.copyfile(plan.sheet.path, copy)
+                try:
+                    shutil.copyfile(plan.sheet.path, copy.with_name(copy.name + ".tmp"))
+                    os.replace(copy.with_name(copy.name + ".tmp"), copy)
+                except OSError as exc:
+                    raise unwritable(folder, "the copy of the input", exc) from None
             new_meta = {
                 "planned_at": planned_at.isoformat(),
                 "campaign": json.dumps(campaign.model_dump(mode="json")),

@@ -4,8 +4,13 @@ taken for an earlier attempt, and URLs that are not URLs."""
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -295,3 +300,28 @@ def test_status_with_the_api_down_names_the_cause(
     result = cli("status", tmp_path / "run", "--base-url", url)
     assert result.exit_code == 2
     assert f"cannot fetch the calls from {url}" in result.output and "could not connect" in result.output
+
+
+def test_a_full_disk_is_a_clear_message_and_the_same_command_resumes(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """The disk fills in the middle of sending (a file-size limit on the process stands in for it)."""
+    server = sandbox()
+    campaign = make_campaign(batch_size=5, requests_per_minute=6000)
+    source = leads(tmp_path / "leads.csv", 400)
+    command = [sys.executable, "-m", "runner.cli", "run", str(source), "-c", str(campaign), "-o", str(tmp_path / "run"),
+               "--base-url", server.url, "--yes", "--format", "csv"]  # fmt: skip
+    env = {**os.environ, "VAPI_API_KEY": server.config.api_key}
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    full = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=small_disk, timeout=120)
+    assert full.returncode == 2, full.stderr
+    assert "Traceback" not in full.stderr
+    assert "cannot write" in full.stderr and "run the same command again" in full.stderr
+    assert 0 < sum(calls_per_number(server).values()) < 400  # it stopped in the middle
+    freed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert freed.returncode == 0, freed.stderr
+    assert calls_per_number(server) == Counter(numbers(400))
