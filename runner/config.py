@@ -26,6 +26,7 @@ ROLES = (
     "phone_number_id",
     "timezone",
     "consent",
+    "opt_out",
 )
 
 
@@ -45,6 +46,7 @@ class Columns(_Strict):
     phone_number_id: str | None = None
     timezone: str | None = None
     consent: str | None = None
+    opt_out: str | None = None  # a column whose yes means "do not call" (opted out, withdrawn, DNC)
 
 
 class Schedule(_Strict):

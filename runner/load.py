@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +78,14 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone_number_id": ("phonenumberid", "fromnumberid", "callerid"),
     "timezone": ("timezone", "tz", "iana timezone"),
     "consent": ("consent", "consentgiven", "hasconsent", "tcpaconsent", "optin", "optedin"),
+    "opt_out": ("optout", "optedout", "donotcall", "dnc", "unsubscribed", "unsubscribe"),
 }
+# A header with one of these (after normalize_header) says the opposite of consent: never consent.
+NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsubscribe",
+             "noconsent", "declin", "refus", "nocall", "denied")  # fmt: skip
+# Consent for another channel says nothing about phone calls.
+OTHER_CHANNELS = ("email", "mail", "sms", "text", "whatsapp", "newsletter", "post")
+PHONE_WORDS = ("phone", "call", "voice", "tcpa", "tel", "mobile", "cell")
 
 
 @dataclass
@@ -112,7 +120,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     hashing = ThreadPoolExecutor(max_workers=1)
     content_hash = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
     hashing.shutdown(wait=False)
-    table = _read_table(path, data, sheet, warnings)
+    table = _read_table(path, data, sheet, warnings, columns)  # columns given: a sheet to plan
     head = list(records(table.slice(0, HEADER_SEARCH_ROWS)))
     header_index = _find_header([[cell or "" for cell in record] for record in head], columns)
     if header_index is None:
@@ -138,7 +146,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         path=path,
         table=body,
         row_numbers=(np.flatnonzero(keep) + header_index + 2).tolist(),
-        roles=detect_roles(headers, columns, path),
+        roles=detect_roles(headers, columns, path, warnings),
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
         warnings=warnings,
@@ -169,8 +177,12 @@ def find_header(headers: Sequence[str], wanted: str) -> str | None:
     return next((h for h in headers if normalize_header(h) == key), None)
 
 
-def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[str, str]:
-    """Map each role to a header: the campaign's [columns] first, then the usual spellings."""
+def detect_roles(
+    headers: Sequence[str], columns: Columns, path: Path, warnings: list[str] | None = None
+) -> dict[str, str]:
+    """Map each role to a header: the campaign's [columns] first, then the usual spellings. Consent
+    and opt-out are never guessed between several columns: that is an error naming them."""
+    warnings = warnings if warnings is not None else []
     by_key: dict[str, str] = {}
     for header in headers:
         by_key.setdefault(normalize_header(header), header)
@@ -186,21 +198,56 @@ def detect_roles(headers: Sequence[str], columns: Columns, path: Path) -> dict[s
                 )
             roles[role] = found
             continue
+        if role in ("consent", "opt_out"):
+            found = _permission_column(role, [h for h in headers if h not in roles.values()], path, warnings)
+            if found is not None:
+                roles[role] = found
+            continue
         for spelling in ROLE_SYNONYMS[role]:
             candidate = by_key.get(normalize_header(spelling))
             if candidate is not None and candidate not in roles.values():
                 roles[role] = candidate
                 break
-        if role == "consent" and role not in roles:
-            consent = next((h for h in headers if "consent" in h.casefold() and h not in roles.values()), None)
-            if consent is not None:
-                roles[role] = consent
     if "number" not in roles:
         raise InputError(
             f"{path}: no phone number column; its headers are: {', '.join(headers)}. "
             "Name the column 'number' or 'phone', or set [columns] number = \"<header>\""
         )
     return roles
+
+
+def _permission_column(role: str, headers: list[str], path: Path, warnings: list[str]) -> str | None:
+    """The one consent (or opt-out) column. A negated header ("Consent withdrawn", "Do not call") is
+    an opt-out, never consent; consent for another channel ("Email consent") is ignored with a
+    warning; several candidates are an error, since picking one could call the wrong people."""
+    negated = [h for h in headers if any(word in normalize_header(h) for word in NEGATIONS)]
+    if role == "opt_out":
+        candidates = negated
+    else:
+        candidates = [
+            h
+            for h in headers
+            if h not in negated and any(word in normalize_header(h) for word in ("consent", "optin", "optedin"))
+        ]
+        other = [
+            h
+            for h in candidates
+            if any(w in normalize_header(h) for w in OTHER_CHANNELS)
+            and not any(w in normalize_header(h) for w in PHONE_WORDS)
+        ]
+        if other:
+            warnings.append(
+                f"{path}: {', '.join(map(repr, other))} is consent for another channel, not for phone calls: "
+                'not used as consent (set [columns] consent = "…" if it is)'
+            )
+        candidates = [h for h in candidates if h not in other]
+    if len(candidates) > 1:
+        kind = "consent" if role == "consent" else "opt-out"
+        raise InputError(
+            f"{path}: several columns could be the {kind} column: {', '.join(map(repr, candidates))}; "
+            f'say which in the campaign file: [columns] {role} = "{candidates[0]}"'
+        )
+    return candidates[0] if candidates else None
 
 
 def _find_header(records: list[list[str]], columns: Columns) -> int | None:
@@ -287,13 +334,15 @@ def _column_letter(index: int) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, data: bytes, sheet: str | None, warnings: list[str]) -> pa.Table:
+def _read_table(
+    path: Path, data: bytes, sheet: str | None, warnings: list[str], columns: Columns | None = None
+) -> pa.Table:
     """The file's records as string columns, in order; a short record's missing cells are null."""
     is_zip = data[:4] == b"PK\x03\x04"
     is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
     suffix = path.suffix.lower()
     if is_zip or is_ole:
-        return _read_book(path, data, sheet)
+        return _read_book(path, data, sheet, columns, warnings)
     if suffix in BOOK_SUFFIXES:
         warnings.append(f"{path}: named {suffix} but is a text file: read as delimited text")
     elif suffix not in TEXT_SUFFIXES:
@@ -438,8 +487,11 @@ def _parse_rectangular(utf8: bytes, delimiter: str) -> pa.Table | None:
     return table
 
 
-def _read_book(path: Path, data: bytes, sheet: str | None) -> pa.Table:
-    from python_calamine import CalamineError, CalamineWorkbook
+def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | None, warnings: list[str]) -> pa.Table:
+    """The sheet to plan: the one `sheet` names, else the first visible sheet with a phone number
+    column. Hidden sheets are read only when named; other sheets that hold data are warned about.
+    Without `columns` (a list, such as a do-not-call file), every sheet's cells."""
+    from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -448,10 +500,54 @@ def _read_book(path: Path, data: bytes, sheet: str | None) -> pa.Table:
     names: list[str] = list(book.sheet_names)
     if not names:
         raise InputError(f"{path}: the workbook has no sheets")
-    if sheet is not None and sheet not in names:
-        raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {', '.join(names)}")
-    rows = book.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    listed = ", ".join(map(repr, names))
+    if columns is None:
+        rows = [row for name in names for row in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
+        return _table([[cell_text(cell) for cell in row] for row in rows])
+    if sheet is not None:
+        if sheet not in names:
+            raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {listed}")
+        return _sheet_table(book, sheet)
+    hidden = {m.name for m in book.sheets_metadata if m.visible != SheetVisibleEnum.Visible}
+    visible = [name for name in names if name not in hidden]
+    chosen, table = None, None
+    for name in visible:
+        candidate = _sheet_table(book, name)
+        if _names_a_number_column(candidate, columns):
+            chosen, table = name, candidate
+            break
+    if chosen is None or table is None:
+        hint = f" (hidden: {', '.join(map(repr, sorted(hidden)))})" if hidden else ""
+        raise InputError(
+            f"{path}: no sheet has a phone number column; its sheets are: {listed}{hint}. Name the column "
+            "'number' or 'phone', or choose the sheet with sheet = \"<name>\" in the campaign file"
+        )
+    if len(names) > 1:
+        passed = [name for name in names if name != chosen]
+        warnings.append(f"{path}: read sheet {chosen!r} (passed over: {', '.join(map(repr, passed))})")
+    for name in visible:
+        if name != chosen and book.get_sheet_by_name(name).height > 1:
+            warnings.append(
+                f"{path}: sheet {name!r} also holds data and was not read; to plan it, "
+                f'set sheet = "{name}" in the campaign file'
+            )
+    return table
+
+
+def _sheet_table(book: Any, name: str) -> pa.Table:
+    rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     return _table([[cell_text(cell) for cell in row] for row in rows])
+
+
+def _names_a_number_column(table: pa.Table, columns: Columns) -> bool:
+    wanted = (
+        {normalize_header(columns.number)} if columns.number else {normalize_header(s) for s in ROLE_SYNONYMS["number"]}
+    )
+    return any(
+        normalize_header(cell or "") in wanted
+        for record in records(table.slice(0, HEADER_SEARCH_ROWS))
+        for cell in record
+    )
 
 
 def cell_text(value: object) -> str:

@@ -101,6 +101,8 @@ class Plan:
         ]
         if self.variables:
             lines.append(f"variables: {', '.join(self.variables)}")
+        roles = self.sheet.roles
+        lines.append("columns: " + ", ".join(f"{role} = {header!r}" for role, header in roles.items()))
         return lines
 
 

@@ -97,6 +97,9 @@ class Screen:
             return ~broken
 
         compliance = self.campaign.compliance
+        opt_out = rows.cells.get("opt_out")
+        if opt_out is not None:  # honoured whether or not consent is required
+            suppress("opted out", map_distinct(_take(opt_out, pending), self._opt_out_problem))
         if compliance.require_consent:
             consent = rows.cells.get("consent")
             if consent is None:
@@ -171,6 +174,10 @@ class Screen:
         if value.casefold() in CONSENT_YES:
             return ""
         return f"no consent: column {column!r} is {value!r}" if value else f"no consent: column {column!r} is empty"
+
+    def _opt_out_problem(self, cell: str | None) -> str:
+        value = (cell or "").strip()
+        return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else ""
 
     def _history_problem(self, e164: str | None) -> tuple[str, str] | None:
         compliance = self.campaign.compliance

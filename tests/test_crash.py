@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ def cli(*args: str | Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "runner.cli", *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+
+
+def age_intents(ledger: Path, by: timedelta) -> None:
+    """Move every request's intent back in time, as if the run had stopped that long ago."""
+    with sqlite3.connect(ledger) as db:
+        for request_id, intent in db.execute(
+            "SELECT id, intent_at FROM requests WHERE intent_at IS NOT NULL"
+        ).fetchall():
+            earlier = (datetime.fromisoformat(intent) - by).isoformat()
+            db.execute("UPDATE requests SET intent_at = ? WHERE id = ?", (earlier, request_id))
 
 
 def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Path, sandbox: Any) -> None:
@@ -52,6 +63,7 @@ def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Pat
         if process.returncode in (0, 1):
             break
     assert kills >= 2
+    age_intents(tmp_path / "run" / "ledger.sqlite", timedelta(minutes=11))  # the operator waited RESEND_AFTER
     final = cli(*args, "--resend-unknown", env=env)
     out, err = final.communicate(timeout=120)
     output += out + err

@@ -49,10 +49,12 @@ def test_numeric_xlsx_cells_become_the_text_a_person_sees() -> None:
     assert sheet.row_numbers == [2, 3, 4]
 
 
-def test_xlsx_first_sheet_by_default_and_unknown_sheet_named() -> None:
+def test_xlsx_first_sheet_with_numbers_by_default_and_unknown_sheet_named() -> None:
+    sheet = load_sheet(DATA / "numeric.xlsx")
+    assert "read sheet 'Leads' (passed over: 'Ignored')" in " ".join(sheet.warnings)
     with pytest.raises(InputError, match=r"no phone number column; its headers are: not this sheet"):
-        load_sheet(DATA / "numeric.xlsx")
-    with pytest.raises(InputError, match=r"no sheet named 'Nope'; its sheets are: Ignored, Leads"):
+        load_sheet(DATA / "numeric.xlsx", sheet="Ignored")
+    with pytest.raises(InputError, match=r"no sheet named 'Nope'; its sheets are: 'Ignored', 'Leads'"):
         load_sheet(DATA / "numeric.xlsx", sheet="Nope")
 
 

@@ -1,0 +1,146 @@
+"""No silent guesses (issue 15): where the tool decides a column or a sheet on its own, it says what
+it chose; where a guess could call the wrong people, it refuses and names the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+from runner.errors import InputError
+from runner.pipeline import plan_file
+
+CONSENTING = {"compliance": {"require_consent": True}}
+
+
+def cli(*args: str | Path) -> Any:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def statuses(write_csv: Callable[..., Path], campaign: Path, text: str) -> list[tuple[str, str]]:
+    return [(r.status, r.reason) for r in plan_file(write_csv(text), campaign).row_results()]
+
+
+def test_a_withdrawn_consent_column_is_an_opt_out_never_consent(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    campaign = make_campaign(**CONSENTING)
+    text = "phone,Consent withdrawn,Consent\n+12025550100,yes,yes\n+12025550101,,yes\n+12025550102,,\n"
+    assert statuses(write_csv, campaign, text) == [
+        ("suppressed", "opted out: column 'Consent withdrawn' is 'yes'"),
+        ("planned", ""),
+        ("suppressed", "no consent: column 'Consent' is empty"),
+    ]
+
+
+def test_an_opt_out_column_is_honoured_even_without_required_consent(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,Do Not Call\n+12025550100,Y\n+12025550101,\n"
+    assert [s for s, _ in statuses(write_csv, make_campaign(), text)] == ["suppressed", "planned"]
+
+
+def test_a_withdrawn_column_alone_leaves_no_consent_column(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,Consent withdrawn\n+12025550100,yes\n+12025550101,\n"
+    assert statuses(write_csv, make_campaign(**CONSENTING), text) == [
+        ("suppressed", "opted out: column 'Consent withdrawn' is 'yes'"),
+        ("suppressed", "no consent: the file has no consent column (require_consent = true)"),
+    ]
+
+
+def test_email_consent_never_decides_a_phone_call(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,Email consent,Phone consent\n+12025550100,yes,\n+12025550101,,yes\n"
+    plan = plan_file(write_csv(text), make_campaign(**CONSENTING))
+    assert [r.status for r in plan.row_results()] == ["suppressed", "planned"]
+    assert any("'Email consent' is consent for another channel" in w for w in plan.warnings)
+
+
+def test_several_consent_columns_are_an_error_naming_them_and_the_fix(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "phone,Consent,TCPA consent\n+12025550100,yes,\n"
+    with pytest.raises(InputError, match=r"several columns could be the consent column: 'Consent', 'TCPA consent'"):
+        plan_file(write_csv(text), make_campaign(**CONSENTING))
+    configured = make_campaign(compliance={"require_consent": True}, columns={"consent": "TCPA consent"})
+    assert statuses(write_csv, configured, text) == [("suppressed", "no consent: column 'TCPA consent' is empty")]
+
+
+def test_the_summary_names_every_column_chosen_for_a_role(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = write_csv("Mobile,Full Name,Opt-In,TZ\n+12025550100,Ann,yes,America/New_York\n")
+    result = cli("plan", source, "-c", make_campaign(), "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "columns: number = 'Mobile', name = 'Full Name', timezone = 'TZ', consent = 'Opt-In'" in result.output
+
+
+def test_several_consent_columns_exit_2_on_the_command_line(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = write_csv("phone,Consent,Opted in\n+12025550100,yes,yes\n")
+    result = cli("plan", source, "-c", make_campaign(**CONSENTING), "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert '[columns] consent = "Consent"' in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def book(path: Path, sheets: list[tuple[str, list[list[str]], str]], active: int = 0) -> Path:
+    """A workbook of (title, rows, state) sheets; state is "visible" or "hidden"."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows, state in sheets:
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    workbook.active = active
+    workbook.save(path)
+    return path
+
+
+LEADS = [["phone", "name"], ["+12025550100", "Ann"], ["+12025550101", "Bob"]]
+OLD = [["phone", "name"], ["+12025550199", "Old"]]
+
+
+def test_a_hidden_sheet_is_never_read_unless_named(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    path = book(tmp_path / "leads.xlsx", [("Old (do not call)", OLD, "hidden"), ("Leads", LEADS, "visible")], 1)
+    plan = plan_file(path, make_campaign())
+    assert [r.e164 for r in plan.row_results()] == ["+12025550100", "+12025550101"]
+    assert any("sheet 'Leads'" in w for w in plan.warnings)
+    named = plan_file(path, make_campaign(sheet="Old (do not call)"))
+    assert [r.e164 for r in named.row_results()] == ["+12025550199"]
+
+
+def test_an_instructions_sheet_first_is_passed_over_for_the_sheet_with_numbers(
+    tmp_path: Path, make_campaign: Callable[..., Path]
+) -> None:
+    path = book(
+        tmp_path / "leads.xlsx", [("Read me", [["Fill the Leads sheet"]], "visible"), ("Leads", LEADS, "visible")]
+    )
+    plan = plan_file(path, make_campaign())
+    assert len(plan.row_results()) == 2
+    assert any("read sheet 'Leads'" in w and "'Read me'" in w for w in plan.warnings)
+
+
+def test_data_on_another_sheet_is_warned_about(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    path = book(tmp_path / "leads.xlsx", [("Leads", LEADS, "visible"), ("More leads", OLD, "visible")])
+    plan = plan_file(path, make_campaign())
+    assert len(plan.row_results()) == 2
+    assert any("'More leads' also holds data" in w and 'sheet = "More leads"' in w for w in plan.warnings)
+
+
+def test_no_sheet_with_numbers_names_the_sheets_and_the_fix(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    path = book(
+        tmp_path / "leads.xlsx", [("Read me", [["Fill the Leads sheet"]], "visible"), ("Notes", [["x"]], "visible")]
+    )
+    with pytest.raises(InputError, match=r"no sheet has a phone number column; its sheets are: 'Read me', 'Notes'"):
+        plan_file(path, make_campaign())
