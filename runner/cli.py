@@ -69,8 +69,10 @@ def _fail(exc: RunnerError) -> Failure:
 
 
 def _echo_plan(plan: Plan, quiet: bool) -> None:
-    """Warnings to stderr, the plan's summary to stdout."""
+    """Warnings to stderr, the plan's summary to stdout; -q keeps only why nobody can be called."""
     if quiet:
+        if plan.blocked:
+            click.echo(f"warning: nobody can be called: {plan.blocked}", err=True)
         return
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -112,6 +114,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
     _echo_plan(result, quiet)
     if not quiet:
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
+    sys.exit(1 if result.blocked else 0)
 
 
 @main.command()
@@ -161,7 +164,7 @@ def run(
         click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
     if not quiet:
         _echo_outcome(outcome)
-    sys.exit(outcome.exit_code)
+    sys.exit(max(outcome.exit_code, 1 if campaign_run.plan.blocked else 0))
 
 
 def _echo_stops(outcome: RunOutcome) -> None:

@@ -31,7 +31,8 @@ ROLES = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a quoted number ("50") or a bool for a number is an error naming the key, not a guess.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Columns(_Strict):
@@ -60,8 +61,20 @@ class Schedule(_Strict):
     @field_validator("calling_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
-        if value != "any":
-            parse_hours(value)
+        if value.strip().casefold() == "any":
+            return "any"
+        parse_hours(value)
+        return value
+
+    @field_validator("earliest_at", "latest_at", mode="before")
+    @classmethod
+    def _parse_time(cls, value: object) -> object:
+        """TOML has datetimes of its own; a quoted ISO time is read too (and the ledger stores text)."""
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("must be an ISO time with a UTC offset, e.g. 2026-12-01T09:00:00-05:00") from None
         return value
 
     @property
@@ -173,7 +186,7 @@ def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file; raises CampaignError naming the file and the key."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad saves a BOM
     except FileNotFoundError:
         raise CampaignError(f"{path}: campaign file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

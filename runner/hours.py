@@ -77,7 +77,7 @@ def parse_hours(text: str) -> Hours:
     """'08:00-21:00' -> (08:00, 21:00); '24:00' means the end of the day."""
     match = _HOURS.match(text.replace(" ", ""))
     if not match:
-        raise ValueError("must look like 08:00-21:00")
+        raise ValueError('must look like 08:00-21:00, or "any" for no limit')
     h1, m1, h2, m2 = map(int, match.groups())
     if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
         raise ValueError("hours go from 00:00 to 24:00")

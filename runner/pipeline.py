@@ -39,6 +39,7 @@ class Plan:
     run_id: str
     suppressed: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    blocked: str = ""  # why the campaign itself can call no one (then plan and run exit 1)
 
     @cached_property
     def requests(self) -> list[CallRequest]:
@@ -138,7 +139,27 @@ def plan_file(
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
-    return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings)
+    blocked = _never_callable(campaign, start)
+    if blocked:
+        warnings.append(f"nobody can be called: {blocked}")
+    return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked)
+
+
+def _never_callable(campaign: Campaign, start: datetime) -> str:
+    """A campaign that suppresses every row whatever the sheet holds: say why, rather than exit 0."""
+    latest = campaign.schedule.latest_at
+    if latest is not None and latest <= start + timedelta(minutes=1):
+        return f"[schedule] latest_at {latest.isoformat()} is already past; move the schedule"
+    hours = campaign.schedule.hours
+    if hours is not None:
+        begin, end = (datetime.combine(datetime.min, moment) for moment in hours)
+        margin = timedelta(minutes=campaign.compliance.closing_margin_minutes)
+        if end - begin <= margin:
+            return (
+                f"calling_hours {campaign.schedule.calling_hours} is no longer than the closing margin of "
+                f"{campaign.compliance.closing_margin_minutes} minutes ([compliance] closing_margin_minutes)"
+            )
+    return ""
 
 
 def _recent_calls(campaign: Campaign, api: str, since: datetime, run_folder: Path | None) -> dict[str, list[datetime]]:

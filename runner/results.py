@@ -66,9 +66,18 @@ class RowResult:
 
 
 def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_COLUMNS) -> list[str]:
-    """Our columns after the input's; renamed `vapi_<name>` where the input already has that name."""
+    """Our columns after the input's; renamed `vapi_<name>` where the input already has that name
+    (then `vapi_<name>_2`, … until the name is free: every header of the sheet is unique)."""
     taken = set(input_headers)
-    return [f"vapi_{name}" if name in taken else name for name in names]
+    headers = []
+    for name in names:
+        header, n = name if name not in taken else f"vapi_{name}", 1
+        while header in taken:
+            n += 1
+            header = f"vapi_{name}_{n}"
+        taken.add(header)
+        headers.append(header)
+    return headers
 
 
 def result_columns(results: Sequence[RowResult], outcomes: bool = False) -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,3 +55,28 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_campaign(broken)
     with pytest.raises(CampaignError, match="campaign file not found"):
         load_campaign(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": "50"}, "key `batch_size`: Input should be a valid integer"),
+        ({"concurrency": True}, "key `concurrency`: Input should be a valid integer"),
+        (
+            {"compliance": {"require_consent": "no"}},
+            "key `compliance.require_consent`: Input should be a valid boolean",
+        ),
+        ({"schedule": {"calling_hours": "9 to 5"}}, 'must look like 08:00-21:00, or "any" for no limit'),
+    ],
+)
+def test_types_are_strict_a_quoted_number_is_an_error(
+    make_campaign: Callable[..., Path], changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(CampaignError, match=re.escape(message)):
+        load_campaign(make_campaign(**changes))
+
+
+def test_a_byte_order_mark_and_any_in_capitals_are_accepted(make_campaign: Callable[..., Path]) -> None:
+    path = make_campaign(schedule={"calling_hours": "ANY"})
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_campaign(path).schedule.hours is None

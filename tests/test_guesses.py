@@ -3,6 +3,7 @@ it chose; where a guess could call the wrong people, it refuses and names the fi
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,36 @@ def test_no_sheet_with_numbers_names_the_sheets_and_the_fix(tmp_path: Path, make
     )
     with pytest.raises(InputError, match=r"no sheet has a phone number column; its sheets are: 'Read me', 'Notes'"):
         plan_file(path, make_campaign())
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ({"earliest_at": "2020-01-01T09:00:00Z", "latest_at": "2020-01-02T09:00:00Z"}, "is already past"),
+        ({"calling_hours": "08:00-08:10"}, "no longer than the closing margin of 15 minutes"),
+    ],
+)
+def test_a_campaign_that_can_never_call_anyone_says_why_and_exits_1(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path, schedule: dict[str, str],
+    why: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    campaign = make_campaign(schedule=schedule)
+    source = write_csv("phone\n+12025550100\n+12025550101\n")
+    planned = cli("plan", source, "-c", campaign, "-o", tmp_path / "out")
+    assert planned.exit_code == 1
+    assert "warning: nobody can be called: " in planned.output and why in planned.output
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    ran = cli("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", server.url, "--yes", "-q")
+    assert ran.exit_code == 1 and why in ran.output
+
+
+def test_result_headers_never_repeat_an_input_header(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = write_csv("phone,status,vapi_status\n+12025550100,lead,old\n")
+    assert cli("plan", source, "-c", make_campaign(), "-o", tmp_path / "out", "--format", "csv").exit_code == 0
+    text = (tmp_path / "out" / "results.csv").read_text(encoding="utf-8-sig")
+    header = next(csv.reader(text.splitlines()))
+    assert len(header) == len(set(header))
+    assert header[:3] == ["phone", "status", "vapi_status"] and "vapi_status_2" in header
