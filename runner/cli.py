@@ -155,7 +155,7 @@ def run(
                 click.echo(f"run folder: {campaign_run.outdir}")
                 states = ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items())
                 click.echo(f"requests: {states or 'none to send'}")
-            _confirm(campaign_run.pending().get("planned", 0), yes)
+            _confirm(campaign_run.people_to_call(), campaign_run.pending().get("planned", 0), yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
         raise _fail(exc) from None
@@ -193,12 +193,12 @@ def _echo_outcome(outcome: RunOutcome) -> None:
     click.echo(f"wrote {outcome.results_path}")
 
 
-def _confirm(planned: int, yes: bool) -> None:
-    if yes or planned == 0:
+def _confirm(people: int, requests: int, yes: bool) -> None:
+    if yes or requests == 0:
         return
     if not sys.stdin.isatty():
         raise Failure("not on a terminal: pass --yes to send without confirmation")
-    click.confirm(f"Send {planned} request(s) now?", abort=True, err=True)
+    click.confirm(f"Call {people} people now ({requests} request(s) to Vapi)?", abort=True, err=True)
 
 
 def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bool, resend_unknown: bool) -> RunOutcome:
@@ -298,11 +298,27 @@ def inbox(
     help="JSON file that keeps calls across restarts.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for faults and call outcomes.")
-@click.option("--error-rate", default=0.0, help="Share of POSTs answered 500, nothing created.")
-@click.option("--throttle-rate", default=0.0, help="Share of POSTs answered 429 + Retry-After.")
-@click.option("--drop-rate", default=0.0, help="Share of POSTs whose calls are created, then the connection dropped.")
-@click.option("--slow-rate", default=0.0, help="Share of POSTs whose calls are created, answer delayed.")
-@click.option("--partial-rate", default=0.0, help="Share of batch customers refused in `errors`.")
+@click.option(
+    "--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of POSTs answered 500, nothing created."
+)
+@click.option(
+    "--throttle-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of POSTs answered 429 + Retry-After."
+)
+@click.option(
+    "--drop-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of POSTs whose calls are created, then the connection dropped.",
+)
+@click.option(
+    "--slow-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of POSTs whose calls are created, answer delayed.",
+)
+@click.option(
+    "--partial-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of batch customers refused in `errors`."
+)
 @click.option("--latency-ms", default=0.0, help="Delay before every answer.")
 @click.option("--slow-seconds", default=90.0, show_default=True, help="How long a slow answer takes.")
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")

@@ -126,7 +126,8 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     if header_index is None:
         raise InputError(f"{path}: no header row found (the file has no filled row)")
     if header_index:
-        warnings.append(f"{path}: rows 1-{header_index} above the header were skipped")
+        above = "row 1 above the header was" if header_index == 1 else f"rows 1-{header_index} above the header were"
+        warnings.append(f"{path}: {above} skipped")
     # The header record's own cells: a short record ends at its last cell (missing cells are null).
     header_cells = head[header_index]
     header_cells = header_cells[: max(i for i, cell in enumerate(header_cells) if cell is not None) + 1]

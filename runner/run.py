@@ -156,6 +156,10 @@ class CampaignRun:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def people_to_call(self) -> int:
+        """Rows in the requests a send would place now: the number the confirmation asks about."""
+        return sum(len(request.rows) for request in self.ledger.requests("planned"))
+
     def pending(self) -> dict[str, int]:
         """Requests by ledger state: what a send would do now."""
         return dict(Counter(request.state for request in self.ledger.requests()))

@@ -178,3 +178,16 @@ def test_result_headers_never_repeat_an_input_header(
     header = next(csv.reader(text.splitlines()))
     assert len(header) == len(set(header))
     assert header[:3] == ["phone", "status", "vapi_status"] and "vapi_status_2" in header
+
+
+@pytest.mark.parametrize("option", ["--error-rate=2", "--drop-rate=-1", "--partial-rate=1.5"])
+def test_the_sandbox_refuses_rates_outside_0_to_1(option: str) -> None:
+    result = cli("sandbox", "--port", "0", option)
+    assert result.exit_code == 2 and "is not in the range" in result.output
+
+
+def test_one_skipped_row_above_the_header_is_said_plainly(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    plan = plan_file(write_csv("Leads for December\nphone\n+12025550100\n"), make_campaign())
+    assert any("row 1 above the header was skipped" in w for w in plan.warnings)
