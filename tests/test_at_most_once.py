@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.ledger import LEDGER_FILE, Ledger
-from runner.run import CampaignRun
+from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox
 from runner.submit import SubmitOptions
 from runner.vapi import VapiClient
@@ -98,28 +98,37 @@ def test_the_in_process_sandbox_keeps_one_history_across_ports_and_folders(tmp_p
     assert "suppressed: 3 (recently called 3)" in second.output, second.output
 
 
+def send_with_late_calls(
+    server: Sandbox, source: Path, campaign: Path, outdir: Path, options: SubmitOptions = FAST
+) -> RunOutcome:
+    """A run whose POSTs reach Vapi only after the client gave up waiting (1 s against 0.2 s), and
+    after its look into the call list: what a slow network, or a kill -9 mid-request, leaves. Returns
+    once every POST has created its calls."""
+    proxy = SlowPostProxy(server.url, delay=1.0)
+    try:
+        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.2), api_name=server.url)
+        with client, CampaignRun.open(source, campaign, outdir, api=server.url) as run:
+            outcome = run.send(client, options)
+        assert proxy.forwarded.wait(5)
+        time.sleep(1.3)  # POSTs that left after the first one
+    finally:
+        proxy.close()
+    return outcome
+
+
 def test_a_run_killed_before_vapi_answered_still_holds_other_folders_back(
     tmp_path: Path, campaign: Path, sandbox: Any
 ) -> None:
     """The history is written before the request leaves, not when the run ends."""
     server = sandbox()
-    proxy = SlowPostProxy(server.url, delay=1.0)
-    try:
-        source = leads(tmp_path / "leads.csv", 5)
-        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.2), api_name=server.url)
-        with client, CampaignRun.open(source, campaign, tmp_path / "A", api=server.url) as run:
-            # The answer is lost and the look into the call list comes too early: what a kill -9
-            # between the POST and its answer leaves.
-            run.send(client, replace(FAST, reconcile_delay=0.0))
-        assert proxy.forwarded.wait(5)
-        with (
-            VapiClient(server.config.api_key, server.url) as direct,
-            CampaignRun.open(source, campaign, tmp_path / "B", api=server.url) as other,
-        ):
-            assert other.plan.counts() == {"suppressed": 5}
-            assert other.send(direct, FAST).report.attempted == 0
-    finally:
-        proxy.close()
+    source = leads(tmp_path / "leads.csv", 5)
+    send_with_late_calls(server, source, campaign, tmp_path / "A", replace(FAST, reconcile_delay=0.0))
+    with (
+        VapiClient(server.config.api_key, server.url) as direct,
+        CampaignRun.open(source, campaign, tmp_path / "B", api=server.url) as other,
+    ):
+        assert other.plan.counts() == {"suppressed": 5}
+        assert other.send(direct, FAST).report.attempted == 0
     assert calls_per_number(server) == Counter(numbers(5))
 
 
@@ -127,20 +136,11 @@ def test_unknown_rows_are_looked_for_again_by_status_and_by_resend_unknown(
     tmp_path: Path, campaign: Path, sandbox: Any
 ) -> None:
     server = sandbox()
-    proxy = SlowPostProxy(server.url, delay=1.5)
     source = leads(tmp_path / "leads.csv", 8)
     outdir = tmp_path / "run"
-    try:
-        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.3), api_name=server.url)
-        with client, CampaignRun.open(source, campaign, outdir, api=server.url) as run:
-            outcome = run.send(client, FAST)
-            assert outcome.summary.by_status == {"unknown": 8}  # looked before the calls existed
-    finally:
-        assert proxy.forwarded.wait(5)
-        time.sleep(0.3)  # the second POST, forwarded right after the first
-        proxy.close()
+    outcome = send_with_late_calls(server, source, campaign, outdir)
+    assert outcome.summary.by_status == {"unknown": 8}  # looked before the calls existed
     assert calls_per_number(server) == Counter(numbers(8))
-
     with VapiClient(server.config.api_key, server.url) as client:
         resend = replace(FAST, resend_unknown=True, resend_after=timedelta(0))
         with CampaignRun.open(source, campaign, outdir, api=server.url) as run:
@@ -154,16 +154,9 @@ def test_status_finds_calls_that_showed_up_late(
     tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = sandbox()
-    proxy = SlowPostProxy(server.url, delay=1.0)
-    source = leads(tmp_path / "leads.csv", 3)
     outdir = tmp_path / "run"
-    try:
-        client = VapiClient(server.config.api_key, proxy.url, timeout=httpx.Timeout(5.0, read=0.2), api_name=server.url)
-        with client, CampaignRun.open(source, campaign, outdir, api=server.url) as run:
-            assert run.send(client, FAST).summary.by_status == {"unknown": 3}
-        assert proxy.forwarded.wait(5)
-    finally:
-        proxy.close()
+    outcome = send_with_late_calls(server, leads(tmp_path / "leads.csv", 3), campaign, outdir)
+    assert outcome.summary.by_status == {"unknown": 3}
     monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
     result = cli("status", outdir, "--base-url", server.url)
     assert result.exit_code == 0, result.output
