@@ -179,6 +179,10 @@ class Campaign(_Strict):
     def fingerprint(self) -> str:
         """A hash of everything that shapes the requests, so a changed campaign never resumes a run."""
         data = self.model_dump(mode="json")
+        # Keys added after runs were made are left out at their default: an upgrade must not turn a
+        # run folder's campaign into "a different campaign" (its resume would be refused).
+        if data["columns"].get("opt_out") is None:
+            del data["columns"]["opt_out"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

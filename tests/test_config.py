@@ -80,3 +80,10 @@ def test_a_byte_order_mark_and_any_in_capitals_are_accepted(make_campaign: Calla
     path = make_campaign(schedule={"calling_hours": "ANY"})
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert load_campaign(path).schedule.hours is None
+
+
+def test_the_fingerprint_survives_upgrades() -> None:
+    """A run folder's ledger holds its campaign's fingerprint: a new release that changed it would
+    refuse to resume every run in progress. Pinned to the value of the release before opt_out."""
+    campaign = load_campaign(ROOT / "campaigns" / "example" / "campaign.toml")
+    assert campaign.fingerprint() == "aab78095dfb003598d2469603446fb69556f051edabe3894e755dc7d7a78d43e"
