@@ -85,7 +85,20 @@ def _one_target(sandbox: bool, base_url: str | None) -> None:
         raise click.UsageError("--sandbox and --base-url exclude each other")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Ctrl-C anywhere (planning, loading modules, `status --watch`) exits 130 with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+            if isinstance(exc, click.exceptions.Abort) and not isinstance(exc.__context__, KeyboardInterrupt):
+                raise  # a "no" at the confirmation: click's own Aborted!, exit 1
+            click.echo("interrupted: what was sent is recorded; run the same command to continue", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vapi-campaign")
 def main() -> None:
     """Turn a spreadsheet into Vapi outbound calls, each sent at most once."""

@@ -25,6 +25,8 @@ from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, r
 from runner.screen import Screen, load_do_not_call, mark_duplicates
 
 REQUESTS_FILE = "requests.jsonl"
+SHOWN_VARIABLES = 20  # the summary names this many variables, then counts the rest
+MANY_VARIABLES = 100  # more than this per call is a sheet of the wrong shape, most likely
 
 
 @dataclass
@@ -101,7 +103,9 @@ class Plan:
             f"requests: {len(self.planned_requests)}",
         ]
         if self.variables:
-            lines.append(f"variables: {', '.join(self.variables)}")
+            shown = ", ".join(self.variables[:SHOWN_VARIABLES])
+            more = len(self.variables) - SHOWN_VARIABLES
+            lines.append(f"variables: {shown}" + (f" and {more:,} more" if more > 0 else ""))
         roles = self.sheet.roles
         lines.append("columns: " + ", ".join(f"{role} = {header!r}" for role, header in roles.items()))
         return lines
@@ -126,19 +130,25 @@ def plan_file(
     run_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     mark_duplicates(rows)
+    list_warnings: list[str] = []
     start = _start_time(campaign, now or datetime.now(UTC))
     lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
     screen = Screen(
         campaign=campaign,
         roles=sheet.roles,
         start=start,
-        do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region),
+        do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
         recent_calls=_recent_calls(campaign, api or base_url(None), start - lookback, run_folder),
     )
     suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
-    warnings = [*sheet.warnings, *_relaxed_rules(campaign)]
+    warnings = [*sheet.warnings, *list_warnings, *_relaxed_rules(campaign)]
+    if len(variables) > MANY_VARIABLES:
+        warnings.append(
+            f"{len(variables):,} template variables go with every call (every column not used for a role): "
+            "list the ones the assistant uses in [variables]"
+        )
     blocked = _never_callable(campaign, start)
     if blocked:
         warnings.append(f"nobody can be called: {blocked}")
@@ -189,8 +199,8 @@ def _relaxed_rules(campaign: Campaign) -> list[str]:
     return warnings
 
 
-def results_path(outdir: Path, fmt: str | None, row_count: int) -> Path:
-    return outdir / f"results.{fmt or default_format(row_count)}"
+def results_path(outdir: Path, fmt: str | None, row_count: int, input_columns: int = 0) -> Path:
+    return outdir / f"results.{fmt or default_format(row_count, input_columns)}"
 
 
 def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
@@ -217,7 +227,7 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
 
 def _results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:
     """Where the results sheet goes, never over the input; makes the folder."""
-    target = results_path(outdir, fmt, len(plan.rows))
+    target = results_path(outdir, fmt, len(plan.rows), plan.sheet.table.num_columns)
     if target.resolve() == plan.sheet.path.resolve():
         raise OutdirError(f"{target}: would overwrite the input; choose another --out folder")
     try:

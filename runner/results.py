@@ -37,6 +37,7 @@ REACHED_REASONS = {
     "assistant-forwarded-call", "exceeded-max-duration", "silence-timed-out",
 }  # fmt: skip
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
+XLSX_MAX_COLUMNS = 16_384  # a sheet's columns (A to XFD)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_BYTES = np.frombuffer("".join(_FORMULA_START).encode(), dtype=np.uint8)
 _SIGNS = np.frombuffer(b"+-", dtype=np.uint8)
@@ -131,8 +132,10 @@ def summarize(results: Sequence[RowResult], assistants: dict[int, str] | None = 
     )
 
 
-def default_format(row_count: int) -> str:
-    return "xlsx" if row_count <= XLSX_MAX_ROWS else "csv"
+def default_format(row_count: int, input_columns: int = 0) -> str:
+    """xlsx, unless the sheet would not fit Excel's grid (our columns come after the input's)."""
+    columns = input_columns + len(RESULT_COLUMNS) + len(OUTCOME_COLUMNS)
+    return "xlsx" if row_count <= XLSX_MAX_ROWS and columns <= XLSX_MAX_COLUMNS else "csv"
 
 
 def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:

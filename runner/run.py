@@ -355,7 +355,7 @@ class CampaignRun:
         """The results sheet from the ledger as it is now; each row's result is built once."""
         results = results if results is not None else self.row_results()
         summary = self.summary(results)
-        path = results_path(self.outdir, self.fmt, len(results))
+        path = results_path(self.outdir, self.fmt, len(results), self.plan.sheet.table.num_columns)
         return write_results(
             results_table(self.plan.sheet.table, result_columns(results, outcomes=True)), path, summary
         ), summary

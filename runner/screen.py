@@ -51,18 +51,23 @@ def mark_duplicates(rows: Rows) -> None:
     rows.set_status(repeats, DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
 
 
-def load_do_not_call(paths: list[Path], region: str) -> dict[str, str]:
-    """E.164 -> list file name, from lists in any layout and number format (header or not)."""
+def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
+    """E.164 -> list file name, from lists in any layout and number format (header or not). A list
+    in which no phone number was found is said in `warnings`: an empty export protects no one."""
     normalizer = Normalizer()
     numbers: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: do-not-call list not found (from [compliance] do_not_call)")
+        found = 0
         for record in read_cells(path):
             for cell in record:
                 phone = normalizer(cell, region) if cell.strip() else None
                 if phone is not None and phone.e164:
                     numbers.setdefault(phone.e164, path.name)
+                    found += 1
+        if not found and warnings is not None:
+            warnings.append(f"{path}: the do-not-call list holds no phone number (empty, or not a list of numbers?)")
     return numbers
 
 

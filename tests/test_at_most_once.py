@@ -63,6 +63,7 @@ def campaign(make_campaign: Callable[..., Path]) -> Path:
     return make_campaign(batch_size=5)
 
 
+@pytest.mark.slow
 def test_another_run_folder_file_name_or_working_directory_calls_no_one_again(
     tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,6 +117,7 @@ def send_with_late_calls(
     return outcome
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_vapi_answered_still_holds_other_folders_back(
     tmp_path: Path, campaign: Path, sandbox: Any
 ) -> None:
@@ -132,6 +134,7 @@ def test_a_run_killed_before_vapi_answered_still_holds_other_folders_back(
     assert calls_per_number(server) == Counter(numbers(5))
 
 
+@pytest.mark.slow
 def test_unknown_rows_are_looked_for_again_by_status_and_by_resend_unknown(
     tmp_path: Path, campaign: Path, sandbox: Any
 ) -> None:
@@ -150,6 +153,7 @@ def test_unknown_rows_are_looked_for_again_by_status_and_by_resend_unknown(
     assert calls_per_number(server) == Counter(numbers(8))
 
 
+@pytest.mark.slow
 def test_status_finds_calls_that_showed_up_late(
     tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,6 +242,7 @@ def free_port() -> int:
     return port
 
 
+@pytest.mark.slow
 def test_an_unreachable_api_stops_the_run_and_the_same_command_resumes(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,6 +265,7 @@ def test_an_unreachable_api_stops_the_run_and_the_same_command_resumes(
     assert calls_per_number(server) == Counter(numbers(400))
 
 
+@pytest.mark.slow
 def test_an_inbox_file_whose_rows_were_never_sent_stays_to_be_retried(
     tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,6 +288,7 @@ def test_an_inbox_file_whose_rows_were_never_sent_stays_to_be_retried(
     assert calls_per_number(server) == Counter(numbers(20))
 
 
+@pytest.mark.slow
 def test_status_with_the_api_down_names_the_cause(
     tmp_path: Path, campaign: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -295,6 +302,7 @@ def test_status_with_the_api_down_names_the_cause(
     assert f"cannot fetch the calls from {url}" in result.output and "could not connect" in result.output
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_message_and_the_same_command_resumes(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:

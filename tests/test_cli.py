@@ -108,6 +108,7 @@ def test_run_sandbox_and_base_url_conflict(cli: Callable[..., Any]) -> None:
     assert "exclude each other" in result.output
 
 
+@pytest.mark.slow
 def test_run_demo_in_sandbox_then_resume(cli: Callable[..., Any], tmp_path: Path) -> None:
     first = cli("run", ROOT / "sample_data" / "customers.csv", "-c", CAMPAIGN, "--sandbox", "--yes")
     assert first.exit_code == 0, first.output

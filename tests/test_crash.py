@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 KEY = "sk-live-DO-NOT-LEAK-0123456789"
 
@@ -36,6 +37,7 @@ def age_intents(ledger: Path, by: timedelta) -> None:
             db.execute("UPDATE requests SET intent_at = ? WHERE id = ?", (earlier, request_id))
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Path, sandbox: Any) -> None:
     server = sandbox(api_key=KEY, latency_ms=150, seed=9)
     rows = [f"+1202555{2000 + n:04d}" for n in range(120)]
@@ -81,6 +83,7 @@ def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Pat
             assert KEY.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_ctrl_c_records_in_flight_requests_and_the_run_resumes(tmp_path: Path, sandbox: Any) -> None:
     server = sandbox(api_key=KEY, latency_ms=200)
     rows = [f"+1202555{4000 + n:04d}" for n in range(40)]

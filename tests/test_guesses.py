@@ -191,3 +191,47 @@ def test_one_skipped_row_above_the_header_is_said_plainly(
 ) -> None:
     plan = plan_file(write_csv("Leads for December\nphone\n+12025550100\n"), make_campaign())
     assert any("row 1 above the header was skipped" in w for w in plan.warnings)
+
+
+def test_ctrl_c_while_planning_exits_130_without_a_traceback(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("runner.cli.plan_file", interrupted)
+    result = cli("plan", write_csv("phone\n+12025550100\n"), "-c", make_campaign(), "-o", tmp_path / "out")
+    assert result.exit_code == 130
+    assert "interrupted" in result.output and "Aborted!" not in result.output
+
+
+def test_an_empty_do_not_call_list_is_warned_about(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    (tmp_path / "dnc.csv").write_text("number\n\n")
+    campaign = make_campaign(compliance={"require_consent": False, "do_not_call": ["dnc.csv"]})
+    plan = plan_file(write_csv("phone\n+12025550100\n"), campaign)
+    assert any("dnc.csv: the do-not-call list holds no phone number" in w for w in plan.warnings)
+
+
+def test_many_variables_are_warned_about_and_summarized_short(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    header = ["phone", *(f"v{n}" for n in range(150))]
+    plan = plan_file(write_csv(",".join(header) + "\n+12025550100" + ",x" * 150 + "\n"), make_campaign())
+    assert any("150 template variables go with every call" in w for w in plan.warnings)
+    [line] = [line for line in plan.summary_lines() if line.startswith("variables:")]
+    assert line.endswith("v19 and 130 more")
+
+
+@pytest.mark.slow
+def test_a_sheet_wider_than_excel_gets_csv_results(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    width = 16_380
+    header = ["phone", *(f"c{n}" for n in range(width - 1))]
+    source = write_csv(",".join(header) + "\n+12025550100" + ",x" * (width - 1) + "\n")
+    campaign = make_campaign(variables={"first": "c0"})
+    result = cli("plan", source, "-c", campaign, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "results.csv").exists() and not (tmp_path / "out" / "results.xlsx").exists()

@@ -125,6 +125,7 @@ def inbox_process(campaigns: Path, server: Sandbox) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_two_overlapping_runs_call_everyone_exactly_once(campaigns: Path, sandbox: Any) -> None:
     server = sandbox(latency_ms=20)
     drop(campaigns, "a.csv", sheet(700, 20))
@@ -136,6 +137,7 @@ def test_two_overlapping_runs_call_everyone_exactly_once(campaigns: Path, sandbo
     assert sorted(p.name for p in (campaigns / "nightly" / "done").iterdir()) == ["a.csv", "b.csv"]
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_finished_by_the_next(campaigns: Path, sandbox: Any) -> None:
     server = sandbox(latency_ms=100)
     drop(campaigns, "big.csv", sheet(900, 40))
@@ -166,6 +168,7 @@ def test_a_killed_run_is_finished_by_the_next(campaigns: Path, sandbox: Any) -> 
     assert calls(server) == Counter(numbers(900, 40))
 
 
+@pytest.mark.slow
 def test_cli_exit_codes(campaigns: Path, sandbox: Any) -> None:
     server = sandbox()
     quiet = inbox_process(campaigns, server)
@@ -189,6 +192,7 @@ def test_watch_picks_up_files_dropped_later(campaigns: Path, sandbox: Any) -> No
     assert calls(server) == Counter(numbers(950, 2))
 
 
+@pytest.mark.slow
 def test_nightly_runs_place_due_follow_ups_of_earlier_files(campaigns: Path, sandbox: Any) -> None:
     retry = (
         '\n[retry]\non = ["customer-did-not-answer", "customer-busy", "voicemail"]\nmax_attempts = 2\nafter = "0s"\n'

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import openpyxl
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
@@ -81,6 +82,7 @@ def test_outcomes_land_in_the_sheet(tmp_path: Path, make_campaign: Callable[...,
     assert ("ended", 12) in summary
 
 
+@pytest.mark.slow
 def test_follow_ups_only_for_configured_reasons_and_never_past_max_attempts(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:
@@ -137,6 +139,7 @@ def test_status_cli_prints_an_aligned_table(
     assert "ended calls" in result.output
 
 
+@pytest.mark.slow
 def test_a_status_refresh_killed_midway_gives_the_same_sheet(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:

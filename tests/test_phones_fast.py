@@ -86,12 +86,14 @@ def international_cells(draw: st.DrawFn) -> str:
     return scheme + body + extension
 
 
+@pytest.mark.slow
 @settings(max_examples=400)
 @given(st.lists(international_cells(), max_size=20), st.sampled_from(["US", "GB", "JM", "DE", "IT", "AG"]))
 def test_bulk_equals_one_at_a_time_for_every_country(cells: list[str], region: str) -> None:
     assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(st.lists(nanp_cells(), max_size=20), st.sampled_from(sorted(NANP_REGIONS)))
 def test_bulk_equals_one_at_a_time_in_every_nanp_region(cells: list[str], region: str) -> None:
@@ -126,12 +128,14 @@ def test_the_vectorized_path_gives_invalid_numbers_their_reason(monkeypatch: pyt
     assert slow == []
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(st.lists(ADVERSARIAL, max_size=30), st.sampled_from(["US", "CA", "GB"]))
 def test_bulk_equals_one_at_a_time(cells: list[str], region: str) -> None:
     assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(nanp_cells())
 def test_bulk_agrees_with_phonenumbers(cell: str) -> None:
@@ -178,6 +182,7 @@ def test_nanp_places_are_the_whole_geocoder_tables_plus_one_part() -> None:
     assert _nanp_places() == {key: names for key, names in GEOCODE_DATA.items() if key.startswith("1")}
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(st.lists(st.one_of(st.none(), valid_numbers()), max_size=25))
 def test_column_facts_equal_number_facts(numbers: list[str | None]) -> None:

@@ -141,6 +141,7 @@ def test_calls_survive_a_restart(tmp_path: Path) -> None:
         assert httpx.get(f"{second.url}/call/{call_id}", headers=HEADERS).status_code == 200
 
 
+@pytest.mark.slow
 def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
     from vapi import Vapi
     from vapi.types import Call as SdkCall
