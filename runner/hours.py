@@ -1,5 +1,6 @@
 """Calling windows in the called party's local time: the campaign's hours narrowed by US state rules
-(shared/reference/calling-rules.md), intersected across every time zone the number may be in.
+(STATE_RULES below, from the calling-rules reference the project was given), intersected across
+every time zone the number may be in.
 
 A number is dialled only inside a window that is open in *all* its candidate zones, minus a closing
 margin; the first such window at or after the campaign's start becomes its schedulePlan.

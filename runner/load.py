@@ -300,12 +300,26 @@ def _row_problems(body: pa.Table, extra: list[npt.NDArray[np.bool_]]) -> dict[in
                 f"row has {width + int(last[position])} cells but the header has {width}: "
                 "a cell with an unquoted delimiter may have shifted the columns"
             )
+    for position in _repeated_headers(body).tolist():
+        problems.setdefault(position, "the header row again, not a customer (two exports pasted together?)")
     for column, cells in zip(body.column_names, body.columns, strict=True):
         for position in np.flatnonzero(byte_lengths(cells.chunk(0)) > MAX_CELL_CHARS).tolist():
             length = len(cells[position].as_py())
             if length > MAX_CELL_CHARS:
                 problems.setdefault(position, f"column {column!r}: cell of {length:,} characters is too long")
     return dict(sorted(problems.items()))
+
+
+def _repeated_headers(body: pa.Table) -> npt.NDArray[np.intp]:
+    """Positions of rows whose every cell is its column's header (case and spaces aside)."""
+    named = [(name, column) for name, column in zip(body.column_names, body.columns, strict=True) if name.strip()]
+    if not named or body.num_rows == 0:
+        return np.zeros(0, dtype=np.intp)
+    same = np.ones(body.num_rows, dtype=bool)
+    for name, column in named:
+        equal = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(column)), name.strip().lower())
+        same &= pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(same)
 
 
 def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[str]:

@@ -235,3 +235,12 @@ def test_a_sheet_wider_than_excel_gets_csv_results(
     result = cli("plan", source, "-c", campaign, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "results.csv").exists() and not (tmp_path / "out" / "results.xlsx").exists()
+
+
+def test_a_header_repeated_mid_file_is_invalid_and_says_why(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    text = "Phone,Name\n+12025550100,Ann\nPhone,Name\n+12025550101,Bob\n"
+    results = plan_file(write_csv(text), make_campaign()).row_results()
+    assert [(r.row, r.status) for r in results] == [(2, "planned"), (3, "invalid"), (4, "planned")]
+    assert "the header row again" in results[1].reason
