@@ -420,7 +420,12 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
         for encoding, nuls in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
             if nuls.count(0) > len(head) // 4:
                 return _decode_or_fail(data, encoding, path), encoding
-        raise InputError(f"{path}: binary content, not a spreadsheet or text export")
+        offset = head.index(b"\x00")
+        line = head[:offset].count(b"\n") + 1
+        raise InputError(
+            f"{path}: binary content, not a spreadsheet or text export: a NUL byte at line {line} "
+            f"(byte {offset + 1}); if it is a text export, remove the NUL characters"
+        )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -428,7 +433,10 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
     text = data.decode("cp1252", errors="replace")
     controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
     if controls > 8 or text[:4096].count("\ufffd") > 8:
-        raise InputError(f"{path}: binary content, not a spreadsheet or text export")
+        raise InputError(
+            f"{path}: binary content, not a spreadsheet or text export: {controls} control characters and "
+            f"{text[:4096].count(chr(0xFFFD))} undecodable bytes in its first 4 KB"
+        )
     warnings.append(f"{path}: not UTF-8; read as Windows-1252 (cp1252). Check names with accents")
     return text, "cp1252"
 

@@ -149,3 +149,10 @@ def test_cells_over_a_few_lines_are_read_and_said(tmp_path: Path) -> None:
     assert sheet.table.num_rows == 2 and sheet.row_numbers == [2, 3]
     assert sheet.table.column("address")[0].as_py() == "12 Main St,\nSpringfield"
     assert any("runs across lines (lines 2-3)" in w for w in sheet.warnings)
+
+
+def test_the_binary_check_names_what_it_saw(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"phone,name\n+12025550100,Bad\x00Name\n")
+    with pytest.raises(InputError, match=r"a NUL byte at line 2 \(byte 28\)"):
+        load_sheet(path)
