@@ -72,7 +72,7 @@ def _echo_plan(plan: Plan, quiet: bool) -> None:
     """Warnings to stderr, the plan's summary to stdout; -q keeps only why nobody can be called."""
     if quiet:
         if plan.blocked:
-            click.echo(f"warning: nobody can be called: {plan.blocked}", err=True)
+            click.echo(f"warning: {plan.blocked}", err=True)
         return
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -86,7 +86,7 @@ def _one_target(sandbox: bool, base_url: str | None) -> None:
 
 
 class _Commands(click.Group):
-    """Ctrl-C anywhere (planning, loading modules, `status --watch`) exits 130 with one line."""
+    """Ctrl-C in any command (planning, `status --watch`, …) exits 130 with one line, not "Aborted!"."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -127,7 +127,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
     _echo_plan(result, quiet)
     if not quiet:
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
-    sys.exit(1 if result.blocked else 0)
+    sys.exit(result.exit_code)
 
 
 @main.command()
@@ -177,7 +177,7 @@ def run(
         click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
     if not quiet:
         _echo_outcome(outcome)
-    sys.exit(max(outcome.exit_code, 1 if campaign_run.plan.blocked else 0))
+    sys.exit(outcome.exit_code)
 
 
 def _echo_stops(outcome: RunOutcome) -> None:

@@ -77,10 +77,11 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "assistant_id": ("assistantid", "assistant"),
     "phone_number_id": ("phonenumberid", "fromnumberid", "callerid"),
     "timezone": ("timezone", "tz", "iana timezone"),
-    "consent": ("consent", "consentgiven", "hasconsent", "tcpaconsent", "optin", "optedin"),
-    "opt_out": ("optout", "optedout", "donotcall", "dnc", "unsubscribed", "unsubscribe"),
+    # Consent is matched as a part of a header ("TCPA consent", "Opted-in"), and never guessed.
+    "consent": ("consent", "optin", "optedin"),
 }
-# A header with one of these (after normalize_header) says the opposite of consent: never consent.
+# A header with one of these (after normalize_header) says the opposite of consent: never consent,
+# but the opt-out column.
 NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsubscribe",
              "noconsent", "declin", "refus", "nocall", "denied")  # fmt: skip
 # Consent for another channel says nothing about phone calls.
@@ -228,7 +229,7 @@ def _permission_column(role: str, headers: list[str], path: Path, warnings: list
         candidates = [
             h
             for h in headers
-            if h not in negated and any(word in normalize_header(h) for word in ("consent", "optin", "optedin"))
+            if h not in negated and any(word in normalize_header(h) for word in ROLE_SYNONYMS["consent"])
         ]
         other = [
             h
@@ -253,9 +254,7 @@ def _permission_column(role: str, headers: list[str], path: Path, warnings: list
 
 def _find_header(records: list[list[str]], columns: Columns) -> int | None:
     """The first row that names a number column; else the first filled row."""
-    wanted = {normalize_header(s) for s in ROLE_SYNONYMS["number"]}
-    if columns.number:
-        wanted = {normalize_header(columns.number)}
+    wanted = _number_headers(columns)
     first_filled = None
     for index, record in enumerate(records[:HEADER_SEARCH_ROWS]):
         if not any(cell.strip() for cell in record):
@@ -525,8 +524,7 @@ def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | No
         raise InputError(f"{path}: the workbook has no sheets")
     listed = ", ".join(map(repr, names))
     if columns is None:
-        rows = [row for name in names for row in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
-        return _table([[cell_text(cell) for cell in row] for row in rows])
+        return _sheet_table(book, *names)
     if sheet is not None:
         if sheet not in names:
             raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {listed}")
@@ -557,15 +555,21 @@ def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | No
     return table
 
 
-def _sheet_table(book: Any, name: str) -> pa.Table:
-    rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+def _sheet_table(book: Any, *names: str) -> pa.Table:
+    """The cells of these sheets, one after the other, as text."""
+    rows = [row for name in names for row in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
     return _table([[cell_text(cell) for cell in row] for row in rows])
 
 
+def _number_headers(columns: Columns) -> set[str]:
+    """The header keys that name the number column: the campaign's, else the usual spellings."""
+    if columns.number:
+        return {normalize_header(columns.number)}
+    return {normalize_header(spelling) for spelling in ROLE_SYNONYMS["number"]}
+
+
 def _names_a_number_column(table: pa.Table, columns: Columns) -> bool:
-    wanted = (
-        {normalize_header(columns.number)} if columns.number else {normalize_header(s) for s in ROLE_SYNONYMS["number"]}
-    )
+    wanted = _number_headers(columns)
     return any(
         normalize_header(cell or "") in wanted
         for record in records(table.slice(0, HEADER_SEARCH_ROWS))

@@ -43,6 +43,11 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     blocked: str = ""  # why the campaign itself can call no one (then plan and run exit 1)
 
+    @property
+    def exit_code(self) -> int:
+        """`plan`'s: 1 when the campaign can call no one, whatever the sheet holds."""
+        return 1 if self.blocked else 0
+
     @cached_property
     def requests(self) -> list[CallRequest]:
         """The POST /call requests, bodies joined on first use."""
@@ -151,7 +156,8 @@ def plan_file(
         )
     blocked = _never_callable(campaign, start)
     if blocked:
-        warnings.append(f"nobody can be called: {blocked}")
+        blocked = f"nobody can be called: {blocked}"
+        warnings.append(blocked)
     return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked)
 
 

@@ -59,6 +59,7 @@ class RunOutcome:
     results_path: Path
     report: SubmitReport
     summary: Summary
+    blocked: str = ""  # the plan's: why the campaign itself can call no one
 
     @property
     def counts(self) -> dict[str, int]:
@@ -69,7 +70,7 @@ class RunOutcome:
     def exit_code(self) -> int:
         if self.report.interrupted:
             return 130
-        trouble = self.report.fatal or self.report.unreachable or self.report.not_found
+        trouble = self.report.fatal or self.report.unreachable or self.report.not_found or self.blocked
         return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, PLANNED)) else 0
 
 
@@ -183,35 +184,16 @@ class CampaignRun:
             self.refresh(client)
             self.schedule_followups()
         history = History(self.plan.campaign.base_dir)
-        submitter = Submitter(
-            self.ledger, client, options, progress, _HistoryLog(history, client.api_name, self.outdir)
-        )
         try:
-            report = submitter.run()
+            report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
         finally:
             history.close()
-            results = self.row_results()
-            path, summary = self._write(results)
-        self.remember_calls(client.api_name, results)
-        return RunOutcome(path, report, summary)
+            path, summary = self._write()
+        return RunOutcome(path, report, summary, self.plan.blocked)
 
-    def remember_calls(self, api: str, results: list[RowResult] | None = None) -> None:
-        """Add this run's calls to the campaign folder's history (when each call may start). The
-        submitter records each call as it goes; this catches up calls found later (reconciled by
-        `status`) and runs started before contacts were recorded."""
-        owners = self.ledger.owners()
-        contacts = []
-        for result in results if results is not None else self.row_results():
-            if result.call_id and result.e164.startswith("+"):
-                owner = owners[result.row]
-                schedule = owner.body.get("schedulePlan") or {}
-                when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
-                contacts.append(Contact(owner.id, result.row, result.e164, when, result.call_id))
-        history = History(self.plan.campaign.base_dir)
-        try:
-            history.record(api, self.outdir, contacts)
-        finally:
-            history.close()
+    def _history_log(self, history: History, client: VapiClient) -> _HistoryLog:
+        """The submitter writes each contact into the campaign's call history as it happens."""
+        return _HistoryLog(history, client.api_name, self.outdir)
 
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
@@ -240,16 +222,18 @@ class CampaignRun:
             )
         if retry and self.schedule_followups():
             return self.send(client)
-        results = self.row_results()
-        path, summary = self._write(results)
-        if report.reconciled:
-            self.remember_calls(client.api_name, results)
-        return RunOutcome(path, report, summary)
+        path, summary = self._write()
+        return RunOutcome(path, report, summary, self.plan.blocked)
 
     def reconcile(self, client: VapiClient) -> SubmitReport:
-        """Look in Vapi's call list for requests a run left `sending` and rows left `unknown`."""
+        """Look in Vapi's call list for requests a run left `sending` and rows left `unknown`
+        (the calls found go into the call history too)."""
         options = SubmitOptions(concurrency=self.plan.campaign.concurrency)
-        return Submitter(self.ledger, client, options).reconcile()
+        history = History(self.plan.campaign.base_dir)
+        try:
+            return Submitter(self.ledger, client, options, contacts=self._history_log(history, client)).reconcile()
+        finally:
+            history.close()
 
     def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
         """`status --watch`: update until every call has ended."""
@@ -317,12 +301,9 @@ class CampaignRun:
                 merged.append(result)
                 continue
             status, reason, call_id = _ledger_status(owner, outcomes.get(result.row))
-            if call_id in self._not_found:
-                reason = "; ".join(
-                    part for part in (reason, "the API answered 404 for this call at the last status") if part
-                )
             notes = result.reason if result.status == PLANNED else ""
-            reason = "; ".join(part for part in (reason, notes) if part)
+            missing = _NOT_FOUND if call_id in self._not_found else ""
+            reason = "; ".join(part for part in (reason, notes, missing) if part)
             schedule = owner.body.get("schedulePlan") or {}
             call = calls.get(call_id, {}) if call_id else {}
             merged.append(
@@ -384,6 +365,12 @@ def _attempt_body(body_json: str, attempt: int) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def _call_time(body: dict[str, Any]) -> datetime:
+    """When a request's calls may start: its schedule's earliestAt, else now."""
+    schedule = body.get("schedulePlan") or {}
+    return parse_time(schedule["earliestAt"]) if schedule else now_utc()
+
+
 class _HistoryLog:
     """The submitter's contacts go into the campaign's call history as they happen."""
 
@@ -391,8 +378,7 @@ class _HistoryLog:
         self.history, self.api, self.run_folder = history, api, run_folder
 
     def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
-        schedule = body.get("schedulePlan") or {}
-        when = parse_time(schedule["earliestAt"]) if schedule else now_utc()
+        when = _call_time(body)
         self.history.record(
             self.api,
             self.run_folder,
@@ -406,11 +392,12 @@ class _HistoryLog:
     def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
         self.history.forget(self.run_folder, request.id, [o.row for o in outcomes if o.status == "failed"])
         numbers = dict(zip(request.rows, request.customers(), strict=True))
+        when = _call_time(request.body)  # kept from the intent when there was one
         self.history.record(
             self.api,
             self.run_folder,
             [
-                Contact(request.id, o.row, numbers[o.row]["number"], now_utc(), o.call_id)
+                Contact(request.id, o.row, numbers[o.row]["number"], when, o.call_id)
                 for o in outcomes
                 if o.call_id and numbers[o.row].get("number")
             ],

@@ -358,15 +358,13 @@ class Submitter:
                     found.setdefault(row, call)
             if len(found) == len(wanted):
                 break
-        if not looked:
-            return  # still `sending` (or unknown): the next run or status checks again
+        if not looked or (rows is not None and not found):
+            return  # still in doubt (a re-check that found nothing changes nothing): looked at again later
         outcomes = [
             RowOutcome(row, call.status or "queued", f"found in Vapi's call list after: {error}", call.id)
             for row, call in found.items()
         ]
         missing = [row for row in wanted if row not in found]
-        if rows is not None and not found:
-            return  # a re-check that found nothing changes nothing
         if not missing:
             self.ledger.record_sent(request.id, outcomes, error)
             self.contacts.settled(request, outcomes)
