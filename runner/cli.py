@@ -11,8 +11,9 @@ import click
 import pyarrow
 
 from runner.connect import open_client
-from runner.errors import RunnerError
+from runner.errors import FolderInUse, RunnerError
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
+from runner.ledger import Ledger
 from runner.pipeline import Plan, plan_file, write_plan
 from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox, SandboxConfig
@@ -66,6 +67,18 @@ class Failure(click.ClickException):
 
 def _fail(exc: RunnerError) -> Failure:
     return Failure(str(exc))
+
+
+def _echo_progress(outdir: Path, quiet: bool) -> None:
+    """A run holds the folder: its ledger's counts, read without fetching or writing anything."""
+    try:
+        progress = Ledger.progress(outdir)
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        click.echo(f"{outdir}: a run is using this folder; its progress so far (read-only: nothing fetched or written)")
+        for line in progress.lines():
+            click.echo(f"  {line}")
 
 
 def _echo_plan(plan: Plan, quiet: bool) -> None:
@@ -250,6 +263,11 @@ def status(
                         click.echo(f"{outcome.summary.ended} call(s) ended, {waiting} not yet", err=True)
             else:
                 outcome = campaign_run.update(client, retry)
+    except FolderInUse as exc:
+        if watch or retry:
+            raise Failure(f"{exc}; wait for it, or run `status` without --watch/--retry to see its progress") from None
+        _echo_progress(outdir, quiet)
+        return
     except RunnerError as exc:
         raise _fail(exc) from None
     _echo_stops(outcome)

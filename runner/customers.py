@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from runner.columns import (
+    CONTROL_CLASS,
     WHITESPACE,
     WHITESPACE_CLASS,
     Labels,
@@ -126,9 +127,10 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     size = len(sheet.row_numbers)
     cells = {role: text_array(sheet.table.column(header)) for role, header in roles.items()}
     numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
-    variable_cells = {
-        name: text_array(sheet.table.column(header)) for name, header in variable_columns(sheet, campaign).items()
-    }
+    variable_headers = variable_columns(sheet, campaign)
+    variable_cells = {name: text_array(sheet.table.column(header)) for name, header in variable_headers.items()}
+    cells, controls = _without_controls(cells, roles)
+    variable_cells, variable_controls = _without_controls(variable_cells, variable_headers)
     empty = pa.nulls(size, pa.string())
     # What the numbers say of where their owners are, and which rows share a destination, are worked
     # out on a thread of its own (the facts' tables while the numbers are normalized), while the
@@ -143,7 +145,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
             phones.e164, phones.extension, phones.sip_uri, cells.get("name", empty), cells.get("email", empty),
             pa.array(numbers), *variable_cells.values(),
         )  # fmt: skip
-        notes = _notes(phones.note, long_name, long_email, bad_email)
+        notes = _notes(phones.note, long_name, long_email, bad_email, controls | variable_controls)
         facts, destination = facts_job.result(), destinations_job.result()
     callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
     assistant_id = _with_default(cells.get("assistant_id"), campaign.assistant_id, size)
@@ -169,11 +171,28 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     rows.set_status(no_assistant, INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
     no_number_id = callable_ & ~no_assistant & phone_number_id.equal("")
     rows.set_status(no_number_id, INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty")
+    hidden = np.zeros(size, dtype=bool)
+    hidden[sheet.hidden] = True
+    rows.set_status(rows.planned() & hidden, SUPPRESSED, "row hidden in the workbook: unhide it to call it")
     planned = rows.planned()
     for position, note in notes.items():
         if planned[position]:
             rows.reason.set(position, note)
     return rows
+
+
+def _without_controls(
+    cells: dict[str, pa.Array], headers: dict[str, str]
+) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
+    """The cells with control characters removed (Vapi would get them escaped, and a voice would
+    read them out), and, by header, where some were removed."""
+    cleaned, removed = dict(cells), {}
+    for key, column in cells.items():
+        found = pc.fill_null(pc.match_substring_regex(column, CONTROL_CLASS), False)
+        if pc.any(found).as_py():
+            cleaned[key] = pc.replace_substring_regex(column, CONTROL_CLASS, "")
+            removed[headers[key]] = found
+    return cleaned, removed
 
 
 def _destinations(phones: PhoneColumn) -> npt.NDArray[np.int64]:
@@ -297,14 +316,21 @@ def _fields_of(name: pa.Array, email: pa.Array) -> tuple[pa.Array, ...]:
     return name_member, email_member, long_name, long_email, pc.and_(has_email, pc.invert(good_email))
 
 
-def _notes(phone_note: pa.Array, long_name: pa.Array, long_email: pa.Array, bad_email: pa.Array) -> dict[int, str]:
+def _notes(
+    phone_note: pa.Array, long_name: pa.Array, long_email: pa.Array, bad_email: pa.Array,
+    controls: dict[str, pa.Array],
+) -> dict[int, str]:  # fmt: skip
     """What to tell about accepted rows, by position: a repaired number, a shortened name, an email
-    not sent."""
-    noted = pc.or_(pc.is_valid(phone_note), pc.or_(long_name, bad_email)).to_numpy(zero_copy_only=False)
+    not sent, control characters left out."""
+    noted = pc.or_(pc.is_valid(phone_note), pc.or_(long_name, bad_email))
+    for found in controls.values():
+        noted = pc.or_(noted, found)
     notes: dict[int, str] = {}
-    for position in np.flatnonzero(noted).tolist():
+    for position in np.flatnonzero(noted.to_numpy(zero_copy_only=False)).tolist():
+        removed = [header for header, found in controls.items() if found[position].as_py()]
         parts = [
             phone_note[position].as_py(),
+            f"control characters left out of {', '.join(map(repr, removed))}" if removed else None,
             f"name shortened to {MAX_FIELD} characters" if long_name[position].as_py() else None,
             f"email not sent: longer than {MAX_FIELD} characters" if long_email[position].as_py()
             else "email not sent: not an email address" if bad_email[position].as_py() else None,

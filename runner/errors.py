@@ -4,6 +4,7 @@
     ├── InputError        the spreadsheet cannot be read as a whole (exit 2, nothing sent)
     ├── CampaignError     the campaign file is invalid (exit 2, nothing sent)
     ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
+    │   └── FolderInUse   another process is running in it (`status` then reads it read-only)
     ├── ApiError          Vapi (or the sandbox) answered with an error
     │   └── AuthError     401/403 or billing: the whole run must stop at once
     └── NetworkError      no answer; `maybe_sent` says whether Vapi may have acted on it
@@ -30,6 +31,10 @@ class CampaignError(RunnerError):
 
 class OutdirError(RunnerError):
     """The output folder cannot be used for this run."""
+
+
+class FolderInUse(OutdirError):
+    """Another process holds the run folder's lock (a long `run`, most often)."""
 
 
 class ApiError(RunnerError):

@@ -87,6 +87,27 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A run folder's ledger as another process sees it while a run holds the folder."""
+
+    requests: dict[str, int]  # by state
+    rows: dict[str, int]  # rows by the state of their request
+    calls: dict[str, int]  # rows Vapi answered for, by the status it gave
+
+    def lines(self) -> list[str]:
+        """The summary a person reads: requests and rows by state, calls by status."""
+
+        def counts(values: dict[str, int]) -> str:
+            return ", ".join(f"{name} {count}" for name, count in sorted(values.items())) or "none"
+
+        return [
+            f"requests: {counts(self.requests)}",
+            f"rows: {counts(self.rows)}",
+            f"calls: {counts(self.calls)}",
+        ]
+
+
 class Ledger:
     """One run's ledger. Safe to share between the submitter's threads."""
 
@@ -112,6 +133,27 @@ class Ledger:
                 return dict(db.execute("SELECT key, value FROM meta").fetchall())
             except sqlite3.OperationalError:
                 return {}
+
+    @staticmethod
+    def progress(outdir: Path) -> Progress:
+        """Counts read without writing anything (a read-only connection), so that `status` can look
+        at a folder while a run holds it."""
+        path = outdir / LEDGER_FILE
+        if not path.exists():
+            raise OutdirError(f"{outdir}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+                states = db.execute(
+                    "SELECT state, COUNT(*), SUM(json_array_length(rows)) FROM requests GROUP BY state"
+                ).fetchall()
+                calls = db.execute("SELECT status, COUNT(*) FROM outcomes GROUP BY status").fetchall()
+        except sqlite3.Error as exc:
+            raise OutdirError(f"{outdir}: cannot read its ledger ({exc})") from None
+        return Progress(
+            requests={state: count for state, count, _ in states},
+            rows={state: rows or 0 for state, _, rows in states},
+            calls=dict(calls),
+        )
 
     @classmethod
     def open(

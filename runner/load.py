@@ -11,13 +11,17 @@ import codecs
 import csv
 import hashlib
 import io
+import posixpath
+import re
 import sys
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +41,13 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_CELL_CHARS = 10_000
 # A quoted cell over more lines than this is a stray quote swallowing rows, not an address.
 MAX_CELL_LINES = 10
+# More control characters than this in a text file's first 4 KB: it is not text. Fewer are cells'
+# stray characters, left out of what is sent (README: "Control characters").
+BINARY_CONTROLS = 8
 # The header may sit below a title block; look this far down for it.
 HEADER_SEARCH_ROWS = 20
+_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*\bhidden="(?:1|true)"[^>]*>')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 # Arrow reads every column as text when told so by name (its names are f0, f1, …).
 _ALL_TEXT = {f"f{index}": pa.string() for index in range(2048)}
 
@@ -102,6 +111,7 @@ class Sheet:
     content_hash: str
     row_problems: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    hidden: list[int] = field(default_factory=list)  # positions of rows the workbook hides
 
 
 def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | None = None) -> Sheet:
@@ -121,7 +131,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     hashing = ThreadPoolExecutor(max_workers=1)
     content_hash = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
     hashing.shutdown(wait=False)
-    table = _read_table(path, data, sheet, warnings, columns)  # columns given: a sheet to plan
+    table, hidden_rows = _read_table(path, data, sheet, warnings, columns)  # columns given: a sheet to plan
     head = list(records(table.slice(0, HEADER_SEARCH_ROWS)))
     header_index = _find_header([[cell or "" for cell in record] for record in head], columns)
     if header_index is None:
@@ -144,14 +154,23 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         rest = [column.filter(pa.array(keep)) for column in rest]
         filled = [column[keep] for column in filled]
     body = pa.table(rest[:width], names=headers)
+    row_numbers = np.flatnonzero(keep) + header_index + 2
+    hidden = np.flatnonzero(np.isin(row_numbers, list(hidden_rows))).tolist() if hidden_rows else []
+    if hidden:
+        shown = ", ".join(str(row_numbers[i]) for i in hidden[:10]) + (", …" if len(hidden) > 10 else "")
+        warnings.append(
+            f"{path}: {len(hidden)} row(s) hidden in the workbook (rows {shown}) are not called: "
+            "each is suppressed with that reason; unhide them to call them"
+        )
     return Sheet(
         path=path,
         table=body,
-        row_numbers=(np.flatnonzero(keep) + header_index + 2).tolist(),
+        row_numbers=row_numbers.tolist(),
         roles=detect_roles(headers, columns, path, warnings),
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
         warnings=warnings,
+        hidden=hidden,
     )
 
 
@@ -163,7 +182,7 @@ def read_cells(path: Path) -> list[list[str]]:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     if not data or data.isspace():
         return []
-    return [[cell or "" for cell in record] for record in records(_read_table(path, data, None, []))]
+    return [[cell or "" for cell in record] for record in records(_read_table(path, data, None, [])[0])]
 
 
 def normalize_header(text: str) -> str:
@@ -350,13 +369,15 @@ def _column_letter(index: int) -> str:
 
 def _read_table(
     path: Path, data: bytes, sheet: str | None, warnings: list[str], columns: Columns | None = None
-) -> pa.Table:
-    """The file's records as string columns, in order; a short record's missing cells are null."""
+) -> tuple[pa.Table, frozenset[int]]:
+    """The file's records as string columns, in order (a short record's missing cells are null), and
+    the row numbers the workbook hides."""
     is_zip = data[:4] == b"PK\x03\x04"
     is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
     suffix = path.suffix.lower()
     if is_zip or is_ole:
         return _read_book(path, data, sheet, columns, warnings)
+    no_hidden_rows: frozenset[int] = frozenset()
     if suffix in BOOK_SUFFIXES:
         warnings.append(f"{path}: named {suffix} but is a text file: read as delimited text")
     elif suffix not in TEXT_SUFFIXES:
@@ -366,7 +387,7 @@ def _read_table(
     table = _parse_text(text, delimiter, data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8"))
     if any(pc.any(pc.match_substring(column, "\n")).as_py() for column in table.columns):
         _check_multiline_cells(path, text, delimiter, warnings)
-    return table
+    return table, no_hidden_rows
 
 
 def _check_multiline_cells(path: Path, text: str, delimiter: str, warnings: list[str]) -> None:
@@ -415,23 +436,25 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
             raise InputError(f"{path}: starts like UTF-16 but does not decode as it") from None
     head = data[:4096]
     if b"\x00" in head:
-        # UTF-16 without a BOM puts a NUL beside every ASCII character; anything else is binary.
+        # UTF-16 without a BOM puts a NUL beside every ASCII character.
         for encoding, nuls in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
             if nuls.count(0) > len(head) // 4:
                 return _decode_or_fail(data, encoding, path), encoding
-        offset = head.index(b"\x00")
-        line = head[:offset].count(b"\n") + 1
-        raise InputError(
-            f"{path}: binary content, not a spreadsheet or text export: a NUL byte at line {line} "
-            f"(byte {offset + 1}); if it is a text export, remove the NUL characters"
-        )
+        controls = sum(1 for byte in head if byte < 32 and byte not in b"\r\n\t")
+        if controls > BINARY_CONTROLS:
+            offset = head.index(b"\x00")
+            line = head[:offset].count(b"\n") + 1
+            raise InputError(
+                f"{path}: binary content, not a spreadsheet or text export: {controls} control characters in "
+                f"its first 4 KB, the first NUL byte at line {line} (byte {offset + 1})"
+            )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     text = data.decode("cp1252", errors="replace")
     controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
-    if controls > 8 or text[:4096].count("\ufffd") > 8:
+    if controls > BINARY_CONTROLS or text[:4096].count("\ufffd") > BINARY_CONTROLS:
         raise InputError(
             f"{path}: binary content, not a spreadsheet or text export: {controls} control characters and "
             f"{text[:4096].count(chr(0xFFFD))} undecodable bytes in its first 4 KB"
@@ -509,10 +532,12 @@ def _parse_rectangular(utf8: bytes, delimiter: str) -> pa.Table | None:
     return table
 
 
-def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | None, warnings: list[str]) -> pa.Table:
+def _read_book(
+    path: Path, data: bytes, sheet: str | None, columns: Columns | None, warnings: list[str]
+) -> tuple[pa.Table, frozenset[int]]:
     """The sheet to plan: the one `sheet` names, else the first visible sheet with a phone number
-    column. Hidden sheets are read only when named; other sheets that hold data are warned about.
-    Without `columns` (a list, such as a do-not-call file), every sheet's cells."""
+    column, and its hidden rows. Hidden sheets are read only when named; other sheets that hold data
+    are warned about. Without `columns` (a list, such as a do-not-call file), every sheet's cells."""
     from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
     try:
@@ -524,11 +549,11 @@ def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | No
         raise InputError(f"{path}: the workbook has no sheets")
     listed = ", ".join(map(repr, names))
     if columns is None:
-        return _sheet_table(book, *names)
+        return _sheet_table(book, *names), frozenset()
     if sheet is not None:
         if sheet not in names:
             raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {listed}")
-        return _sheet_table(book, sheet)
+        return _sheet_table(book, sheet), hidden_rows(data, sheet)
     hidden = {m.name for m in book.sheets_metadata if m.visible != SheetVisibleEnum.Visible}
     visible = [name for name in names if name not in hidden]
     chosen, table = None, None
@@ -552,7 +577,40 @@ def _read_book(path: Path, data: bytes, sheet: str | None, columns: Columns | No
                 f"{path}: sheet {name!r} also holds data and was not read; to plan it, "
                 f'set sheet = "{name}" in the campaign file'
             )
-    return table
+    return table, hidden_rows(data, chosen)
+
+
+def hidden_rows(data: bytes, sheet: str) -> frozenset[int]:
+    """The row numbers an XLSX sheet hides (by hand or by a filter); calamine does not say, so the
+    sheet's XML is read for its `<row r="N" hidden="1">` elements. Other formats: none."""
+    if data[:4] != b"PK\x03\x04":
+        return frozenset()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            part = _sheet_part(book, sheet)
+            if part is None:
+                return frozenset()
+            xml = book.read(part)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+        return frozenset()
+    if b"hidden=" not in xml:
+        return frozenset()
+    found = (_ROW_NUMBER.search(match[0]) for match in _HIDDEN_ROW.finditer(xml))
+    return frozenset(int(number[1]) for number in found if number)
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding the sheet's cells, through the workbook's relationships."""
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    ids = {node.get("name"): node.get(rel) for node in workbook.iter(f"{main}sheet")}
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {node.get("Id"): node.get("Target", "") for node in rels}
+    target = targets.get(ids.get(sheet))
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
 
 
 def _sheet_table(book: Any, *names: str) -> pa.Table:

@@ -25,7 +25,7 @@ import numpy as np
 
 from runner.config import Campaign, load_campaign
 from runner.customers import PLANNED
-from runner.errors import OutdirError, unwritable
+from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.history import Contact, History
 from runner.hours import HORIZON
 from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, RowOutcome, now_utc
@@ -431,14 +431,17 @@ def _lock_folder(folder: Path) -> IO[str]:
     """One process per run folder at a time: a second one gets a clear error, not a race."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / ".lock").open("w")
+        handle = (folder / ".lock").open("a")  # "w" would wipe the holder's pid before the lock is tried
     except OSError as exc:
         raise OutdirError(f"{folder}: cannot use as the run folder: {exc.strerror}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise OutdirError(f"{folder}: another vapi-campaign run is using this folder") from None
+        holder = (folder / ".lock").read_text().strip()
+        who = f" (process {holder})" if holder.isdigit() else ""
+        raise FolderInUse(f"{folder}: another vapi-campaign run{who} is using this folder") from None
+    handle.truncate(0)
     handle.write(str(os.getpid()))
     handle.flush()
     return handle

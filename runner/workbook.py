@@ -3,6 +3,7 @@ styled and filterable Results sheet, and a Summary sheet with counts, reach rate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 import pyarrow as pa
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -22,6 +22,9 @@ from runner.results import Summary
 XLSX_MAX_CELL = 32_767
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
+# XML cannot hold these; OOXML writes them as _xHHHH_ (ECMA-376 ST_Xstring), which Excel shows as
+# the character. A literal "_xHHHH_" in a cell is escaped the same way so that it stays as written.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
@@ -87,12 +90,17 @@ def _write_summary(sheet: Any, summary: Summary) -> None:  # Any: the stubs miss
 
 def _text_cell(sheet: WriteOnlyWorksheet, value: object, header: bool = False) -> Cell:
     """A typed string cell: openpyxl would otherwise make '=…' a live formula."""
-    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", str(value))[:XLSX_MAX_CELL])
+    cell = WriteOnlyCell(sheet, value=ooxml_text(str(value))[:XLSX_MAX_CELL])
     cell.data_type = "s"
     if header:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     return cell
+
+
+def ooxml_text(text: str) -> str:
+    """The text as an XLSX cell holds it: characters XML forbids as _xHHHH_ escapes."""
+    return _NOT_XML.sub(lambda match: f"_x{ord(match.group()):04X}_", text)
 
 
 def _append_text(sheet: WriteOnlyWorksheet, values: Iterable[object], header: bool = False) -> None:

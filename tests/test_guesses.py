@@ -4,17 +4,26 @@ it chose; where a guess could call the wrong people, it refuses and names the fi
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
 from runner.errors import InputError
 from runner.pipeline import plan_file
+from runner.results import Summary
+from runner.run import CampaignRun
+from runner.workbook import write_workbook
 
 CONSENTING = {"compliance": {"require_consent": True}}
 
@@ -244,3 +253,95 @@ def test_a_header_repeated_mid_file_is_invalid_and_says_why(
     results = plan_file(write_csv(text), make_campaign()).row_results()
     assert [(r.row, r.status) for r in results] == [(2, "planned"), (3, "invalid"), (4, "planned")]
     assert "the header row again" in results[1].reason
+
+
+def test_control_characters_are_never_sent_and_the_results_keep_them(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    padding = "".join(f"+1202555{1000 + n:04d},Person {n},x\n" for n in range(300))  # past the first 4 KB
+    text = "phone,name,note\n+12025550100,Bad\x00Name,a\x01b\n" + padding + "+12025550101,Esc\x1bName,_x0041_\n"
+    source = tmp_path / "controls.csv"
+    source.write_bytes(text.encode())
+    out = tmp_path / "out"
+    result = cli("run", source, "-c", make_campaign(batch_size=1000), "-o", out, "--format", "csv",
+                 "--base-url", server.url, "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    calls = httpx.get(f"{server.url}/call", params={"limit": 1000},
+                      headers={"Authorization": f"Bearer {server.config.api_key}"}).json()  # fmt: skip
+    sent = json.dumps(calls)
+    assert not any(code in sent for code in ("\\u0000", "\\u0001", "\\u001b"))
+    names = {call["customer"]["number"]: call["customer"].get("name") for call in calls}
+    assert names["+12025550100"] == "BadName" and names["+12025550101"] == "EscName"
+    with (out / "results.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert (rows[0]["name"], rows[0]["note"], rows[-1]["name"]) == ("Bad\x00Name", "a\x01b", "Esc\x1bName")
+    assert rows[0]["reason"] == "control characters left out of 'name', 'note'"
+    assert rows[-1]["reason"] == "control characters left out of 'name'"
+
+
+def test_a_workbook_keeps_control_characters_as_ooxml_escapes(tmp_path: Path) -> None:
+    summary = Summary(by_status={"planned": 1}, by_ended_reason={}, by_assistant={}, ended=0, reached=0)
+    path = tmp_path / "results.xlsx"
+    write_workbook(pa.table({"name": ["Bad\x00Name\x1b"], "note": ["_x0041_"]}), path, summary)
+    with zipfile.ZipFile(path) as book:
+        xml = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "Bad_x0000_Name_x001B_" in xml and "_x005F_x0041_" in xml
+
+
+def test_hidden_rows_are_suppressed_with_a_reason_and_said(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in [*LEADS, ["+12025550102", "Cy"], ["+12025550103", "Di"]]:
+        sheet.append(row)
+    sheet.row_dimensions[3].hidden = True  # Bob, hidden by hand
+    sheet.auto_filter.ref = "A1:B5"
+    sheet.row_dimensions[5].hidden = True  # Di, filtered out
+    workbook.save(path := tmp_path / "leads.xlsx")
+    plan = plan_file(path, make_campaign())
+    results = [(r.row, r.status, r.reason) for r in plan.row_results()]
+    hidden = "row hidden in the workbook: unhide it to call it"
+    assert results == [(2, "planned", ""), (3, "suppressed", hidden), (4, "planned", ""), (5, "suppressed", hidden)]
+    assert any("2 row(s) hidden in the workbook (rows 3, 5)" in w for w in plan.warnings)
+
+
+def test_status_reads_a_folder_read_only_while_a_run_holds_it(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox()
+    monkeypatch.setenv("VAPI_API_KEY", server.config.api_key)
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n+12025550100\n+12025550101\n+12025550102\n")
+    campaign, out = make_campaign(batch_size=2), tmp_path / "out"
+    assert cli("run", source, "-c", campaign, "-o", out, "--base-url", server.url, "--yes").exit_code == 0
+    before = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+    with CampaignRun.open(source, campaign, out):  # a long run holds the folder
+        before = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+        result = cli("status", out, "--base-url", server.url)
+        assert result.exit_code == 0, result.output
+        assert "a run is using this folder; its progress so far (read-only" in result.output
+        assert "requests: sent 2" in result.output and "rows: sent 3" in result.output
+        assert "calls: queued 3" in result.output
+        assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before
+        watching = cli("status", out, "--base-url", server.url, "--watch")
+        assert watching.exit_code == 2 and "without --watch/--retry" in watching.output
+
+
+def test_ctrl_c_while_the_libraries_load_exits_130_without_a_traceback() -> None:
+    stop_at_pyarrow = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pyarrow':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['vapi-campaign', '--help']\n"
+        "import runner\n"
+        "assert 'pyarrow' not in sys.modules\n"
+        "from runner.entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", stop_at_pyarrow], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and "interrupted" in result.stderr

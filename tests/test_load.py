@@ -153,6 +153,12 @@ def test_cells_over_a_few_lines_are_read_and_said(tmp_path: Path) -> None:
 
 def test_the_binary_check_names_what_it_saw(tmp_path: Path) -> None:
     path = tmp_path / "nul.csv"
-    path.write_bytes(b"phone,name\n+12025550100,Bad\x00Name\n")
-    with pytest.raises(InputError, match=r"a NUL byte at line 2 \(byte 28\)"):
+    path.write_bytes(b"phone,name\n+12025550100,Bad\x00Name\n+12025550101," + b"\x00\x01" * 8 + b"\n")
+    with pytest.raises(InputError, match=r"17 control characters .* first NUL byte at line 2 \(byte 28\)"):
         load_sheet(path)
+
+
+def test_a_few_control_characters_are_cells_not_binary(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"phone,name\n+12025550100,Bad\x00Name\n")
+    assert load_sheet(path).table.column("name").to_pylist() == ["Bad\x00Name"]

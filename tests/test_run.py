@@ -170,7 +170,7 @@ def test_one_run_per_folder_and_one_plan_per_folder(
     source = write_input(tmp_path, 2)
     with (
         CampaignRun.open(source, campaign, tmp_path / "run"),
-        pytest.raises(OutdirError, match="another vapi-campaign run is using this folder"),
+        pytest.raises(OutdirError, match=r"another vapi-campaign run \(process \d+\) is using this folder"),
     ):
         CampaignRun.open(source, campaign, tmp_path / "run")
     with pytest.raises(OutdirError, match="holds a run of a different spreadsheet or campaign"):
