@@ -17,6 +17,7 @@ from runner.ledger import Ledger
 from runner.pipeline import Plan, plan_file, write_plan
 from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox, SandboxConfig
+from runner.statuses import RequestState
 from runner.vapi import VapiClient
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,7 +182,7 @@ def run(
                 click.echo(f"run folder: {campaign_run.outdir}")
                 states = ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items())
                 click.echo(f"requests: {states or 'none to send'}")
-            _confirm(campaign_run.people_to_call(), campaign_run.pending().get("planned", 0), yes)
+            _confirm(campaign_run.people_to_call(), campaign_run.pending().get(RequestState.PLANNED, 0), yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
         raise _fail(exc) from None
@@ -231,7 +232,7 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
     """The library reports progress through a callback; the bar is the CLI's, on a terminal only."""
     if quiet or not sys.stderr.isatty():
         return campaign_run.send(client, resend_unknown=resend_unknown)
-    total = max(1, campaign_run.pending().get("planned", 0))
+    total = max(1, campaign_run.pending().get(RequestState.PLANNED, 0))
     with click.progressbar(length=total, label="sending", file=sys.stderr) as bar:
         return campaign_run.send(
             client, progress=lambda done, _total: bar.update(done - bar.pos), resend_unknown=resend_unknown

@@ -35,14 +35,12 @@ from runner.load import Sheet, find_header
 from runner.number_facts import NumberFacts, facts_column, load_tables
 from runner.phones import region_for
 from runner.phones_fast import PhoneColumn, normalize_column
+from runner.statuses import Status
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
 # Names where collapsing whitespace changes more than the ends: a run of it, or any but a space.
 _ODD_SPACE = WHITESPACE_CLASS + "{2}|[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]"
 _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WHITESPACE_CLASS[1:-1]}]+$"
-
-# Row statuses before anything is sent.
-PLANNED, INVALID, DUPLICATE, SUPPRESSED = "planned", "invalid", "duplicate", "suppressed"
 
 
 @dataclass
@@ -68,14 +66,14 @@ class Rows:
     windows: list[Interval] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.status, self.reason = Labels(len(self.numbers), PLANNED), Labels(len(self.numbers), "")
+        self.status, self.reason = Labels(len(self.numbers), Status.PLANNED), Labels(len(self.numbers), "")
         self.window = np.full(len(self.numbers), -1, dtype=np.intp)
 
     def __len__(self) -> int:
         return len(self.numbers)
 
     def planned(self) -> npt.NDArray[np.bool_]:
-        return self.status.equal(PLANNED)
+        return self.status.equal(Status.PLANNED)
 
     def set_status(
         self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, status: str, reason: str | Objects
@@ -166,14 +164,16 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     number_column = roles.get("number", "")
     reasons = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
                            lambda text: _column_reason(text or "", number_column))  # fmt: skip
-    rows.set_status(~callable_, INVALID, reasons)
+    rows.set_status(~callable_, Status.INVALID, reasons)
     no_assistant = callable_ & assistant_id.equal("") if campaign.assistant is None else np.zeros(size, bool)
-    rows.set_status(no_assistant, INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
+    rows.set_status(no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
     no_number_id = callable_ & ~no_assistant & phone_number_id.equal("")
-    rows.set_status(no_number_id, INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty")
+    rows.set_status(
+        no_number_id, Status.INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
+    )
     hidden = np.zeros(size, dtype=bool)
     hidden[sheet.hidden] = True
-    rows.set_status(rows.planned() & hidden, SUPPRESSED, "row hidden in the workbook: unhide it to call it")
+    rows.set_status(rows.planned() & hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it")
     planned = rows.planned()
     for position, note in notes.items():
         if planned[position]:

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.config import load_campaign
-from runner.customers import PLANNED
 from runner.errors import CampaignError, RunnerError
 from runner.ledger import LEDGER_FILE, Ledger
 from runner.load import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.run import CampaignRun
+from runner.statuses import Status
 from runner.vapi import VapiClient
 
 CAMPAIGN_FILE = "campaign.toml"
@@ -54,7 +54,7 @@ class FileOutcome:
     @property
     def ok(self) -> bool:
         return self.state in ("done", "duplicate", "follow-ups") and not (
-            self.counts.get("failed") or self.counts.get("unknown")
+            self.counts.get(Status.FAILED) or self.counts.get(Status.UNKNOWN)
         )
 
     def line(self) -> str:
@@ -249,10 +249,10 @@ class Inbox:
             outcome.state = "interrupted" if report.interrupted else "stopped"
             outcome.error = str(report.fatal or report.unreachable or "interrupted")
             return outcome
-        if result.counts.get(PLANNED):
+        if result.counts.get(Status.PLANNED):
             # Rows not sent yet (Vapi kept refusing for now): the file is not done until they are.
             outcome.state = "pending"
-            outcome.error = f"{result.counts[PLANNED]} row(s) not sent yet; the next inbox run sends them"
+            outcome.error = f"{result.counts[Status.PLANNED]} row(s) not sent yet; the next inbox run sends them"
             return outcome
         results = folder / "results" / f"{path.stem}-{_stamp()}{result.results_path.suffix}"
         shutil.copyfile(result.results_path, results)

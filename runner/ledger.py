@@ -22,9 +22,9 @@ from typing import Any
 
 from runner.errors import OutdirError, unwritable
 from runner.plan import CallRequest
+from runner.statuses import RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
-PLANNED, SENDING, SENT, REJECTED, UNKNOWN = "planned", "sending", "sent", "rejected", "unknown"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -185,7 +185,7 @@ class Ledger:
         db.executemany(
             "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (r.id, seq + n, r.body_json, json.dumps(r.rows), PLANNED, attempt)
+                (r.id, seq + n, r.body_json, json.dumps(r.rows), RequestState.PLANNED, attempt)
                 for n, r in enumerate(requests, start=1)
             ],
         )
@@ -282,22 +282,22 @@ class Ledger:
         with self._transaction() as db:
             db.execute(
                 "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ?, body = ? WHERE id = ?",
-                (SENDING, moment.isoformat(), json.dumps(body), request_id),
+                (RequestState.SENDING, moment.isoformat(), json.dumps(body), request_id),
             )
         return moment
 
     def mark_not_sent(self, request_id: str, error: str) -> None:
         """The request provably never reached Vapi: it may be sent again."""
-        self._finish(request_id, PLANNED, error, [])
+        self._finish(request_id, RequestState.PLANNED, error, [])
 
     def record_sent(self, request_id: str, outcomes: list[RowOutcome], note: str = "") -> None:
-        self._finish(request_id, SENT, note, outcomes)
+        self._finish(request_id, RequestState.SENT, note, outcomes)
 
     def record_rejected(self, request_id: str, error: str, rows: Iterable[int]) -> None:
-        self._finish(request_id, REJECTED, error, [RowOutcome(r, "failed", error) for r in rows])
+        self._finish(request_id, RequestState.REJECTED, error, [RowOutcome(r, Status.FAILED, error) for r in rows])
 
     def record_unknown(self, request_id: str, error: str, outcomes: list[RowOutcome]) -> None:
-        self._finish(request_id, UNKNOWN, error, outcomes)
+        self._finish(request_id, RequestState.UNKNOWN, error, outcomes)
 
     def _finish(self, request_id: str, state: str, error: str, outcomes: list[RowOutcome]) -> None:
         with self._transaction() as db:
@@ -320,7 +320,7 @@ class Ledger:
         found: dict[str, list[int]] = {}
         for row, owner in self.owners().items():
             outcome = outcomes.get(row)
-            if outcome is not None and outcome.status == UNKNOWN and outcome.request_id == owner.id:
+            if outcome is not None and outcome.status == Status.UNKNOWN and outcome.request_id == owner.id:
                 found.setdefault(owner.id, []).append(row)
         return found
 
@@ -359,7 +359,7 @@ class Ledger:
                         seq,
                         json.dumps(body),
                         json.dumps(rows_sent),
-                        PLANNED,
+                        RequestState.PLANNED,
                         request.attempt,
                     ),
                 )

@@ -23,6 +23,7 @@ from runner.load import Sheet, load_sheet
 from runner.plan import CallRequest, PlannedRequests, iso_utc, plan_requests, schedule_plan
 from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_table, write_results
 from runner.screen import Screen, load_do_not_call, mark_duplicates
+from runner.statuses import Status
 
 REQUESTS_FILE = "requests.jsonl"
 SHOWN_VARIABLES = 20  # the summary names this many variables, then counts the rest
@@ -103,8 +104,8 @@ class Plan:
         rules = ", ".join(f"{rule} {n}" for rule, n in self.suppressed.most_common())
         lines = [
             f"rows: {len(self.rows)}",
-            *(f"{status}: {counts.get(status, 0)}" for status in ("planned", "invalid", "duplicate")),
-            f"suppressed: {counts.get('suppressed', 0)}" + (f" ({rules})" if rules else ""),
+            *(f"{status}: {counts.get(status, 0)}" for status in (Status.PLANNED, Status.INVALID, Status.DUPLICATE)),
+            f"suppressed: {counts.get(Status.SUPPRESSED, 0)}" + (f" ({rules})" if rules else ""),
             f"requests: {len(self.planned_requests)}",
         ]
         if self.variables:

@@ -24,22 +24,20 @@ from typing import IO, Any
 import numpy as np
 
 from runner.config import Campaign, load_campaign
-from runner.customers import PLANNED
 from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.history import Contact, History
 from runner.hours import HORIZON
-from runner.ledger import REJECTED, SENDING, UNKNOWN, Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.plan import CallRequest, build_requests
 from runner.results import RowResult, Summary, result_columns, results_table, summarize, write_results
 from runner.screen import Screen, load_do_not_call
+from runner.statuses import CallStatus, RequestState, Status
 from runner.submit import SubmitOptions, SubmitReport, Submitter
 from runner.vapi import VapiClient
 
-NOT_DUE = "not due"  # a follow-up whose window is too short to place now
-
-FAILED_STATUSES = ("failed", "unknown")
+FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 _NOT_FOUND = "the API answered 404 for this call at the last status"
 INPUT_COPY = "input"
 
@@ -71,7 +69,7 @@ class RunOutcome:
         if self.report.interrupted:
             return 130
         trouble = self.report.fatal or self.report.unreachable or self.report.not_found or self.blocked
-        return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, PLANNED)) else 0
+        return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, Status.PLANNED)) else 0
 
 
 def parse_time(value: str) -> datetime:
@@ -159,7 +157,7 @@ class CampaignRun:
 
     def people_to_call(self) -> int:
         """Rows in the requests a send would place now: the number the confirmation asks about."""
-        return sum(len(request.rows) for request in self.ledger.requests("planned"))
+        return sum(len(request.rows) for request in self.ledger.requests(RequestState.PLANNED))
 
     def pending(self) -> dict[str, int]:
         """Requests by ledger state: what a send would do now."""
@@ -202,7 +200,7 @@ class CampaignRun:
         wanted = {
             outcome.call_id: row
             for row, outcome in self.ledger.outcomes().items()
-            if outcome.call_id and stored.get(outcome.call_id, {}).get("status") != "ended"
+            if outcome.call_id and stored.get(outcome.call_id, {}).get("status") != CallStatus.ENDED
         }
         fetched = fetch_calls(client, list(wanted), concurrency)
         self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
@@ -248,7 +246,7 @@ class CampaignRun:
         return sum(
             1
             for outcome in self.ledger.outcomes().values()
-            if outcome.call_id and calls.get(outcome.call_id, {}).get("status") != "ended"
+            if outcome.call_id and calls.get(outcome.call_id, {}).get("status") != CallStatus.ENDED
         )
 
     def schedule_followups(self, now: datetime | None = None) -> int:
@@ -265,7 +263,7 @@ class CampaignRun:
         for position, number in enumerate(self.plan.rows.numbers.tolist()):
             owner, outcome = owners.get(number), outcomes.get(number)
             call = calls.get(outcome.call_id, {}) if outcome and outcome.call_id else {}
-            if owner is None or call.get("status") != "ended" or call.get("endedReason") not in retry.on:
+            if owner is None or call.get("status") != CallStatus.ENDED or call.get("endedReason") not in retry.on:
                 continue
             if owner.attempt >= retry.max_attempts:
                 continue
@@ -280,7 +278,7 @@ class CampaignRun:
                 again.window[unscheduled] = len(again.windows)
                 again.windows.append((start, campaign.schedule.latest_at or start + HORIZON))
             too_short = [end - begin < timedelta(minutes=1) for begin, end in again.windows] + [False]
-            again.set_status(again.planned() & np.asarray(too_short)[again.window], NOT_DUE, "")
+            again.set_status(again.planned() & np.asarray(too_short)[again.window], Status.NOT_DUE, "")
             requests = [
                 CallRequest(f"{request.id}-a{attempt}", request.rows, _attempt_body(request.body_json, attempt))
                 for request in build_requests(again, campaign, self.plan.run_id)
@@ -301,7 +299,7 @@ class CampaignRun:
                 merged.append(result)
                 continue
             status, reason, call_id = _ledger_status(owner, outcomes.get(result.row))
-            notes = result.reason if result.status == PLANNED else ""
+            notes = result.reason if result.status == Status.PLANNED else ""
             missing = _NOT_FOUND if call_id in self._not_found else ""
             reason = "; ".join(part for part in (reason, notes, missing) if part)
             schedule = owner.body.get("schedulePlan") or {}
@@ -346,13 +344,13 @@ def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:
     """(status, reason, call id) of a row from its request's state and its recorded outcome."""
     if outcome is not None:
         return outcome.status, outcome.reason, outcome.call_id
-    if owner.state == SENDING:
-        return UNKNOWN, "sent, but the run stopped before Vapi's answer was recorded; the next run checks", ""
-    if owner.state in (REJECTED, UNKNOWN):
-        return ("failed" if owner.state == REJECTED else UNKNOWN), owner.error, ""
+    if owner.state == RequestState.SENDING:
+        return Status.UNKNOWN, "sent, but the run stopped before Vapi's answer was recorded; the next run checks", ""
+    if owner.state in (RequestState.REJECTED, RequestState.UNKNOWN):
+        return (Status.FAILED if owner.state == RequestState.REJECTED else Status.UNKNOWN), owner.error, ""
     if owner.error:
-        return PLANNED, f"{owner.error}; run the same command again to send it", ""
-    return PLANNED, "", ""
+        return Status.PLANNED, f"{owner.error}; run the same command again to send it", ""
+    return Status.PLANNED, "", ""
 
 
 def _attempt_body(body_json: str, attempt: int) -> str:
@@ -390,7 +388,7 @@ class _HistoryLog:
         )
 
     def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
-        self.history.forget(self.run_folder, request.id, [o.row for o in outcomes if o.status == "failed"])
+        self.history.forget(self.run_folder, request.id, [o.row for o in outcomes if o.status == Status.FAILED])
         numbers = dict(zip(request.rows, request.customers(), strict=True))
         when = _call_time(request.body)  # kept from the intent when there was one
         self.history.record(

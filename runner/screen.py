@@ -18,12 +18,13 @@ import pyarrow.compute as pc
 
 from runner.columns import Objects, factorize, filled, map_distinct, objects, strip
 from runner.config import Campaign
-from runner.customers import DUPLICATE, SUPPRESSED, Rows
+from runner.customers import Rows
 from runner.errors import InputError
 from runner.hours import Interval, Rules, first_window
 from runner.load import read_cells
 from runner.number_facts import NumberFacts
 from runner.phones import Normalizer
+from runner.statuses import Status
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
 _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
@@ -48,7 +49,7 @@ def mark_duplicates(rows: Rows) -> None:
     first_of_row = planned[first[codes]]
     repeats = planned[first_of_row != planned]
     firsts = rows.numbers[first_of_row[first_of_row != planned]]
-    rows.set_status(repeats, DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
+    rows.set_status(repeats, Status.DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
 
 
 def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
@@ -96,7 +97,7 @@ class Screen:
             nonlocal pending
             broken = np.asarray(problems != "", dtype=bool)
             if broken.any():
-                rows.set_status(pending[broken], SUPPRESSED, problems[broken])
+                rows.set_status(pending[broken], Status.SUPPRESSED, problems[broken])
                 suppressed[rule] += int(broken.sum())
                 pending = pending[~broken]
             return ~broken

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.ledger import SENDING, Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.statuses import CallStatus, RequestState, Status
 from runner.vapi import Call, CallBatchResponse, Customer, VapiClient
 
 RETRY_STATUSES = (429, 503)
@@ -188,7 +189,7 @@ class Submitter:
                         f"{self.report.held_rows} unknown row(s) were sent less than {minutes:g} minutes ago and "
                         "were not re-sent (Vapi may not list a call at once); run --resend-unknown again later"
                     )
-            pending = self.ledger.requests("planned")
+            pending = self.ledger.requests(RequestState.PLANNED)
             futures = [executor.submit(self._send, request) for request in pending]
             for done, future in enumerate(as_completed(futures), start=1):
                 future.result()
@@ -212,7 +213,7 @@ class Submitter:
         return self.report
 
     def _reconcile_all(self, executor: ThreadPoolExecutor) -> None:
-        in_doubt = self.ledger.requests(SENDING)
+        in_doubt = self.ledger.requests(RequestState.SENDING)
         reason = "the previous run stopped before Vapi's answer was recorded"
         for _ in executor.map(lambda request: self._reconcile(request, reason), in_doubt):
             self.report.reconciled += 1
@@ -317,13 +318,13 @@ class Submitter:
         for call in calls:
             row = matcher.row_for(call.customer) if len(request.rows) > 1 else request.rows[0]
             if row is not None:
-                outcomes[row] = RowOutcome(row, call.status or "queued", "", call.id)
+                outcomes[row] = RowOutcome(row, call.status or CallStatus.QUEUED, "", call.id)
         for error in errors:
             row = matcher.row_for(error.customer)
             if row is not None:
-                outcomes[row] = RowOutcome(row, "failed", f"refused by Vapi: {error.message}")
+                outcomes[row] = RowOutcome(row, Status.FAILED, f"refused by Vapi: {error.message}")
         for row in request.rows:
-            outcomes.setdefault(row, RowOutcome(row, "unknown", "Vapi's answer did not mention this customer"))
+            outcomes.setdefault(row, RowOutcome(row, Status.UNKNOWN, "Vapi's answer did not mention this customer"))
         self.ledger.record_sent(request.id, list(outcomes.values()))
         self.contacts.settled(request, list(outcomes.values()))
         if limits and (limits.concurrencyBlocked or limits.remainingConcurrentCalls == 0):
@@ -361,7 +362,7 @@ class Submitter:
         if not looked or (rows is not None and not found):
             return  # still in doubt (a re-check that found nothing changes nothing): looked at again later
         outcomes = [
-            RowOutcome(row, call.status or "queued", f"found in Vapi's call list after: {error}", call.id)
+            RowOutcome(row, call.status or CallStatus.QUEUED, f"found in Vapi's call list after: {error}", call.id)
             for row, call in found.items()
         ]
         missing = [row for row in wanted if row not in found]
@@ -373,7 +374,7 @@ class Submitter:
             f"fate unknown ({error}); not in Vapi's call list, so not re-sent. "
             "Check the Vapi dashboard, then run again with --resend-unknown"
         )
-        outcomes += [RowOutcome(row, "unknown", reason) for row in missing]
+        outcomes += [RowOutcome(row, Status.UNKNOWN, reason) for row in missing]
         self.ledger.record_unknown(request.id, error, outcomes)
         self.contacts.settled(request, outcomes)
 

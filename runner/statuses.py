@@ -1,0 +1,35 @@
+"""Every status word the tool writes, each once: a row's status in the results sheet, a request's
+state in the ledger, and the call statuses of Vapi's that the tool acts on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A row's status in the results sheet (besides the call status Vapi reports once a call exists)."""
+
+    PLANNED = "planned"  # to be sent; after a run, not sent yet (the reason says why)
+    INVALID = "invalid"  # cannot be called as written (the reason names the column)
+    DUPLICATE = "duplicate"  # calls the same destination as an earlier row
+    SUPPRESSED = "suppressed"  # a rule says not to call (consent, do-not-call, hours, history, …)
+    FAILED = "failed"  # Vapi refused it
+    UNKNOWN = "unknown"  # may have reached Vapi; every run and status looks for its call again
+    NOT_DUE = "not due"  # a follow-up whose window is too short to place now
+
+
+class RequestState(StrEnum):
+    """A POST /call request's state in the ledger: planned → sending → sent | rejected | unknown."""
+
+    PLANNED = "planned"  # not sent (again, only when it provably never reached Vapi)
+    SENDING = "sending"  # its intent is on disk: it may be on the wire
+    SENT = "sent"  # Vapi answered with its calls
+    REJECTED = "rejected"  # Vapi refused the whole request
+    UNKNOWN = "unknown"  # no answer: it may have reached Vapi
+
+
+class CallStatus(StrEnum):
+    """The statuses of Vapi's calls that the tool acts on (others it only reports)."""
+
+    QUEUED = "queued"  # accepted, dialing soon: what an answer without a status means
+    ENDED = "ended"  # over: its ended reason and outcome are final
