@@ -10,6 +10,7 @@ provably never reached Vapi).
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
@@ -20,11 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from runner.errors import OutdirError, unwritable
 from runner.plan import CallRequest
 from runner.statuses import RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
+TRANSIENT_ASSISTANT = "transient assistant"  # the assistant named for a request with no assistantId
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,6 +110,16 @@ class Progress:
             f"rows: {counts(self.rows)}",
             f"calls: {counts(self.calls)}",
         ]
+
+
+def _python_text(path: str) -> str:
+    """SQL for `str(value or "")` of a JSON value, as the results sheet has always shown it."""
+    value = f"json_extract(data, '{path}')"
+    return (
+        f"CASE json_type(data, '{path}') WHEN 'text' THEN {value} WHEN 'true' THEN 'True' "
+        f"WHEN 'integer' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END "
+        f"WHEN 'real' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END ELSE '' END"
+    )
 
 
 class Ledger:
@@ -274,6 +288,80 @@ class Ledger:
         with self._lock:
             rows = self._db.execute("SELECT row, status, reason, call_id, request_id FROM outcomes").fetchall()
         return {r[0]: RowOutcome(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+    # --- reading as tables (the run and status path: nothing per row in Python) ------------------
+    def requests_frame(self) -> pl.DataFrame:
+        """One row per request: id, seq, its rows (JSON text), state, error, attempt, schedule and
+        assistant (the body is read once per request, in SQLite)."""
+        return self._frame(
+            "requests",
+            {
+                "request_id": ("id", pl.String),
+                "seq": ("seq", pl.Int64),
+                "rows": ("rows", pl.String),
+                "state": ("state", pl.String),
+                "error": ("error", pl.String),
+                "attempt": ("attempt", pl.Int64),
+                "earliest_at": ("coalesce(json_extract(body, '$.schedulePlan.earliestAt'), '')", pl.String),
+                "latest_at": ("coalesce(json_extract(body, '$.schedulePlan.latestAt'), '')", pl.String),
+                "assistant": (f"coalesce(json_extract(body, '$.assistantId'), '{TRANSIENT_ASSISTANT}')", pl.String),
+            },
+        )
+
+    def outcomes_frame(self) -> pl.DataFrame:
+        """One row per row Vapi (or the run) gave an outcome: row, request id, status, reason, call id."""
+        return self._frame(
+            "outcomes",
+            {
+                "row": ("row", pl.Int64),
+                "request_id": ("request_id", pl.String),
+                "status": ("status", pl.String),
+                "reason": ("reason", pl.String),
+                "call_id": ("call_id", pl.String),
+            },
+        )
+
+    def calls_frame(self) -> pl.DataFrame:
+        """One row per fetched call: its id, status and the outcome columns, as the results sheet
+        shows them (duration in whole seconds, cost as %g, analysis as text)."""
+        text = "coalesce(json_extract(data, '$.{}'), '')".format
+        started, ended = "json_extract(data, '$.startedAt')", "json_extract(data, '$.endedAt')"
+        return self._frame(
+            "calls",
+            {
+                "call_id": ("call_id", pl.String),
+                "status": (text("status"), pl.String),
+                "ended_reason": (text("endedReason"), pl.String),
+                "started_at": (text("startedAt"), pl.String),
+                "ended_at": (text("endedAt"), pl.String),
+                "duration_s": (
+                    f"CASE WHEN coalesce({started}, '') != '' AND coalesce({ended}, '') != '' "
+                    f"THEN printf('%.0f', (julianday({ended}) - julianday({started})) * 86400) ELSE '' END",
+                    pl.String,
+                ),
+                "cost": ("coalesce(printf('%g', json_extract(data, '$.cost')), '')", pl.String),
+                "summary": (_python_text("$.analysis.summary"), pl.String),
+                "success_evaluation": (_python_text("$.analysis.successEvaluation"), pl.String),
+            },
+        )
+
+    def _frame(self, table: str, columns: dict[str, tuple[str, Any]], page: int = 200_000) -> pl.DataFrame:
+        """SELECT these SQL expressions as a polars frame: SQLite writes each page of rows as one
+        NDJSON text, which polars parses in parallel against the given schema."""
+        schema = {name: dtype for name, (_, dtype) in columns.items()}
+        fields = ", ".join(f"'{name}', {expression}" for name, (expression, _) in columns.items())
+        with self._lock:
+            low, high = self._db.execute(f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()
+            texts = []
+            for start in range(low or 0, (high or -1) + 1, page):
+                (text,) = self._db.execute(
+                    f"SELECT group_concat(json_object({fields}), char(10)) FROM {table} WHERE rowid BETWEEN ? AND ?",
+                    (start, start + page - 1),
+                ).fetchone()
+                if text:
+                    texts.append(text)
+        frames = [pl.read_ndjson(io.BytesIO(text.encode()), schema=schema) for text in texts]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
     # --- writing: each method is one committed transaction --------------------------------------
     def mark_sending(self, request_id: str, body: dict[str, Any]) -> datetime:

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from runner.config import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
@@ -31,14 +33,14 @@ from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
 from runner.plan import CallRequest, build_requests
-from runner.results import RowResult, Summary, result_columns, results_table, summarize, write_results
+from runner.results import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, Summary, results_table, write_results
+from runner.run_table import result_arrays, run_results, summarize
 from runner.screen import Screen, load_do_not_call
 from runner.statuses import CallStatus, RequestState, Status
 from runner.submit import SubmitOptions, SubmitReport, Submitter
 from runner.vapi import VapiClient
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
-_NOT_FOUND = "the API answered 404 for this call at the last status"
 INPUT_COPY = "input"
 
 
@@ -288,69 +290,30 @@ class CampaignRun:
         return planned
 
     # --- results -----------------------------------------------------------------------------------
-    def row_results(self) -> list[RowResult]:
-        """The plan's rows with what the ledger knows: call ids, Vapi's status and outcome, failures.
-        A row the ledger holds follows the ledger."""
-        outcomes, owners, calls = self.ledger.outcomes(), self.ledger.owners(), self.ledger.calls()
-        merged = []
-        for result in self.plan.row_results():
-            owner = owners.get(result.row)
-            if owner is None:
-                merged.append(result)
-                continue
-            status, reason, call_id = _ledger_status(owner, outcomes.get(result.row))
-            notes = result.reason if result.status == Status.PLANNED else ""
-            missing = _NOT_FOUND if call_id in self._not_found else ""
-            reason = "; ".join(part for part in (reason, notes, missing) if part)
-            schedule = owner.body.get("schedulePlan") or {}
-            call = calls.get(call_id, {}) if call_id else {}
-            merged.append(
-                RowResult(
-                    result.row,
-                    result.e164,
-                    call.get("status") or status,
-                    reason,
-                    call_id,
-                    owner.id,
-                    schedule.get("earliestAt", ""),
-                    schedule.get("latestAt", ""),
-                    **_call_columns(call, owner.attempt),
-                )
-            )
-        return merged
+    def results(self) -> pl.DataFrame:
+        """Every row's result as one table (run_table.run_results): the plan's rows, with what the
+        ledger knows of them (call ids, Vapi's status and outcome, failures)."""
+        numbers = pa.array(self.plan.rows.numbers)
+        return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found)
 
-    def summary(self, results: list[RowResult] | None = None) -> Summary:
-        results = results if results is not None else self.row_results()
-        owners = self.ledger.owners()
-        assistants = {
-            row: str(request.body.get("assistantId") or "transient assistant") for row, request in owners.items()
-        }
-        return summarize(results, assistants)
+    def row_results(self) -> list[RowResult]:
+        """The results as one object per row: for Python callers and tests (the run and status
+        path works on `results()` and never builds these)."""
+        names = RESULT_COLUMNS + OUTCOME_COLUMNS
+        return [RowResult(int(r[0]), *r[1:]) for r in self.results().select(*names).iter_rows()]
+
+    def summary(self) -> Summary:
+        return summarize(self.results())
 
     def write_results(self) -> Path:
         return self._write()[0]
 
-    def _write(self, results: list[RowResult] | None = None) -> tuple[Path, Summary]:
-        """The results sheet from the ledger as it is now; each row's result is built once."""
-        results = results if results is not None else self.row_results()
-        summary = self.summary(results)
-        path = results_path(self.outdir, self.fmt, len(results), self.plan.sheet.table.num_columns)
-        return write_results(
-            results_table(self.plan.sheet.table, result_columns(results, outcomes=True)), path, summary
-        ), summary
-
-
-def _ledger_status(owner: LedgerRequest, outcome: Any) -> tuple[str, str, str]:
-    """(status, reason, call id) of a row from its request's state and its recorded outcome."""
-    if outcome is not None:
-        return outcome.status, outcome.reason, outcome.call_id
-    if owner.state == RequestState.SENDING:
-        return Status.UNKNOWN, "sent, but the run stopped before Vapi's answer was recorded; the next run checks", ""
-    if owner.state in (RequestState.REJECTED, RequestState.UNKNOWN):
-        return (Status.FAILED if owner.state == RequestState.REJECTED else Status.UNKNOWN), owner.error, ""
-    if owner.error:
-        return Status.PLANNED, f"{owner.error}; run the same command again to send it", ""
-    return Status.PLANNED, "", ""
+    def _write(self) -> tuple[Path, Summary]:
+        """The results sheet from the ledger as it is now."""
+        results = self.results()
+        summary = summarize(results)
+        path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
+        return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
 
 
 def _attempt_body(body_json: str, attempt: int) -> str:
@@ -403,26 +366,6 @@ class _HistoryLog:
 
     def not_sent(self, request: LedgerRequest) -> None:
         self.history.forget(self.run_folder, request.id, request.rows)
-
-
-def _call_columns(call: dict[str, Any], attempt: int) -> dict[str, str]:
-    """The outcome columns from a call as GET /call/{id} returned it."""
-    started, ended = call.get("startedAt") or "", call.get("endedAt") or ""
-    duration = ""
-    if started and ended:
-        duration = f"{(parse_time(ended) - parse_time(started)).total_seconds():.0f}"
-    analysis = call.get("analysis") or {}
-    cost = call.get("cost")
-    return {
-        "attempts": str(attempt),
-        "ended_reason": call.get("endedReason") or "",
-        "started_at": started,
-        "ended_at": ended,
-        "duration_s": duration,
-        "cost": "" if cost is None else f"{cost:g}",
-        "summary": str(analysis.get("summary") or ""),
-        "success_evaluation": str(analysis.get("successEvaluation") or ""),
-    }
 
 
 def _lock_folder(folder: Path) -> IO[str]:

@@ -55,8 +55,13 @@ def test_sigkill_at_random_moments_then_resume_calls_each_row_once(tmp_path: Pat
     output = b""
     kills = 0
     for _ in range(8):
+        before = len(server.store)
         process = cli(*args, env=env)
-        time.sleep(rng.uniform(0.5, 1.5))
+        # The kill lands at a random moment once this process sends (its start-up time is no part of the drill).
+        deadline = time.monotonic() + 20
+        while len(server.store) == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.8))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1

@@ -51,6 +51,11 @@ class CallStore:
             for call in json.loads(state_path.read_text(encoding="utf-8")):
                 self._calls[call["id"]] = call
 
+    def __len__(self) -> int:
+        """How many calls it holds."""
+        with self._lock:
+            return len(self._calls)
+
     def create(self, body: dict[str, Any], customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One call per customer, stored and saved before anything is answered."""
         now = iso(datetime.now(UTC))

@@ -1,0 +1,110 @@
+"""A run's results as one table: the plan's rows joined, by spreadsheet row number, with the
+ledger's requests, the rows' outcomes and the fetched calls. Polars does the joins and the rules,
+column by column; SQLite extracts the calls' fields, so no Python object is made per row."""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from runner.ledger import Ledger
+from runner.results import OUTCOME_COLUMNS, REACHED_REASONS, RESULT_COLUMNS, Summary
+from runner.statuses import RequestState, Status
+
+NOT_FOUND = "the API answered 404 for this call at the last status"
+IN_DOUBT = "sent, but the run stopped before Vapi's answer was recorded; the next run checks"
+
+
+def run_results(
+    plan_columns: dict[str, pa.Array], numbers: pa.Array, ledger: Ledger, not_found: set[str]
+) -> pl.DataFrame:
+    """Every plan row (in input order) with RESULT_COLUMNS, OUTCOME_COLUMNS and `assistant`.
+
+    A row the ledger holds follows it: its current request (the latest that carries it), the
+    outcome Vapi gave and the call as last fetched; other rows keep what the plan says."""
+    plan = pl.from_arrow(pa.table({**plan_columns, "n": numbers}))
+    assert isinstance(plan, pl.DataFrame)
+    owners = (
+        ledger.requests_frame()
+        .with_columns(pl.col("rows").str.json_decode(pl.List(pl.Int64)))
+        .explode("rows")
+        .sort("seq")
+        .unique("rows", keep="last")
+        .rename({"rows": "n", "request_id": "owner", "earliest_at": "o_earliest_at", "latest_at": "o_latest_at"})
+    )
+    outcomes = ledger.outcomes_frame().rename({"row": "n", "status": "o_status", "reason": "o_reason",
+                                               "call_id": "o_call_id"}).drop("request_id")  # fmt: skip
+    calls = ledger.calls_frame().rename({"status": "c_status"})
+    joined = (
+        plan.join(owners, on="n", how="left", maintain_order="left")
+        .join(outcomes, on="n", how="left", maintain_order="left")
+        .join(calls, left_on="o_call_id", right_on="call_id", how="left", maintain_order="left")
+    )
+    owned = pl.col("owner").is_not_null()
+    state = pl.col("state")
+    has_outcome = pl.col("o_status").is_not_null()
+    status = (
+        pl.when(has_outcome).then(pl.col("o_status"))
+        .when(state == RequestState.SENDING).then(pl.lit(Status.UNKNOWN.value))
+        .when(state == RequestState.REJECTED).then(pl.lit(Status.FAILED.value))
+        .when(state == RequestState.UNKNOWN).then(pl.lit(Status.UNKNOWN.value))
+        .otherwise(pl.lit(Status.PLANNED.value))
+    )  # fmt: skip
+    error = pl.col("error")
+    reason = (
+        pl.when(has_outcome).then(pl.col("o_reason"))
+        .when(state == RequestState.SENDING).then(pl.lit(IN_DOUBT))
+        .when(state.is_in([RequestState.REJECTED, RequestState.UNKNOWN])).then(error)
+        .when(error != "").then(pl.concat_str(error, pl.lit("; run the same command again to send it")))
+        .otherwise(pl.lit(""))
+    )  # fmt: skip
+    call_id = pl.col("o_call_id").fill_null("")
+    notes = pl.when(pl.col("status") == Status.PLANNED).then(pl.col("reason")).otherwise(pl.lit(""))
+    missing = pl.when(call_id.is_in(list(not_found))).then(pl.lit(NOT_FOUND)).otherwise(pl.lit(""))
+    joined_reason = (
+        pl.concat_list(reason, notes, missing).list.eval(pl.element().filter(pl.element() != "")).list.join("; ")
+    )
+    call_status = pl.col("c_status")
+    owned_columns = {
+        "status": pl.when(call_status.is_not_null() & (call_status != "")).then(call_status).otherwise(status),
+        "reason": joined_reason,
+        "call_id": call_id,
+        "request_id": pl.col("owner"),
+        "earliest_at": pl.col("o_earliest_at"),
+        "latest_at": pl.col("o_latest_at"),
+        "attempts": pl.col("attempt").cast(pl.String),
+        **{name: pl.col(name).fill_null("") for name in OUTCOME_COLUMNS if name != "attempts"},
+    }
+    columns = [
+        pl.when(owned).then(expression).otherwise(pl.col(name) if name in RESULT_COLUMNS else pl.lit("")).alias(name)
+        for name, expression in owned_columns.items()
+    ]
+    assistant = pl.when(owned).then(pl.col("assistant")).otherwise(pl.lit(None, pl.String)).alias("assistant")
+    return joined.with_columns(*columns, assistant).select(*RESULT_COLUMNS, *OUTCOME_COLUMNS, "assistant")
+
+
+def summarize(results: pl.DataFrame) -> Summary:
+    """Counts by status, ended reason and assistant (most first; ties in order of first row), and
+    how many ended calls reached a person."""
+
+    def counts(column: str) -> dict[str, int]:
+        values = results.get_column(column)
+        values = values.filter(values.is_not_null() & (values != ""))
+        tally = values.to_frame().group_by(column, maintain_order=True).len()
+        ordered = tally.sort("len", descending=True, maintain_order=True)
+        return dict(zip(ordered.get_column(column).to_list(), ordered.get_column("len").to_list(), strict=True))
+
+    reasons = counts("ended_reason")
+    return Summary(
+        by_status=counts("status"),
+        by_ended_reason=reasons,
+        by_assistant=counts("assistant") if "assistant" in results.columns else {},
+        ended=sum(reasons.values()),
+        reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
+    )
+
+
+def result_arrays(results: pl.DataFrame) -> dict[str, pa.Array]:
+    """The result and outcome columns as Arrow text, for the results sheet."""
+    table = results.select(*RESULT_COLUMNS, *OUTCOME_COLUMNS).to_arrow()
+    return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
