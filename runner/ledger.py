@@ -23,8 +23,9 @@ from typing import Any
 
 import polars as pl
 
+from runner.body import request_id, with_customers
 from runner.errors import OutdirError, unwritable
-from runner.plan import CallRequest
+from runner.plan import CallRequest, dumps
 from runner.statuses import RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
@@ -417,6 +418,7 @@ class Ledger:
         `sent_before` go into new planned requests. Returns (rows requeued, rows held back)."""
         unknown = self.unknown_rows()
         requests = self.requests()
+        run_id = self._db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()[0]
         count = held = 0
         with self._transaction() as db:
             seq = max((r.seq for r in requests), default=0)
@@ -433,19 +435,14 @@ class Ledger:
                     if row in rows
                 ]
                 seq += 1
-                body = {k: v for k, v in request.body.items() if k not in ("customer", "customers")}
-                customers = [customer for _, customer in keep]
-                if len(customers) == 1:
-                    body["customer"] = customers[0]
-                else:
-                    body["customers"] = customers
+                body = with_customers(request.body, [customer for _, customer in keep])
                 rows_sent = [row for row, _ in keep]
                 db.execute(
                     "INSERT INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        f"{request.id.split('~')[0]}~{seq}",
+                        request_id(run_id, rows_sent, request.attempt, resend=seq),
                         seq,
-                        json.dumps(body),
+                        dumps(body),
                         json.dumps(rows_sent),
                         RequestState.PLANNED,
                         request.attempt,

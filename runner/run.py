@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from runner.body import followup_body, request_id
 from runner.config import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.history import Contact, History
@@ -32,7 +33,7 @@ from runner.hours import HORIZON
 from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.outcomes import fetch_calls
 from runner.pipeline import Plan, plan_file, results_path, write_requests
-from runner.plan import CallRequest, build_requests
+from runner.plan import CallRequest, build_requests, dumps
 from runner.results import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, Summary, results_table, write_results
 from runner.run_table import result_arrays, run_results, summarize
 from runner.screen import Screen, load_do_not_call
@@ -282,7 +283,11 @@ class CampaignRun:
             too_short = [end - begin < timedelta(minutes=1) for begin, end in again.windows] + [False]
             again.set_status(again.planned() & np.asarray(too_short)[again.window], Status.NOT_DUE, "")
             requests = [
-                CallRequest(f"{request.id}-a{attempt}", request.rows, _attempt_body(request.body_json, attempt))
+                CallRequest(
+                    request_id(self.plan.run_id, request.rows, attempt),
+                    request.rows,
+                    dumps(followup_body(request.body, attempt)),
+                )
                 for request in build_requests(again, campaign, self.plan.run_id)
             ]
             self.ledger.add_requests(requests, attempt)
@@ -314,16 +319,6 @@ class CampaignRun:
         summary = summarize(results)
         path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
         return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
-
-
-def _attempt_body(body_json: str, attempt: int) -> str:
-    """A follow-up's body: each customer's externalId names the attempt, so the call of attempt 1
-    is never taken for attempt 2's when Vapi's call list is searched."""
-    body = json.loads(body_json)
-    for customer in body.get("customers") or [body["customer"]]:
-        if customer.get("externalId"):
-            customer["externalId"] = f"{customer['externalId']}-a{attempt}"
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def _call_time(body: dict[str, Any]) -> datetime:
