@@ -17,12 +17,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from plan_bench import CAMPAIGN, make_input
 
-from runner.config import load_campaign
-from runner.customers import build_rows
-from runner.load import load_sheet
-from runner.pipeline import plan_file, write_plan
-from runner.plan import plan_requests
-from runner.screen import Screen, mark_duplicates
+from runner.campaign import load_campaign
+from runner.planning.customers import build_rows
+from runner.planning.plan import plan_file, write_plan
+from runner.planning.requests import plan_requests
+from runner.planning.screen import Screen, mark_duplicates
+from runner.sheets.read import load_sheet
 
 
 def main() -> None:

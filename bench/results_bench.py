@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from plan_bench import make_input
 
-from runner.pipeline import write_plan
-from runner.run import CampaignRun
+from runner.planning.plan import write_plan
+from runner.sending.run import CampaignRun
 
 CAMPAIGN = """name = "Results bench"
 assistant_id = "asst_bench"

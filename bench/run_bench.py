@@ -12,12 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from runner.ledger import Ledger
-from runner.plan import CallRequest
-from runner.run import CampaignRun
+from runner.planning.requests import CallRequest
 from runner.sandbox import Sandbox, SandboxConfig
-from runner.submit import SubmitOptions
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
+from runner.sending.ledger import Ledger
+from runner.sending.run import CampaignRun
+from runner.sending.submitter import SubmitOptions
 
 CAMPAIGN = """name = "Run bench"
 assistant_id = "asst_bench"

@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from runner.load import load_sheet
+from runner.sheets.read import load_sheet
 
 
 def make_book(path: Path, rows: int) -> None:

@@ -3,6 +3,10 @@
 >>> import runner
 >>> plan = runner.plan_file("sample_data/customers.csv", "campaigns/example/campaign.toml")
 >>> runner.write_plan(plan, "runs/example")
+>>> with runner.Sandbox() as sandbox, runner.VapiClient("sandbox-key", sandbox.url) as client:
+...     with runner.CampaignRun.open("sample_data/customers.csv", "campaigns/example/campaign.toml",
+...                                  "runs/example-run", api=sandbox.url) as run:
+...         outcome = run.send(client)
 
 The names below load on first use, so that `import runner` (and the console script, which must
 answer Ctrl-C even while pandas and Arrow load) costs nothing until a name is used.
@@ -14,29 +18,63 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.config import Campaign, campaign_from_dict, load_campaign
-    from runner.errors import ApiError, AuthError, CampaignError, InputError, OutdirError, RunnerError
-    from runner.pipeline import Plan, plan_file, write_plan
+    from runner.campaign import Campaign, campaign_from_dict, load_campaign
+    from runner.errors import (
+        ApiError,
+        AuthError,
+        CampaignError,
+        FolderInUse,
+        InputError,
+        NetworkError,
+        OutdirError,
+        RunnerError,
+    )  # fmt: skip
+    from runner.planning.plan import Plan, plan_file, write_plan
+    from runner.sandbox import Sandbox, SandboxConfig
+    from runner.sending.client import VapiClient
+    from runner.sending.run import CampaignRun, RunOutcome, plan_for
+    from runner.sending.submitter import SubmitOptions
+    from runner.statuses import CallStatus, RequestState, Status
 
 _HOMES = {
-    "runner.config": ("Campaign", "campaign_from_dict", "load_campaign"),
-    "runner.errors": ("ApiError", "AuthError", "CampaignError", "InputError", "OutdirError", "RunnerError"),
-    "runner.pipeline": ("Plan", "plan_file", "write_plan"),
-}
+    "runner.campaign": ("Campaign", "campaign_from_dict", "load_campaign"),
+    "runner.errors": (
+        "ApiError", "AuthError", "CampaignError", "FolderInUse", "InputError", "NetworkError", "OutdirError",
+        "RunnerError",
+    ),
+    "runner.planning.plan": ("Plan", "plan_file", "write_plan"),
+    "runner.sandbox": ("Sandbox", "SandboxConfig"),
+    "runner.sending.client": ("VapiClient",),
+    "runner.sending.run": ("CampaignRun", "RunOutcome", "plan_for"),
+    "runner.sending.submitter": ("SubmitOptions",),
+    "runner.statuses": ("CallStatus", "RequestState", "Status"),
+}  # fmt: skip
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ApiError",
     "AuthError",
+    "CallStatus",
     "Campaign",
     "CampaignError",
+    "CampaignRun",
+    "FolderInUse",
     "InputError",
+    "NetworkError",
     "OutdirError",
     "Plan",
+    "RequestState",
+    "RunOutcome",
     "RunnerError",
+    "Sandbox",
+    "SandboxConfig",
+    "Status",
+    "SubmitOptions",
+    "VapiClient",
     "campaign_from_dict",
     "load_campaign",
     "plan_file",
+    "plan_for",
     "write_plan",
 ]
 

@@ -25,13 +25,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.config import load_campaign
+from runner.campaign import load_campaign
 from runner.errors import CampaignError, RunnerError
-from runner.ledger import LEDGER_FILE, Ledger
-from runner.load import BOOK_SUFFIXES, TEXT_SUFFIXES
-from runner.run import CampaignRun
+from runner.sending.client import VapiClient
+from runner.sending.ledger import LEDGER_FILE, Ledger
+from runner.sending.run import CampaignRun
+from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
-from runner.vapi import VapiClient
 
 CAMPAIGN_FILE = "campaign.toml"
 FOLDERS = ("inbox", "processing", "done", "failed", "results")

@@ -25,11 +25,11 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.ledger import LEDGER_FILE, Ledger
-from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox
-from runner.submit import SubmitOptions
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
+from runner.sending.ledger import LEDGER_FILE, Ledger
+from runner.sending.run import CampaignRun, RunOutcome
+from runner.sending.submitter import SubmitOptions
 
 from .faults import SlowPostProxy
 

@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from runner.body import call_body, call_name, customer, request_id, variable_values
-from runner.columns import CONTROL_CLASS
-from runner.phones import normalize
-from runner.pipeline import plan_file
-from runner.plan import dumps
+from runner.arrays import CONTROL_CLASS
+from runner.phones.parse import normalize
+from runner.planning.body import call_body, call_name, customer, request_id, variable_values
+from runner.planning.plan import plan_file
+from runner.planning.requests import dumps
 
 from .conftest import BASE_CAMPAIGN, to_toml
 
@@ -31,7 +31,7 @@ ROW = st.tuples(PHONES, TEXT, TEXT | st.sampled_from(["ann@example.com", "b@c.io
 
 
 def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: Any) -> dict[str, dict[str, Any]]:
-    """Each request's body built by runner.body from the cells of the rows it carries."""
+    """Each request's body built by runner.planning.body from the cells of the rows it carries."""
     campaign = plan.campaign
     by_row = dict(zip(row_numbers, cells, strict=True))
     windows = {r.row: (r.earliest_at, r.latest_at) for r in plan.row_results()}

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.errors import InputError
-from runner.pipeline import plan_file
-from runner.results import Summary
-from runner.run import CampaignRun
-from runner.workbook import write_workbook
+from runner.planning.plan import plan_file
+from runner.sending.run import CampaignRun
+from runner.sheets.summary import Summary
+from runner.sheets.xlsx import write_workbook
 
 CONSENTING = {"compliance": {"require_consent": True}}
 
@@ -208,7 +208,7 @@ def test_ctrl_c_while_planning_exits_130_without_a_traceback(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("runner.cli.plan_file", interrupted)
+    monkeypatch.setattr("runner.cli.commands.plan_for", interrupted)
     result = cli("plan", write_csv("phone\n+12025550100\n"), "-c", make_campaign(), "-o", tmp_path / "out")
     assert result.exit_code == 130
     assert "interrupted" in result.output and "Aborted!" not in result.output

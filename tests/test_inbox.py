@@ -18,7 +18,7 @@ import pytest
 
 from runner.inbox import Inbox
 from runner.sandbox import Sandbox
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
 
 CAMPAIGN = """name = "Inbox test"
 assistant_id = "asst_1"
@@ -153,7 +153,7 @@ def test_a_killed_run_is_finished_by_the_next(campaigns: Path, sandbox: Any) -> 
         outcomes = Inbox(campaigns, client, settle_seconds=5).run_once()
     assert [(o.file, o.state) for o in outcomes] == [("big.csv", "done")]
     if outcomes[0].counts.get("unknown"):  # killed between an intent and its send: the operator's call
-        from runner.run import CampaignRun
+        from runner.sending.run import CampaignRun
 
         folder = campaigns / "nightly"
         with (
@@ -162,7 +162,7 @@ def test_a_killed_run_is_finished_by_the_next(campaigns: Path, sandbox: Any) -> 
                 folder / "done" / "big.csv", folder / "campaign.toml", next((folder / "runs").iterdir()), api=server.url
             ) as run,
         ):
-            from runner.submit import SubmitOptions
+            from runner.sending.submitter import SubmitOptions
 
             run.send(client, SubmitOptions(resend_unknown=True, requests_per_minute=10000))
     assert calls(server) == Counter(numbers(900, 40))

@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.run import CampaignRun
 from runner.sandbox import Sandbox
-from runner.submit import SubmitOptions
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun
+from runner.sending.submitter import SubmitOptions
 
 FAST = SubmitOptions(requests_per_minute=10_000, reconcile_delay=0.05)
 RETRY = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 2, "after": "0s"}

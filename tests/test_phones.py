@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat
 
-from runner.config import campaign_from_dict
-from runner.phones import Phone, normalize, region_for
-from runner.pipeline import plan_file
+from runner.campaign import campaign_from_dict
+from runner.phones.parse import Phone, normalize, region_for
+from runner.planning.plan import plan_file
 
 from .conftest import BASE_CAMPAIGN, DATA
 

@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.pipeline import Plan, plan_file
-from runner.plan import _tuple_texts
+from runner.planning.plan import Plan, plan_file
+from runner.planning.requests import _tuple_texts
 
 from .conftest import DATA
 
@@ -109,7 +109,7 @@ def test_per_row_assistant_and_caller(write_csv: Callable[..., Path], make_campa
 
 
 def test_dashboard_csv_runs_unchanged() -> None:
-    from runner.config import campaign_from_dict
+    from runner.campaign import campaign_from_dict
 
     from .conftest import BASE_CAMPAIGN
 

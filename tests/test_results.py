@@ -11,8 +11,8 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.pipeline import plan_file, write_plan
-from runner.results import RESULT_COLUMNS, neutralize, neutralize_column
+from runner.planning.plan import plan_file, write_plan
+from runner.sheets.write import RESULT_COLUMNS, neutralize, neutralize_column
 
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from runner.errors import OutdirError
-from runner.results import RowResult
-from runner.run import CampaignRun, RunOutcome
 from runner.sandbox import Sandbox
-from runner.submit import SubmitOptions
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun, RunOutcome
+from runner.sending.submitter import SubmitOptions
+from runner.sheets.write import RowResult
 
 FAST = SubmitOptions(
     concurrency=4,
@@ -180,7 +180,7 @@ def test_one_run_per_folder_and_one_plan_per_folder(
 def test_a_schedule_is_brought_up_to_date_when_sent() -> None:
     from datetime import UTC, datetime
 
-    from runner.submit import current_schedule
+    from runner.sending.submitter import current_schedule
 
     now = datetime(2030, 12, 2, 15, 0, tzinfo=UTC)
     body = {"customer": {"number": "+12025550100"}}
@@ -197,9 +197,9 @@ def test_a_schedule_is_brought_up_to_date_when_sent() -> None:
 
 
 def test_a_request_whose_window_closed_is_never_sent(tmp_path: Path, sandbox: Any) -> None:
-    from runner.ledger import Ledger
-    from runner.plan import CallRequest
-    from runner.submit import Submitter
+    from runner.planning.requests import CallRequest
+    from runner.sending.ledger import Ledger
+    from runner.sending.submitter import Submitter
 
     server = sandbox()
     stale = CallRequest.of(

@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 
 from runner.errors import InputError
-from runner.pipeline import Plan, plan_file
-from runner.results import RowResult
+from runner.planning.plan import Plan, plan_file
+from runner.sheets.write import RowResult
 
 ET = ZoneInfo("America/New_York")
 MONDAY_10_ET = datetime(2030, 12, 2, 10, 0, tzinfo=ET)  # 15:00 UTC
@@ -223,8 +223,8 @@ def test_summary_counts_each_rule(write_csv: Callable[..., Path], make_campaign:
 def test_history_blocks_a_second_call_too_soon_through_the_same_api(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:
-    from runner.run import CampaignRun
-    from runner.vapi import VapiClient
+    from runner.sending.client import VapiClient
+    from runner.sending.run import CampaignRun
 
     campaign = make_campaign(compliance={"require_consent": False, "max_calls_per_day": 2, "min_days_between_calls": 0})
     server = sandbox()
@@ -252,7 +252,8 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
-    from runner.history import Contact, History
+    from runner.sending.history import Contact, History
+    from runner.sending.run import plan_for
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
     History(tmp_path).record(
@@ -262,12 +263,14 @@ def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Pat
     )
     source = tmp_path / "in.csv"
     source.write_text("phone\n+12025550100\n")
-    [result] = plan_file(source, campaign, now=MONDAY_10_ET, api="https://api.vapi.ai").row_results()
+    [result] = plan_for(source, campaign, api="https://api.vapi.ai", now=MONDAY_10_ET).row_results()
     assert (result.status, result.reason) == (
         "suppressed",
         "called 2030-12-01 15:00 UTC, less than min_days_between_calls = 2 day(s) ago",
     )
-    [later] = plan_file(
-        source, campaign, now=datetime(2030, 12, 4, 10, tzinfo=ET), api="https://api.vapi.ai"
+    [later] = plan_for(
+        source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 4, 10, tzinfo=ET)
     ).row_results()
     assert later.status == "planned"
+    [pure] = plan_file(source, campaign, now=MONDAY_10_ET).row_results()  # reads no history of its own
+    assert pure.status == "planned"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import Columns
+from runner.campaign import Columns
 from runner.errors import InputError
-from runner.load import load_sheet
+from runner.sheets.read import load_sheet
 
 from .conftest import DATA
 

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.client import Call, CallBatchResponse, Customer, VapiClient
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.statuses import CallStatus, RequestState, Status
-from runner.vapi import Call, CallBatchResponse, Customer, VapiClient
 
 RETRY_STATUSES = (429, 503)
 LIST_LIMIT = 1000  # GET /call's maximum page

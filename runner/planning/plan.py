@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,15 +15,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.config import Campaign, load_campaign
-from runner.credentials import base_url
-from runner.customers import Rows, build_rows, variable_columns
+from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
-from runner.history import History
-from runner.load import Sheet, load_sheet
-from runner.plan import CallRequest, PlannedRequests, iso_utc, plan_requests, schedule_plan
-from runner.results import RESULT_COLUMNS, RowResult, Summary, default_format, results_table, write_results
-from runner.screen import Screen, load_do_not_call, mark_duplicates
+from runner.planning.customers import Rows, build_rows, variable_columns
+from runner.planning.requests import CallRequest, PlannedRequests, iso_utc, plan_requests, schedule_plan
+from runner.planning.screen import Screen, load_do_not_call, mark_duplicates
+from runner.sheets.read import Sheet, load_sheet
+from runner.sheets.summary import Summary
+from runner.sheets.write import RESULT_COLUMNS, RowResult, default_format, results_table, write_results
 from runner.statuses import Status
 
 REQUESTS_FILE = "requests.jsonl"
@@ -121,15 +121,13 @@ def plan_file(
     input_path: str | Path,
     campaign: Campaign | str | Path,
     now: datetime | None = None,
-    api: str | None = None,
-    run_folder: Path | None = None,
+    recent_calls: Mapping[str, list[datetime]] | None = None,
 ) -> Plan:
-    """Load, normalize, screen and group one spreadsheet. Raises InputError/CampaignError.
+    """Load, normalize, screen and group one spreadsheet: no network, no state but the files named
+    (the sheet, the campaign, its do-not-call lists). Raises InputError/CampaignError.
 
-    `now` is when calls may start (default: the clock); `api` is the base URL the calls will go
-    through, whose call history in the campaign folder applies (default: $VAPI_BASE_URL or Vapi's);
-    `run_folder` is the run being planned, whose own calls do not count against it.
-    """
+    `now` is when calls may start (default: the clock); `recent_calls` is when each E.164 number was
+    last called by this campaign (the call history: `runner.sending.run.plan_for` reads it)."""
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = load_sheet(input_path, campaign.columns, campaign.sheet)
@@ -137,14 +135,13 @@ def plan_file(
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     mark_duplicates(rows)
     list_warnings: list[str] = []
-    start = _start_time(campaign, now or datetime.now(UTC))
-    lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
+    start = start_time(campaign, now or datetime.now(UTC))
     screen = Screen(
         campaign=campaign,
         roles=sheet.roles,
         start=start,
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
-        recent_calls=_recent_calls(campaign, api or base_url(None), start - lookback, run_folder),
+        recent_calls=dict(recent_calls or {}),
     )
     suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)
@@ -179,15 +176,7 @@ def _never_callable(campaign: Campaign, start: datetime) -> str:
     return ""
 
 
-def _recent_calls(campaign: Campaign, api: str, since: datetime, run_folder: Path | None) -> dict[str, list[datetime]]:
-    history = History(campaign.base_dir)
-    try:
-        return history.calls_since(api, since, run_folder)
-    finally:
-        history.close()
-
-
-def _start_time(campaign: Campaign, now: datetime) -> datetime:
+def start_time(campaign: Campaign, now: datetime) -> datetime:
     """The schedule's start, or now rounded up to the minute (whichever is later), in UTC."""
     now = (now + timedelta(minutes=1)).replace(second=0, microsecond=0) if now.second or now.microsecond else now
     earliest = campaign.schedule.earliest_at

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
 
 MAX_TRIES = 6
 MAX_CONNECT_TRIES = 3  # a server that refuses the connection this often is down, not busy

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import blank, byte_lengths, records, text_array
-from runner.config import ROLES, Columns
+from runner.arrays import blank, byte_lengths, records, text_array
+from runner.campaign import ROLES, Columns
 from runner.errors import InputError
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}

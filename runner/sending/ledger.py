@@ -23,9 +23,9 @@ from typing import Any
 
 import polars as pl
 
-from runner.body import request_id, with_customers
 from runner.errors import OutdirError, unwritable
-from runner.plan import CallRequest, dumps
+from runner.planning.body import request_id, with_customers
+from runner.planning.requests import CallRequest, dumps
 from runner.statuses import RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"

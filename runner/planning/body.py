@@ -1,6 +1,6 @@
 """What a POST /call body is, said once in plain Python: the reference.
 
-The planner builds millions of customers as Arrow text (customers.py, plan.py); that fast path is
+The planner builds millions of customers as Arrow text (planning/customers.py, planning/requests.py); that fast path is
 held byte-equal to these functions by a hypothesis test (tests/test_body.py). Re-sends build their
 bodies here, and every request id comes from `request_id`.
 """
@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from runner.columns import CONTROL_CLASS, WHITESPACE
+from runner.arrays import CONTROL_CLASS, WHITESPACE
 
 MAX_FIELD = 40  # Vapi's limit on a customer's name, email and externalId, and on a call's name
 _CONTROLS = re.compile(CONTROL_CLASS)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import load_campaign
+from runner.campaign import load_campaign
 from runner.errors import CampaignError
 
 from .conftest import ROOT

@@ -16,14 +16,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import Objects, factorize, filled, map_distinct, objects, strip
-from runner.config import Campaign
-from runner.customers import Rows
+from runner.arrays import Objects, factorize, filled, map_distinct, objects, strip
+from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.hours import Interval, Rules, first_window
-from runner.load import read_cells
-from runner.number_facts import NumberFacts
-from runner.phones import Normalizer
+from runner.phones.facts import NumberFacts
+from runner.phones.parse import Normalizer
+from runner.planning.customers import Rows
+from runner.sheets.read import read_cells
 from runner.statuses import Status
 
 CONSENT_YES = {"yes", "y", "true", "1", "x"}

@@ -17,10 +17,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import factorize, string_buffers
-from runner.config import Campaign
-from runner.customers import Rows
+from runner.arrays import factorize, string_buffers
+from runner.campaign import Campaign
 from runner.hours import Interval
+from runner.planning.customers import Rows
 
 MAX_CALL_NAME = 40
 # Request bodies are built this many at a time (a few megabytes of Arrow memory).

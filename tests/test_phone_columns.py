@@ -15,12 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, geocoder, timezone
 
-from runner import columns, phones_fast
+from runner import arrays
 from runner.hours import state_for
-from runner.number_facts import _nanp_places, facts_column, number_facts
-from runner.phones import normalize
-from runner.phones_fast import NANP_REGIONS, normalize_many
-from runner.pipeline import plan_file
+from runner.phones import columns as phone_columns
+from runner.phones.columns import NANP_REGIONS, normalize_many
+from runner.phones.facts import _nanp_places, facts_column, number_facts
+from runner.phones.parse import normalize
+from runner.planning.plan import plan_file
 
 from .conftest import ROOT
 
@@ -103,8 +104,8 @@ def test_bulk_equals_one_at_a_time_in_every_nanp_region(cells: list[str], region
 def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """Equal answers would also come from sending everything the slow way: these shapes must not."""
     slow: list[str] = []
-    real_slow = phones_fast._slow
-    monkeypatch.setattr(phones_fast, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
+    real_slow = phone_columns._slow
+    monkeypatch.setattr(phone_columns, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
     cells = [
         "(202) 456-1414", "1-202-456-1414", "+1 202 456 1414 x12", "12024561414.0", "1.2024561414E+10",
         "+44 20 7946 0958", "+44-7400-123456", "tel:+1-416-555-0199", "+49 30 901820", "+33 1 42 68 53 00",
@@ -119,8 +120,8 @@ def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest
 def test_the_vectorized_path_gives_invalid_numbers_their_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     """A column of junk numbers must not fall back to phonenumbers one distinct cell at a time."""
     slow: list[str] = []
-    real_slow = phones_fast._slow
-    monkeypatch.setattr(phones_fast, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
+    real_slow = phone_columns._slow
+    monkeypatch.setattr(phone_columns, "_slow", lambda cells, region: slow.extend(cells) or real_slow(cells, region))
     cells = ["+1 202 123 4567", "(202) 123-4567", "+1 268 123 4567", "+44 7999 99", "+44 1234", "+7 999 123"]
     reasons = [phone.reason for phone in normalize_many(cells, "US")]
     assert reasons == [normalize(cell, "US").reason for cell in cells]
@@ -213,7 +214,7 @@ def test_planning_in_slices_gives_what_one_slice_gives(
     make_input(source, 2000, seed=5)
     campaign = make_campaign(variables={"appointment": "Appointment"})
     whole = plan_file(source, campaign)
-    monkeypatch.setattr(columns, "SLICE_ROWS", 37)
+    monkeypatch.setattr(arrays, "SLICE_ROWS", 37)
     sliced = plan_file(source, campaign)
     assert [(r.id, r.body_json) for r in sliced.requests] == [(r.id, r.body_json) for r in whole.requests]
     assert sliced.row_results() == whole.row_results()

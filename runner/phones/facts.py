@@ -5,7 +5,7 @@ Time zones and places come from phonenumbers' prefix tables, looked up here stra
 text (the same longest-prefix walk `timezone.time_zones_for_geographical_number` and the geocoder do,
 without building and formatting a PhoneNumber each time). The costly pattern matching (number type,
 region) runs only where it can change the answer, once per NANP area code (area codes never span
-regions). tests/test_phones_fast.py holds these equal to phonenumbers' public functions.
+regions). tests/test_phone_columns.py holds these equal to phonenumbers' public functions.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers.prefix import _find_lang
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from runner.columns import factorize, first_rows
+from runner.arrays import factorize, first_rows
 from runner.hours import state_for
-from runner.number_patterns import country_codes
+from runner.phones.patterns import country_codes
 
 UNKNOWN_ZONE = "Etc/Unknown"
 # Numbers that say nothing about where the person is (calling-rules.md: skip unless a zone is given).
@@ -62,7 +62,7 @@ def _nanp_places() -> dict[str, Any]:
 
     Importing phonenumbers.geodata loads all its 30 modules (a quarter of a second, holding the
     GIL). They hold consecutive prefixes in text order, so only the first few are read here: up to
-    the first one that goes past '1'. tests/test_phones_fast.py holds this equal to the whole
+    the first one that goes past '1'. tests/test_phone_columns.py holds this equal to the whole
     table's part; if the layout ever changes, the whole table is loaded instead."""
     folder = Path(phonenumbers.__file__).parent / "geodata"
     places: dict[str, Any] = {}

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.credentials import api_key, base_url
 from runner.sandbox import Sandbox
-from runner.vapi import VapiClient
+from runner.sending.client import VapiClient
+from runner.sending.credentials import api_key, base_url
 
 # The in-process sandbox's name in the call history: its port changes with every run, its calls do not.
 SANDBOX_API = "in-process sandbox"

@@ -23,7 +23,7 @@ Objects = npt.NDArray[np.object_]
 # Control characters: C0 but tab and line breaks, DEL, C1. They are never sent (see README).
 CONTROL_CLASS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 # Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII);
-# tests/test_columns.py checks it against str.isspace.
+# tests/test_arrays.py checks it against str.isspace.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"

@@ -3,7 +3,7 @@
 The whole column goes through the vectorized path: '+' and digits with plain separators (any
 country), North American numbers with optional +1/1 and parentheses, a tel: URI of either, an Excel
 float or lossless scientific notation, an extension. They are recognized with RE2 regexes (pyarrow)
-and validated with phonenumbers' own metadata patterns (`number_patterns`), so a number called
+and validated with phonenumbers' own metadata patterns (`patterns`), so a number called
 valid here is exactly one `phonenumbers.is_valid_number` calls valid; one of those shapes that is
 not valid gets the reason `phones.normalize` gives it. Everything else (national prefixes such as a
 UK '0', SIP, full-width digits, words) goes through `phones.normalize` once per distinct cell, in
@@ -23,8 +23,9 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import Objects, byte_lengths, objects, on_every_core, string_buffers, text_array
-from runner.number_patterns import (
+from runner.arrays import Objects, byte_lengths, objects, on_every_core, string_buffers, text_array
+from runner.phones.parse import MAX_EXTENSION, Phone, home_region, length_fault, normalize
+from runner.phones.patterns import (
     GEOGRAPHIC_CODES,
     country_codes,
     keeps_national_number,
@@ -32,7 +33,6 @@ from runner.number_patterns import (
     starts_with_idd,
     valid_for_country_code,
 )
-from runner.phones import MAX_EXTENSION, Phone, home_region, length_fault, normalize
 
 NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 # phonenumbers refuses longer text as too long before looking at it.

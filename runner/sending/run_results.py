@@ -7,8 +7,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from runner.ledger import Ledger
-from runner.results import OUTCOME_COLUMNS, REACHED_REASONS, RESULT_COLUMNS, Summary
+from runner.sending.ledger import Ledger
+from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS
 from runner.statuses import RequestState, Status
 
 NOT_FOUND = "the API answered 404 for this call at the last status"
@@ -81,27 +81,6 @@ def run_results(
     ]
     assistant = pl.when(owned).then(pl.col("assistant")).otherwise(pl.lit(None, pl.String)).alias("assistant")
     return joined.with_columns(*columns, assistant).select(*RESULT_COLUMNS, *OUTCOME_COLUMNS, "assistant")
-
-
-def summarize(results: pl.DataFrame) -> Summary:
-    """Counts by status, ended reason and assistant (most first; ties in order of first row), and
-    how many ended calls reached a person."""
-
-    def counts(column: str) -> dict[str, int]:
-        values = results.get_column(column)
-        values = values.filter(values.is_not_null() & (values != ""))
-        tally = values.to_frame().group_by(column, maintain_order=True).len()
-        ordered = tally.sort("len", descending=True, maintain_order=True)
-        return dict(zip(ordered.get_column(column).to_list(), ordered.get_column("len").to_list(), strict=True))
-
-    reasons = counts("ended_reason")
-    return Summary(
-        by_status=counts("status"),
-        by_ended_reason=reasons,
-        by_assistant=counts("assistant") if "assistant" in results.columns else {},
-        ended=sum(reasons.values()),
-        reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
-    )
 
 
 def result_arrays(results: pl.DataFrame) -> dict[str, pa.Array]:

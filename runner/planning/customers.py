@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.columns import (
+from runner.arrays import (
     CONTROL_CLASS,
     WHITESPACE,
     WHITESPACE_CLASS,
@@ -28,13 +28,13 @@ from runner.columns import (
     strip,
     text_array,
 )
-from runner.config import Campaign
+from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.hours import Interval
-from runner.load import Sheet, find_header
-from runner.number_facts import NumberFacts, facts_column, load_tables
-from runner.phones import region_for
-from runner.phones_fast import PhoneColumn, normalize_column
+from runner.phones.columns import PhoneColumn, normalize_column
+from runner.phones.facts import NumberFacts, facts_column, load_tables
+from runner.phones.parse import region_for
+from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId

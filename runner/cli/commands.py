@@ -10,15 +10,15 @@ from typing import Any, TypeVar
 import click
 import pyarrow
 
-from runner.connect import open_client
 from runner.errors import FolderInUse, RunnerError
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
-from runner.ledger import Ledger
-from runner.pipeline import Plan, plan_file, write_plan
-from runner.run import CampaignRun, RunOutcome
+from runner.planning.plan import Plan, write_plan
 from runner.sandbox import Sandbox, SandboxConfig
+from runner.sending.client import VapiClient
+from runner.sending.connect import open_client
+from runner.sending.ledger import Ledger
+from runner.sending.run import CampaignRun, RunOutcome, plan_for
 from runner.statuses import RequestState
-from runner.vapi import VapiClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,7 +134,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
     Example: vapi-campaign plan sample_data/customers.csv -c campaigns/example/campaign.toml -o out
     """
     try:
-        result = plan_file(input_path, campaign_path)
+        result = plan_for(input_path, campaign_path)
         written = write_plan(result, outdir, fmt)
     except RunnerError as exc:
         raise _fail(exc) from None
@@ -398,7 +398,3 @@ def sandbox_command(
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

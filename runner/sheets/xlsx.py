@@ -16,8 +16,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from runner.columns import records
-from runner.results import Summary
+from runner.arrays import records
+from runner.sheets.summary import Summary
 
 XLSX_MAX_CELL = 32_767
 HEADER_FONT = Font(bold=True, color="FFFFFF")

@@ -25,21 +25,23 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from runner.body import followup_body, request_id
-from runner.config import Campaign, load_campaign
+from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
-from runner.history import Contact, History
 from runner.hours import HORIZON
-from runner.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
-from runner.outcomes import fetch_calls
-from runner.pipeline import Plan, plan_file, results_path, write_requests
-from runner.plan import CallRequest, build_requests, dumps
-from runner.results import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, Summary, results_table, write_results
-from runner.run_table import result_arrays, run_results, summarize
-from runner.screen import Screen, load_do_not_call
+from runner.planning.body import followup_body, request_id
+from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
+from runner.planning.requests import CallRequest, build_requests, dumps
+from runner.planning.screen import Screen, load_do_not_call
+from runner.sending.client import VapiClient
+from runner.sending.credentials import base_url
+from runner.sending.history import Contact, History
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.refresh import fetch_calls
+from runner.sending.run_results import result_arrays, run_results
+from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
+from runner.sheets.summary import Summary, summarize
+from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, results_table, write_results
 from runner.statuses import CallStatus, RequestState, Status
-from runner.submit import SubmitOptions, SubmitReport, Submitter
-from runner.vapi import VapiClient
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 INPUT_COPY = "input"
@@ -79,6 +81,27 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def plan_for(
+    input_path: str | Path,
+    campaign: Campaign | str | Path,
+    api: str | None = None,
+    now: datetime | None = None,
+    run_folder: Path | None = None,
+) -> Plan:
+    """plan_file with the campaign's call history: the calls placed through `api` (default:
+    $VAPI_BASE_URL or Vapi's) recently enough to matter, leaving out `run_folder`'s own."""
+    if not isinstance(campaign, Campaign):
+        campaign = load_campaign(campaign)
+    moment = now or now_utc()
+    lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
+    history = History(campaign.base_dir)
+    try:  # since the earliest start: the screen measures each call against the plan's own start
+        recent = history.calls_since(api or base_url(None), start_time(campaign, moment) - lookback, run_folder)
+    finally:
+        history.close()
+    return plan_file(input_path, campaign, now=moment, recent_calls=recent)
+
+
 class CampaignRun:
     """Open with `CampaignRun.open(...)` (or `reopen(outdir)`); `send(client)` places the calls,
     `refresh(client)` fetches their outcomes; `close()` releases the folder."""
@@ -111,7 +134,7 @@ class CampaignRun:
         try:
             meta = Ledger.read_meta(folder)
             planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
-            plan = plan_file(input_path, campaign, now=planned_at, api=api or meta.get("api"), run_folder=folder)
+            plan = plan_for(input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder)
             fmt = fmt or meta.get("format") or None
             write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
@@ -296,7 +319,7 @@ class CampaignRun:
 
     # --- results -----------------------------------------------------------------------------------
     def results(self) -> pl.DataFrame:
-        """Every row's result as one table (run_table.run_results): the plan's rows, with what the
+        """Every row's result as one table (run_results.run_results): the plan's rows, with what the
         ledger knows of them (call ids, Vapi's status and outcome, failures)."""
         numbers = pa.array(self.plan.rows.numbers)
         return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found)

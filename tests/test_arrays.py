@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner import columns
-from runner.columns import WHITESPACE, factorize, fragments, json_strings, map_distinct, strip
-from runner.customers import MAX_FIELD, _fields_of
+from runner import arrays
+from runner.arrays import WHITESPACE, factorize, fragments, json_strings, map_distinct, strip
+from runner.planning.customers import MAX_FIELD, _fields_of
 
 
 def test_whitespace_is_exactly_what_python_strips() -> None:
@@ -32,8 +32,8 @@ def test_json_strings_and_strip_match_python(values: list[str]) -> None:
 def test_blank_is_arrows_trim_leaving_nothing(cells: list[str], start: int) -> None:
     values = pa.array(["x", *cells], pa.string())[min(start, len(cells)) :]  # offsets need not start at 0
     expected = pc.equal(pc.utf8_trim_whitespace(values), "").to_pylist()
-    assert columns.blank(values).tolist() == expected
-    assert columns.byte_lengths(values).tolist() == [len(cell.encode()) for cell in values.to_pylist()]
+    assert arrays.blank(values).tolist() == expected
+    assert arrays.byte_lengths(values).tolist() == [len(cell.encode()) for cell in values.to_pylist()]
 
 
 def test_fragments_leave_out_missing_parts_and_keep_every_row() -> None:
@@ -68,14 +68,14 @@ def test_factorize_numbers_by_first_appearance(values: list[int | None]) -> None
 
 
 def test_on_every_core_gives_what_one_call_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columns, "SLICE_ROWS", 3)
-    monkeypatch.setattr(columns.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(arrays, "SLICE_ROWS", 3)
+    monkeypatch.setattr(arrays.os, "cpu_count", lambda: 4)
     column = pa.array([f"r{n}" if n % 3 else None for n in range(14)], pa.string())
 
     def upper_and_length(part: pa.Array) -> tuple[pa.Array, ...]:
         return pc.utf8_upper(part), pc.utf8_length(part)
 
-    assert columns.on_every_core(upper_and_length, column) == upper_and_length(column)
+    assert arrays.on_every_core(upper_and_length, column) == upper_and_length(column)
 
 
 @given(st.lists(st.text(alphabet='aé \t\n\xa0\u2003"', max_size=60)))

@@ -10,7 +10,6 @@ import codecs
 import json
 import os
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,20 +21,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.columns import Objects, first_bytes, text_array
+from runner.arrays import Objects, first_bytes, text_array
 from runner.errors import unwritable
+from runner.sheets.summary import Summary
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
 OUTCOME_COLUMNS = (
     "attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary", "success_evaluation",
 )  # fmt: skip
-# Ended reasons that mean a person was on the line (reach rate); everything else did not reach anyone.
-REACHED_REASONS = {
-    "customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase",
-    "assistant-ended-call-after-message-spoken", "assistant-ended-call-with-hangup-task",
-    "assistant-forwarded-call", "exceeded-max-duration", "silence-timed-out",
-}  # fmt: skip
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 XLSX_MAX_COLUMNS = 16_384  # a sheet's columns (A to XFD)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -81,55 +75,11 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
     return headers
 
 
-def result_columns(results: Sequence[RowResult], outcomes: bool = False) -> dict[str, list[str]]:
-    """RowResults as columns of text: the result columns, and the outcome columns after a run."""
-    names = RESULT_COLUMNS + OUTCOME_COLUMNS if outcomes else RESULT_COLUMNS
-    return {name: [str(getattr(result, name)) for result in results] for name in names}
-
-
 def results_table(inputs: pa.Table, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:
     """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
     headers = [*inputs.column_names, *result_headers(inputs.column_names, list(columns))]
     arrays = [*map(text_array, inputs.columns), *map(text_array, columns.values())]
     return pa.table([pc.fill_null(array, "") for array in arrays], names=headers)
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The counts a person wants first: by status, by ended reason, by assistant, and the reach rate."""
-
-    by_status: dict[str, int]
-    by_ended_reason: dict[str, int]
-    by_assistant: dict[str, int]
-    ended: int
-    reached: int
-
-    @property
-    def reach_rate(self) -> float | None:
-        return self.reached / self.ended if self.ended else None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "by_status": self.by_status,
-            "by_ended_reason": self.by_ended_reason,
-            "by_assistant": self.by_assistant,
-            "ended": self.ended,
-            "reached": self.reached,
-            "reach_rate": self.reach_rate,
-        }
-
-
-def summarize(results: Sequence[RowResult], assistants: dict[int, str] | None = None) -> Summary:
-    """assistants: row -> the assistant its call used (rows that were never sent have none)."""
-    assistants = assistants or {}
-    reasons = Counter(r.ended_reason for r in results if r.ended_reason)
-    return Summary(
-        by_status=dict(Counter(r.status for r in results).most_common()),
-        by_ended_reason=dict(reasons.most_common()),
-        by_assistant=dict(Counter(assistants[r.row] for r in results if r.row in assistants).most_common()),
-        ended=sum(reasons.values()),
-        reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
-    )
 
 
 def default_format(row_count: int, input_columns: int = 0) -> str:
@@ -144,7 +94,7 @@ def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".xlsx":
-            from runner.workbook import write_workbook  # openpyxl loads only when a workbook is written
+            from runner.sheets.xlsx import write_workbook  # openpyxl loads only when a workbook is written
 
             write_workbook(table, temporary, summary)
         else:

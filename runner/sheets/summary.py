@@ -1,0 +1,61 @@
+"""The counts a person wants first, for the Summary sheet and summary.json: rows by status, by
+ended reason and by assistant, and the reach rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+# Ended reasons that mean a person was on the line (reach rate); everything else did not reach anyone.
+REACHED_REASONS = {
+    "customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase",
+    "assistant-ended-call-after-message-spoken", "assistant-ended-call-with-hangup-task",
+    "assistant-forwarded-call", "exceeded-max-duration", "silence-timed-out",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The counts a person wants first: by status, by ended reason, by assistant, and the reach rate."""
+
+    by_status: dict[str, int]
+    by_ended_reason: dict[str, int]
+    by_assistant: dict[str, int]
+    ended: int
+    reached: int
+
+    @property
+    def reach_rate(self) -> float | None:
+        return self.reached / self.ended if self.ended else None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "by_status": self.by_status,
+            "by_ended_reason": self.by_ended_reason,
+            "by_assistant": self.by_assistant,
+            "ended": self.ended,
+            "reached": self.reached,
+            "reach_rate": self.reach_rate,
+        }
+
+
+def summarize(results: pl.DataFrame) -> Summary:
+    """Counts by status, ended reason and assistant (most first; ties in order of first row), and
+    how many ended calls reached a person."""
+
+    def counts(column: str) -> dict[str, int]:
+        values = results.get_column(column)
+        values = values.filter(values.is_not_null() & (values != ""))
+        tally = values.to_frame().group_by(column, maintain_order=True).len()
+        ordered = tally.sort("len", descending=True, maintain_order=True)
+        return dict(zip(ordered.get_column(column).to_list(), ordered.get_column("len").to_list(), strict=True))
+
+    reasons = counts("ended_reason")
+    return Summary(
+        by_status=counts("status"),
+        by_ended_reason=reasons,
+        by_assistant=counts("assistant") if "assistant" in results.columns else {},
+        ended=sum(reasons.values()),
+        reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
+    )

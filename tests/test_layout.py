@@ -1,0 +1,60 @@
+"""The package's shape: the public names, and imports that go one way only (the flow of data)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import runner
+
+PACKAGE = Path(runner.__file__).parent
+# Each layer may import its own and earlier layers only: the order data flows through them.
+LAYERS = [
+    {"runner.arrays", "runner.errors", "runner.statuses", "runner.hours", "runner.campaign", "runner.sandbox"},
+    {"runner.phones"},
+    {"runner.sheets"},
+    {"runner.planning"},
+    {"runner.sending"},
+    {"runner.inbox"},
+    {"runner.cli", "runner.entry"},
+]
+PUBLIC = {
+    "ApiError", "AuthError", "CallStatus", "Campaign", "CampaignError", "CampaignRun", "FolderInUse",
+    "InputError", "NetworkError", "OutdirError", "Plan", "RequestState", "RunOutcome", "RunnerError",
+    "Sandbox", "SandboxConfig", "Status", "SubmitOptions", "VapiClient", "campaign_from_dict",
+    "load_campaign", "plan_file", "plan_for", "write_plan",
+}  # fmt: skip
+
+
+def layer_of(module: str) -> int:
+    for index, layer in enumerate(LAYERS):
+        if any(module == top or module.startswith(top + ".") for top in layer):
+            return index
+    raise AssertionError(f"{module} is in no layer")
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    found |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    return {name for name in found if name.startswith("runner.")}
+
+
+def test_the_public_api_is_pinned_and_every_name_loads() -> None:
+    assert set(runner.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(runner, name) is not None
+
+
+def test_imports_go_one_way_only() -> None:
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(("runner", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+        if module == "runner":
+            continue
+        wrong += [f"{module} imports {name}" for name in imports_of(path) if layer_of(name) > layer_of(module)]
+    assert wrong == []
+
+
+def test_the_package_ships_its_types() -> None:
+    assert (PACKAGE / "py.typed").exists()
