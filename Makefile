@@ -17,8 +17,9 @@ demo: $(BIN)/vapi-campaign
 		-o runs/demo --sandbox --yes
 	@echo "Outcomes in about 20 seconds: $(BIN)/vapi-campaign status runs/demo --sandbox"
 
+# Everything, with the coverage floor; the everyday subset is `pytest -m "not slow"` (no coverage).
 test: $(BIN)/vapi-campaign
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --cov=runner --cov-report=term:skip-covered --cov-fail-under=92
 
 lint: $(BIN)/vapi-campaign
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -79,7 +79,8 @@ def test_another_run_folder_file_name_or_working_directory_calls_no_one_again(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # the default run folder is now elsewhere/runs/…
-    for args in (["-o", tmp_path / "B"], ["-o", tmp_path / "C", "--format", "csv"], []):
+    folders: list[list[str | Path]] = [["-o", tmp_path / "B"], ["-o", tmp_path / "C", "--format", "csv"], []]
+    for args in folders:
         for path in (source, renamed):
             again = cli("run", path, "-c", campaign, *args, "--base-url", server.url, "--yes")
             assert "suppressed: 12 (recently called 12)" in again.output, again.output

@@ -17,6 +17,7 @@ import openpyxl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.cli import main
 from runner.errors import InputError
@@ -106,7 +107,9 @@ def test_several_consent_columns_exit_2_on_the_command_line(
 def book(path: Path, sheets: list[tuple[str, list[list[str]], str]], active: int = 0) -> Path:
     """A workbook of (title, rows, state) sheets; state is "visible" or "hidden"."""
     workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
+    first = workbook.active
+    assert isinstance(first, Worksheet)
+    workbook.remove(first)
     for title, rows, state in sheets:
         sheet = workbook.create_sheet(title)
         for row in rows:
@@ -293,6 +296,7 @@ def test_a_workbook_keeps_control_characters_as_ooxml_escapes(tmp_path: Path) ->
 def test_hidden_rows_are_suppressed_with_a_reason_and_said(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
+    assert isinstance(sheet, Worksheet)
     for row in [*LEADS, ["+12025550102", "Cy"], ["+12025550103", "Di"]]:
         sheet.append(row)
     sheet.row_dimensions[3].hidden = True  # Bob, hidden by hand

@@ -20,6 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.cli import main
 from runner.sandbox import Sandbox
@@ -28,7 +29,8 @@ from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
 
 FAST = SubmitOptions(requests_per_minute=10_000, reconcile_delay=0.05)
-RETRY = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 2, "after": "0s"}
+RETRY_ON = ["customer-did-not-answer", "customer-busy", "voicemail"]
+RETRY: dict[str, Any] = {"on": RETRY_ON, "max_attempts": 2, "after": "0s"}
 
 
 def write_input(tmp_path: Path, count: int) -> Path:
@@ -76,8 +78,10 @@ def test_outcomes_land_in_the_sheet(tmp_path: Path, make_campaign: Callable[...,
                            "success_evaluation"]  # fmt: skip
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q13"
     assert sheet["A1"].font.bold
-    assert len(book["Summary"]._charts) == 1
-    summary = list(book["Summary"].iter_rows(values_only=True))
+    summary_sheet = book["Summary"]
+    assert isinstance(summary_sheet, Worksheet)
+    assert len(summary_sheet._charts) == 1  # type: ignore[attr-defined]  # the stubs miss charts
+    summary = list(summary_sheet.iter_rows(values_only=True))
     assert ("reach rate", round(len(answered) / 12, 4)) in summary
     assert ("ended", 12) in summary
 

@@ -47,13 +47,13 @@ def test_xlsx_cells_are_text_and_nothing_is_a_formula(
             assert cell.data_type != "f"
             assert cell.value is None or isinstance(cell.value, str)
     # XML turns a lone CR into LF on reading back; the cell is still plain text.
-    assert [r[1].value.replace("\n", "\r") for r in rows[1:-1]] == DANGEROUS
+    assert [str(r[1].value).replace("\n", "\r") for r in rows[1:-1]] == DANGEROUS
     assert rows[1][3].value == "2"
     assert rows[1][4].value == "+12025550100"
     assert rows[1][2].value == "02134"
     assert [c.value for c in rows[-1][3:7]] == ["8", None, "invalid", "not a number (column 'phone')"]
-    rows = list(book["Summary"].iter_rows(values_only=True))
-    assert rows[:4] == [("status", "rows"), ("planned", 6), ("invalid", 1), (None, None)]
+    summary = list(book["Summary"].iter_rows(values_only=True))
+    assert summary[:4] == [("status", "rows"), ("planned", 6), ("invalid", 1), (None, None)]
 
 
 def test_csv_neutralizes_and_keeps_every_row(

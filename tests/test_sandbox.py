@@ -152,7 +152,7 @@ def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
         check_sdk(Vapi(token="sandbox-key", base_url=server.url, httpx_client=http), SdkCall, SdkBatch)
 
 
-def check_sdk(client: Any, SdkCall: type, SdkBatch: type) -> None:
+def check_sdk(client: Any, SdkCall: type[Any], SdkBatch: type[Any]) -> None:
     single = client.calls.create(
         assistant_id="asst_1", phone_number_id="pn_1", customer={"number": "+12025550123", "name": "Ann"}
     )

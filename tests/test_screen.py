@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.errors import InputError
 from runner.planning.plan import Plan, plan_file
@@ -184,7 +185,9 @@ def test_do_not_call_lists_in_three_formats(
     (tmp_path / "internal.csv").write_text("Name,Phone\nAnn,(202) 555-0101\n")
     (tmp_path / "registry.txt").write_text("+12025550102\n12025550103.0\n")
     book = openpyxl.Workbook()
-    book.active.append([12025550104])
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    sheet.append([12025550104])
     book.save(tmp_path / "state.xlsx")
     text = "phone,consent\n" + "".join(f"+1202555010{n},yes\n" for n in range(6))
     results = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET,

@@ -10,6 +10,7 @@ import datetime
 from pathlib import Path
 
 import openpyxl
+from openpyxl.worksheet.worksheet import Worksheet
 
 HERE = Path(__file__).parent
 
@@ -77,6 +78,7 @@ def main() -> None:
     write_expected("phones.expected.csv", PHONE_EXPECTED)
     book = openpyxl.Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)
     sheet.append(["Phone", "Name"])
     for raw, name in PHONE_CASES:
         sheet.append([raw, name])
@@ -87,6 +89,7 @@ def main() -> None:
     # Excel's numeric cells: a float phone number, a zip code that must stay text, a date.
     book = openpyxl.Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)
     sheet.title = "Ignored"
     sheet.append(["not this sheet"])
     second = book.create_sheet("Leads")
