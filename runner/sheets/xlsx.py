@@ -3,12 +3,17 @@ styled and filterable Results sheet, and a Summary sheet with counts, reach rate
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
@@ -16,19 +21,25 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from runner.arrays import records
+from runner.arrays import map_distinct, string_buffers, strip, text_array
 from runner.sheets.summary import Summary
 
 XLSX_MAX_CELL = 32_767
+RESULTS_PART = "xl/worksheets/sheet1.xml"  # the Results sheet: the workbook's first
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 # XML cannot hold these; OOXML writes them as _xHHHH_ (ECMA-376 ST_Xstring), which Excel shows as
 # the character. A literal "_xHHHH_" in a cell is escaped the same way so that it stays as written.
+_NOT_XML_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_"  # _NOT_XML, found by Arrow
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
-    """Results sheet (styled header, frozen, autofilter, fitted widths) and a Summary sheet."""
+    """Results sheet (styled header, frozen, autofilter, fitted widths) and a Summary sheet.
+
+    openpyxl writes the workbook around the data (styles, the header, the Summary sheet and its
+    chart); the data rows are spliced into the Results sheet's XML as Arrow builds them, a block
+    at a time, in exactly the form openpyxl gives them (tests/test_xlsx.py compares the bytes)."""
     book = Workbook(write_only=True)
     sheet: Any = book.create_sheet("Results")  # Any: the stubs miss write-only column_dimensions
     sheet.freeze_panes = "A2"
@@ -37,11 +48,92 @@ def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
     if table.num_columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(table.num_columns)}{table.num_rows + 1}"
     _append_text(sheet, table.column_names, header=True)
-    for batch in table.to_batches(max_chunksize=10_000):
-        for record in records(batch):
-            _append_text(sheet, record)
     _write_summary(book.create_sheet("Summary"), summary)
-    book.save(path)
+    frame = io.BytesIO()
+    book.save(frame)
+    with zipfile.ZipFile(frame) as parts, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in parts.infolist():
+            data = parts.read(info)
+            if info.filename != RESULTS_PART:
+                out.writestr(info, data)
+                continue
+            head, tail = data.split(b"</sheetData>")
+            member = zipfile.ZipInfo(info.filename, info.date_time)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with out.open(member, "w", force_zip64=True) as handle:
+                handle.write(head)
+                for block in row_blocks(table):
+                    handle.write(block)
+                handle.write(b"</sheetData>" + tail)
+
+
+def row_blocks(table: pa.Table, rows_per_block: int = 20_000) -> Iterator[memoryview]:
+    """The data rows of the Results sheet as XML, a block of rows at a time (row 2 onwards). The
+    next block is built on a worker thread while the caller deflates this one (Arrow's kernels and
+    zlib both let go of the GIL)."""
+    letters = [get_column_letter(index) for index in range(1, table.num_columns + 1)]
+    starts = range(0, table.num_rows, rows_per_block)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = [
+            worker.submit(_row_block, table.slice(start, rows_per_block), start, letters) for start in starts[:1]
+        ]
+        for start in starts[1:]:
+            pending.append(worker.submit(_row_block, table.slice(start, rows_per_block), start, letters))
+            yield pending.pop(0).result()
+        for job in pending:
+            yield job.result()
+
+
+def _row_block(block: pa.Table, start: int, letters: list[str]) -> memoryview:
+    """One block of rows, joined in a single pass: per cell its reference, the text's opening
+    (or the empty cell's end), the text, and its closing."""
+    numbers = pc.cast(pa.array(np.arange(start + 2, start + 2 + block.num_rows)), pa.string())
+    pieces: list[pa.Array | str] = ['<row r="', numbers, '">']
+    for column, letter in zip(block.columns, letters, strict=True):
+        text = _escaped(pc.fill_null(text_array(column), ""))
+        opening = pc.if_else(_preserve(text), '" t="inlineStr"><is><t xml:space="preserve">', '" t="inlineStr"><is><t>')
+        closing: pa.Array | str = "</t></is></c>"
+        empty = pc.equal(text, "")
+        if pc.any(empty).as_py():
+            opening = pc.if_else(empty, '" t="inlineStr" />', opening)
+            closing = pc.if_else(empty, "", closing)
+        pieces += [f'<c r="{letter}', numbers, opening, text, closing]
+    rows = pc.binary_join_element_wise(*pieces, "</row>", "")
+    offsets, data = string_buffers(rows)
+    return data[offsets[0] : offsets[-1]].data
+
+
+def _preserve(text: pa.Array) -> pa.Array:
+    """Where openpyxl marks a cell xml:space="preserve": text that is not blank but has blank ends.
+    Only cells whose first or last byte may be whitespace (ASCII space and below, or non-ASCII)
+    are stripped to find out."""
+    offsets, data = string_buffers(text)
+    filled = offsets[1:] > offsets[:-1]
+    if not len(data):
+        return pa.array(np.zeros(len(text), dtype=bool))
+    first = np.where(filled, data[np.where(filled, offsets[:-1], 0)], 0x41)
+    last = np.where(filled, data[np.where(filled, offsets[1:] - 1, 0)], 0x41)
+    unsure = np.flatnonzero((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F))
+    preserve = np.zeros(len(text), dtype=bool)
+    if len(unsure):
+        cells = text.take(pa.array(unsure, pa.int64()))
+        stripped = strip(cells)
+        found = pc.and_(pc.not_equal(stripped, ""), pc.not_equal(cells, stripped))
+        preserve[unsure] = found.to_numpy(zero_copy_only=False)
+    return pa.array(preserve)
+
+
+def _escaped(column: pa.Array) -> pa.Array:
+    """ooxml_text, the 32,767-character cap, then XML's &, < and > escapes, over a whole column.
+    Columns holding a control character or a literal _xHHHH_ (rare) go through ooxml_text itself."""
+    if pc.any(pc.match_substring_regex(column, _NOT_XML_RE2)).as_py():
+        column = pa.array(map_distinct(column, lambda cell: ooxml_text(cell or "")[:XLSX_MAX_CELL]), pa.string())
+    elif pc.max(pc.utf8_length(column)).as_py() or XLSX_MAX_CELL < 0:
+        column = pc.utf8_slice_codeunits(column, 0, XLSX_MAX_CELL)
+    for character, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        if pc.any(pc.match_substring(column, character)).as_py():
+            column = pc.replace_substring(column, character, entity)
+    return column
 
 
 def _widths(table: pa.Table, sample: int = 500) -> list[float]:
