@@ -137,11 +137,12 @@ def _factorize_small(values: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp]
 class Labels:
     """A column of texts with few distinct values (statuses, reasons, assistants): a code per row
     into the list of texts. Setting, grouping, counting and writing a million rows never touches a
-    Python string per row."""
+    Python string per row. Immutable: `with_set` returns a new column (its codes are read-only)."""
 
     def __init__(self, size: int, text: str) -> None:
         self.texts = [text]
         self.codes = np.zeros(size, dtype=np.int32)
+        self.codes.flags.writeable = False
         self._code = {text: 0}
 
     def __len__(self) -> int:
@@ -151,23 +152,31 @@ class Labels:
         return self.texts[int(self.codes[position])]
 
     def take(self, positions: npt.NDArray[np.intp]) -> Labels:
-        taken = Labels(len(positions), self.texts[0])
-        taken.texts, taken.codes, taken._code = list(self.texts), self.codes[positions], dict(self._code)
-        return taken
+        return self._with(self.codes[positions], list(self.texts))
 
-    def code(self, text: str) -> int:
-        if text not in self._code:
-            self._code[text] = len(self.texts)
-            self.texts.append(text)
-        return self._code[text]
+    def with_set(self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, value: str | Objects) -> Labels:
+        """These labels with rows (a mask or positions) given one text, or one text each."""
+        texts, codes = list(self.texts), self.codes.copy()
+        known = {text: code for code, text in enumerate(texts)}
 
-    def set(self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, value: str | Objects) -> None:
-        """Give rows (a mask or positions) one text, or one text each."""
+        def code(text: str) -> int:
+            if text not in known:
+                known[text] = len(texts)
+                texts.append(text)
+            return known[text]
+
         if isinstance(value, str):
-            self.codes[where] = self.code(value)
+            codes[where] = code(value)
         else:
-            codes, distinct = pd.factorize(value)
-            self.codes[where] = np.array([self.code(text) for text in distinct], dtype=np.int32)[codes]
+            numbered, distinct = pd.factorize(value)
+            codes[where] = np.array([code(text) for text in distinct], dtype=np.int32)[numbered]
+        return self._with(codes, texts)
+
+    def _with(self, codes: npt.NDArray[np.int32], texts: list[str]) -> Labels:
+        labels = Labels(0, texts[0])
+        codes.flags.writeable = False
+        labels.texts, labels.codes, labels._code = texts, codes, {text: code for code, text in enumerate(texts)}
+        return labels
 
     def equal(self, text: str) -> npt.NDArray[np.bool_]:
         return np.asarray(self.codes == self._code.get(text, -1), dtype=bool)

@@ -168,6 +168,7 @@ def test_status_finds_calls_that_showed_up_late(
     assert "queued" in result.output and "unknown" not in result.output
 
 
+@pytest.mark.slow
 def test_a_follow_up_is_never_taken_for_the_previous_attempts_call(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:

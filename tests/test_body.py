@@ -62,7 +62,7 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
     return bodies
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(ROW, min_size=1, max_size=8),
     overrides=st.sampled_from(["split", "per-customer"]),

@@ -167,6 +167,7 @@ def test_a_status_refresh_killed_midway_gives_the_same_sheet(
     assert set(resumed["status"]) == {"ended"}
 
 
+@pytest.mark.slow
 def test_status_watch_repeats_until_every_call_has_ended(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:

@@ -115,6 +115,7 @@ def test_401_stops_everything_and_a_rerun_with_the_key_sends(
     assert calls_per_number(server) == Counter(numbers(6))
 
 
+@pytest.mark.slow
 def test_429_storm_backs_off_and_sends_each_once(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:
@@ -136,6 +137,7 @@ def test_dropped_and_slow_answers_are_reconciled_never_resent(
     assert calls_per_number(server) == Counter(numbers(16))
 
 
+@pytest.mark.slow
 def test_500_left_unknown_until_the_operator_resends(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:

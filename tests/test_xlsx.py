@@ -59,7 +59,7 @@ def test_tricky_cells_are_written_exactly_as_openpyxl_writes_them(tmp_path: Path
     assert sheet_data(spliced_rows(table, tmp_path / "r.xlsx")) == sheet_data(openpyxl_rows(table))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.lists(st.text(max_size=12), min_size=3, max_size=3), min_size=1, max_size=30))
 def test_any_cells_are_written_exactly_as_openpyxl_writes_them(rows: list[list[str]]) -> None:
     table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(("a", "b", "c"))})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 from json.encoder import encode_basestring
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,7 @@ from runner.arrays import (
     fragments,
     json_strings,
     map_distinct,
+    objects,
     on_every_core,
     strip,
     text_array,
@@ -43,11 +45,11 @@ _ODD_SPACE = WHITESPACE_CLASS + "{2}|[" + "".join(f"\\x{{{ord(c):x}}}" for c in 
 _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WHITESPACE_CLASS[1:-1]}]+$"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rows:
     """Every input row as columns (position i is the sheet's i-th record): where it goes, its status
-    and reason, and what its request will carry. Statuses, reasons and windows are filled in as
-    planning goes (duplicates, screening, grouping)."""
+    and reason, and what its request will carry. Immutable: each planning stage (customers,
+    duplicates, screening) returns new Rows with its statuses, reasons and windows."""
 
     numbers: npt.NDArray[np.int64]  # spreadsheet row numbers, as a person sees them
     e164: pa.Array  # null for SIP addresses and invalid rows
@@ -60,14 +62,13 @@ class Rows:
     cells: dict[str, pa.Array]  # role -> the row's cell
     fact_index: npt.NDArray[np.intp]  # index into `facts` (-1: no phone number)
     facts: list[NumberFacts]  # what the distinct numbers say of where their owners are
-    status: Labels = field(init=False)  # every row planned at first
-    reason: Labels = field(init=False)
-    window: npt.NDArray[np.intp] = field(init=False)  # index into `windows`; -1 until screened in
-    windows: list[Interval] = field(default_factory=list)
+    status: Labels
+    reason: Labels
+    window: npt.NDArray[np.intp]  # index into `windows`; -1: none (yet)
+    windows: tuple[Interval, ...] = ()
 
     def __post_init__(self) -> None:
-        self.status, self.reason = Labels(len(self.numbers), Status.PLANNED), Labels(len(self.numbers), "")
-        self.window = np.full(len(self.numbers), -1, dtype=np.intp)
+        self.window.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -75,12 +76,15 @@ class Rows:
     def planned(self) -> npt.NDArray[np.bool_]:
         return self.status.equal(Status.PLANNED)
 
-    def set_status(
+    def with_status(
         self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, status: str, reason: str | Objects
-    ) -> None:
-        """Give rows (a mask or positions) a status and a reason (one text, or one per row)."""
-        self.status.set(where, status)
-        self.reason.set(where, reason)
+    ) -> Rows:
+        """These rows with some (a mask or positions) given a status and a reason (one text, or one each)."""
+        return replace(self, status=self.status.with_set(where, status), reason=self.reason.with_set(where, reason))
+
+    def with_windows(self, window: npt.NDArray[np.intp], windows: tuple[Interval, ...]) -> Rows:
+        """These rows with each one's calling window (an index into `windows`; -1: none)."""
+        return replace(self, window=window, windows=windows)
 
     def counts(self) -> Counter[str]:
         return self.status.counts()
@@ -89,6 +93,7 @@ class Rows:
         """These rows again, planned afresh (no reason, window or request): for follow-up attempts."""
         indices = pa.array(positions, pa.int64())
         return Rows(
+            **unplanned(len(positions)),
             numbers=self.numbers[positions],
             e164=self.e164.take(indices),
             sip_uri=self.sip_uri.take(indices),
@@ -101,6 +106,11 @@ class Rows:
             fact_index=self.fact_index[positions],
             facts=self.facts,
         )
+
+
+def unplanned(size: int) -> dict[str, Any]:
+    """The statuses, reasons and windows of rows not planned yet: every one planned, no window."""
+    return {"status": Labels(size, Status.PLANNED), "reason": Labels(size, ""), "window": np.full(size, -1, np.intp)}
 
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
@@ -149,6 +159,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     assistant_id = _with_default(cells.get("assistant_id"), campaign.assistant_id, size)
     phone_number_id = _with_default(cells.get("phone_number_id"), campaign.phone_number_id, size)
     rows = Rows(
+        **unplanned(size),
         numbers=numbers,
         e164=phones.e164,
         sip_uri=phones.sip_uri,
@@ -164,21 +175,27 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     number_column = roles.get("number", "")
     reasons = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
                            lambda text: _column_reason(text or "", number_column))  # fmt: skip
-    rows.set_status(~callable_, Status.INVALID, reasons)
+    rows = rows.with_status(~callable_, Status.INVALID, reasons)
     no_assistant = callable_ & assistant_id.equal("") if campaign.assistant is None else np.zeros(size, bool)
-    rows.set_status(no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty")
+    rows = rows.with_status(
+        no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty"
+    )
     no_number_id = callable_ & ~no_assistant & phone_number_id.equal("")
-    rows.set_status(
+    rows = rows.with_status(
         no_number_id, Status.INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
     )
     hidden = np.zeros(size, dtype=bool)
     hidden[sheet.hidden] = True
-    rows.set_status(rows.planned() & hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it")
+    rows = rows.with_status(
+        rows.planned() & hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it"
+    )
     planned = rows.planned()
-    for position, note in notes.items():
-        if planned[position]:
-            rows.reason.set(position, note)
-    return rows
+    noted = [position for position in notes if planned[position]]
+    if not noted:
+        return rows
+    return replace(
+        rows, reason=rows.reason.with_set(np.asarray(noted, dtype=np.intp), objects([notes[p] for p in noted]))
+    )
 
 
 def _without_controls(
@@ -214,9 +231,9 @@ def _destinations(phones: PhoneColumn) -> npt.NDArray[np.int64]:
 def _with_default(column: pa.Array | None, default: str | None, size: int) -> Labels:
     """The column's stripped value, or the campaign's default where it is empty ("": neither)."""
     labels = Labels(size, default or "")
-    if column is not None:
-        labels.set(np.arange(size), map_distinct(column, lambda cell: (cell or "").strip() or default or ""))
-    return labels
+    if column is None:
+        return labels
+    return labels.with_set(np.arange(size), map_distinct(column, lambda cell: (cell or "").strip() or default or ""))
 
 
 def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> PhoneColumn:

@@ -133,7 +133,7 @@ def plan_file(
     sheet = load_sheet(input_path, campaign.columns, campaign.sheet)
     run_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
-    mark_duplicates(rows)
+    rows = mark_duplicates(rows)
     list_warnings: list[str] = []
     start = start_time(campaign, now or datetime.now(UTC))
     screen = Screen(
@@ -143,7 +143,7 @@ def plan_file(
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
         recent_calls=dict(recent_calls or {}),
     )
-    suppressed = screen.apply(rows)
+    rows, suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *list_warnings, *_relaxed_rules(campaign)]

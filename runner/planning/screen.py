@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,14 +42,14 @@ def _listed(e164: pa.Array, listing: Mapping[str, object]) -> list[tuple[int, st
     return [(int(hit), str(e164[int(hit)].as_py())) for hit in hits]
 
 
-def mark_duplicates(rows: Rows) -> None:
+def mark_duplicates(rows: Rows) -> Rows:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
     planned = np.flatnonzero(rows.planned())
     codes, first = factorize(rows.destination[planned])
     first_of_row = planned[first[codes]]
     repeats = planned[first_of_row != planned]
     firsts = rows.numbers[first_of_row[first_of_row != planned]]
-    rows.set_status(repeats, Status.DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
+    return rows.with_status(repeats, Status.DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
 
 
 def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
@@ -85,19 +85,22 @@ class Screen:
     def __post_init__(self) -> None:
         self._hours = self.campaign.schedule.hours
 
-    def apply(self, rows: Rows) -> Counter[str]:
-        """Suppress rows in place (the first rule a row breaks decides its reason) and give the rest
-        their calling window; returns counts by rule. Rules are decided per distinct value."""
+    def apply(self, rows: Rows) -> tuple[Rows, Counter[str]]:
+        """The rows with those that must not be called suppressed (the first rule a row breaks
+        decides its reason) and the rest given their calling window, and the counts by rule. Rules
+        are decided per distinct value."""
         suppressed: Counter[str] = Counter()
         pending = np.flatnonzero(rows.planned())
+        statuses, reasons = rows.status, rows.reason
 
         def suppress(rule: str, problems: Objects) -> npt.NDArray[np.bool_]:
             """problems: one reason per pending row, "" where the rule lets it through. Returns which
             pending rows are still pending, to keep arrays that run beside `pending` aligned."""
-            nonlocal pending
+            nonlocal pending, statuses, reasons
             broken = np.asarray(problems != "", dtype=bool)
             if broken.any():
-                rows.set_status(pending[broken], Status.SUPPRESSED, problems[broken])
+                statuses = statuses.with_set(pending[broken], Status.SUPPRESSED)
+                reasons = reasons.with_set(pending[broken], problems[broken])
                 suppressed[rule] += int(broken.sum())
                 pending = pending[~broken]
             return ~broken
@@ -130,8 +133,8 @@ class Screen:
                 kept = suppress(rule, np.where(rule_of == rule, reason_of, ""))
                 rule_of, reason_of, fact_index = rule_of[kept], reason_of[kept], fact_index[kept]
         if self._hours is not None:
-            self._windows(rows, pending, fact_index, facts, suppress)
-        return suppressed
+            rows = self._windows(rows, pending, fact_index, facts, suppress)
+        return replace(rows, status=statuses, reason=reasons), suppressed
 
     def _windows(
         self,
@@ -140,8 +143,9 @@ class Screen:
         fact_index: npt.NDArray[np.intp],
         facts: list[NumberFacts],
         suppress: Callable[[str, Objects], npt.NDArray[np.bool_]],
-    ) -> None:
-        """Each pending row's first calling window, decided once per (time zone cell, number facts)."""
+    ) -> Rows:
+        """The rows with each pending row's first calling window, decided once per (time zone
+        cell, number facts); rows with none are suppressed through `suppress`."""
         assert self._hours is not None
         compliance = self.campaign.compliance
         rules = Rules(self._hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
@@ -151,7 +155,8 @@ class Screen:
             encoded = pc.dictionary_encode(strip(pc.fill_null(_take(timezone, pending), "")))
             given, zone_cells = encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
         inverse, first = factorize(given * (len(facts) + 1) + fact_index + 1)
-        by_interval: dict[Interval, int] = {window: i for i, window in enumerate(rows.windows)}
+        known = list(rows.windows)
+        by_interval: dict[Interval, int] = {window: i for i, window in enumerate(known)}
         by_place: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
         problems, windows = [], []
         for position in first:
@@ -167,12 +172,14 @@ class Screen:
                 if window is None:
                     problem = _no_window_reason(zones, state, self.campaign.schedule.latest_at)
             if window is not None and window not in by_interval:
-                by_interval[window] = len(rows.windows)
-                rows.windows.append(window)
+                by_interval[window] = len(known)
+                known.append(window)
             problems.append(problem)
             windows.append(-1 if window is None else by_interval[window])
-        rows.window[pending] = np.asarray(windows, dtype=np.intp)[inverse]
+        window_of = rows.window.copy()
+        window_of[pending] = np.asarray(windows, dtype=np.intp)[inverse]
         suppress("calling hours", objects(problems)[inverse])
+        return rows.with_windows(window_of, tuple(known))
 
     def _consent_problem(self, cell: str | None) -> str:
         column = self.roles["consent"]

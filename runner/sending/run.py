@@ -29,6 +29,7 @@ from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.hours import HORIZON
 from runner.planning.body import followup_body, request_id
+from runner.planning.customers import Rows
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
 from runner.planning.requests import CallRequest, build_requests, dumps
 from runner.planning.screen import Screen, load_do_not_call
@@ -222,12 +223,10 @@ class CampaignRun:
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
         """Fetch every call that has not ended yet (GET /call/{id}) into the ledger; returns how many."""
-        stored = self.ledger.calls()
-        wanted = {
-            outcome.call_id: row
-            for row, outcome in self.ledger.outcomes().items()
-            if outcome.call_id and stored.get(outcome.call_id, {}).get("status") != CallStatus.ENDED
-        }
+        unfinished = self._unfinished()
+        wanted = dict(
+            zip(unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list(), strict=True)
+        )
         fetched = fetch_calls(client, list(wanted), concurrency)
         self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
         self._not_found = set(wanted) - set(fetched)
@@ -268,11 +267,17 @@ class CampaignRun:
             time.sleep(interval)
 
     def unfinished_calls(self) -> int:
-        calls = self.ledger.calls()
-        return sum(
-            1
-            for outcome in self.ledger.outcomes().values()
-            if outcome.call_id and calls.get(outcome.call_id, {}).get("status") != CallStatus.ENDED
+        return self._unfinished().height
+
+    def _unfinished(self) -> pl.DataFrame:
+        """(row, call_id) of every call the rows were given that has not been seen ended."""
+        calls = self.ledger.calls_frame().select("call_id", "status")
+        return (
+            self.ledger.outcomes_frame()
+            .filter(pl.col("call_id") != "")
+            .join(calls, on="call_id", how="left", suffix="_call")
+            .filter(pl.col("status_call").fill_null("") != CallStatus.ENDED.value)
+            .select("row", "call_id")
         )
 
     def schedule_followups(self, now: datetime | None = None) -> int:
@@ -282,29 +287,31 @@ class CampaignRun:
         if retry is None:
             return 0
         now = now or now_utc()
-        owners, outcomes, calls = self.ledger.owners(), self.ledger.outcomes(), self.ledger.calls()
         campaign = self.plan.campaign
         do_not_call = load_do_not_call(campaign.dnc_paths(), campaign.default_region)
-        due: dict[tuple[int, datetime], list[int]] = {}  # (attempt, earliest start) -> row positions
-        for position, number in enumerate(self.plan.rows.numbers.tolist()):
-            owner, outcome = owners.get(number), outcomes.get(number)
-            call = calls.get(outcome.call_id, {}) if outcome and outcome.call_id else {}
-            if owner is None or call.get("status") != CallStatus.ENDED or call.get("endedReason") not in retry.on:
-                continue
-            if owner.attempt >= retry.max_attempts:
-                continue
-            ended = parse_time(call.get("endedAt") or call.get("updatedAt") or now.isoformat())
-            due.setdefault((owner.attempt + 1, max(now, ended + retry.delay)), []).append(position)
+        ended_at = pl.col("ended_at").str.strptime(pl.Datetime("us", "UTC"), "%+", strict=False)
+        attempts = pl.col("attempts").cast(pl.Int64, strict=False)
+        due = (
+            self.results()
+            .with_row_index("position")
+            .filter(
+                (pl.col("status") == CallStatus.ENDED.value)
+                & pl.col("ended_reason").is_in(retry.on)
+                & (attempts < retry.max_attempts)
+            )
+            .with_columns(
+                next_attempt=attempts + 1,
+                start=pl.max_horizontal(pl.lit(now), ended_at.fill_null(pl.lit(now)) + retry.delay),
+            )
+            .group_by("next_attempt", "start", maintain_order=True)
+            .agg("position")
+        )
         planned = 0
-        for (attempt, start), positions in due.items():
-            again = self.plan.rows.subset(np.asarray(positions, dtype=np.intp))
-            Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}).apply(again)
-            unscheduled = again.planned() & (again.window < 0)
-            if unscheduled.any():  # calling hours are off: start then, until the schedule ends
-                again.window[unscheduled] = len(again.windows)
-                again.windows.append((start, campaign.schedule.latest_at or start + HORIZON))
-            too_short = [end - begin < timedelta(minutes=1) for begin, end in again.windows] + [False]
-            again.set_status(again.planned() & np.asarray(too_short)[again.window], Status.NOT_DUE, "")
+        for attempt, start, positions in due.iter_rows():
+            screen = Screen(campaign, self.plan.sheet.roles, start, do_not_call, {})
+            again = _placeable(
+                screen.apply(self.plan.rows.subset(np.asarray(positions, dtype=np.intp)))[0], start, campaign
+            )
             requests = [
                 CallRequest(
                     request_id(self.plan.run_id, request.rows, attempt),
@@ -342,6 +349,17 @@ class CampaignRun:
         summary = summarize(results)
         path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
         return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
+
+
+def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:
+    """Follow-up rows as they can be placed from `start`: with calling hours off, a window from
+    then until the schedule ends; a window under a minute long is `not due` yet."""
+    unscheduled = rows.planned() & (rows.window < 0)
+    if unscheduled.any():
+        window = np.where(unscheduled, len(rows.windows), rows.window)
+        rows = rows.with_windows(window, (*rows.windows, (start, campaign.schedule.latest_at or start + HORIZON)))
+    too_short = np.asarray([end - begin < timedelta(minutes=1) for begin, end in rows.windows] + [False])
+    return rows.with_status(rows.planned() & too_short[rows.window], Status.NOT_DUE, "")
 
 
 def _call_time(body: dict[str, Any]) -> datetime:
