@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from runner.sandbox import Sandbox, SandboxConfig
+from runner.sandbox.store import CallStore
 
 BODY: dict[str, Any] = {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550123"}}
 HEADERS = {"Authorization": "Bearer sandbox-key"}
@@ -134,11 +135,42 @@ def test_lifecycle_and_delete(sandbox: Any) -> None:
 
 
 def test_calls_survive_a_restart(tmp_path: Path) -> None:
-    state = tmp_path / "calls.json"
+    state = tmp_path / "calls.jsonl"
     with Sandbox(SandboxConfig(state_path=state)) as first:
         call_id = post(first, BODY).json()["id"]
+        later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        scheduled = post(first, {**BODY, "schedulePlan": {"earliestAt": later}}).json()["id"]
+        httpx.delete(f"{first.url}/call/{scheduled}", headers=HEADERS)
     with Sandbox(SandboxConfig(state_path=state)) as second:
         assert httpx.get(f"{second.url}/call/{call_id}", headers=HEADERS).status_code == 200
+        assert httpx.get(f"{second.url}/call/{scheduled}", headers=HEADERS).json()["status"] == "ended"
+    assert len(state.read_text().splitlines()) == 3  # appended to: two calls, one deletion
+
+
+@pytest.mark.slow
+def test_a_request_costs_what_it_touches_not_what_the_sandbox_holds(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = sandbox(dial_now=True, call_seconds=10, concurrency_limit=10_000)  # calls ring after 1 s
+    batch = {key: value for key, value in BODY.items() if key != "customer"}
+    for start in range(0, 3000, 1000):
+        customers = [{"number": f"+1202555{n:04d}"} for n in range(start, start + 1000)]
+        assert post(server, {**batch, "customers": customers}).status_code == 201
+    views = 0
+    real_view = CallStore._view
+
+    def counted(store: CallStore, call: dict[str, Any]) -> dict[str, Any]:
+        nonlocal views
+        views += 1
+        return real_view(store, call)
+
+    monkeypatch.setattr(CallStore, "_view", counted)
+    time.sleep(1.1)  # every call rings, none has ended
+    assert post(server, BODY).status_code == 201 and views == 1  # the new call's answer, nothing else
+    assert server.store.active_count() == 3000
+    views = 0
+    listed = httpx.get(f"{server.url}/call", params={"limit": 10}, headers=HEADERS).json()
+    assert len(listed) == 10 and views == 10
 
 
 @pytest.mark.slow

@@ -1,15 +1,20 @@
 """The sandbox's calls: created, listed with Vapi's filters, moved through their lifecycle by the
-clock, and (optionally) kept in a JSON file so they survive a restart."""
+clock, and (optionally) kept in a JSON-lines file so they survive a restart.
+
+Every request costs what it touches, not what the store holds: a call's status is worked out from
+the clock only when it is shown, the live calls (ringing or in progress, which Vapi's concurrency
+limit counts) are kept in two heaps, a list walks the calls newest first and stops at its limit,
+and the state file is appended to (one line per created or deleted call)."""
 
 from __future__ import annotations
 
+import heapq
 import json
 import operator
-import os
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,10 +51,19 @@ class CallStore:
         self._dial_now = dial_now
         self._state_path = state_path
         self._lock = threading.Lock()
-        self._calls: dict[str, dict[str, Any]] = {}
+        self._calls: dict[str, dict[str, Any]] = {}  # in creation order, oldest first
+        self._order: list[str] = []
+        self._waiting: list[tuple[datetime, datetime, str]] = []  # (rings at, ends at, id), a heap
+        self._live: list[tuple[datetime, str]] = []  # (ends at, id) of calls that rang, a heap
+        self._deleted: set[str] = set()
         if state_path is not None and state_path.exists():
-            for call in json.loads(state_path.read_text(encoding="utf-8")):
-                self._calls[call["id"]] = call
+            for line in state_path.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line) if line.strip() else None
+                if isinstance(record, dict) and "deleted" in record:
+                    self._calls[record["deleted"]].update(record["fields"])
+                    self._deleted.add(record["deleted"])
+                elif isinstance(record, dict):
+                    self._add(record)
 
     def __len__(self) -> int:
         """How many calls it holds."""
@@ -76,10 +90,17 @@ class CallStore:
                 overrides = customer.get("assistantOverrides") or body.get("assistantOverrides")
                 if overrides is not None:
                     call["assistantOverrides"] = overrides
-                self._calls[call["id"]] = call
+                self._add(call)
                 created.append(call)
-            self._save()
+            self._append(created)
         return [self._view(call) for call in created]
+
+    def _add(self, call: dict[str, Any]) -> None:
+        self._calls[call["id"]] = call
+        self._order.append(call["id"])
+        start = self._start(call)
+        span = timedelta(seconds=self._call_seconds)
+        heapq.heappush(self._waiting, (start + span * 0.1, start + span, call["id"]))
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -93,49 +114,78 @@ class CallStore:
                 return None
             view = self._view(call)
             if view["status"] != "ended":
-                call["deletedAt"] = iso(datetime.now(UTC))
-                call["deletedReason"] = (
-                    "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled"
-                )
-                self._save()
+                fields = {
+                    "deletedAt": iso(datetime.now(UTC)),
+                    "deletedReason": "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled",
+                }
+                call.update(fields)
+                self._deleted.add(call_id)
+                self._append([{"deleted": call_id, "fields": fields}])
             return self._view(call)
 
     def list(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """GET /call: equality on id/assistantId/phoneNumberId, createdAt/updatedAt ranges, newest first."""
         limit = int(float(params.get("limit", "100")))
+        equal = {key: params[key] for key in ("id", "assistantId", "phoneNumberId") if key in params}
+        bounds = {
+            (field, compare): bound
+            for field in ("createdAt", "updatedAt")
+            for suffix, compare in _FILTERS.items()
+            if (bound := parse_time(params.get(field + suffix))) is not None
+        }
+        found: list[dict[str, Any]] = []
         with self._lock:
-            views = [self._view(call) for call in self._calls.values()]
-        for key in ("id", "assistantId", "phoneNumberId"):
-            if key in params:
-                views = [v for v in views if v.get(key) == params[key]]
-        for field in ("createdAt", "updatedAt"):
-            for suffix, compare in _FILTERS.items():
-                bound = parse_time(params.get(field + suffix))
-                if bound is not None:
-                    views = [v for v in views if compare(parse_time(v[field]) or bound, bound)]
-        views.sort(key=lambda v: v["createdAt"], reverse=True)
-        return views[:limit]
+            for call_id in reversed(self._order):  # newest first: creation order is createdAt order
+                call = self._calls[call_id]
+                if any(call.get(key) != value for key, value in equal.items()):
+                    continue
+                view = None
+                for (field, compare), bound in bounds.items():
+                    if field == "updatedAt" and view is None:
+                        view = self._view(call)
+                    moment = parse_time((view or call)[field]) or bound
+                    if not compare(moment, bound):
+                        break
+                else:
+                    found.append(view or self._view(call))
+                    if len(found) == limit:
+                        break
+        return found
 
     def active_count(self) -> int:
+        """Calls ringing or in progress now (what Vapi's concurrency limit counts)."""
+        now = datetime.now(UTC)
         with self._lock:
-            views = [self._view(call) for call in self._calls.values()]
-        return sum(v["status"] in ("ringing", "in-progress") for v in views)
+            while self._waiting and self._waiting[0][0] <= now:
+                _, ends, call_id = heapq.heappop(self._waiting)
+                heapq.heappush(self._live, (ends, call_id))
+            while self._live and self._live[0][0] <= now:
+                heapq.heappop(self._live)
+            cancelled = sum(1 for _, call_id in self._live if call_id in self._deleted) if self._deleted else 0
+            return len(self._live) - cancelled
 
-    def _save(self) -> None:
+    def _append(self, records: Sequence[dict[str, Any]]) -> None:
+        """Add lines to the state file (one JSON object each); written before the caller is answered."""
         if self._state_path is None:
             return
-        temporary = self._state_path.with_name(self._state_path.name + ".tmp")
-        temporary.write_text(json.dumps(list(self._calls.values())), encoding="utf-8")
-        os.replace(temporary, self._state_path)
+        with self._state_path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(record) + "\n" for record in records))
+            handle.flush()
+
+    def _start(self, call: dict[str, Any]) -> datetime:
+        """When the call starts dialing: at creation, or its schedule's earliestAt (unless dial_now)."""
+        created = parse_time(call["createdAt"]) or datetime.now(UTC)
+        plan = call.get("schedulePlan")
+        if plan and not self._dial_now:
+            return max(created, parse_time(plan.get("earliestAt")) or created)
+        return created
 
     def _view(self, call: dict[str, Any]) -> dict[str, Any]:
         """The call as Vapi would show it now: scheduled → queued → ringing → in-progress → ended."""
         view = {k: v for k, v in call.items() if k not in ("deletedAt", "deletedReason")}
         created = parse_time(call["createdAt"]) or datetime.now(UTC)
-        start = created
+        start = self._start(call)
         plan = call.get("schedulePlan")
-        if plan and not self._dial_now:
-            start = max(created, parse_time(plan.get("earliestAt")) or created)
         now = datetime.now(UTC)
         deleted = parse_time(call.get("deletedAt"))
         if deleted is not None:

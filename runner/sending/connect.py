@@ -19,7 +19,7 @@ def sandbox_state() -> Path:
     """Where the in-process sandbox keeps its calls: one file per user ($XDG_STATE_HOME), so
     `run --sandbox` and `status --sandbox` see the same calls from any working directory."""
     root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return root / "vapi-campaign" / "sandbox-calls.json"
+    return root / "vapi-campaign" / "sandbox-calls.jsonl"
 
 
 @contextmanager
