@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +61,8 @@ class Sandbox:
         self.store = CallStore(self.config.seed, self.config.call_seconds, self.config.dial_now, self.config.state_path)
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
+        # Requests answered, by method and route ("GET /call", "GET /call/{id}", …): what a client costs.
+        self.requests: Counter[str] = Counter()
         self._server = _Server((self.config.host, self.config.port), _handler(self))
         self._thread: threading.Thread | None = None
 
@@ -160,6 +163,8 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if config.latency_ms:
                 time.sleep(config.latency_ms / 1000)
             resource, call_id, params = self._route()
+            with sandbox._rng_lock:
+                sandbox.requests[f"{self.command} /call" + ("/{id}" if call_id else "")] += 1
             if not resource:
                 self._error(404, f"Cannot {self.command} {urlsplit(self.path).path}")
                 return None

@@ -126,6 +126,14 @@ class VapiClient:
         data = self._request("GET", "/call", params=params)
         return [Call.model_validate(item) for item in data]
 
+    def list_call_data(self, **filters: str | int | datetime | None) -> list[dict[str, Any]]:
+        """GET /call as the JSON objects Vapi returns (for status: no model built per call)."""
+        params = {k: _param(v) for k, v in filters.items() if v is not None}
+        data = self._request("GET", "/call", params=params)
+        if not isinstance(data, list):
+            raise ApiError(200, "answer to GET /call is not a list")
+        return data
+
     def get_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("GET", f"/call/{call_id}"))
 

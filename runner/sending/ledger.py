@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import polars as pl
 from runner.errors import OutdirError, unwritable
 from runner.planning.body import request_id, with_customers
 from runner.planning.requests import CallRequest, dumps
+from runner.sending.refresh import CallSearch
 from runner.statuses import RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
@@ -320,6 +321,29 @@ class Ledger:
                 "reason": ("reason", pl.String),
                 "call_id": ("call_id", pl.String),
             },
+        )
+
+    def call_search(self, margin: timedelta) -> CallSearch | None:
+        """Where this run's calls are in Vapi's call list: each from-number (and saved assistant)
+        its sent requests used, and the time they were sent in, widened by `margin` for clock skew.
+        None before anything was sent."""
+        with self._lock:
+            first, last = self._db.execute(
+                "SELECT MIN(intent_at), MAX(COALESCE(done_at, intent_at)) FROM requests WHERE intent_at IS NOT NULL"
+            ).fetchone()
+            pairs = self._db.execute(
+                "SELECT DISTINCT json_extract(body, '$.phoneNumberId'), json_extract(body, '$.assistantId') "
+                "FROM requests WHERE intent_at IS NOT NULL"
+            ).fetchall()
+        if first is None:
+            return None
+        targets = [
+            {"phoneNumberId": number, **({"assistantId": assistant} if assistant else {})}
+            for number, assistant in pairs
+            if number
+        ]
+        return CallSearch(
+            targets, datetime.fromisoformat(first) - margin, max(datetime.fromisoformat(last), now_utc()) + margin
         )
 
     def calls_frame(self) -> pl.DataFrame:

@@ -1,18 +1,67 @@
-"""Fetch calls by id with bounded concurrency. GETs change nothing, so unlike POST /call they are
-retried freely: on 429 (honouring Retry-After), 5xx and network errors."""
+"""Fetch a run's calls: from Vapi's call list a page of 1,000 at a time, and by id only the ones the
+list did not return. GETs change nothing, so unlike POST /call they are retried freely: on 429
+(honouring Retry-After), 5xx and network errors."""
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.sending.client import VapiClient
 
 MAX_TRIES = 6
 MAX_CONNECT_TRIES = 3  # a server that refuses the connection this often is down, not busy
+LIST_LIMIT = 1000  # GET /call's largest page
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallSearch:
+    """Where a run's calls are in Vapi's call list: the from-number (and saved assistant) of each
+    kind of request, and the window of creation times its requests were sent in."""
+
+    targets: list[dict[str, str]]  # phoneNumberId, and assistantId where the request named one
+    created_from: datetime
+    created_until: datetime
+
+
+def list_calls(
+    client: VapiClient, search: CallSearch, wanted: set[str], updated_since: datetime | None = None
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The wanted calls the list holds (call id -> call), and how many list requests it took.
+
+    GET /call answers newest first with no cursor: each next page asks for calls created at or
+    before the oldest one seen (a batch's calls share their creation time, so a page may end inside
+    one; calls seen twice are skipped, and a page with nothing new steps past that moment)."""
+    found: dict[str, dict[str, Any]] = {}
+    pages = 0
+    for target in search.targets:
+        seen: set[str] = set()
+        upper: datetime | str = search.created_until
+        bound = "createdAtLe"
+        while len(found) < len(wanted):
+            filters: dict[str, Any] = {**target, "limit": LIST_LIMIT, "createdAtGe": search.created_from, bound: upper}
+            if updated_since is not None:
+                filters["updatedAtGe"] = updated_since
+            page = _retrying(client, "GET /call", partial(client.list_call_data, **filters))
+            pages += 1
+            new = [call for call in page if call.get("id") not in seen]
+            seen.update(call["id"] for call in new)
+            found.update((call["id"], call) for call in new if call["id"] in wanted)
+            if len(page) < LIST_LIMIT:
+                break
+            if not new and bound == "createdAtLt":
+                break  # no progress: never loop
+            upper = min(str(call.get("createdAt") or "") for call in page) or upper
+            bound = "createdAtLe" if new else "createdAtLt"
+    return found, pages
 
 
 def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -> dict[str, dict[str, Any]]:
@@ -23,15 +72,25 @@ def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -
 
 
 def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
+    try:
+        return _retrying(
+            client, f"GET /call/{call_id}", lambda: client.get_call(call_id).model_dump(mode="json", exclude_none=True)
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _retrying(client: VapiClient, what: str, request: Callable[[], T]) -> T:
+    """The request's answer, retried on 429, 5xx and network errors; other errors raise at once."""
     error: ApiError | NetworkError | None = None
     for attempt in range(MAX_TRIES):
         try:
-            return client.get_call(call_id).model_dump(mode="json", exclude_none=True)
+            return request()
         except AuthError:
             raise
         except ApiError as exc:
-            if exc.status == 404:
-                return None
             if exc.status != 429 and exc.status < 500:
                 raise
             wait, error = exc.retry_after, exc
@@ -39,10 +98,10 @@ def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
             wait, error = None, exc
         refused = isinstance(error, NetworkError) and not error.maybe_sent
         if attempt == MAX_TRIES - 1 or (refused and attempt == MAX_CONNECT_TRIES - 1):
-            raise NetworkError(
-                f"cannot fetch the calls from {client.base_url}: GET /call/{call_id} failed {attempt + 1} times "
-                f"(last: {error}); nothing was changed, run status again when the API answers",
-                maybe_sent=False,
-            )
+            break
         time.sleep(wait if wait is not None else random.uniform(0, min(30.0, 0.5 * 2**attempt)))
-    return None
+    raise NetworkError(
+        f"cannot fetch the calls from {client.base_url}: {what} failed {attempt + 1} times "
+        f"(last: {error}); nothing was changed, run status again when the API answers",
+        maybe_sent=False,
+    )

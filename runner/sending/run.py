@@ -37,7 +37,7 @@ from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import Contact, History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
-from runner.sending.refresh import fetch_calls
+from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.sheets.summary import Summary, summarize
@@ -103,6 +103,9 @@ def plan_for(
     return plan_file(input_path, campaign, now=moment, recent_calls=recent)
 
 
+CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
+
+
 class CampaignRun:
     """Open with `CampaignRun.open(...)` (or `reopen(outdir)`); `send(client)` places the calls,
     `refresh(client)` fetches their outcomes; `close()` releases the folder."""
@@ -114,6 +117,8 @@ class CampaignRun:
         self.ledger = ledger
         self._lock = lock
         self._not_found: set[str] = set()  # call ids the API answered 404 for at the last refresh
+        self._last_poll: datetime | None = None  # when this process last looked (for --watch)
+        self.list_requests = 0  # GET /call pages the last refresh asked for
 
     @classmethod
     def open(
@@ -222,15 +227,27 @@ class CampaignRun:
 
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
-        """Fetch every call that has not ended yet (GET /call/{id}) into the ledger; returns how many."""
+        """Fetch every call that has not ended yet into the ledger; returns how many were fetched.
+
+        The calls come from Vapi's call list (runner.sending.refresh.list_calls: a page per 1,000
+        calls of the run's from-numbers and send times); the first look fetches by id only the
+        calls the list did not return. Later looks in the same process (--watch) ask the list for
+        what changed since the last one (updatedAtGe) and nothing by id."""
         unfinished = self._unfinished()
-        wanted = dict(
-            zip(unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list(), strict=True)
-        )
-        fetched = fetch_calls(client, list(wanted), concurrency)
-        self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
-        self._not_found = set(wanted) - set(fetched)
-        return len(fetched)
+        ids, rows = unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list()
+        wanted = dict(zip(ids, rows, strict=True))
+        started = now_utc()
+        search = self.ledger.call_search(CLOCK_SKEW) if wanted else None
+        found, self.list_requests = list_calls(client, search, set(wanted), self._last_poll) if search else ({}, 0)
+        if self._last_poll is None:  # the first look: what the list did not return is fetched by id
+            missing = [call_id for call_id in wanted if call_id not in found]
+            found.update(fetch_calls(client, missing, concurrency))
+            self._not_found = set(missing) - set(found)
+        else:  # --watch: the list gave every call that changed since the last look
+            self._not_found &= set(wanted)
+        self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in found.items())
+        self._last_poll = started - CLOCK_SKEW
+        return len(found)
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
         """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
