@@ -102,16 +102,22 @@ def test_bulk_equals_one_at_a_time_in_every_nanp_region(cells: list[str], region
     assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
 
 
-def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Equal answers would also come from sending everything the slow way: these shapes must not."""
-    slow: list[str] = []
+@pytest.fixture
+def slow(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The cells that went the slow way (phonenumbers, one distinct cell at a time)."""
+    cells_sent: list[str] = []
     real_slow = phone_columns._slow
 
     def counted(cells: list[str], region: str) -> Any:
-        slow.extend(cells)
+        cells_sent.extend(cells)
         return real_slow(cells, region)
 
     monkeypatch.setattr(phone_columns, "_slow", counted)
+    return cells_sent
+
+
+def test_the_vectorized_path_proves_the_common_shapes_itself(slow: list[str]) -> None:
+    """Equal answers would also come from sending everything the slow way: these shapes must not."""
     cells = [
         "(202) 456-1414", "1-202-456-1414", "+1 202 456 1414 x12", "12024561414.0", "1.2024561414E+10",
         "+44 20 7946 0958", "+44-7400-123456", "tel:+1-416-555-0199", "+49 30 901820", "+33 1 42 68 53 00",
@@ -123,16 +129,8 @@ def test_the_vectorized_path_proves_the_common_shapes_itself(monkeypatch: pytest
     assert slow == []
 
 
-def test_the_vectorized_path_gives_invalid_numbers_their_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_vectorized_path_gives_invalid_numbers_their_reason(slow: list[str]) -> None:
     """A column of junk numbers must not fall back to phonenumbers one distinct cell at a time."""
-    slow: list[str] = []
-    real_slow = phone_columns._slow
-
-    def counted(cells: list[str], region: str) -> Any:
-        slow.extend(cells)
-        return real_slow(cells, region)
-
-    monkeypatch.setattr(phone_columns, "_slow", counted)
     cells = ["+1 202 123 4567", "(202) 123-4567", "+1 268 123 4567", "+44 7999 99", "+44 1234", "+7 999 123"]
     reasons = [phone.reason for phone in normalize_many(cells, "US")]
     assert reasons == [normalize(cell, "US").reason for cell in cells]
