@@ -8,6 +8,7 @@ and the state file is appended to (one line per created or deleted call)."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import operator
@@ -53,6 +54,7 @@ class CallStore:
         self._lock = threading.Lock()
         self._calls: dict[str, dict[str, Any]] = {}  # in creation order, oldest first
         self._order: list[str] = []
+        self._created: list[datetime] = []  # createdAt of each call in _order (ascending)
         self._waiting: list[tuple[datetime, datetime, str]] = []  # (rings at, ends at, id), a heap
         self._live: list[tuple[datetime, str]] = []  # (ends at, id) of calls that rang, a heap
         self._deleted: set[str] = set()
@@ -64,6 +66,8 @@ class CallStore:
                     self._deleted.add(record["deleted"])
                 elif isinstance(record, dict):
                     self._add(record)
+            by_time = sorted(range(len(self._order)), key=self._created.__getitem__)
+            self._order, self._created = [self._order[i] for i in by_time], [self._created[i] for i in by_time]
 
     def __len__(self) -> int:
         """How many calls it holds."""
@@ -72,9 +76,9 @@ class CallStore:
 
     def create(self, body: dict[str, Any], customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One call per customer, stored and saved before anything is answered."""
-        now = iso(datetime.now(UTC))
         created = []
-        with self._lock:
+        with self._lock:  # the clock is read under the lock: creation order is createdAt order
+            now = iso(datetime.now(UTC))
             for customer in customers:
                 call: dict[str, Any] = {
                     "id": str(uuid.uuid4()),
@@ -98,6 +102,7 @@ class CallStore:
     def _add(self, call: dict[str, Any]) -> None:
         self._calls[call["id"]] = call
         self._order.append(call["id"])
+        self._created.append(parse_time(call["createdAt"]) or datetime.now(UTC))
         start = self._start(call)
         span = timedelta(seconds=self._call_seconds)
         heapq.heappush(self._waiting, (start + span * 0.1, start + span, call["id"]))
@@ -135,8 +140,9 @@ class CallStore:
         }
         found: list[dict[str, Any]] = []
         with self._lock:
-            for call_id in reversed(self._order):  # newest first: creation order is createdAt order
-                call = self._calls[call_id]
+            first, last = self._created_range(bounds)
+            for index in range(last - 1, first - 1, -1):  # newest first
+                call = self._calls[self._order[index]]
                 if any(call.get(key) != value for key, value in equal.items()):
                     continue
                 view = None
@@ -151,6 +157,24 @@ class CallStore:
                     if len(found) == limit:
                         break
         return found
+
+    def _created_range(
+        self, bounds: dict[tuple[str, Callable[[datetime, datetime], bool]], datetime]
+    ) -> tuple[int, int]:
+        """The slice of _order that the createdAt bounds allow, found by bisection."""
+        first, last = 0, len(self._order)
+        for (field, compare), bound in bounds.items():
+            if field != "createdAt":
+                continue
+            if compare is operator.lt:
+                last = min(last, bisect.bisect_left(self._created, bound))
+            elif compare is operator.le:
+                last = min(last, bisect.bisect_right(self._created, bound))
+            elif compare is operator.gt:
+                first = max(first, bisect.bisect_right(self._created, bound))
+            else:
+                first = max(first, bisect.bisect_left(self._created, bound))
+        return first, last
 
     def active_count(self) -> int:
         """Calls ringing or in progress now (what Vapi's concurrency limit counts)."""
