@@ -118,14 +118,12 @@ class History:
 
     def record(self, api: str, run_dir: Path, contacts: Iterable[Contact]) -> None:
         """Remember contacts (an intent, or a call with its id); recording one again updates its call id."""
+        folder = str(run_dir.resolve())  # once: resolving touches the file system
         self._write(
             "INSERT INTO contacts (run_dir, request_id, row, number, api, called_at, call_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_dir, request_id, row) DO UPDATE SET "
             "call_id = CASE WHEN excluded.call_id != '' THEN excluded.call_id ELSE contacts.call_id END",
-            [
-                (str(run_dir.resolve()), c.request_id, c.row, c.number, api, c.called_at.isoformat(), c.call_id)
-                for c in contacts
-            ],
+            [(folder, c.request_id, c.row, c.number, api, c.called_at.isoformat(), c.call_id) for c in contacts],
         )
 
     def forget(self, run_dir: Path, request_id: str, rows: Iterable[int]) -> None:

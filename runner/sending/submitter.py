@@ -131,7 +131,7 @@ class RowMatcher:
     def row_for(self, customer: Customer | dict[str, Any] | None) -> int | None:
         if customer is None:
             return None
-        data = customer if isinstance(customer, dict) else customer.model_dump()
+        data = customer if isinstance(customer, dict) else _identity(customer)
         keys = _keys(data)
         if data.get("externalId"):
             keys = keys[:1]
@@ -139,6 +139,16 @@ class RowMatcher:
             if key in self._rows:
                 return self._rows[key]
         return None
+
+
+def _identity(customer: Customer) -> dict[str, Any]:
+    """The fields that identify a customer (model_dump would copy every field of every call)."""
+    return {
+        "externalId": customer.externalId,
+        "number": customer.number,
+        "extension": customer.extension,
+        "sipUri": customer.sipUri,
+    }
 
 
 def _keys(customer: dict[str, Any]) -> list[str]:
