@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from plan_bench import make_input
 
 from runner.planning.plan import write_plan
+from runner.sending.ledger import CALL_COLUMNS
 from runner.sending.run import CampaignRun
 
 CAMPAIGN = """name = "Results bench"
@@ -58,7 +59,8 @@ def fill_ledger(ledger: Path) -> int:
                 calls.append((call_id, row, json.dumps(data), "2026-12-01T16:00:00+00:00"))
         db.execute("UPDATE requests SET state = 'sent', attempts = 1")
         db.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)", outcomes)
-        db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?)", calls)
+        db.executemany("INSERT INTO calls (call_id, row, data, fetched_at) VALUES (?, ?, ?, ?)", calls)
+        db.execute("UPDATE calls SET " + ", ".join(f"{name} = {sql}" for name, sql in CALL_COLUMNS.items()))
     return len(outcomes)
 
 

@@ -114,6 +114,26 @@ class Progress:
         ]
 
 
+def _call_columns() -> dict[str, str]:
+    """The results sheet's columns of a fetched call, as SQL over its JSON `data`: duration in
+    whole seconds, cost as %g, the analysis as str() showed it. Worked out once, when stored."""
+    text = "coalesce(json_extract(data, '$.{}'), '')".format
+    started, ended = "json_extract(data, '$.startedAt')", "json_extract(data, '$.endedAt')"
+    return {
+        "status": text("status"),
+        "ended_reason": text("endedReason"),
+        "started_at": text("startedAt"),
+        "ended_at": text("endedAt"),
+        "duration_s": (
+            f"CASE WHEN coalesce({started}, '') != '' AND coalesce({ended}, '') != '' "
+            f"THEN printf('%.0f', (julianday({ended}) - julianday({started})) * 86400) ELSE '' END"
+        ),
+        "cost": "coalesce(printf('%g', json_extract(data, '$.cost')), '')",
+        "summary": _python_text("$.analysis.summary"),
+        "success_evaluation": _python_text("$.analysis.successEvaluation"),
+    }
+
+
 def _python_text(path: str) -> str:
     """SQL for `str(value or "")` of a JSON value, as the results sheet has always shown it."""
     value = f"json_extract(data, '{path}')"
@@ -122,6 +142,9 @@ def _python_text(path: str) -> str:
         f"WHEN 'integer' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END "
         f"WHEN 'real' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END ELSE '' END"
     )
+
+
+CALL_COLUMNS = _call_columns()
 
 
 class Ledger:
@@ -135,8 +158,21 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._add_call_columns()
         except sqlite3.Error as exc:
             raise unwritable(path.parent, f"the ledger {path.name}", exc) from None
+
+    def _add_call_columns(self) -> None:
+        """A ledger written before the calls' columns were kept gets them, filled from the JSON."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+        missing = {name: sql for name, sql in CALL_COLUMNS.items() if name not in present}
+        if not missing:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        for name in missing:
+            self._db.execute(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
+        self._db.execute("UPDATE calls SET " + ", ".join(f"{name} = {sql}" for name, sql in missing.items()))
+        self._db.execute("COMMIT")
 
     @staticmethod
     def read_meta(outdir: Path) -> dict[str, str]:
@@ -219,7 +255,9 @@ class Ledger:
         moment = now_utc().isoformat()
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO calls (call_id, row, data, fetched_at) VALUES (?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO calls (call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS)}) "
+                f"SELECT call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS.values())} "
+                "FROM (SELECT ? AS call_id, ? AS row, ? AS data, ? AS fetched_at)",
                 [(call_id, row, json.dumps(data), moment) for call_id, row, data in calls],
             )
 
@@ -348,26 +386,9 @@ class Ledger:
 
     def calls_frame(self) -> pl.DataFrame:
         """One row per fetched call: its id, status and the outcome columns, as the results sheet
-        shows them (duration in whole seconds, cost as %g, analysis as text)."""
-        text = "coalesce(json_extract(data, '$.{}'), '')".format
-        started, ended = "json_extract(data, '$.startedAt')", "json_extract(data, '$.endedAt')"
+        shows them (see CALL_COLUMNS)."""
         return self._frame(
-            "calls",
-            {
-                "call_id": ("call_id", pl.String),
-                "status": (text("status"), pl.String),
-                "ended_reason": (text("endedReason"), pl.String),
-                "started_at": (text("startedAt"), pl.String),
-                "ended_at": (text("endedAt"), pl.String),
-                "duration_s": (
-                    f"CASE WHEN coalesce({started}, '') != '' AND coalesce({ended}, '') != '' "
-                    f"THEN printf('%.0f', (julianday({ended}) - julianday({started})) * 86400) ELSE '' END",
-                    pl.String,
-                ),
-                "cost": ("coalesce(printf('%g', json_extract(data, '$.cost')), '')", pl.String),
-                "summary": (_python_text("$.analysis.summary"), pl.String),
-                "success_evaluation": (_python_text("$.analysis.successEvaluation"), pl.String),
-            },
+            "calls", {"call_id": ("call_id", pl.String), **{name: (name, pl.String) for name in CALL_COLUMNS}}
         )
 
     def _frame(self, table: str, columns: dict[str, tuple[str, Any]], page: int = 200_000) -> pl.DataFrame:
