@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -67,21 +69,22 @@ def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
                 handle.write(b"</sheetData>" + tail)
 
 
-def row_blocks(table: pa.Table, rows_per_block: int = 20_000) -> Iterator[memoryview]:
-    """The data rows of the Results sheet as XML, a block of rows at a time (row 2 onwards). The
-    next block is built on a worker thread while the caller deflates this one (Arrow's kernels and
-    zlib both let go of the GIL)."""
+def row_blocks(table: pa.Table, rows_per_block: int = 20_000, ahead: int = 2) -> Iterator[memoryview]:
+    """The data rows of the Results sheet as XML, a block of rows at a time (row 2 onwards), in
+    order. `ahead` blocks are built on worker threads while the caller deflates the current one
+    (Arrow's kernels and zlib both let go of the GIL)."""
     letters = [get_column_letter(index) for index in range(1, table.num_columns + 1)]
-    starts = range(0, table.num_rows, rows_per_block)
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        pending = [
-            worker.submit(_row_block, table.slice(start, rows_per_block), start, letters) for start in starts[:1]
-        ]
-        for start in starts[1:]:
-            pending.append(worker.submit(_row_block, table.slice(start, rows_per_block), start, letters))
-            yield pending.pop(0).result()
-        for job in pending:
-            yield job.result()
+    starts = iter(range(0, table.num_rows, rows_per_block))
+    with ThreadPoolExecutor(max_workers=ahead) as workers:
+        pending = deque(
+            workers.submit(_row_block, table.slice(start, rows_per_block), start, letters)
+            for start in islice(starts, ahead)
+        )
+        while pending:
+            block = pending.popleft().result()
+            for start in islice(starts, 1):
+                pending.append(workers.submit(_row_block, table.slice(start, rows_per_block), start, letters))
+            yield block
 
 
 def _row_block(block: pa.Table, start: int, letters: list[str]) -> memoryview:
