@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,34 +34,34 @@ class CallSearch:
 
 def list_calls(
     client: VapiClient, search: CallSearch, wanted: set[str], updated_since: datetime | None = None
-) -> tuple[dict[str, dict[str, Any]], int]:
-    """The wanted calls the list holds (call id -> call), and how many list requests it took.
+) -> Iterator[list[dict[str, Any]]]:
+    """The wanted calls the list holds, a page at a time (so that a million calls are stored as
+    they come, never held at once).
 
     GET /call answers newest first with no cursor: each next page asks for calls created at or
     before the oldest one seen (a batch's calls share their creation time, so a page may end inside
     one; calls seen twice are skipped, and a page with nothing new steps past that moment)."""
-    found: dict[str, dict[str, Any]] = {}
-    pages = 0
+    left = set(wanted)
     for target in search.targets:
         seen: set[str] = set()
         upper: datetime | str = search.created_until
         bound = "createdAtLe"
-        while len(found) < len(wanted):
+        while left:
             filters: dict[str, Any] = {**target, "limit": LIST_LIMIT, "createdAtGe": search.created_from, bound: upper}
             if updated_since is not None:
                 filters["updatedAtGe"] = updated_since
             page = _retrying(client, "GET /call", partial(client.list_call_data, **filters))
-            pages += 1
             new = [call for call in page if call.get("id") not in seen]
             seen.update(call["id"] for call in new)
-            found.update((call["id"], call) for call in new if call["id"] in wanted)
+            found = [call for call in new if call["id"] in left]
+            left.difference_update(call["id"] for call in found)
+            yield found
             if len(page) < LIST_LIMIT:
                 break
             if not new and bound == "createdAtLt":
                 break  # no progress: never loop
             upper = min(str(call.get("createdAt") or "") for call in page) or upper
             bound = "createdAtLe" if new else "createdAtLt"
-    return found, pages
 
 
 def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -> dict[str, dict[str, Any]]:

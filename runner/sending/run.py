@@ -104,6 +104,7 @@ def plan_for(
 
 
 CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
+STORE_CALLS_EVERY = 20_000  # listed calls held before they are written to the ledger
 
 
 class CampaignRun:
@@ -238,16 +239,27 @@ class CampaignRun:
         wanted = dict(zip(ids, rows, strict=True))
         started = now_utc()
         search = self.ledger.call_search(CLOCK_SKEW) if wanted else None
-        found, self.list_requests = list_calls(client, search, set(wanted), self._last_poll) if search else ({}, 0)
+        listed: set[str] = set()
+        self.list_requests = 0
+        held: list[dict[str, Any]] = []  # stored a few pages at a time: one transaction (fsync) each
+        for page in list_calls(client, search, set(wanted), self._last_poll) if search else ():
+            held += page
+            listed.update(call["id"] for call in page)
+            self.list_requests += 1
+            if len(held) >= STORE_CALLS_EVERY:
+                self.ledger.store_calls((call["id"], wanted[call["id"]], call) for call in held)
+                held = []
+        self.ledger.store_calls((call["id"], wanted[call["id"]], call) for call in held)
+        fetched: dict[str, dict[str, Any]] = {}
         if self._last_poll is None:  # the first look: what the list did not return is fetched by id
-            missing = [call_id for call_id in wanted if call_id not in found]
-            found.update(fetch_calls(client, missing, concurrency))
-            self._not_found = set(missing) - set(found)
+            missing = [call_id for call_id in wanted if call_id not in listed]
+            fetched = fetch_calls(client, missing, concurrency)
+            self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
+            self._not_found = set(missing) - set(fetched)
         else:  # --watch: the list gave every call that changed since the last look
             self._not_found &= set(wanted)
-        self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in found.items())
         self._last_poll = started - CLOCK_SKEW
-        return len(found)
+        return len(listed) + len(fetched)
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
         """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
