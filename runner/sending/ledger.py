@@ -147,6 +147,16 @@ def _python_text(path: str) -> str:
 CALL_COLUMNS = _call_columns()
 
 
+def _progress(db: sqlite3.Connection) -> Progress:
+    states = db.execute("SELECT state, COUNT(*), SUM(json_array_length(rows)) FROM requests GROUP BY state").fetchall()
+    calls = db.execute("SELECT status, COUNT(*) FROM outcomes GROUP BY status").fetchall()
+    return Progress(
+        requests={state: count for state, count, _ in states},
+        rows={state: rows or 0 for state, _, rows in states},
+        calls=dict(calls),
+    )
+
+
 class Ledger:
     """One run's ledger. Safe to share between the submitter's threads."""
 
@@ -195,17 +205,18 @@ class Ledger:
             raise OutdirError(f"{outdir}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
         try:
             with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-                states = db.execute(
-                    "SELECT state, COUNT(*), SUM(json_array_length(rows)) FROM requests GROUP BY state"
-                ).fetchall()
-                calls = db.execute("SELECT status, COUNT(*) FROM outcomes GROUP BY status").fetchall()
+                return _progress(db)
         except sqlite3.Error as exc:
             raise OutdirError(f"{outdir}: cannot read its ledger ({exc})") from None
-        return Progress(
-            requests={state: count for state, count, _ in states},
-            rows={state: rows or 0 for state, _, rows in states},
-            calls=dict(calls),
-        )
+
+    def counts(self) -> Progress:
+        """Requests and their rows by state, outcomes by status: counted by SQLite, no body parsed."""
+        with self._lock:
+            return _progress(self._db)
+
+    def has_outcomes(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM outcomes LIMIT 1").fetchone() is not None
 
     @classmethod
     def open(

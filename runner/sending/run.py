@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +45,8 @@ from runner.statuses import CallStatus, RequestState, Status
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 INPUT_COPY = "input"
+CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
+STORE_CALLS_EVERY = 20_000  # listed calls held before they are written to the ledger
 
 
 def default_outdir(input_path: str | Path) -> Path:
@@ -101,10 +102,6 @@ def plan_for(
     finally:
         history.close()
     return plan_file(input_path, campaign, now=moment, recent_calls=recent)
-
-
-CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
-STORE_CALLS_EVERY = 20_000  # listed calls held before they are written to the ledger
 
 
 class CampaignRun:
@@ -190,11 +187,11 @@ class CampaignRun:
 
     def people_to_call(self) -> int:
         """Rows in the requests a send would place now: the number the confirmation asks about."""
-        return sum(len(request.rows) for request in self.ledger.requests(RequestState.PLANNED))
+        return self.ledger.counts().rows.get(RequestState.PLANNED, 0)
 
     def pending(self) -> dict[str, int]:
         """Requests by ledger state: what a send would do now."""
-        return dict(Counter(request.state for request in self.ledger.requests()))
+        return self.ledger.counts().requests
 
     # --- sending ---------------------------------------------------------------------------------
     def send(
@@ -211,7 +208,7 @@ class CampaignRun:
             requests_per_minute=self.plan.campaign.requests_per_minute,
             resend_unknown=resend_unknown,
         )
-        if self.plan.campaign.retry is not None and self.ledger.outcomes():
+        if self.plan.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
         history = History(self.plan.campaign.base_dir)
