@@ -7,10 +7,8 @@ and spreading the answer with an index is what keeps planning near the cost of r
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
@@ -49,6 +47,18 @@ def string_buffers(values: pa.Array) -> tuple[npt.NDArray[np.int32], npt.NDArray
     copy: cell i is bytes[offsets[i]:offsets[i + 1]]."""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
     return offsets, np.frombuffer(values.buffers()[2] or b"", dtype=np.uint8)
+
+
+def joined_bytes(values: pa.Array | pa.ChunkedArray) -> memoryview:
+    """A text column's cells one after the other, as the bytes Arrow holds them (no copy): what
+    polars' str.join("") would give at several times the cost."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    wide = pa.types.is_large_string(values.type)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32, count=len(values) + 1,
+                            offset=values.offset * (8 if wide else 4))  # fmt: skip
+    data = values.buffers()[2]
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else memoryview(b"")
 
 
 def byte_lengths(values: pa.Array) -> npt.NDArray[np.int32]:
@@ -134,62 +144,6 @@ def _factorize_small(values: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp]
     return rank[values], first[order]
 
 
-class Labels:
-    """A column of texts with few distinct values (statuses, reasons, assistants): a code per row
-    into the list of texts. Setting, grouping, counting and writing a million rows never touches a
-    Python string per row. Immutable: `with_set` returns a new column (its codes are read-only)."""
-
-    def __init__(self, size: int, text: str) -> None:
-        self.texts = [text]
-        self.codes = np.zeros(size, dtype=np.int32)
-        self.codes.flags.writeable = False
-        self._code = {text: 0}
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, position: int) -> str:
-        return self.texts[int(self.codes[position])]
-
-    def take(self, positions: npt.NDArray[np.intp]) -> Labels:
-        return self._with(self.codes[positions], list(self.texts))
-
-    def with_set(self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, value: str | Objects) -> Labels:
-        """These labels with rows (a mask or positions) given one text, or one text each."""
-        texts, codes = list(self.texts), self.codes.copy()
-        known = {text: code for code, text in enumerate(texts)}
-
-        def code(text: str) -> int:
-            if text not in known:
-                known[text] = len(texts)
-                texts.append(text)
-            return known[text]
-
-        if isinstance(value, str):
-            codes[where] = code(value)
-        else:
-            numbered, distinct = pd.factorize(value)
-            codes[where] = np.array([code(text) for text in distinct], dtype=np.int32)[numbered]
-        return self._with(codes, texts)
-
-    def _with(self, codes: npt.NDArray[np.int32], texts: list[str]) -> Labels:
-        labels = Labels(0, texts[0])
-        codes.flags.writeable = False
-        labels.texts, labels.codes, labels._code = texts, codes, {text: code for code, text in enumerate(texts)}
-        return labels
-
-    def equal(self, text: str) -> npt.NDArray[np.bool_]:
-        return np.asarray(self.codes == self._code.get(text, -1), dtype=bool)
-
-    def column(self) -> pa.Array:
-        return pa.array(self.texts, pa.string()).take(pa.array(self.codes))
-
-    def counts(self) -> Counter[str]:
-        """How many rows have each text, in order of first appearance."""
-        counts = np.bincount(self.codes, minlength=len(self.texts))
-        return Counter({self.texts[code]: int(counts[code]) for code in pd.unique(self.codes).tolist()})
-
-
 def first_rows(codes: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.intp]:
     """For codes numbered in order of first appearance (-1 ignored), the row where each first appears:
     where a code is above every code before it."""
@@ -208,14 +162,6 @@ def objects(values: pa.Array | Sequence[Any]) -> Objects:
     return array
 
 
-def filled(size: int, value: object) -> Objects:
-    """An object ndarray holding `value` everywhere: the same object, where np.full would make a
-    million copies of a string."""
-    array = np.empty(size, dtype=object)
-    array.fill(value)
-    return array
-
-
 def map_distinct(values: pa.Array, function: Callable[[str | None], Any]) -> Objects:
     """function(value) for every row, calling it once per distinct value."""
     encoded = pc.dictionary_encode(values)
@@ -227,30 +173,3 @@ def map_distinct(values: pa.Array, function: Callable[[str | None], Any]) -> Obj
 def strip(values: pa.Array) -> pa.Array:
     """str.strip() on a whole column."""
     return pc.utf8_trim(values, characters=WHITESPACE)
-
-
-def json_strings(values: pa.Array) -> pa.Array:
-    """Each value as a JSON string literal, exactly as json.dumps(..., ensure_ascii=False) writes it."""
-    quoted = pc.binary_join_element_wise('"', values, '"', "")
-    needs_escape = pc.fill_null(pc.match_substring_regex(values, r'["\\\x00-\x1f]'), False)
-    if not pc.any(needs_escape).as_py():
-        return quoted
-    escaped = objects(quoted)
-    positions = np.flatnonzero(needs_escape.to_numpy(zero_copy_only=False))
-    escaped[positions] = [encode_basestring(value) for value in objects(values)[positions]]
-    return pa.array(escaped, type=pa.string())
-
-
-def fragments(*parts: pa.Array | str, separator: str = ",") -> pa.Array:
-    """Join the non-null parts of each row with `separator` (null parts are left out, not emptied).
-
-    Arrow's own null_handling="skip" drops rows whose parts are all null (pyarrow 26), so each part
-    carries its separator and the leading one is cut off."""
-    pieces: list[pa.Array | str] = []
-    for part in parts:
-        if isinstance(part, str):
-            pieces.append(separator + part)
-        else:
-            pieces.append(pc.fill_null(pc.binary_join_element_wise(separator, part, ""), ""))
-    joined = pc.binary_join_element_wise(*pieces, "")
-    return pc.utf8_slice_codeunits(joined, len(separator))

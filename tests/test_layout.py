@@ -10,7 +10,15 @@ import runner
 PACKAGE = Path(runner.__file__).parent
 # Each layer may import its own and earlier layers only: the order data flows through them.
 LAYERS = [
-    {"runner.arrays", "runner.errors", "runner.statuses", "runner.hours", "runner.campaign", "runner.sandbox"},
+    {
+        "runner.arrays",
+        "runner.frames",
+        "runner.errors",
+        "runner.statuses",
+        "runner.hours",
+        "runner.campaign",
+        "runner.sandbox",
+    },
     {"runner.phones"},
     {"runner.sheets"},
     {"runner.planning"},

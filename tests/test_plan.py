@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.planning.plan import Plan, plan_file
-from runner.planning.requests import _tuple_texts
+from runner.planning.requests import tuple_text
 
 from .conftest import DATA
 
@@ -180,6 +179,9 @@ def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_c
 
 @given(st.lists(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), max_size=6))
 def test_request_rows_are_written_as_python_writes_a_tuple(groups: list[list[int]]) -> None:
-    bounds = [0, *itertools.accumulate(len(group) for group in groups)]
-    numbers = np.array([n for group in groups for n in group], dtype=np.int64)
-    assert _tuple_texts(numbers, bounds) == [str(tuple(group)) for group in groups]
+    frame = pl.DataFrame(
+        {"group": [i for i, group in enumerate(groups) for _ in group], "n": [n for group in groups for n in group]},
+        schema={"group": pl.Int64, "n": pl.Int64},
+    )
+    texts = frame.group_by("group", maintain_order=True).agg(tuple_text(pl.col("n")).alias("text"))["text"].to_list()
+    assert texts == [str(tuple(group)) for group in groups if group]

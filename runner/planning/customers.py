@@ -1,38 +1,23 @@
-"""Turn the loaded sheet into customers, column by column: normalized destination, the Vapi customer
-object (as JSON text), the assistant and from-number, and the template variables."""
+"""Stage 1, normalize: the loaded sheet becomes the planning table, one record per input row, with
+each row's destination in E.164, the Vapi customer object (as JSON text), its assistant and
+from-number, its template variables, and `invalid` where it cannot be called."""
 
 from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from runner.arrays import (
-    CONTROL_CLASS,
-    WHITESPACE,
-    WHITESPACE_CLASS,
-    Labels,
-    Objects,
-    factorize,
-    fragments,
-    json_strings,
-    map_distinct,
-    objects,
-    on_every_core,
-    strip,
-    text_array,
-)
+from runner.arrays import CONTROL_CLASS, WHITESPACE, WHITESPACE_CLASS, map_distinct, text_array
 from runner.campaign import Campaign
 from runner.errors import InputError
-from runner.hours import Interval
+from runner.frames import json_text, json_texts, member, strip
 from runner.phones.columns import PhoneColumn, normalize_column
 from runner.phones.facts import NumberFacts, facts_column, load_tables
 from runner.phones.parse import region_for
@@ -40,77 +25,80 @@ from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
+# The roles whose cells the screen reads (the others are spent once the customer is built).
+SCREENED_ROLES = ("consent", "opt_out", "timezone")
 # Names where collapsing whitespace changes more than the ends: a run of it, or any but a space.
 _ODD_SPACE = WHITESPACE_CLASS + "{2}|[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]"
 _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WHITESPACE_CLASS[1:-1]}]+$"
+WHEN = pl.Datetime("us", "UTC")
+# The planning table: every stage reads and adds these columns (and `cell_<role>` for SCREENED_ROLES).
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.Int64(),  # the spreadsheet's row number, as a person sees it
+    "e164": pl.String(),  # null for SIP addresses and invalid rows
+    "sip_uri": pl.String(),
+    "destination": pl.Int64(),  # equal for rows that call the same destination; null: none
+    "assistant_id": pl.String(),  # "": the campaign's transient assistant
+    "phone_number_id": pl.String(),  # "": none
+    "customer": pl.String(),  # the customer object as JSON text; null where there is none
+    "variables": pl.String(),  # the row's variableValues as JSON text; null when it has none
+    "fact": pl.Int32(),  # index into Rows.facts (-1: no phone number)
+    "status": pl.String(),  # a Status
+    "reason": pl.String(),
+    "window_start": WHEN,  # the calling window its schedulePlan carries; null: the campaign's own
+    "window_end": WHEN,
+}
 
 
 @dataclass(frozen=True)
 class Rows:
-    """Every input row as columns (position i is the sheet's i-th record): where it goes, its status
-    and reason, and what its request will carry. Immutable: each planning stage (customers,
-    duplicates, screening) returns new Rows with its statuses, reasons and windows."""
+    """The planning table (`frame`, ROW_SCHEMA: record i is the sheet's i-th record) and what its
+    `fact` column points into: the distinct facts of the numbers. Each stage returns new Rows."""
 
-    numbers: npt.NDArray[np.int64]  # spreadsheet row numbers, as a person sees them
-    e164: pa.Array  # null for SIP addresses and invalid rows
-    sip_uri: pa.Array
-    destination: npt.NDArray[np.int64]  # equal for rows that call the same destination
-    assistant_id: Labels  # "": the campaign's transient assistant
-    phone_number_id: Labels  # "": none
-    customer: pa.Array  # the customer object as JSON text; null where there is none
-    variables: pa.Array  # JSON text of the row's variableValues; null when it has none
-    cells: dict[str, pa.Array]  # role -> the row's cell
-    fact_index: npt.NDArray[np.intp]  # index into `facts` (-1: no phone number)
-    facts: list[NumberFacts]  # what the distinct numbers say of where their owners are
-    status: Labels
-    reason: Labels
-    window: npt.NDArray[np.intp]  # index into `windows`; -1: none (yet)
-    windows: tuple[Interval, ...] = ()
+    frame: pl.DataFrame
+    facts: tuple[NumberFacts, ...]
 
     def __post_init__(self) -> None:
-        self.window.flags.writeable = False
+        wrong = {name: dtype for name, dtype in ROW_SCHEMA.items() if self.frame.schema.get(name) != dtype}
+        if wrong:
+            raise TypeError(f"planning table columns of the wrong type or missing: {wrong}")
 
     def __len__(self) -> int:
-        return len(self.numbers)
+        return self.frame.height
 
-    def planned(self) -> npt.NDArray[np.bool_]:
-        return self.status.equal(Status.PLANNED)
-
-    def with_status(
-        self, where: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | int, status: str, reason: str | Objects
-    ) -> Rows:
-        """These rows with some (a mask or positions) given a status and a reason (one text, or one each)."""
-        return replace(self, status=self.status.with_set(where, status), reason=self.reason.with_set(where, reason))
-
-    def with_windows(self, window: npt.NDArray[np.intp], windows: tuple[Interval, ...]) -> Rows:
-        """These rows with each one's calling window (an index into `windows`; -1: none)."""
-        return replace(self, window=window, windows=windows)
+    def with_columns(self, *exprs: pl.Expr, **named: pl.Expr) -> Rows:
+        return Rows(self.frame.with_columns(*exprs, **named), self.facts)
 
     def counts(self) -> Counter[str]:
-        return self.status.counts()
+        """How many rows have each status, in order of first appearance."""
+        counted = self.frame.group_by("status", maintain_order=True).len()
+        return Counter(dict(zip(counted["status"].to_list(), counted["len"].to_list(), strict=True)))
 
-    def subset(self, positions: npt.NDArray[np.intp]) -> Rows:
-        """These rows again, planned afresh (no reason, window or request): for follow-up attempts."""
-        indices = pa.array(positions, pa.int64())
-        return Rows(
-            **unplanned(len(positions)),
-            numbers=self.numbers[positions],
-            e164=self.e164.take(indices),
-            sip_uri=self.sip_uri.take(indices),
-            destination=self.destination[positions],
-            assistant_id=self.assistant_id.take(positions),
-            phone_number_id=self.phone_number_id.take(positions),
-            customer=self.customer.take(indices),
-            variables=self.variables.take(indices),
-            cells={role: column.take(indices) for role, column in self.cells.items()},
-            fact_index=self.fact_index[positions],
-            facts=self.facts,
-        )
+    def subset(self, positions: list[int]) -> Rows:
+        """These rows again, planned afresh (no reason or window): for follow-up attempts."""
+        again = self.frame[positions].with_columns(**unplanned())
+        return Rows(again, self.facts)
 
 
-def unplanned(size: int) -> dict[str, Any]:
-    """The statuses, reasons and windows of rows not planned yet: every one planned, no window."""
-    return {"status": Labels(size, Status.PLANNED), "reason": Labels(size, ""), "window": np.full(size, -1, np.intp)}
+PLANNED = pl.col("status") == Status.PLANNED.value
+
+
+def unplanned() -> dict[str, pl.Expr]:
+    """The status, reason and window of a row not planned yet: planned, no reason, no window."""
+    return {
+        "status": pl.lit(Status.PLANNED.value),
+        "reason": pl.lit(""),
+        "window_start": pl.lit(None, WHEN),
+        "window_end": pl.lit(None, WHEN),
+    }
+
+
+def with_status(where: pl.Expr, status: str, reason: pl.Expr | str) -> dict[str, pl.Expr]:
+    """The status and reason columns, with rows where `where` holds given these."""
+    reason = pl.lit(reason) if isinstance(reason, str) else reason
+    return {
+        "status": pl.when(where).then(pl.lit(status)).otherwise(pl.col("status")),
+        "reason": pl.when(where).then(reason).otherwise(pl.col("reason")),
+    }
 
 
 def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
@@ -130,124 +118,215 @@ def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
 
 
 def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
-    """Normalize every row; rows that cannot be called get status `invalid` and a reason."""
+    """Normalize every row; rows that cannot be called get status `invalid` and a reason.
+
+    The phone numbers are normalized on Arrow (runner.phones, held equal to phonenumbers by
+    property tests); the facts of their owners' places are worked out on a thread of their own
+    while polars builds the customers."""
     roles = sheet.roles
-    size = len(sheet.row_numbers)
-    cells = {role: text_array(sheet.table.column(header)) for role, header in roles.items()}
-    numbers = np.asarray(sheet.row_numbers, dtype=np.int64)
     variable_headers = variable_columns(sheet, campaign)
-    variable_cells = {name: text_array(sheet.table.column(header)) for name, header in variable_headers.items()}
-    cells, controls = _without_controls(cells, roles)
-    variable_cells, variable_controls = _without_controls(variable_cells, variable_headers)
-    empty = pa.nulls(size, pa.string())
-    # What the numbers say of where their owners are, and which rows share a destination, are worked
-    # out on a thread of its own (the facts' tables while the numbers are normalized), while the
-    # customers are built in slices on every core (Arrow lets go of the GIL).
+    frame = pl.from_arrow(
+        pa.table(
+            {
+                "row": pa.array(np.asarray(sheet.row_numbers, dtype=np.int64)),
+                **{f"cell_{role}": text_array(sheet.table.column(header)) for role, header in roles.items()},
+                **{f"var_{i}": text_array(sheet.table.column(h)) for i, h in enumerate(variable_headers.values())},
+            }
+        )
+    )
+    assert isinstance(frame, pl.DataFrame)
+    # Control characters are never sent (Vapi would get them escaped, and a voice would read them
+    # out): cells that held some are cleaned, and the row's reason names their headers.
+    headers = _cell_headers(roles, variable_headers)
+    found_any = frame.select(pl.col(column).str.contains(CONTROL_CLASS).any() for column in headers).row(0)
+    by_header: dict[str, list[str]] = {}
+    for (column, header), found in zip(headers.items(), found_any, strict=True):
+        if found:
+            by_header.setdefault(header, []).append(column)
+    found = [pl.any_horizontal(pl.col(c).str.contains(CONTROL_CLASS) for c in cs) for cs in by_header.values()]
+    frame = frame.with_columns(
+        controls=pl.concat_str(
+            [pl.when(hit).then(pl.lit(repr(header))) for hit, header in zip(found, by_header, strict=True)],
+            separator=", ",
+            ignore_nulls=True,
+        )
+        if by_header
+        else pl.lit("")
+    ).with_columns(
+        pl.col(column).str.replace_all(CONTROL_CLASS, "") for columns in by_header.values() for column in columns
+    )
     with ThreadPoolExecutor(max_workers=1) as worker:
         worker.submit(load_tables)
-        phones = _phones(sheet, campaign, cells)
+        phones = _phones(sheet, campaign, frame)
         facts_job = worker.submit(facts_column, phones.e164)
-        destinations_job = worker.submit(_destinations, phones)
-        customer, long_name, long_email, bad_email, variables = on_every_core(
-            partial(_customers, run_tag, list(variable_cells)),
-            phones.e164, phones.extension, phones.sip_uri, cells.get("name", empty), cells.get("email", empty),
-            pa.array(numbers), *variable_cells.values(),
-        )  # fmt: skip
-        notes = _notes(phones.note, long_name, long_email, bad_email, controls | variable_controls)
-        facts, destination = facts_job.result(), destinations_job.result()
-    callable_ = pc.is_null(phones.reason).to_numpy(zero_copy_only=False)
-    assistant_id = _with_default(cells.get("assistant_id"), campaign.assistant_id, size)
-    phone_number_id = _with_default(cells.get("phone_number_id"), campaign.phone_number_id, size)
-    rows = Rows(
-        **unplanned(size),
-        numbers=numbers,
-        e164=phones.e164,
-        sip_uri=phones.sip_uri,
-        destination=destination,
-        assistant_id=assistant_id,
-        phone_number_id=phone_number_id,
+        names = ("e164", "extension", "sip_uri", "phone_reason", "phone_note")
+        frame = frame.with_columns(
+            pl.Series(name, column) for name, column in zip(names, phones.columns(), strict=True)
+        )
+        frame = _customers(frame, run_tag, list(variable_headers), campaign)
+        fact_index, facts = facts_job.result()
+    frame = frame.with_columns(fact=pl.Series(fact_index, dtype=pl.Int32), **unplanned())
+    frame = _invalid(frame, campaign, roles, sheet.hidden)
+    cells = [f"cell_{role}" for role in SCREENED_ROLES if role in roles]
+    return Rows(frame.select(*ROW_SCHEMA, *cells), tuple(facts))
+
+
+def _cell_headers(roles: dict[str, str], variable_headers: dict[str, str]) -> dict[str, str]:
+    """Every column of cells that may be sent, by the header it came from (roles first)."""
+    headers = {f"cell_{role}": header for role, header in roles.items()}
+    return headers | {f"var_{i}": header for i, header in enumerate(variable_headers.values())}
+
+
+def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], campaign: Campaign) -> pl.DataFrame:
+    """Each row's customer object as JSON text (null where the row has no destination), its
+    variableValues (null where there are none), destination key, assistant, from-number and notes.
+    The fields are worked out first, as columns of their own, so that each is computed once."""
+    columns = set(frame.columns)
+
+    def cell(role: str) -> pl.Expr:
+        return pl.col(f"cell_{role}") if f"cell_{role}" in columns else pl.lit(None, pl.String)
+
+    odd = frame.select(cell("name").str.contains(_ODD_SPACE).any()).item()
+    fields = customer_fields(frame.with_columns(name=cell("name"), email=cell("email")), odd).with_columns(
+        assistant_id=_with_default(cell("assistant_id"), campaign.assistant_id),
+        phone_number_id=_with_default(cell("phone_number_id"), campaign.phone_number_id),
+        **{f"var_{i}": pl.when(strip(pl.col(f"var_{i}")) != "").then(f"var_{i}") for i in range(len(variable_names))},
+    )
+    e164, sip_uri = pl.col("e164"), pl.col("sip_uri")
+    number = pl.concat_str(
+        [pl.lit('{"number":"'), e164, pl.lit('"'), member("extension", json_texts(fields, "extension"))]
+    )
+    if fields.get_column("sip_uri").null_count() < fields.height:
+        number = pl.when(sip_uri.is_not_null()).then(pl.lit('{"sipUri":') + json_text(sip_uri)).otherwise(number)
+    customer = pl.concat_str(
+        [
+            number,
+            member("name", json_texts(fields, "name_sent")),
+            member("email", json_texts(fields, "email_sent")),
+            pl.lit(f',"externalId":"{external_id_prefix(run_tag)}'),
+            pl.col("row").cast(pl.String),
+            pl.lit('"}'),
+        ]
+    )  # null where the destination is
+    note = pl.concat_str(
+        [
+            pl.when(pl.col("phone_note") != "").then(pl.col("phone_note")),
+            pl.when(pl.col("controls") != "").then(pl.lit("control characters left out of ") + pl.col("controls")),
+            "name_note",
+            "email_note",
+        ],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return fields.with_columns(
         customer=customer,
-        variables=variables,
-        cells=cells,
-        fact_index=facts[0],
-        facts=facts[1],
-    )
-    number_column = roles.get("number", "")
-    reasons = map_distinct(phones.reason.filter(pc.invert(pc.is_null(phones.reason))),
-                           lambda text: _column_reason(text or "", number_column))  # fmt: skip
-    rows = rows.with_status(~callable_, Status.INVALID, reasons)
-    no_assistant = callable_ & assistant_id.equal("") if campaign.assistant is None else np.zeros(size, bool)
-    rows = rows.with_status(
-        no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty"
-    )
-    no_number_id = callable_ & ~no_assistant & phone_number_id.equal("")
-    rows = rows.with_status(
-        no_number_id, Status.INVALID, f"no phone number id: column {roles.get('phone_number_id')!r} is empty"
-    )
-    hidden = np.zeros(size, dtype=bool)
-    hidden[sheet.hidden] = True
-    rows = rows.with_status(
-        rows.planned() & hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it"
-    )
-    planned = rows.planned()
-    noted = [position for position in notes if planned[position]]
-    if not noted:
-        return rows
-    return replace(
-        rows, reason=rows.reason.with_set(np.asarray(noted, dtype=np.intp), objects([notes[p] for p in noted]))
+        variables=_variables(fields, variable_names),
+        destination=_destination(fields),
+        note=note,
     )
 
 
-def _without_controls(
-    cells: dict[str, pa.Array], headers: dict[str, str]
-) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
-    """The cells with control characters removed (Vapi would get them escaped, and a voice would
-    read them out), and, by header, where some were removed."""
-    cleaned, removed = dict(cells), {}
-    for key, column in cells.items():
-        found = pc.fill_null(pc.match_substring_regex(column, CONTROL_CLASS), False)
-        if pc.any(found).as_py():
-            cleaned[key] = pc.replace_substring_regex(column, CONTROL_CLASS, "")
-            removed[headers[key]] = found
-    return cleaned, removed
+def customer_fields(frame: pl.DataFrame, odd: bool = True) -> pl.DataFrame:
+    """The frame with the name and email each customer is sent (`name_sent`, `email_sent`; null:
+    none) and what to tell about them (`name_note`, `email_note`), from its `name` and `email`
+    cells. A name has its whitespace runs made one space (only if `odd`: some cell holds
+    whitespace but single spaces), its ends trimmed, and is cut to MAX_FIELD characters; an email
+    is sent when it is one and fits. Each step is a column of its own, computed once."""
+    name = pl.col("name").fill_null("")
+    if odd:
+        name = name.str.replace_all(WHITESPACE_CLASS + "+", " ")
+    frame = frame.with_columns(name=name.str.strip_chars(" "), email=strip(pl.col("email").fill_null("")))
+    frame = frame.with_columns(
+        long_name=pl.col("name").str.len_chars() > MAX_FIELD,
+        long_email=pl.col("email").str.len_chars() > MAX_FIELD,
+        good_email=pl.col("email").str.contains(_EMAIL),
+    )
+    cut = pl.col("name").str.slice(0, MAX_FIELD).str.strip_chars_end(" ")
+    name = pl.when(pl.col("long_name")).then(cut).otherwise("name")
+    has_email = pl.col("email") != ""
+    return frame.with_columns(
+        name_sent=pl.when(name != "").then(name),
+        email_sent=pl.when(pl.col("good_email") & ~pl.col("long_email")).then("email"),
+        name_note=pl.when(pl.col("long_name")).then(pl.lit(f"name shortened to {MAX_FIELD} characters")),
+        email_note=pl.when(has_email & pl.col("long_email"))
+        .then(pl.lit(f"email not sent: longer than {MAX_FIELD} characters"))
+        .when(has_email & ~pl.col("good_email"))
+        .then(pl.lit("email not sent: not an email address")),
+    )
 
 
-def _destinations(phones: PhoneColumn) -> npt.NDArray[np.int64]:
-    """A number per row, equal for rows that call the same destination (-1: none): the E.164 digits
-    of a bare number; past every E.164 number (15 digits at most), a code for each number with an
-    extension and each SIP address. A million integers hash several times faster than texts."""
-    destinations = np.full(len(phones.e164), -1, dtype=np.int64)
-    bare = pc.and_(pc.is_valid(phones.e164), pc.is_null(phones.extension))
-    where = bare.to_numpy(zero_copy_only=False)
-    destinations[where] = pc.cast(pc.utf8_slice_codeunits(phones.e164.filter(bare), 1), pa.int64()).to_numpy()
-    if phones.sip_uri.null_count < len(phones.sip_uri) or phones.extension.null_count < len(phones.extension):
-        key = pc.coalesce(phones.sip_uri, pc.binary_join_element_wise(phones.e164, phones.extension, ";"))
-        other = pc.is_valid(key)
-        codes = factorize(key.filter(other))[0]
-        destinations[other.to_numpy(zero_copy_only=False)] = 10**15 + codes
-    return destinations
+def _destination(frame: pl.DataFrame) -> pl.Expr:
+    """A number per row, equal for rows that call the same destination (null: none): the E.164
+    digits of a bare number; past every E.164 number (15 digits at most), a code for each number
+    with an extension and each SIP address. Integers group several times faster than texts."""
+    digits = pl.col("e164").str.slice(1).cast(pl.Int64)
+    if (
+        frame.get_column("sip_uri").null_count() == frame.height
+        and frame.get_column("extension").null_count() == frame.height
+    ):
+        return digits
+    other = pl.coalesce("sip_uri", pl.concat_str(["e164", pl.lit(";"), "extension"]))
+    return pl.when(other.is_null()).then(digits).otherwise(10**15 + other.rank("dense").cast(pl.Int64))
 
 
-def _with_default(column: pa.Array | None, default: str | None, size: int) -> Labels:
+def _variables(frame: pl.DataFrame, names: list[str]) -> pl.Expr:
+    """Each row's variableValues as JSON text (its non-blank variables, in column order; the
+    blank ones are null in `frame`), or null."""
+    if not names:
+        return pl.lit(None, pl.String)
+    members = [pl.lit(encode_basestring(name) + ":") + json_texts(frame, f"var_{i}") for i, name in enumerate(names)]
+    joined = members[0] if len(members) == 1 else pl.concat_str(members, separator=",", ignore_nulls=True)
+    return pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
+
+
+def _with_default(column: pl.Expr, default: str | None) -> pl.Expr:
     """The column's stripped value, or the campaign's default where it is empty ("": neither)."""
-    labels = Labels(size, default or "")
-    if column is None:
-        return labels
-    return labels.with_set(np.arange(size), map_distinct(column, lambda cell: (cell or "").strip() or default or ""))
+    value = strip(column.fill_null(""))
+    return pl.when(value != "").then(value).otherwise(pl.lit(default or ""))
 
 
-def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> PhoneColumn:
+def _invalid(frame: pl.DataFrame, campaign: Campaign, roles: dict[str, str], hidden: list[int]) -> pl.DataFrame:
+    """Status `invalid` (with the column to fix) for rows that cannot be called, `suppressed` for
+    rows the workbook hides, and the notes of the rows still planned."""
+    number_column = roles.get("number", "")
+    reason = pl.col("phone_reason")
+    own = reason.str.starts_with("row has") | reason.str.starts_with("column ")
+    callable_ = reason.is_null()
+    no_assistant = callable_ & (pl.col("assistant_id") == "") if campaign.assistant is None else pl.lit(False)
+    no_number_id = callable_ & ~no_assistant & (pl.col("phone_number_id") == "")
+    is_hidden = pl.int_range(pl.len()).is_in(hidden) if hidden else pl.lit(False)
+    steps = [
+        with_status(~callable_, Status.INVALID,
+                    pl.when(own).then(reason).otherwise(reason + f" (column {number_column!r})")),
+        with_status(no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty"),
+        with_status(no_number_id, Status.INVALID,
+                    f"no phone number id: column {roles.get('phone_number_id')!r} is empty"),
+        with_status(PLANNED & is_hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it"),
+        with_status(PLANNED & (pl.col("note") != ""), Status.PLANNED, pl.col("note")),
+    ]  # fmt: skip
+    for step in steps:
+        frame = frame.with_columns(**step)
+    return frame
+
+
+def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame) -> PhoneColumn:
     """Every row's destination, normalized in bulk per region (a country column sets a row's region);
     rows with a problem of their own (too many cells, a huge cell) keep that as their reason."""
-    size = len(sheet.row_numbers)
-    numbers = cells.get("number", pa.nulls(size, pa.string()))
-    country = cells.get("country")
+    size = frame.height
+
+    def column(role: str) -> pa.Array | None:
+        if f"cell_{role}" not in frame.columns:
+            return None
+        return text_array(frame.get_column(f"cell_{role}").to_arrow())
+
+    numbers = column("number") or pa.nulls(size, pa.string())
+    country = column("country")
     if country is None:
         phones = normalize_column(numbers, campaign.default_region)
     else:
         regions = map_distinct(country, lambda cell: region_for(cell or "", campaign.default_region))
-        column = sheet.roles["country"]
-        reasons = map_distinct(country, lambda cell: f"not a number: unknown country {cell!r} in column {column!r}")
+        header = sheet.roles["country"]
+        reasons = map_distinct(country, lambda cell: f"not a number: unknown country {cell!r} in column {header!r}")
         reasons[regions != None] = None  # noqa: E711
         empty = pa.nulls(size, pa.string())
         phones = PhoneColumn(empty, empty, empty, pa.array(reasons, pa.string()), empty)
@@ -265,112 +344,6 @@ def _phones(sheet: Sheet, campaign: Campaign, cells: dict[str, pa.Array]) -> Pho
         fields[3] = pc.replace_with_mask(phones.reason, pa.array(mask), problems)
         phones = PhoneColumn(*fields)
     return phones
-
-
-def _column_reason(reason: str, column: str) -> str:
-    if reason.startswith("row has") or reason.startswith("column "):
-        return reason
-    return f"{reason} (column {column!r})"
-
-
-def _customers(
-    run_tag: str,
-    variable_names: list[str],
-    e164: pa.Array,
-    extension: pa.Array,
-    sip_uri: pa.Array,
-    name: pa.Array,
-    email: pa.Array,
-    numbers: pa.Array,
-    *variable_values: pa.Array,
-) -> tuple[pa.Array, ...]:
-    """For a slice of rows: each customer object as JSON text (null where the row has no
-    destination), where the name was shortened, where the email was too long or no email, and the
-    variableValues as JSON text (null where there are none)."""
-    name_member, email_member, long_name, long_email, bad_email = _fields_of(name, email)
-    destination: list[pa.Array | str]
-    if sip_uri.null_count < len(sip_uri):
-        destination = [
-            pc.if_else(
-                pc.is_valid(sip_uri),
-                pc.binary_join_element_wise('{"sipUri":', json_strings(sip_uri), ""),
-                pc.binary_join_element_wise('{"number":"', e164, '"', _member("extension", extension), ""),
-            )
-        ]
-    else:  # an E.164 number needs no escaping
-        destination = ['{"number":"', e164, '"']
-        if extension.null_count < len(extension):
-            destination.append(_member("extension", extension))
-    customer = pc.binary_join_element_wise(
-        *destination,
-        name_member,
-        email_member,
-        f',"externalId":"{external_id_prefix(run_tag)}',
-        pc.cast(numbers, pa.string()),
-        '"}',
-        "",
-    )  # null where the destination is
-    variables = _variables(dict(zip(variable_names, variable_values, strict=True)), len(numbers))
-    return customer, long_name, long_email, bad_email, variables
-
-
-def _fields_of(name: pa.Array, email: pa.Array) -> tuple[pa.Array, ...]:
-    """The name and email members of each customer (',"name":…', or empty), and where the name was
-    shortened, the email too long or not an email. Over-long fields are shortened or left out."""
-    name = pc.fill_null(name, "")
-    if pc.any(pc.match_substring_regex(name, _ODD_SPACE)).as_py():
-        name = pc.replace_substring_regex(name, WHITESPACE_CLASS + "+", " ")
-    name = pc.utf8_trim(name, " ")
-    long_name = pc.greater(pc.utf8_length(name), MAX_FIELD)
-    if pc.any(long_name).as_py():
-        name = pc.if_else(long_name, pc.utf8_rtrim(pc.utf8_slice_codeunits(name, 0, MAX_FIELD), " "), name)
-    email = strip(pc.fill_null(email, ""))
-    has_email = pc.not_equal(email, "")
-    long_email = pc.and_(has_email, pc.greater(pc.utf8_length(email), MAX_FIELD))
-    good_email = pc.and_(pc.and_(has_email, pc.invert(long_email)), pc.match_substring_regex(email, _EMAIL))
-    name_member = _member("name", pc.if_else(pc.not_equal(name, ""), name, None))
-    email_member = _member("email", pc.if_else(good_email, email, None))
-    return name_member, email_member, long_name, long_email, pc.and_(has_email, pc.invert(good_email))
-
-
-def _notes(
-    phone_note: pa.Array, long_name: pa.Array, long_email: pa.Array, bad_email: pa.Array,
-    controls: dict[str, pa.Array],
-) -> dict[int, str]:  # fmt: skip
-    """What to tell about accepted rows, by position: a repaired number, a shortened name, an email
-    not sent, control characters left out."""
-    noted = pc.or_(pc.is_valid(phone_note), pc.or_(long_name, bad_email))
-    for found in controls.values():
-        noted = pc.or_(noted, found)
-    notes: dict[int, str] = {}
-    for position in np.flatnonzero(noted.to_numpy(zero_copy_only=False)).tolist():
-        removed = [header for header, found in controls.items() if found[position].as_py()]
-        parts = [
-            phone_note[position].as_py(),
-            f"control characters left out of {', '.join(map(repr, removed))}" if removed else None,
-            f"name shortened to {MAX_FIELD} characters" if long_name[position].as_py() else None,
-            f"email not sent: longer than {MAX_FIELD} characters" if long_email[position].as_py()
-            else "email not sent: not an email address" if bad_email[position].as_py() else None,
-        ]  # fmt: skip
-        notes[position] = "; ".join(part for part in parts if part)
-    return notes
-
-
-def _member(name: str, values: pa.Array) -> pa.Array:
-    """',"name":<value as JSON>' where there is a value, else empty."""
-    return pc.fill_null(pc.binary_join_element_wise(f',"{name}":', json_strings(values), ""), "")
-
-
-def _variables(values: dict[str, pa.Array], size: int) -> pa.Array:
-    """Each row's variableValues as JSON text (its non-blank variables, in column order), or null."""
-    members = []
-    for name, value in values.items():
-        member = pc.binary_join_element_wise(encode_basestring(name) + ":", json_strings(value), "")
-        members.append(pc.if_else(pc.equal(strip(value), ""), None, member))
-    if not members:
-        return pa.nulls(size, pa.string())
-    joined = members[0] if len(members) == 1 else fragments(*members)
-    return pc.if_else(pc.equal(pc.fill_null(joined, ""), ""), None, pc.binary_join_element_wise("{", joined, "}", ""))
 
 
 def external_id_prefix(run_tag: str) -> str:

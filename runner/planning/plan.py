@@ -11,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
 from runner.planning.customers import Rows, build_rows, variable_columns
-from runner.planning.requests import CallRequest, PlannedRequests, iso_utc, plan_requests, schedule_plan
+from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
 from runner.sheets.summary import Summary
@@ -63,30 +64,35 @@ class Plan:
         return dict(self.rows.counts())
 
     def result_columns(self) -> dict[str, pa.Array]:
-        """The result columns for every row (RESULT_COLUMNS), as Arrow text columns."""
-        rows = self.rows
+        """The result columns for every row (RESULT_COLUMNS), as Arrow text columns: a selection
+        of the planning table's columns. A row sent without a window of its own carries the
+        campaign's schedule; a row not sent, none."""
         campaign_schedule = schedule_plan(self.campaign) or {}
-        # Per row, an index into [each window's time, the campaign's own, ""]: window -1 (none) takes
-        # the campaign's schedule, a row not sent the empty text.
-        request = self.planned_requests.request_of_row()
-        sent = request < len(self.planned_requests)
-        window = np.where(sent, rows.window % (len(rows.windows) + 1), len(rows.windows) + 1)
+        ids = pl.DataFrame(
+            {"request": range(len(self.planned_requests)), "request_id": self.planned_requests.ids},
+            schema={"request": pl.Int64, "request_id": pl.String},
+        )
+        sent = pl.col("request").is_not_null()
 
-        def schedule(times: list[str], campaign: str) -> pa.Array:
-            return pa.array([*times, campaign, ""], pa.string()).take(pa.array(window))
+        def moment(column: str, campaign: str) -> pl.Expr:
+            # Formatted once per distinct window (a few), not once per row.
+            windows = frame.get_column(column).drop_nulls().unique()
+            texts = windows.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            own = pl.col(column).replace_strict(windows, texts, default=None, return_dtype=pl.String)
+            return pl.when(~sent).then(pl.lit("")).otherwise(own.fill_null(pl.lit(campaign)))
 
-        return {
-            "row": pc.cast(pa.array(rows.numbers), pa.string()),
-            "e164": pc.coalesce(rows.e164, rows.sip_uri, ""),
-            "status": rows.status.column(),
-            "reason": rows.reason.column(),
-            "call_id": pa.nulls(len(rows), pa.string()),
-            "request_id": pa.array([*self.planned_requests.ids, ""], pa.string()).take(pa.array(request)),
-            "earliest_at": schedule(
-                [iso_utc(start) for start, _ in rows.windows], campaign_schedule.get("earliestAt", "")
-            ),
-            "latest_at": schedule([iso_utc(end) for _, end in rows.windows], campaign_schedule.get("latestAt", "")),
-        }
+        frame = self.planned_requests.rows.frame.join(ids, on="request", how="left", maintain_order="left")
+        table = frame.select(
+            row=pl.col("row").cast(pl.String),
+            e164=pl.coalesce("e164", "sip_uri", pl.lit("")),
+            status="status",
+            reason="reason",
+            call_id=pl.lit(None, pl.String),
+            request_id=pl.col("request_id").fill_null(""),
+            earliest_at=moment("window_start", campaign_schedule.get("earliestAt", "")),
+            latest_at=moment("window_end", campaign_schedule.get("latestAt", "")),
+        ).to_arrow()
+        return {name: text_array(table.column(name)) for name in table.column_names}
 
     def row_results(self) -> list[RowResult]:
         arrays = self.result_columns()

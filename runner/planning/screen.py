@@ -5,24 +5,21 @@ Rows that pass get the calling window their schedulePlan will carry."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
+import polars as pl
 
-from runner.arrays import Objects, factorize, filled, map_distinct, objects, strip
 from runner.campaign import Campaign
 from runner.errors import InputError
+from runner.frames import per_distinct, strip
 from runner.hours import Interval, Rules, first_window
 from runner.phones.facts import NumberFacts
 from runner.phones.parse import Normalizer
-from runner.planning.customers import Rows
+from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.sheets.read import read_cells
 from runner.statuses import Status
 
@@ -31,25 +28,15 @@ _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consen
 _ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
 
 
-def _take(column: pa.Array, positions: npt.NDArray[np.intp]) -> pa.Array:
-    return column.take(pa.array(positions, pa.int64()))
-
-
-def _listed(e164: pa.Array, listing: Mapping[str, object]) -> list[tuple[int, str]]:
-    """(position, number) of the numbers found in `listing`, looked up column-wide."""
-    found = pc.is_in(e164, value_set=pa.array(list(listing), pa.string()))
-    hits = np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
-    return [(int(hit), str(e164[int(hit)].as_py())) for hit in hits]
-
-
 def mark_duplicates(rows: Rows) -> Rows:
     """A destination (E.164 + extension, or SIP URI) is called once: later rows become duplicates."""
-    planned = np.flatnonzero(rows.planned())
-    codes, first = factorize(rows.destination[planned])
-    first_of_row = planned[first[codes]]
-    repeats = planned[first_of_row != planned]
-    firsts = rows.numbers[first_of_row[first_of_row != planned]]
-    return rows.with_status(repeats, Status.DUPLICATE, objects([f"same number as row {n}" for n in firsts.tolist()]))
+    # Keyed by the planned rows' destinations only: the others share a null key and are not looked at.
+    marked = rows.frame.with_columns(first=pl.col("row").min().over(pl.when(PLANNED).then("destination")))
+    repeat = PLANNED & (pl.col("row") != pl.col("first"))
+    again = marked.with_columns(
+        **with_status(repeat, Status.DUPLICATE, "same number as row " + pl.col("first").cast(pl.String))
+    )
+    return Rows(again.drop("first"), rows.facts)
 
 
 def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
@@ -87,81 +74,76 @@ class Screen:
 
     def apply(self, rows: Rows) -> tuple[Rows, Counter[str]]:
         """The rows with those that must not be called suppressed (the first rule a row breaks
-        decides its reason) and the rest given their calling window, and the counts by rule. Rules
-        are decided per distinct value."""
-        suppressed: Counter[str] = Counter()
-        pending = np.flatnonzero(rows.planned())
-        statuses, reasons = rows.status, rows.reason
-
-        def suppress(rule: str, problems: Objects) -> npt.NDArray[np.bool_]:
-            """problems: one reason per pending row, "" where the rule lets it through. Returns which
-            pending rows are still pending, to keep arrays that run beside `pending` aligned."""
-            nonlocal pending, statuses, reasons
-            broken = np.asarray(problems != "", dtype=bool)
-            if broken.any():
-                statuses = statuses.with_set(pending[broken], Status.SUPPRESSED)
-                reasons = reasons.with_set(pending[broken], problems[broken])
-                suppressed[rule] += int(broken.sum())
-                pending = pending[~broken]
-            return ~broken
-
-        compliance = self.campaign.compliance
-        opt_out = rows.cells.get("opt_out")
-        if opt_out is not None:  # honoured whether or not consent is required
-            suppress("opted out", map_distinct(_take(opt_out, pending), self._opt_out_problem))
+        decides its reason) and the rest given their calling window, and the counts by rule. Each
+        rule is a column of problems (null: let through), decided per distinct value."""
+        frame, compliance = rows.frame, self.campaign.compliance
+        rules: list[tuple[str, pl.Expr]] = []
+        if "cell_opt_out" in frame.columns:  # honoured whether or not consent is required
+            rules.append(("opted out", per_distinct(frame, "cell_opt_out", self._opt_out_problem)))
         if compliance.require_consent:
-            consent = rows.cells.get("consent")
-            if consent is None:
-                suppress("consent", filled(len(pending), _NO_CONSENT_COLUMN))
+            if "cell_consent" in frame.columns:
+                rules.append(("consent", per_distinct(frame, "cell_consent", self._consent_problem)))
             else:
-                suppress("consent", map_distinct(_take(consent, pending), self._consent_problem))
+                rules.append(("consent", pl.lit(_NO_CONSENT_COLUMN)))
         if self.do_not_call:
-            problems = filled(len(pending), "")
-            for hit, e164 in _listed(_take(rows.e164, pending), self.do_not_call):
-                problems[hit] = f"on the do-not-call list {self.do_not_call[e164]}"
-            suppress("do-not-call", problems)
-        fact_index, facts = rows.fact_index[pending], rows.facts
+            listed = pl.Series(list(self.do_not_call), dtype=pl.String)
+            lists = pl.Series(
+                [f"on the do-not-call list {name}" for name in self.do_not_call.values()], dtype=pl.String
+            )
+            rules.append(("do-not-call", pl.col("e164").replace_strict(listed, lists, default=None)))
         if compliance.from_free_number:
-            abroad = objects([_ABROAD if f.region != "US" else "" for f in facts] + [""])
-            fact_index = fact_index[suppress("free number", abroad[fact_index])]
+            abroad = [i for i, facts in enumerate(rows.facts) if facts.region != "US"]
+            rules.append(("free number", pl.when(pl.col("fact").is_in(abroad)).then(pl.lit(_ABROAD))))
         if self.recent_calls:
-            rule_of = filled(len(pending), "")
-            reason_of = filled(len(pending), "")
-            for hit, e164 in _listed(_take(rows.e164, pending), self.recent_calls):
-                rule_of[hit], reason_of[hit] = self._history_problem(e164) or ("", "")
-            for rule in ("recently called", "calls per day"):
-                kept = suppress(rule, np.where(rule_of == rule, reason_of, ""))
-                rule_of, reason_of, fact_index = rule_of[kept], reason_of[kept], fact_index[kept]
+            rules += self._history_rules(frame)
+        frame = frame.with_columns(problem=_first_of(problem for _, problem in rules))
+        if self._hours is not None:  # the windows of the rows no earlier rule stopped
+            frame = self._windows(frame.filter(PLANNED & pl.col("problem").is_null()), rows.facts, frame)
+            rules.append(("calling hours", pl.col("hours_problem")))
+        frame = frame.with_columns(
+            rule=pl.when(PLANNED).then(
+                _first_of(pl.when(problem.is_not_null()).then(pl.lit(rule)) for rule, problem in rules)
+            ),
+            problem=_first_of(problem for _, problem in rules),
+        )
+        counted = frame.filter(pl.col("rule").is_not_null()).group_by("rule").len()
+        by_rule = dict(zip(counted["rule"].to_list(), counted["len"].to_list(), strict=True))
+        suppressed = Counter({rule: by_rule[rule] for rule, _ in rules if by_rule.get(rule)})
+        broken = pl.col("rule").is_not_null()
+        frame = frame.with_columns(**with_status(broken, Status.SUPPRESSED, pl.col("problem")))
         if self._hours is not None:
-            rows = self._windows(rows, pending, fact_index, facts, suppress)
-        return replace(rows, status=statuses, reason=reasons), suppressed
+            frame = frame.with_columns(
+                window_start=pl.when(PLANNED).then(pl.col("hours_start")).otherwise(pl.col("window_start")),
+                window_end=pl.when(PLANNED).then(pl.col("hours_end")).otherwise(pl.col("window_end")),
+            )
+        return Rows(frame.select(rows.frame.columns), rows.facts), suppressed
 
-    def _windows(
-        self,
-        rows: Rows,
-        pending: npt.NDArray[np.intp],
-        fact_index: npt.NDArray[np.intp],
-        facts: list[NumberFacts],
-        suppress: Callable[[str, Objects], npt.NDArray[np.bool_]],
-    ) -> Rows:
-        """The rows with each pending row's first calling window, decided once per (time zone
-        cell, number facts); rows with none are suppressed through `suppress`."""
+    def _history_rules(self, frame: pl.DataFrame) -> list[tuple[str, pl.Expr]]:
+        """ "recently called" and "calls per day", decided once per number this campaign called."""
+        called = frame.filter(PLANNED & pl.col("e164").is_in(list(self.recent_calls)))
+        found: dict[str, dict[str, str]] = {"recently called": {}, "calls per day": {}}
+        for e164 in called.get_column("e164").unique().to_list():
+            problem = self._history_problem(e164)
+            if problem is not None:
+                found[problem[0]][e164] = problem[1]
+        return [
+            (rule, pl.col("e164").replace_strict(list(hits), list(hits.values()), default=None, return_dtype=pl.String))
+            for rule, hits in found.items()
+        ]
+
+    def _windows(self, pending: pl.DataFrame, facts: tuple[NumberFacts, ...], frame: pl.DataFrame) -> pl.DataFrame:
+        """The frame with `hours_start`, `hours_end` and `hours_problem` columns: each pending row's
+        first calling window, or why it has none, decided once per (time zone cell, number facts)."""
         assert self._hours is not None
         compliance = self.campaign.compliance
         rules = Rules(self._hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
-        timezone = rows.cells.get("timezone")
-        given, zone_cells = np.zeros(len(pending), dtype=np.int64), [""]
-        if timezone is not None:
-            encoded = pc.dictionary_encode(strip(pc.fill_null(_take(timezone, pending), "")))
-            given, zone_cells = encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
-        inverse, first = factorize(given * (len(facts) + 1) + fact_index + 1)
-        known = list(rows.windows)
-        by_interval: dict[Interval, int] = {window: i for i, window in enumerate(known)}
+        zone = strip(pl.col("cell_timezone").fill_null("")) if "cell_timezone" in frame.columns else pl.lit("")
+        places = pending.select(zone.alias("zone"), "fact").unique()
         by_place: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
-        problems, windows = [], []
-        for position in first:
-            number_facts = facts[fact_index[position]] if fact_index[position] >= 0 else None
-            zones, problem = self._zones(number_facts, zone_cells[given[position]])
+        starts, ends, problems = [], [], []
+        for given, fact in places.iter_rows():
+            number_facts = facts[fact] if fact >= 0 else None
+            zones, problem = self._zones(number_facts, given)
             state = number_facts.state if number_facts is not None else None
             window = None
             if not problem:
@@ -171,26 +153,29 @@ class Screen:
                 window = by_place[place]
                 if window is None:
                     problem = _no_window_reason(zones, state, self.campaign.schedule.latest_at)
-            if window is not None and window not in by_interval:
-                by_interval[window] = len(known)
-                known.append(window)
-            problems.append(problem)
-            windows.append(-1 if window is None else by_interval[window])
-        window_of = rows.window.copy()
-        window_of[pending] = np.asarray(windows, dtype=np.intp)[inverse]
-        suppress("calling hours", objects(problems)[inverse])
-        return rows.with_windows(window_of, tuple(known))
+            starts.append(window[0] if window else None)
+            ends.append(window[1] if window else None)
+            problems.append(problem or None)
+        decided = places.with_columns(
+            hours_start=pl.Series(starts, dtype=WHEN),
+            hours_end=pl.Series(ends, dtype=WHEN),
+            hours_problem=pl.Series(problems, dtype=pl.String),
+        )
+        keyed = frame.with_columns(zone.alias("zone"))
+        return keyed.join(decided, on=["zone", "fact"], how="left", maintain_order="left").with_columns(
+            hours_problem=pl.when(PLANNED & pl.col("problem").is_null()).then(pl.col("hours_problem"))
+        )
 
-    def _consent_problem(self, cell: str | None) -> str:
+    def _consent_problem(self, cell: str) -> str | None:
         column = self.roles["consent"]
-        value = (cell or "").strip()
+        value = cell.strip()
         if value.casefold() in CONSENT_YES:
-            return ""
+            return None
         return f"no consent: column {column!r} is {value!r}" if value else f"no consent: column {column!r} is empty"
 
-    def _opt_out_problem(self, cell: str | None) -> str:
-        value = (cell or "").strip()
-        return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else ""
+    def _opt_out_problem(self, cell: str) -> str | None:
+        value = cell.strip()
+        return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else None
 
     def _history_problem(self, e164: str | None) -> tuple[str, str] | None:
         compliance = self.campaign.compliance
@@ -223,6 +208,11 @@ class Screen:
         if not facts.zones:
             return (), "calling hours: no time zone is known for this number; add a timezone column"
         return facts.zones, ""
+
+
+def _first_of(problems: Iterable[pl.Expr]) -> pl.Expr:
+    """Per row, the first of these that is not null (null: none)."""
+    return pl.coalesce(pl.lit(None, pl.String), *problems)
 
 
 def _no_window_reason(zones: tuple[str, ...], state: str | None, latest: datetime | None) -> str:

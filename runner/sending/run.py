@@ -20,15 +20,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.hours import HORIZON
 from runner.planning.body import followup_body, request_id
-from runner.planning.customers import Rows
+from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
 from runner.planning.requests import CallRequest, build_requests, dumps
 from runner.planning.screen import Screen, load_do_not_call
@@ -335,9 +333,7 @@ class CampaignRun:
         planned = 0
         for attempt, start, positions in due.iter_rows():
             screen = Screen(campaign, self.plan.sheet.roles, start, do_not_call, {})
-            again = _placeable(
-                screen.apply(self.plan.rows.subset(np.asarray(positions, dtype=np.intp)))[0], start, campaign
-            )
+            again = _placeable(screen.apply(self.plan.rows.subset(positions))[0], start, campaign)
             requests = [
                 CallRequest(
                     request_id(self.plan.run_id, request.rows, attempt),
@@ -347,14 +343,14 @@ class CampaignRun:
                 for request in build_requests(again, campaign, self.plan.run_id)
             ]
             self.ledger.add_requests(requests, attempt)
-            planned += int(again.planned().sum())
+            planned += again.counts()[Status.PLANNED]
         return planned
 
     # --- results -----------------------------------------------------------------------------------
     def results(self) -> pl.DataFrame:
         """Every row's result as one table (run_results.run_results): the plan's rows, with what the
         ledger knows of them (call ids, Vapi's status and outcome, failures)."""
-        numbers = pa.array(self.plan.rows.numbers)
+        numbers = self.plan.rows.frame.get_column("row").to_arrow()
         return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found)
 
     def row_results(self) -> list[RowResult]:
@@ -380,12 +376,14 @@ class CampaignRun:
 def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:
     """Follow-up rows as they can be placed from `start`: with calling hours off, a window from
     then until the schedule ends; a window under a minute long is `not due` yet."""
-    unscheduled = rows.planned() & (rows.window < 0)
-    if unscheduled.any():
-        window = np.where(unscheduled, len(rows.windows), rows.window)
-        rows = rows.with_windows(window, (*rows.windows, (start, campaign.schedule.latest_at or start + HORIZON)))
-    too_short = np.asarray([end - begin < timedelta(minutes=1) for begin, end in rows.windows] + [False])
-    return rows.with_status(rows.planned() & too_short[rows.window], Status.NOT_DUE, "")
+    unscheduled = PLANNED & pl.col("window_start").is_null()
+    end = campaign.schedule.latest_at or start + HORIZON
+    rows = rows.with_columns(
+        window_start=pl.when(unscheduled).then(pl.lit(start, WHEN)).otherwise("window_start"),
+        window_end=pl.when(unscheduled).then(pl.lit(end, WHEN)).otherwise("window_end"),
+    )
+    too_short = pl.col("window_end") - pl.col("window_start") < timedelta(minutes=1)
+    return rows.with_columns(**with_status(PLANNED & too_short.fill_null(False), Status.NOT_DUE, ""))
 
 
 def _call_time(body: dict[str, Any]) -> datetime:

@@ -333,11 +333,14 @@ def _repeated_headers(body: pa.Table) -> npt.NDArray[np.intp]:
     named = [(name, column) for name, column in zip(body.column_names, body.columns, strict=True) if name.strip()]
     if not named or body.num_rows == 0:
         return np.zeros(0, dtype=np.intp)
-    same = np.ones(body.num_rows, dtype=bool)
-    for name, column in named:
-        equal = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(column)), name.strip().lower())
-        same &= pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
-    return np.flatnonzero(same)
+    candidates = np.arange(body.num_rows)
+    for index, (name, column) in enumerate(named):  # each column looks only at the rows still in question
+        cells = column if index == 0 else column.take(pa.array(candidates))
+        equal = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells)), name.strip().lower())
+        candidates = candidates[pc.fill_null(equal, False).to_numpy(zero_copy_only=False)]
+        if not len(candidates):
+            break
+    return candidates
 
 
 def _clean_headers(record: list[str], path: Path, warnings: list[str]) -> list[str]:
