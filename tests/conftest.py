@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# A property's examples are judged by what they give, not how fast: a shared CI machine's pauses
+# would otherwise fail a correct example on hypothesis' 200 ms deadline.
+settings.register_profile("project", deadline=None)
+settings.load_profile("project")
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

@@ -47,8 +47,21 @@ def first_run(tmp_path: Path, campaign: Path, server: Sandbox, count: int, fmt: 
         CampaignRun.open(source, campaign, outdir, fmt, server.url) as run,
     ):
         run.send(client, FAST)
-    time.sleep(server.config.call_seconds + 0.2)  # every call has ended
+    wait_until_ended(server)
     return outdir
+
+
+def wait_until_ended(server: Sandbox, timeout: float = 10) -> None:
+    """Until every call the sandbox holds has ended (a sleep of call_seconds is not enough on a
+    loaded machine: the calls start when the sandbox gets to them)."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": "Bearer sandbox-key"}
+    while time.monotonic() < deadline:
+        calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json()
+        if all(call["status"] == "ended" for call in calls):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sandbox's calls did not end")
 
 
 def update(outdir: Path, server: Sandbox, retry: bool = False) -> Any:
@@ -99,7 +112,7 @@ def test_follow_ups_only_for_configured_reasons_and_never_past_max_attempts(
     assert outcome.report.attempted >= 1
     assert {r.row for r in second if r.attempts == "2"} == again
     assert {r.row for r in second if r.attempts == "1"} == {r.row for r in first} - again
-    time.sleep(0.5)
+    wait_until_ended(server)
     _, third = update(outdir, server, retry=True)  # the second attempts have ended: no third
     assert max(int(r.attempts) for r in third) == 2
     counts = calls_per_number(server)

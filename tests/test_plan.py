@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -179,9 +178,5 @@ def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_c
 
 @given(st.lists(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), max_size=6))
 def test_request_rows_are_written_as_python_writes_a_tuple(groups: list[list[int]]) -> None:
-    frame = pl.DataFrame(
-        {"group": [i for i, group in enumerate(groups) for _ in group], "n": [n for group in groups for n in group]},
-        schema={"group": pl.Int64, "n": pl.Int64},
-    )
-    texts = frame.group_by("group", maintain_order=True).agg(tuple_text(pl.col("n")).alias("text"))["text"].to_list()
-    assert texts == [str(tuple(group)) for group in groups if group]
+    for group in groups:
+        assert tuple_text(",".join(map(str, group)), len(group)) == str(tuple(group))

@@ -39,7 +39,7 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "destination": pl.Int64(),  # equal for rows that call the same destination; null: none
     "assistant_id": pl.String(),  # "": the campaign's transient assistant
     "phone_number_id": pl.String(),  # "": none
-    "customer": pl.String(),  # the customer object as JSON text; null where there is none
+    "customer": pl.String(),  # the customer object as JSON text (per-customer: with its variables); null: none
     "variables": pl.String(),  # the row's variableValues as JSON text; null when it has none
     "fact": pl.Int32(),  # index into Rows.facts (-1: no phone number)
     "status": pl.String(),  # a Status
@@ -198,6 +198,11 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
     )
     if fields.get_column("sip_uri").null_count() < fields.height:
         number = pl.when(sip_uri.is_not_null()).then(pl.lit('{"sipUri":') + json_text(sip_uri)).otherwise(number)
+    # Per-customer overrides travel inside each customer (split mode: once per request instead).
+    overrides = pl.lit("")
+    if campaign.overrides == "per-customer" and variable_names:
+        variables = pl.concat_str([pl.lit(',"assistantOverrides":{"variableValues":'), "variables", pl.lit("}")])
+        overrides = variables.fill_null("")
     customer = pl.concat_str(
         [
             number,
@@ -205,7 +210,9 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
             member("email", json_texts(fields, "email_sent")),
             pl.lit(f',"externalId":"{external_id_prefix(run_tag)}'),
             pl.col("row").cast(pl.String),
-            pl.lit('"}'),
+            pl.lit('"'),
+            overrides,
+            pl.lit("}"),
         ]
     )  # null where the destination is
     note = pl.concat_str(
@@ -218,11 +225,8 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
         separator="; ",
         ignore_nulls=True,
     )
-    return fields.with_columns(
-        customer=customer,
-        variables=_variables(fields, variable_names),
-        destination=_destination(fields),
-        note=note,
+    return fields.with_columns(variables=_variables(fields, variable_names)).with_columns(
+        customer=customer, destination=_destination(fields), note=note
     )
 
 

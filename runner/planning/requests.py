@@ -76,61 +76,49 @@ class PlannedRequests:
 
     rows: Rows
     ids: list[str]
+    numbers: list[str]  # the spreadsheet rows each request carries, as a JSON array's inside ("2,3,5")
     heads: list[str]  # each body's text before its customers, and after them
     tails: list[str]
-    per_customer: bool  # each customer carries its own variables
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def build(self) -> list[CallRequest]:
         requests = []
-        for block in self._blocks():
-            for request_id, rows, body in block.select("id", "rows", "body").iter_rows():
-                requests.append(CallRequest(request_id, tuple(rows), body))
+        for first, customers in self._blocks():
+            for index, joined in enumerate(customers.to_list(), start=first):
+                rows = tuple(int(number) for number in self.numbers[index].split(","))
+                requests.append(CallRequest(self.ids[index], rows, self.heads[index] + joined + self.tails[index]))
         return requests
 
     def json_lines(self) -> Iterator[memoryview]:
-        """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request."""
-        for block in self._blocks():
-            line = pl.concat_str(
-                [pl.lit('{"id":"'), "id", pl.lit('","rows":['), "rows_text", pl.lit('],"body":'), "body", pl.lit("}\n")]
-            )
-            yield joined_bytes(block.select(line).to_series().to_arrow())
+        """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request.
+        What is per request is written in Python; the customers, joined by polars, are copied once."""
+        for first, customers in self._blocks():
+            span = range(first, first + len(customers))
+            before = [f'{{"id":"{self.ids[i]}","rows":[{self.numbers[i]}],"body":{self.heads[i]}' for i in span]
+            after = [f"{self.tails[i]}}}\n" for i in span]
+            lines = pl.concat_str([pl.Series(before, dtype=pl.String), customers, pl.Series(after, dtype=pl.String)])
+            yield joined_bytes(pl.select(lines).to_series().to_arrow())
 
-    def _blocks(self) -> Iterator[pl.DataFrame]:
-        """Each request's id, rows and body (its head, its customers joined, its tail), a block of
+    def _blocks(self) -> Iterator[tuple[int, pl.Series]]:
+        """(the first request's index, each request's customers joined by commas), a block of
         requests at a time, so one block's memory is reused by the next."""
         sent = (
-            self.rows.frame.select("request", "row", "customer", "variables")
+            self.rows.frame.select("request", "customer")
             .filter(pl.col("request").is_not_null())
             .sort("request", maintain_order=True)
         )
         sizes = sent.group_by("request").len().sort("request").get_column("len").to_list()
         start = 0
         for first in range(0, len(self.ids), REQUESTS_PER_BLOCK):
-            last = min(first + REQUESTS_PER_BLOCK, len(self.ids))
-            count = sum(sizes[first:last])
-            block = sent.slice(start, count).select("request", "row", text=_customer_texts(self.per_customer))
+            count = sum(sizes[first : first + REQUESTS_PER_BLOCK])
+            block = sent.slice(start, count)
             start += count
             joined = (
-                block.group_by("request", maintain_order=True)
-                .agg(
-                    pl.col("row"),
-                    pl.col("row").cast(pl.String).str.join(",").alias("rows_text"),
-                    pl.col("text").str.join(","),
-                )
-                .sort("request")
+                block.group_by("request", maintain_order=True).agg(pl.col("customer").str.join(",")).sort("request")
             )
-            yield joined.select(
-                "rows_text",
-                id=pl.Series(self.ids[first:last], dtype=pl.String),
-                rows=pl.col("row"),
-                body=pl.concat_str(
-                    [pl.Series(self.heads[first:last], dtype=pl.String), pl.col("text"),
-                     pl.Series(self.tails[first:last], dtype=pl.String)]
-                ),
-            )  # fmt: skip
+            yield first, joined.get_column("customer")
 
 
 def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequests:
@@ -151,7 +139,11 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
     requests = (
         frame.filter(pl.col("request").is_not_null())
         .group_by("request")
-        .agg(pl.len(), tuple_text(pl.col("row")).alias("rows"), *(pl.first(key) for key in ["group", *keys]))
+        .agg(
+            pl.len(),
+            pl.col("row").cast(pl.String).str.join(",").alias("rows"),
+            *(pl.first(k) for k in ["group", *keys]),
+        )
         .sort("request")
     )
     frames = _Frames(campaign)
@@ -163,25 +155,16 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
         head, tail = frames.around(seq, shared[group], group, size)
         heads.append(head)
         tails.append(tail)
-    ids = [request_id_of(run_id, text) for text in requests.get_column("rows").to_list()]
+    numbers = requests.get_column("rows").to_list()
+    ids = [request_id_of(run_id, tuple_text(text, size)) for text, size in zip(numbers, sizes, strict=True)]
     planned = Rows(frame.drop("position", "group", "seat"), rows.facts)
-    return PlannedRequests(planned, ids, heads, tails, not split)
+    return PlannedRequests(planned, ids, numbers, heads, tails)
 
 
-def tuple_text(numbers: pl.Expr) -> pl.Expr:
-    """A group's numbers as str(tuple(numbers)) writes them, aggregated by polars: what a request
-    id hashes (body.request_id)."""
-    closing = pl.when(numbers.len() == 1).then(pl.lit(",)")).otherwise(pl.lit(")"))
-    return pl.concat_str([pl.lit("("), numbers.cast(pl.String).str.join(", "), closing])
-
-
-def _customer_texts(per_customer: bool) -> pl.Expr:
-    """Each row's customer object as JSON text; per-customer overrides carry the row's variables."""
-    customer = pl.col("customer")
-    if not per_customer:
-        return customer
-    overrides = pl.concat_str([pl.lit(',"assistantOverrides":{"variableValues":'), pl.col("variables"), pl.lit("}")])
-    return pl.concat_str([customer.str.head(-1), overrides.fill_null(""), pl.lit("}")])
+def tuple_text(numbers: str, size: int) -> str:
+    """str(tuple(rows)) from the rows written as "2,3,5" (`size` of them): what a request id
+    hashes (body.request_id), without making the numbers Python ints."""
+    return "(" + numbers.replace(",", ", ") + ("," if size == 1 else "") + ")"
 
 
 class _Frames:
