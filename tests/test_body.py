@@ -91,7 +91,7 @@ def test_the_fast_path_writes_the_reference_bodies(
             campaign["schedule"] = {"calling_hours": "any", "earliest_at": "2031-01-06T15:00:00Z"}
         (Path(folder) / "campaign.toml").write_text(to_toml(campaign), encoding="utf-8")
         plan = plan_file(source, Path(folder) / "campaign.toml")
-        sheet_rows = plan.sheet.row_numbers
+        sheet_rows = plan.sheet.row_numbers.tolist()
         kept = [cells[number - 2] for number in sheet_rows]
         expected = reference_bodies(kept, sheet_rows, plan)
         assert {request.id: request.body_json for request in plan.requests} == {

@@ -17,7 +17,7 @@ def test_cp1252_semicolons_title_block_and_blank_row() -> None:
     sheet = load_sheet(DATA / "cp1252_semicolon.csv")
     assert sheet.table.column_names == ["Telefon Nummer", "Name", "Stadt"]
     assert sheet.table.column("Name").to_pylist() == ["Jürgen Weiß", "Zoë Ç"]
-    assert sheet.row_numbers == [4, 6]  # as Excel numbers them: title, blank, header come first
+    assert sheet.row_numbers.tolist() == [4, 6]  # as Excel numbers them: title, blank, header come first
     assert sheet.roles["number"] == "Telefon Nummer"
     assert any("Windows-1252" in w for w in sheet.warnings)
     assert any("rows 1-2 above the header" in w for w in sheet.warnings)
@@ -46,7 +46,7 @@ def test_numeric_xlsx_cells_become_the_text_a_person_sees() -> None:
         {"Mobile": "12025550131", "Zip": "00501", "Signed up": "2026-11-02 09:30:00", "Count": "2.5"},
         {"Mobile": "447400123458", "Zip": "NA", "Signed up": "", "Count": "0"},
     ]
-    assert sheet.row_numbers == [2, 3, 4]
+    assert sheet.row_numbers.tolist() == [2, 3, 4]
 
 
 def test_xlsx_first_sheet_with_numbers_by_default_and_unknown_sheet_named() -> None:
@@ -146,7 +146,7 @@ def test_cells_over_a_few_lines_are_read_and_said(tmp_path: Path) -> None:
     path = tmp_path / "addresses.csv"
     path.write_text('phone,address\n+12025550100,"12 Main St,\nSpringfield"\n+12025550101,Elm St\n')
     sheet = load_sheet(path)
-    assert sheet.table.num_rows == 2 and sheet.row_numbers == [2, 3]
+    assert sheet.table.num_rows == 2 and sheet.row_numbers.tolist() == [2, 3]
     assert sheet.table.column("address")[0].as_py() == "12 Main St,\nSpringfield"
     assert any("runs across lines (lines 2-3)" in w for w in sheet.warnings)
 

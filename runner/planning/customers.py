@@ -125,15 +125,11 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     while polars builds the customers."""
     roles = sheet.roles
     variable_headers = variable_columns(sheet, campaign)
-    frame = pl.from_arrow(
-        pa.table(
-            {
-                "row": pa.array(np.asarray(sheet.row_numbers, dtype=np.int64)),
-                **{f"cell_{role}": text_array(sheet.table.column(header)) for role, header in roles.items()},
-                **{f"var_{i}": text_array(sheet.table.column(h)) for i, h in enumerate(variable_headers.values())},
-            }
-        )
-    )
+    cells = {
+        **{f"cell_{role}": text_array(sheet.table.column(header)) for role, header in roles.items()},
+        **{f"var_{i}": text_array(sheet.table.column(h)) for i, h in enumerate(variable_headers.values())},
+    }
+    frame = pl.from_arrow(pa.table({"row": pa.array(sheet.row_numbers), **cells}))
     assert isinstance(frame, pl.DataFrame)
     # Control characters are never sent (Vapi would get them escaped, and a voice would read them
     # out): cells that held some are cleaned, and the row's reason names their headers.
@@ -157,7 +153,10 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
     )
     with ThreadPoolExecutor(max_workers=1) as worker:
         worker.submit(load_tables)
-        phones = _phones(sheet, campaign, frame)
+        # The phone cells as Arrow has them, unless control characters were taken out in polars.
+        cleaned = {column for columns in by_header.values() for column in columns}
+        arrow = {name: column for name, column in cells.items() if name not in cleaned}
+        phones = _phones(sheet, campaign, frame, arrow)
         facts_job = worker.submit(facts_column, phones.e164)
         names = ("e164", "extension", "sip_uri", "phone_reason", "phone_note")
         frame = frame.with_columns(
@@ -167,8 +166,8 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         fact_index, facts = facts_job.result()
     frame = frame.with_columns(fact=pl.Series(fact_index, dtype=pl.Int32), **unplanned())
     frame = _invalid(frame, campaign, roles, sheet.hidden)
-    cells = [f"cell_{role}" for role in SCREENED_ROLES if role in roles]
-    return Rows(frame.select(*ROW_SCHEMA, *cells), tuple(facts))
+    screened = [f"cell_{role}" for role in SCREENED_ROLES if role in roles]
+    return Rows(frame.select(*ROW_SCHEMA, *screened), tuple(facts))
 
 
 def _cell_headers(roles: dict[str, str], variable_headers: dict[str, str]) -> dict[str, str]:
@@ -313,15 +312,17 @@ def _invalid(frame: pl.DataFrame, campaign: Campaign, roles: dict[str, str], hid
     return frame
 
 
-def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame) -> PhoneColumn:
+def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame, arrow: dict[str, pa.Array]) -> PhoneColumn:
     """Every row's destination, normalized in bulk per region (a country column sets a row's region);
-    rows with a problem of their own (too many cells, a huge cell) keep that as their reason."""
+    rows with a problem of their own (too many cells, a huge cell) keep that as their reason.
+    `arrow`: the cells already in Arrow form, by column name."""
     size = frame.height
 
     def column(role: str) -> pa.Array | None:
-        if f"cell_{role}" not in frame.columns:
+        name = f"cell_{role}"
+        if name not in frame.columns:
             return None
-        return text_array(frame.get_column(f"cell_{role}").to_arrow())
+        return arrow[name] if name in arrow else text_array(frame.get_column(name).to_arrow())
 
     numbers = column("number") or pa.nulls(size, pa.string())
     country = column("country")

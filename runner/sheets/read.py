@@ -106,7 +106,7 @@ class Sheet:
 
     path: Path
     table: pa.Table
-    row_numbers: list[int]
+    row_numbers: npt.NDArray[np.int64]  # each record's row number in the file, as a person counts
     roles: dict[str, str]
     content_hash: str
     row_problems: dict[int, str] = field(default_factory=dict)
@@ -165,7 +165,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
     return Sheet(
         path=path,
         table=body,
-        row_numbers=row_numbers.tolist(),
+        row_numbers=row_numbers.astype(np.int64),
         roles=detect_roles(headers, columns, path, warnings),
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
