@@ -161,10 +161,20 @@ class Screen:
             hours_end=pl.Series(ends, dtype=WHEN),
             hours_problem=pl.Series(problems, dtype=pl.String),
         )
-        keyed = frame.with_columns(zone.alias("zone"))
-        return keyed.join(decided, on=["zone", "fact"], how="left", maintain_order="left").with_columns(
-            hours_problem=pl.when(PLANNED & pl.col("problem").is_null()).then(pl.col("hours_problem"))
-        )
+        open_rows = PLANNED & pl.col("problem").is_null()
+        if "cell_timezone" in frame.columns:
+            keyed = frame.with_columns(zone.alias("zone"))
+            joined = keyed.join(decided, on=["zone", "fact"], how="left", maintain_order="left").drop("zone")
+            return joined.with_columns(hours_problem=pl.when(open_rows).then(pl.col("hours_problem")))
+        # No time zone column: the number's facts decide alone, looked up by index (no join).
+        by_fact = decided.with_columns(pl.col("fact") + 1).sort("fact")
+        lookup = pl.DataFrame({"fact": range(len(facts) + 1)}).join(by_fact, on="fact", how="left")
+        index = pl.col("fact") + 1
+
+        def column(name: str) -> pl.Expr:
+            return pl.when(open_rows).then(pl.lit(lookup.get_column(name)).gather(index))
+
+        return frame.with_columns(**{name: column(name) for name in ("hours_start", "hours_end", "hours_problem")})
 
     def _consent_problem(self, cell: str) -> str | None:
         column = self.roles["consent"]
