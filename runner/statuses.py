@@ -16,6 +16,7 @@ class Status(StrEnum):
     FAILED = "failed"  # Vapi refused it
     UNKNOWN = "unknown"  # may have reached Vapi; every run and status looks for its call again
     NOT_DUE = "not due"  # a follow-up whose window is too short to place now
+    CANCELLED = "cancelled"  # its call was deleted by `cancel` before it started (the reason says when)
 
 
 class RequestState(StrEnum):
@@ -33,3 +34,13 @@ class CallStatus(StrEnum):
 
     QUEUED = "queued"  # accepted, dialing soon: what an answer without a status means
     ENDED = "ended"  # over: its ended reason and outcome are final
+    SCHEDULED = "scheduled"  # waiting for its schedulePlan's earliestAt: may still be cancelled
+
+
+class CancelState(StrEnum):
+    """A call's cancellation in the ledger: cancelling → cancelled | started | failed."""
+
+    CANCELLING = "cancelling"  # its intent is on disk: the DELETE may be on the wire
+    CANCELLED = "cancelled"  # Vapi deleted it (or no longer knows it) before it started
+    STARTED = "started"  # it had started ringing or ended when cancel looked: left alone
+    FAILED = "failed"  # the DELETE got no answer or an error: `cancel` again tries again

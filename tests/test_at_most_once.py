@@ -301,7 +301,7 @@ def test_status_with_the_api_down_names_the_cause(
     url = f"http://127.0.0.1:{free_port()}"
     result = cli("status", tmp_path / "run", "--base-url", url)
     assert result.exit_code == 2
-    assert f"cannot fetch the calls from {url}" in result.output and "could not connect" in result.output
+    assert f"cannot fetch the calls at {url}" in result.output and "could not connect" in result.output
 
 
 @pytest.mark.slow

@@ -278,6 +278,42 @@ def status(
 
 
 @main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@base_url_option
+@sandbox_option
+@click.option("-y", "--yes", is_flag=True, help="Cancel without asking (required when not on a terminal).")
+@quiet_option
+def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: bool) -> None:
+    """Delete every call of a run that has not started yet (scheduled or queued).
+
+    Each cancellation is recorded in the run's ledger before it is sent; the results sheet shows
+    `cancelled`. Calls already ringing or over are left alone. Safe to run again. Cancelled rows
+    leave the campaign's call history: running the file again with a corrected campaign calls
+    exactly them. Exit 1 if some call could not be cancelled (run cancel again).
+
+    Example: vapi-campaign cancel runs/customers-1a2b3c4d
+    """
+    _one_target(sandbox, base_url)
+    try:
+        with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
+            count = campaign_run.cancellable(client)
+            if count and not yes:
+                if not sys.stdin.isatty():
+                    raise Failure("not on a terminal: pass --yes to cancel without confirmation")
+                click.confirm(f"Cancel {count} call(s) that have not started?", abort=True, err=True)
+            outcome = campaign_run.cancel(client)
+    except FolderInUse as exc:
+        raise Failure(f"{exc}; stop that run first (Ctrl-C), then cancel") from None
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        for line in outcome.report.lines():
+            click.echo(line, err=True)
+        click.echo(f"results: {outcome.results_path}", err=True)
+    sys.exit(outcome.report.exit_code)
+
+
+@main.command()
 @click.argument("campaigns_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--once", "mode", flag_value="once", default=True, help="Process what is there, then exit (cron).")
 @click.option("--watch", "mode", flag_value="watch", help="Keep polling the inboxes.")

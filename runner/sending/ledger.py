@@ -27,7 +27,7 @@ from runner.errors import OutdirError, unwritable
 from runner.planning.body import request_id, with_customers
 from runner.planning.requests import CallRequest, dumps
 from runner.sending.refresh import CallSearch
-from runner.statuses import RequestState, Status
+from runner.statuses import CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
 TRANSIENT_ASSISTANT = "transient assistant"  # the assistant named for a request with no assistantId
@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS calls (
     row INTEGER NOT NULL,
     data TEXT NOT NULL,
     fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cancellations (
+    call_id TEXT PRIMARY KEY,
+    row INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS outcomes (
     row INTEGER PRIMARY KEY,
@@ -420,7 +429,39 @@ class Ledger:
         frames = [pl.read_ndjson(io.BytesIO(text.encode()), schema=schema) for text in texts]
         return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
+    def cancellations_frame(self) -> pl.DataFrame:
+        """One row per call `cancel` set out to delete: call id, row, request id, state
+        (CancelState), who and when, and the last error."""
+        return self._frame(
+            "cancellations",
+            {
+                "call_id": ("call_id", pl.String),
+                "row": ("row", pl.Int64),
+                "request_id": ("request_id", pl.String),
+                "state": ("state", pl.String),
+                "by": ("by", pl.String),
+                "at": ("at", pl.String),
+                "error": ("error", pl.String),
+            },
+        )
+
     # --- writing: each method is one committed transaction --------------------------------------
+    def mark_cancelling(self, targets: Iterable[tuple[str, int, str]], by: str, at: datetime) -> None:
+        """Commit the intent to delete these calls ((call id, row, request id)) before any DELETE
+        leaves; a call already cancelled keeps its record."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO cancellations (call_id, row, request_id, state, by, at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (call_id) DO UPDATE SET state = excluded.state, by = excluded.by, at = excluded.at "
+                "WHERE cancellations.state != ?",
+                [(call_id, row, request_id, CancelState.CANCELLING, by, at.isoformat(), CancelState.CANCELLED)
+                 for call_id, row, request_id in targets],
+            )  # fmt: skip
+
+    def record_cancellation(self, call_id: str, state: str, error: str = "") -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE cancellations SET state = ?, error = ? WHERE call_id = ?", (state, error, call_id))
+
     def mark_sending(self, request_id: str, body: dict[str, Any]) -> datetime:
         """Commit the intent (and the exact body) before the request leaves; returns the intent time."""
         moment = now_utc()

@@ -50,7 +50,7 @@ def list_calls(
             filters: dict[str, Any] = {**target, "limit": LIST_LIMIT, "createdAtGe": search.created_from, bound: upper}
             if updated_since is not None:
                 filters["updatedAtGe"] = updated_since
-            page = _retrying(client, "GET /call", partial(client.list_call_data, **filters))
+            page = retrying(client, "GET /call", partial(client.list_call_data, **filters))
             new = [call for call in page if call.get("id") not in seen]
             seen.update(call["id"] for call in new)
             found = [call for call in new if call["id"] in left]
@@ -73,7 +73,7 @@ def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -
 
 def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
     try:
-        return _retrying(
+        return retrying(
             client, f"GET /call/{call_id}", lambda: client.get_call(call_id).model_dump(mode="json", exclude_none=True)
         )
     except ApiError as exc:
@@ -82,8 +82,9 @@ def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
         raise
 
 
-def _retrying(client: VapiClient, what: str, request: Callable[[], T]) -> T:
-    """The request's answer, retried on 429, 5xx and network errors; other errors raise at once."""
+def retrying(client: VapiClient, what: str, request: Callable[[], T], effect: str = "fetch the calls") -> T:
+    """The answer of a request that is safe to repeat (a GET, a DELETE), retried on 429, 5xx and
+    network errors; other errors raise at once. `effect`: what failed, for the message."""
     error: ApiError | NetworkError | None = None
     for attempt in range(MAX_TRIES):
         try:
@@ -101,7 +102,7 @@ def _retrying(client: VapiClient, what: str, request: Callable[[], T]) -> T:
             break
         time.sleep(wait if wait is not None else random.uniform(0, min(30.0, 0.5 * 2**attempt)))
     raise NetworkError(
-        f"cannot fetch the calls from {client.base_url}: {what} failed {attempt + 1} times "
+        f"cannot {effect} at {client.base_url}: {what} failed {attempt + 1} times "
         f"(last: {error}); nothing was changed, run status again when the API answers",
         maybe_sent=False,
     )

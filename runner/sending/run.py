@@ -9,6 +9,7 @@ and never sends one twice.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
 from runner.planning.requests import CallRequest, build_requests, dumps
 from runner.planning.screen import Screen, load_do_not_call
+from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import Contact, History
@@ -39,7 +41,7 @@ from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.sheets.summary import Summary, summarize
 from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, results_table, write_results
-from runner.statuses import CallStatus, RequestState, Status
+from runner.statuses import CallStatus, CancelState, RequestState, Status
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 INPUT_COPY = "input"
@@ -282,6 +284,29 @@ class CampaignRun:
         finally:
             history.close()
 
+    def cancellable(self, client: VapiClient) -> int:
+        """How many of the run's calls `cancel` would delete now (their statuses fetched first)."""
+        self.refresh(client)
+        return targets(self.results(), self.ledger.cancellations_frame())[0].height
+
+    def cancel(self, client: VapiClient, by: str | None = None) -> CancelOutcome:
+        """`cancel`: delete every call of the run that has not started (scheduled or queued at a
+        fresh look), each recorded in the ledger first; cancelled calls leave the call history, so
+        a corrected campaign can call those rows again. Safe to repeat. Rewrites the sheet."""
+        self.refresh(client)
+        chosen, report = targets(self.results(), self.ledger.cancellations_frame())
+        history = History(self.plan.campaign.base_dir)
+        try:
+            delete_calls(
+                client, self.ledger, chosen, by or _who(), now_utc(), report,
+                lambda request_id, row: history.forget(self.outdir, request_id, [row]),
+                self.plan.campaign.concurrency, self.plan.campaign.requests_per_minute,
+            )  # fmt: skip
+        finally:
+            history.close()
+        path, summary = self._write()
+        return CancelOutcome(path, report, summary)
+
     def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
         """`status --watch`: update until every call has ended."""
         while True:
@@ -296,9 +321,10 @@ class CampaignRun:
     def _unfinished(self) -> pl.DataFrame:
         """(row, call_id) of every call the rows were given that has not been seen ended."""
         calls = self.ledger.calls_frame().select("call_id", "status")
+        cancelled = self._cancelled().get_column("call_id")
         return (
             self.ledger.outcomes_frame()
-            .filter(pl.col("call_id") != "")
+            .filter((pl.col("call_id") != "") & ~pl.col("call_id").is_in(cancelled.implode()))
             .join(calls, on="call_id", how="left", suffix="_call")
             .filter(pl.col("status_call").fill_null("") != CallStatus.ENDED.value)
             .select("row", "call_id")
@@ -351,7 +377,12 @@ class CampaignRun:
         """Every row's result as one table (run_results.run_results): the plan's rows, with what the
         ledger knows of them (call ids, Vapi's status and outcome, failures)."""
         numbers = self.plan.rows.frame.get_column("row").to_arrow()
-        return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found)
+        return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found, self._cancelled())
+
+    def _cancelled(self) -> pl.DataFrame:
+        """The calls `cancel` deleted: call id, who, when."""
+        frame = self.ledger.cancellations_frame()
+        return frame.filter(pl.col("state") == CancelState.CANCELLED.value).select("call_id", "by", "at")
 
     def row_results(self) -> list[RowResult]:
         """The results as one object per row: for Python callers and tests (the run and status
@@ -371,6 +402,23 @@ class CampaignRun:
         summary = summarize(results)
         path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
         return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What `cancel` did, and the results sheet it rewrote."""
+
+    results_path: Path
+    report: CancelReport
+    summary: Summary
+
+
+def _who() -> str:
+    """Who is cancelling, for the results' reason: the login name, if the system knows one."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown user"
 
 
 def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:

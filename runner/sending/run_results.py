@@ -16,7 +16,11 @@ IN_DOUBT = "sent, but the run stopped before Vapi's answer was recorded; the nex
 
 
 def run_results(
-    plan_columns: dict[str, pa.Array], numbers: pa.Array, ledger: Ledger, not_found: set[str]
+    plan_columns: dict[str, pa.Array],
+    numbers: pa.Array,
+    ledger: Ledger,
+    not_found: set[str],
+    cancelled: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every plan row (in input order) with RESULT_COLUMNS, OUTCOME_COLUMNS and `assistant`.
 
@@ -40,6 +44,13 @@ def run_results(
         .join(outcomes, on="n", how="left", maintain_order="left")
         .join(calls, left_on="o_call_id", right_on="call_id", how="left", maintain_order="left")
     )
+    if cancelled is None:
+        cancelled = pl.DataFrame(schema={"call_id": pl.String, "by": pl.String, "at": pl.String})
+    joined = joined.join(
+        cancelled.rename({"by": "cancelled_by", "at": "cancelled_at"}),
+        left_on="o_call_id", right_on="call_id", how="left", maintain_order="left",
+    )  # fmt: skip
+    was_cancelled = pl.col("cancelled_at").is_not_null()
     owned = pl.col("owner").is_not_null()
     state = pl.col("state")
     has_outcome = pl.col("o_status").is_not_null()
@@ -66,8 +77,14 @@ def run_results(
     )
     call_status = pl.col("c_status")
     owned_columns = {
-        "status": pl.when(call_status.is_not_null() & (call_status != "")).then(call_status).otherwise(status),
-        "reason": joined_reason,
+        "status": pl.when(was_cancelled)
+        .then(pl.lit(Status.CANCELLED.value))
+        .when(call_status.is_not_null() & (call_status != ""))
+        .then(call_status)
+        .otherwise(status),
+        "reason": pl.when(was_cancelled)
+        .then(pl.concat_str(pl.lit("cancelled by "), "cancelled_by", pl.lit(" at "), "cancelled_at"))
+        .otherwise(joined_reason),
         "call_id": call_id,
         "request_id": pl.col("owner"),
         "earliest_at": pl.col("o_earliest_at"),
