@@ -18,7 +18,8 @@ from runner.sending.client import VapiClient
 from runner.sending.connect import open_client
 from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun, RunOutcome, plan_for
-from runner.statuses import RequestState
+from runner.sending.single import SingleCall, place_call
+from runner.statuses import RequestState, Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -275,6 +276,60 @@ def status(
     if not quiet:
         _echo_outcome(outcome)
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("number")
+@campaign_option
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
+@click.option("--name", default="", help="The person's name (the customer's name in Vapi).")
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S"]),
+              default=None, help="Earliest start, ISO 8601 (default: now; calling hours still apply).")  # fmt: skip
+@click.option("--consent", is_flag=True, help="This person agreed to be called (for require_consent).")
+@base_url_option
+@sandbox_option
+@yes_option
+@quiet_option
+def call(
+    number: str, campaign_path: Path, variables: tuple[str, ...], name: str, at: Any, consent: bool,
+    base_url: str | None, sandbox: bool, yes: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """Place one call, exactly as a spreadsheet row would be (normalized, screened, at most once).
+
+    The same command again places no second call and says so. Its run folder (runs/call-…) works
+    with `status` and `cancel`.
+
+    Example: vapi-campaign call "(202) 555-0100" -c campaigns/example/campaign.toml --var appointment="Mon 10:00"
+    """
+    _one_target(sandbox, base_url)
+    values = {}
+    for item in variables:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise Failure(f"--var {item!r}: write it as NAME=VALUE")
+        values[key.strip()] = value
+    if at is not None and at.tzinfo is None:
+        raise Failure(f"--at {at.isoformat()}: give a time zone (…Z or …+01:00): a call's time must not be guessed")
+    if not yes and not sys.stdin.isatty():
+        raise Failure("not on a terminal: pass --yes to place the call without confirmation")
+    if not yes:
+        click.confirm(f"Call {number} now?", abort=True, err=True)
+    try:
+        with open_client(base_url, sandbox) as client:
+            outcome = place_call(SingleCall(number, values, name, consent, at), campaign_path, client)
+    except RunnerError as exc:
+        raise _fail(exc) from None
+    if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
+        hint = " (pass --consent if this person agreed to be called)" if outcome.reason.startswith("no consent") else ""
+        click.echo(f"not called: {outcome.reason}{hint}", err=True)
+        sys.exit(1)
+    if not quiet:
+        said = "placed" if outcome.placed_now else "already placed by this command before: no second call"
+        click.echo(f"{said}: call {outcome.call_id or '(none)'}, status {outcome.status}")
+        if outcome.reason:
+            click.echo(f"reason: {outcome.reason}", err=True)
+        click.echo(f"run folder: {outcome.outdir}", err=True)
+    sys.exit(0 if outcome.call_id else 1)
 
 
 @main.command()

@@ -1,0 +1,99 @@
+"""One call, through exactly the path a spreadsheet row takes: it is a one-row sheet written into
+its own run folder (runs/call-<8 hex of what was asked>), planned, screened and sent by
+CampaignRun, so the same command again finds its ledger and places no second call."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from runner.campaign import Campaign, load_campaign
+from runner.errors import InputError
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun, RunOutcome
+from runner.sending.submitter import SubmitOptions
+from runner.statuses import Status
+
+SHEET_NAME = "call.csv"
+
+
+@dataclass(frozen=True)
+class SingleCall:
+    """What was asked: the number, the template variables, the name, consent, and a start time."""
+
+    number: str
+    variables: dict[str, str]
+    name: str = ""
+    consent: bool = False
+    at: datetime | None = None
+
+    def sheet(self, campaign: Campaign) -> str:
+        """The one-row sheet: a header per role and per variable (named as [variables] maps it)."""
+        headers = {"phone": self.number}
+        if self.name:
+            headers["name"] = self.name
+        if self.consent:
+            headers["consent"] = "yes"
+        mapping = campaign.variables or {}
+        for variable, value in self.variables.items():
+            headers[mapping.get(variable, variable)] = value
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerows([list(headers), list(headers.values())])
+        return text.getvalue()
+
+
+@dataclass(frozen=True)
+class SingleOutcome:
+    """The call's row as the results sheet has it, and whether this command placed it."""
+
+    outdir: Path
+    status: str
+    reason: str
+    call_id: str
+    placed_now: bool
+    run: RunOutcome | None
+
+
+def place_call(
+    call: SingleCall,
+    campaign: Campaign | str | Path,
+    client: VapiClient,
+    runs: Path = Path("runs"),
+    options: SubmitOptions | None = None,
+) -> SingleOutcome:
+    """Plan and send one call (at most once: asked again, it reports the call already placed).
+    Raises InputError when the number cannot be called as written or a variable the campaign
+    names is not given; a row a rule sets aside comes back `suppressed` with the rule."""
+    if not isinstance(campaign, Campaign):
+        campaign = load_campaign(campaign)
+    if call.at is not None:
+        campaign = campaign.model_copy(
+            update={"schedule": campaign.schedule.model_copy(update={"earliest_at": call.at})}
+        )
+    missing = [name for name in (campaign.variables or {}) if name not in call.variables]
+    if missing:
+        raise InputError(f"the campaign's [variables] need a value: pass --var {missing[0]}=… (missing: "
+                         f"{', '.join(missing)})")  # fmt: skip
+    text = call.sheet(campaign)
+    asked = hashlib.sha256((text + campaign.fingerprint() + str(call.at or "")).encode()).hexdigest()
+    outdir = runs / f"call-{asked[:8]}"
+    outdir.mkdir(parents=True, exist_ok=True)
+    source = outdir / SHEET_NAME
+    if not source.exists():
+        source.write_text(text, encoding="utf-8")
+    with CampaignRun.open(source, campaign, outdir, "csv", client.api_name) as run:
+        before = run.results().row(0, named=True)
+        if before["status"] == Status.INVALID:
+            # The column is the one-row sheet's own: the person typed a number, not a column.
+            reason = str(before["reason"]).removesuffix(" (column 'phone')")
+            raise InputError(f"{call.number}: {reason}")
+        if before["call_id"]:
+            return SingleOutcome(outdir, before["status"], before["reason"], before["call_id"], False, None)
+        outcome = run.send(client, options) if run.people_to_call() else None
+        after = run.results().row(0, named=True)
+    return SingleOutcome(outdir, after["status"], after["reason"], after["call_id"], bool(after["call_id"]), outcome)
