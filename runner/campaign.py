@@ -107,6 +107,7 @@ class Compliance(_Strict):
     min_days_between_calls: float = Field(default=1, ge=0)
     max_calls_per_day: int = Field(default=3, ge=1)
     from_free_number: bool = False
+    opt_out_field: str = Field(default="optOut", min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -173,6 +174,10 @@ class Campaign(_Strict):
             raise ValueError("phone_number_id is required (or [columns] phone_number_id)")
         return self
 
+    def opt_outs_path(self) -> Path:
+        """The campaign's own do-not-call list of people who opted out on a call (opt-outs.csv)."""
+        return self.base_dir / "opt-outs.csv"
+
     def dnc_paths(self) -> list[Path]:
         return [self.base_dir / name for name in self.compliance.do_not_call]
 
@@ -183,6 +188,8 @@ class Campaign(_Strict):
         # run folder's campaign into "a different campaign" (its resume would be refused).
         if data["columns"].get("opt_out") is None:
             del data["columns"]["opt_out"]
+        if data["compliance"].get("opt_out_field") == "optOut":
+            del data["compliance"]["opt_out_field"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

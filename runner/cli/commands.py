@@ -446,6 +446,7 @@ def inbox(
 @click.option("--slow-seconds", default=90.0, show_default=True, help="How long a slow answer takes.")
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
 @click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
+@click.option("--opt-out-rate", default=0.0, help="Share of answered calls whose person asks not to be called again.")
 def sandbox_command(
     port: int,
     api_key: str,
@@ -460,6 +461,7 @@ def sandbox_command(
     slow_seconds: float,
     dial_now: bool,
     call_seconds: float,
+    opt_out_rate: float,
 ) -> None:
     """Serve a local Vapi-compatible API (POST/GET/DELETE /call) for demos and fault drills.
 
@@ -479,6 +481,7 @@ def sandbox_command(
         slow_seconds=slow_seconds,
         dial_now=dial_now,
         call_seconds=call_seconds,
+        opt_out_rate=opt_out_rate,
     )
     try:
         server = Sandbox(config)

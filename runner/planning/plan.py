@@ -20,7 +20,7 @@ from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
 from runner.planning.customers import Rows, build_rows, variable_columns
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
-from runner.planning.screen import Screen, load_do_not_call, mark_duplicates
+from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
 from runner.sheets.summary import Summary
 from runner.sheets.write import RESULT_COLUMNS, RowResult, default_format, results_table, write_results
@@ -148,6 +148,7 @@ def plan_file(
         start=start,
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
         recent_calls=dict(recent_calls or {}),
+        opt_outs=load_opt_outs(campaign),
     )
     rows, suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)

@@ -4,9 +4,11 @@ Rows that pass get the calling window their schedulePlan will carry."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +61,26 @@ def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None 
     return numbers
 
 
+def load_opt_outs(campaign: Campaign) -> dict[str, str]:
+    """E.164 -> the reason a row calling it is suppressed with, from the campaign's opt-outs.csv
+    (any number format; a hand-added line may hold only the number)."""
+    path = campaign.opt_outs_path()
+    if not path.is_file():
+        return {}
+    normalizer = Normalizer()
+    found: dict[str, str] = {}
+    for record in csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))):
+        if not record or record[0].strip().lower() == "number":
+            continue
+        phone = normalizer(record[0], campaign.default_region) if record[0].strip() else None
+        if phone is None or not phone.e164:
+            continue
+        when = record[1].strip()[:10] if len(record) > 1 and record[1].strip() else ""
+        call = f", call {record[2].strip()}" if len(record) > 2 and record[2].strip() else ""
+        found.setdefault(phone.e164, f"opted out{' on ' + when if when else ''}{call} ({path.name})")
+    return found
+
+
 @dataclass
 class Screen:
     """The inputs that decide who may be called now: the campaign, the clock, and what was called before."""
@@ -68,6 +90,7 @@ class Screen:
     start: datetime  # the earliest moment a call may be placed
     do_not_call: dict[str, str]
     recent_calls: dict[str, list[datetime]]
+    opt_outs: dict[str, str] = field(default_factory=dict)  # E.164 -> reason (load_opt_outs)
 
     def __post_init__(self) -> None:
         self._hours = self.campaign.schedule.hours
@@ -80,6 +103,10 @@ class Screen:
         rules: list[tuple[str, pl.Expr]] = []
         if "cell_opt_out" in frame.columns:  # honoured whether or not consent is required
             rules.append(("opted out", per_distinct(frame, "cell_opt_out", self._opt_out_problem)))
+        if self.opt_outs:  # the campaign's own list: whoever opted out on a call, or by hand
+            opted = pl.Series(list(self.opt_outs), dtype=pl.String)
+            reasons = pl.Series(list(self.opt_outs.values()), dtype=pl.String)
+            rules.append(("opt-out list", pl.col("e164").replace_strict(opted, reasons, default=None)))
         if compliance.require_consent:
             if "cell_consent" in frame.columns:
                 rules.append(("consent", per_distinct(frame, "cell_consent", self._consent_problem)))

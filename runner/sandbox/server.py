@@ -41,6 +41,7 @@ class SandboxConfig:
     dial_now: bool = False  # ignore earliestAt: calls start at once
     call_seconds: float = 30.0  # how long a call takes from queued to ended
     concurrency_limit: int = 10
+    opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
 
 
 class _Server(ThreadingHTTPServer):
@@ -58,7 +59,10 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
-        self.store = CallStore(self.config.seed, self.config.call_seconds, self.config.dial_now, self.config.state_path)
+        self.store = CallStore(
+            self.config.seed, self.config.call_seconds, self.config.dial_now, self.config.state_path,
+            self.config.opt_out_rate,
+        )  # fmt: skip
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
         # Requests answered, by method and route ("GET /call", "GET /call/{id}", …): what a client costs.

@@ -46,8 +46,11 @@ def iso(moment: datetime) -> str:
 class CallStore:
     """Thread-safe call storage. Status is derived from the clock whenever a call is read."""
 
-    def __init__(self, seed: int, call_seconds: float, dial_now: bool, state_path: Path | None) -> None:
+    def __init__(
+        self, seed: int, call_seconds: float, dial_now: bool, state_path: Path | None, opt_out_rate: float = 0.0
+    ) -> None:
         self._seed = seed
+        self._opt_out_rate = opt_out_rate
         self._call_seconds = call_seconds
         self._dial_now = dial_now
         self._state_path = state_path
@@ -248,6 +251,8 @@ class CallStore:
                     "summary": "The customer confirmed the appointment." if booked else "The customer declined.",
                     "successEvaluation": "true" if booked else "false",
                 }
+                if random.Random(f"{self._seed}:{call['id']}:opt-out").random() < self._opt_out_rate:
+                    view["analysis"]["structuredData"] = {"optOut": True}
         return view
 
     def _ended_reason(self, call_id: str) -> str:

@@ -429,6 +429,18 @@ class Ledger:
         frames = [pl.read_ndjson(io.BytesIO(text.encode()), schema=schema) for text in texts]
         return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
+    def calls_with_flag(self, path: str, status: str) -> list[tuple[str, str, str]]:
+        """(call id, number, ended at) of the fetched calls in `status` whose JSON holds true at
+        `path` (a SQLite JSON path): a few per run, the opt-outs."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT call_id, coalesce(json_extract(data, '$.customer.number'), ''), "
+                "coalesce(json_extract(data, '$.endedAt'), '') FROM calls "
+                "WHERE json_extract(data, '$.status') = ? AND json_extract(data, ?) = 1",
+                (status, path),
+            ).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
     def cancellations_frame(self) -> pl.DataFrame:
         """One row per call `cancel` set out to delete: call id, row, request id, state
         (CancelState), who and when, and the last error."""

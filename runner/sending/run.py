@@ -30,12 +30,13 @@ from runner.planning.body import followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
 from runner.planning.requests import CallRequest, build_requests, dumps
-from runner.planning.screen import Screen, load_do_not_call
+from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import Contact, History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.opt_outs import record_opt_outs
 from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
@@ -263,6 +264,12 @@ class CampaignRun:
         due follow-ups, rewrite the sheet."""
         report = self.reconcile(client)
         self.refresh(client)
+        opted_out = record_opt_outs(self.ledger, self.plan.campaign, self.outdir)
+        if opted_out:
+            report.notes.append(
+                f"{opted_out} person(s) asked on the call not to be called again: added to "
+                f"{self.plan.campaign.opt_outs_path()}, which every later plan of this campaign honours"
+            )
         if self._not_found:
             report.not_found = len(self._not_found)
             report.notes.append(
@@ -358,7 +365,7 @@ class CampaignRun:
         )
         planned = 0
         for attempt, start, positions in due.iter_rows():
-            screen = Screen(campaign, self.plan.sheet.roles, start, do_not_call, {})
+            screen = Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}, load_opt_outs(campaign))
             again = _placeable(screen.apply(self.plan.rows.subset(positions))[0], start, campaign)
             requests = [
                 CallRequest(
