@@ -444,18 +444,8 @@ class Ledger:
     def cancellations_frame(self) -> pl.DataFrame:
         """One row per call `cancel` set out to delete: call id, row, request id, state
         (CancelState), who and when, and the last error."""
-        return self._frame(
-            "cancellations",
-            {
-                "call_id": ("call_id", pl.String),
-                "row": ("row", pl.Int64),
-                "request_id": ("request_id", pl.String),
-                "state": ("state", pl.String),
-                "by": ("by", pl.String),
-                "at": ("at", pl.String),
-                "error": ("error", pl.String),
-            },
-        )
+        names = ("call_id", "row", "request_id", "state", "by", "at", "error")
+        return self._frame("cancellations", {n: (n, pl.Int64 if n == "row" else pl.String) for n in names})
 
     # --- writing: each method is one committed transaction --------------------------------------
     def mark_cancelling(self, targets: Iterable[tuple[str, int, str]], by: str, at: datetime) -> None:
