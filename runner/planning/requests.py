@@ -77,6 +77,7 @@ class PlannedRequests:
     rows: Rows
     ids: list[str]
     numbers: list[str]  # the spreadsheet rows each request carries, as a JSON array's inside ("2,3,5")
+    sizes: list[int]  # how many rows each request carries
     heads: list[str]  # each body's text before its customers, and after them
     tails: list[str]
 
@@ -109,10 +110,9 @@ class PlannedRequests:
             .filter(pl.col("request").is_not_null())
             .sort("request", maintain_order=True)
         )
-        sizes = sent.group_by("request").len().sort("request").get_column("len").to_list()
         start = 0
         for first in range(0, len(self.ids), REQUESTS_PER_BLOCK):
-            count = sum(sizes[first : first + REQUESTS_PER_BLOCK])
+            count = sum(self.sizes[first : first + REQUESTS_PER_BLOCK])
             block = sent.slice(start, count)
             start += count
             joined = (
@@ -158,7 +158,7 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
     numbers = requests.get_column("rows").to_list()
     ids = [request_id_of(run_id, tuple_text(text, size)) for text, size in zip(numbers, sizes, strict=True)]
     planned = Rows(frame.drop("position", "group", "seat"), rows.facts)
-    return PlannedRequests(planned, ids, numbers, heads, tails)
+    return PlannedRequests(planned, ids, numbers, sizes, heads, tails)
 
 
 def tuple_text(numbers: str, size: int) -> str:
