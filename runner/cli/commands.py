@@ -183,7 +183,9 @@ def run(
                 click.echo(f"run folder: {campaign_run.outdir}")
                 states = ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items())
                 click.echo(f"requests: {states or 'none to send'}")
-            _confirm(campaign_run.people_to_call(), campaign_run.pending().get(RequestState.PLANNED, 0), yes)
+            requests = campaign_run.pending().get(RequestState.PLANNED, 0)
+            if requests:
+                _confirm(f"Call {campaign_run.people_to_call()} people now ({requests} request(s) to Vapi)?", yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except RunnerError as exc:
         raise _fail(exc) from None
@@ -221,12 +223,13 @@ def _echo_outcome(outcome: RunOutcome) -> None:
     click.echo(f"wrote {outcome.results_path}")
 
 
-def _confirm(people: int, requests: int, yes: bool) -> None:
-    if yes or requests == 0:
+def _confirm(question: str, yes: bool, action: str = "send") -> None:
+    """Ask on a terminal; elsewhere only --yes goes ahead (a cron job must say it means it)."""
+    if yes:
         return
     if not sys.stdin.isatty():
-        raise Failure("not on a terminal: pass --yes to send without confirmation")
-    click.confirm(f"Call {people} people now ({requests} request(s) to Vapi)?", abort=True, err=True)
+        raise Failure(f"not on a terminal: pass --yes to {action} without confirmation")
+    click.confirm(question, abort=True, err=True)
 
 
 def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bool, resend_unknown: bool) -> RunOutcome:
@@ -310,10 +313,7 @@ def call(
         values[key.strip()] = value
     if at is not None and at.tzinfo is None:
         raise Failure(f"--at {at.isoformat()}: give a time zone (…Z or …+01:00): a call's time must not be guessed")
-    if not yes and not sys.stdin.isatty():
-        raise Failure("not on a terminal: pass --yes to place the call without confirmation")
-    if not yes:
-        click.confirm(f"Call {number} now?", abort=True, err=True)
+    _confirm(f"Call {number} now?", yes, "place the call")
     try:
         with open_client(base_url, sandbox) as client:
             outcome = place_call(SingleCall(number, values, name, consent, at), campaign_path, client)
@@ -352,10 +352,8 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
     try:
         with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
             count = campaign_run.cancellable(client)
-            if count and not yes:
-                if not sys.stdin.isatty():
-                    raise Failure("not on a terminal: pass --yes to cancel without confirmation")
-                click.confirm(f"Cancel {count} call(s) that have not started?", abort=True, err=True)
+            if count:
+                _confirm(f"Cancel {count} call(s) that have not started?", yes, "cancel")
             outcome = campaign_run.cancel(client)
     except FolderInUse as exc:
         raise Failure(f"{exc}; stop that run first (Ctrl-C), then cancel") from None
