@@ -156,6 +156,11 @@ def _python_text(path: str) -> str:
 CALL_COLUMNS = _call_columns()
 
 
+def _as_named(*columns: str) -> dict[str, tuple[str, Any]]:
+    """Table columns read as they are, for Ledger._frame: `row` an integer, the others text."""
+    return {name: (name, pl.Int64 if name == "row" else pl.String) for name in columns}
+
+
 def _progress(db: sqlite3.Connection) -> Progress:
     states = db.execute("SELECT state, COUNT(*), SUM(json_array_length(rows)) FROM requests GROUP BY state").fetchall()
     calls = db.execute("SELECT status, COUNT(*) FROM outcomes GROUP BY status").fetchall()
@@ -370,16 +375,7 @@ class Ledger:
 
     def outcomes_frame(self) -> pl.DataFrame:
         """One row per row Vapi (or the run) gave an outcome: row, request id, status, reason, call id."""
-        return self._frame(
-            "outcomes",
-            {
-                "row": ("row", pl.Int64),
-                "request_id": ("request_id", pl.String),
-                "status": ("status", pl.String),
-                "reason": ("reason", pl.String),
-                "call_id": ("call_id", pl.String),
-            },
-        )
+        return self._frame("outcomes", _as_named("row", "request_id", "status", "reason", "call_id"))
 
     def call_search(self, margin: timedelta) -> CallSearch | None:
         """Where this run's calls are in Vapi's call list: each from-number (and saved assistant)
@@ -444,8 +440,7 @@ class Ledger:
     def cancellations_frame(self) -> pl.DataFrame:
         """One row per call `cancel` set out to delete: call id, row, request id, state
         (CancelState), who and when, and the last error."""
-        names = ("call_id", "row", "request_id", "state", "by", "at", "error")
-        return self._frame("cancellations", {n: (n, pl.Int64 if n == "row" else pl.String) for n in names})
+        return self._frame("cancellations", _as_named("call_id", "row", "request_id", "state", "by", "at", "error"))
 
     # --- writing: each method is one committed transaction --------------------------------------
     def mark_cancelling(self, targets: Iterable[tuple[str, int, str]], by: str, at: datetime) -> None:
