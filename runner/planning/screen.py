@@ -4,8 +4,6 @@ Rows that pass get the calling window their schedulePlan will carry."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -69,7 +67,7 @@ def load_opt_outs(campaign: Campaign) -> dict[str, str]:
         return {}
     normalizer = Normalizer()
     found: dict[str, str] = {}
-    for record in csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))):
+    for record in read_cells(path):  # the reader do-not-call lists use: any layout, any encoding
         if not record or record[0].strip().lower() == "number":
             continue
         phone = normalizer(record[0], campaign.default_region) if record[0].strip() else None
