@@ -80,7 +80,7 @@ def place_call(
         raise InputError(f"the campaign's [variables] need a value: pass --var {missing[0]}=… (missing: "
                          f"{', '.join(missing)})")  # fmt: skip
     text = call.sheet(campaign)
-    asked = hashlib.sha256((text + campaign.fingerprint() + str(call.at or "")).encode()).hexdigest()
+    asked = hashlib.sha256((text + campaign.fingerprint()).encode()).hexdigest()  # --at is in the schedule
     outdir = runs / f"call-{asked[:8]}"
     outdir.mkdir(parents=True, exist_ok=True)
     source = outdir / SHEET_NAME
