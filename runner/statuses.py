@@ -38,9 +38,8 @@ class CallStatus(StrEnum):
 
 
 class CancelState(StrEnum):
-    """A call's cancellation in the ledger: cancelling → cancelled | started | failed."""
+    """A call's cancellation in the ledger: cancelling → cancelled | failed."""
 
     CANCELLING = "cancelling"  # its intent is on disk: the DELETE may be on the wire
     CANCELLED = "cancelled"  # Vapi deleted it (or no longer knows it) before it started
-    STARTED = "started"  # it had started ringing or ended when cancel looked: left alone
     FAILED = "failed"  # the DELETE got no answer or an error: `cancel` again tries again

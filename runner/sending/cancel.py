@@ -19,7 +19,7 @@ from runner.sending.client import VapiClient
 from runner.sending.ledger import Ledger
 from runner.sending.refresh import retrying
 from runner.sending.submitter import Pacer
-from runner.statuses import CallStatus, CancelState
+from runner.statuses import CallStatus, CancelState, Status
 
 NOT_STARTED = (CallStatus.SCHEDULED.value, CallStatus.QUEUED.value)
 
@@ -52,11 +52,11 @@ def targets(results: pl.DataFrame, cancellations: pl.DataFrame) -> tuple[pl.Data
     """(call id, row, request id) of the calls to delete: the run's calls not started at the last
     look, and those a cancel began without finishing; and the report of the rest."""
     report = CancelReport()
-    done = cancellations.filter(pl.col("state") == CancelState.CANCELLED.value).get_column("call_id")
     unfinished = cancellations.filter(pl.col("state").is_in([CancelState.CANCELLING.value, CancelState.FAILED.value]))
     calls = results.filter(pl.col("call_id") != "")
-    report.already = calls.filter(pl.col("call_id").is_in(done.implode())).height
-    open_calls = calls.filter(~pl.col("call_id").is_in(done.implode()))
+    cancelled = pl.col("status") == Status.CANCELLED.value  # the results already join the cancellations
+    report.already = calls.filter(cancelled).height
+    open_calls = calls.filter(~cancelled)
     wanted = pl.col("status").is_in(NOT_STARTED) | pl.col("call_id").is_in(unfinished.get_column("call_id").implode())
     left = open_calls.filter(~wanted).group_by("status").len()
     report.left_alone = Counter(dict(zip(left["status"].to_list(), left["len"].to_list(), strict=True)))
