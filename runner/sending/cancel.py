@@ -89,17 +89,13 @@ def delete_calls(
         except AuthError:
             stop.set()
             raise
-        except ApiError as exc:
-            if exc.status != 404:  # 404: Vapi no longer knows it (a cancel whose answer was lost)
+        except (ApiError, NetworkError) as exc:
+            # 404: Vapi no longer knows it (a cancel whose answer was lost): cancelled like the rest.
+            if not (isinstance(exc, ApiError) and exc.status == 404):
                 ledger.record_cancellation(call_id, CancelState.FAILED, str(exc))
                 with lock:
                     report.failed.append(f"row {row}, call {call_id}: {exc}")
                 return
-        except NetworkError as exc:
-            ledger.record_cancellation(call_id, CancelState.FAILED, str(exc))
-            with lock:
-                report.failed.append(f"row {row}, call {call_id}: {exc}")
-            return
         ledger.record_cancellation(call_id, CancelState.CANCELLED)
         forget(request_id, row)
         with lock:
