@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from runner.errors import CampaignError
 from runner.hours import Hours, parse_hours
@@ -135,12 +135,33 @@ class Retry(_Strict):
         return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 
+# Overrides fields this project reads itself (preflight's templates, the variables): their types are checked.
+_TEXT_OVERRIDES = ("firstMessage", "voicemailMessage", "endCallMessage")
+_TABLE_OVERRIDES = ("variableValues", "metadata")
+# What answers the call, by campaign key: the body's member, and where its overrides go.
+TARGETS = {
+    "assistant_id": ("assistantId", "assistantOverrides"),
+    "assistant": ("assistant", "assistantOverrides"),
+    "squad_id": ("squadId", "squadOverrides"),
+    "squad": ("squad", "squadOverrides"),
+    "workflow_id": ("workflowId", "workflowOverrides"),
+}
+
+
 class Campaign(_Strict):
-    """One campaign: who calls (assistant, from-number), how rows become requests, and pacing."""
+    """One campaign: who calls (assistant, squad or workflow; from-number), how rows become
+    requests, and pacing."""
 
     name: str = Field(min_length=1, max_length=40)
     assistant_id: str | None = None
     assistant: dict[str, Any] | None = None
+    assistant_version: str | None = None  # a published version of assistant_id (else its latest)
+    squad_id: str | None = None
+    squad: dict[str, Any] | None = None
+    workflow_id: str | None = None
+    # Any of Vapi's assistantOverrides fields, sent with every request (squads: as squadOverrides);
+    # its variableValues are each variable's value where a row's cell is empty.
+    assistant_overrides: dict[str, Any] | None = None
     phone_number_id: str | None = None
     default_region: str = "US"
     sheet: str | None = None
@@ -164,15 +185,69 @@ class Campaign(_Strict):
             raise ValueError(f"{value!r} is not a region phonenumbers knows (try 'US', 'GB', 'DE')")
         return region
 
+    @field_validator("assistant", "squad", "assistant_overrides")
+    @classmethod
+    def _json(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        """Passed to Vapi as written (it adds fields often), so every value must be one JSON has."""
+        if value is not None:
+            _check_json(value, str(info.field_name))
+        return value
+
+    @field_validator("assistant_overrides")
+    @classmethod
+    def _overrides(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key in _TEXT_OVERRIDES:
+            if key in (value or {}) and not isinstance(value[key], str):  # type: ignore[index]
+                raise ValueError(f"`{key}` must be text")
+        for key in _TABLE_OVERRIDES:
+            if key in (value or {}) and not isinstance(value[key], dict):  # type: ignore[index]
+                raise ValueError(f"`{key}` must be a table ([assistant_overrides.{key}])")
+        return value
+
     @model_validator(mode="after")
     def _who_calls(self) -> Campaign:
-        if self.assistant_id and self.assistant:
-            raise ValueError("give assistant_id or an [assistant] table, not both")
-        if not (self.assistant_id or self.assistant or self.columns.assistant_id):
-            raise ValueError("assistant_id is required (or an [assistant] table, or [columns] assistant_id)")
+        given = [key for key in TARGETS if getattr(self, key)]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of assistant_id, [assistant], squad_id, [squad], workflow_id, not {' and '.join(given)}"
+            )
+        if self.columns.assistant_id and given and given[0] not in ("assistant_id", "assistant"):
+            raise ValueError(f"[columns] assistant_id picks an assistant per row: it cannot go with {given[0]}")
+        if not (given or self.columns.assistant_id):
+            raise ValueError(
+                "assistant_id is required (or [assistant], [columns] assistant_id, squad_id, [squad] or workflow_id)"
+            )
+        if self.assistant_version and not (self.assistant_id or self.columns.assistant_id):
+            raise ValueError("assistant_version pins a saved assistant: it needs assistant_id")
+        if self.workflow_id and self.overrides == "per-customer":
+            raise ValueError(
+                'overrides = "per-customer" needs an assistant or a squad (Vapi customers carry no workflowOverrides)'
+            )
         if not (self.phone_number_id or self.columns.phone_number_id):
             raise ValueError("phone_number_id is required (or [columns] phone_number_id)")
         return self
+
+    @property
+    def target(self) -> str:
+        """The campaign key naming what answers: assistant_id, assistant, squad_id, squad or
+        workflow_id (assistant_id also when only the rows name assistants)."""
+        return next((key for key in TARGETS if getattr(self, key)), "assistant_id")
+
+    @property
+    def overrides_key(self) -> str:
+        """Where the body carries overrides and variables: assistantOverrides, squadOverrides or workflowOverrides."""
+        return TARGETS[self.target][1]
+
+    @property
+    def shared_overrides(self) -> dict[str, Any]:
+        """[assistant_overrides] without its variableValues: what every request carries as is."""
+        return {key: value for key, value in (self.assistant_overrides or {}).items() if key != "variableValues"}
+
+    @property
+    def default_variables(self) -> dict[str, Any]:
+        """[assistant_overrides.variableValues]: each variable's value where a row has none."""
+        values: dict[str, Any] = (self.assistant_overrides or {}).get("variableValues") or {}
+        return values
 
     def opt_outs_path(self) -> Path:
         """The campaign's own do-not-call list of people who opted out on a call (opt-outs.csv)."""
@@ -190,7 +265,22 @@ class Campaign(_Strict):
             del data["columns"]["opt_out"]
         if data["compliance"].get("opt_out_field") == "optOut":
             del data["compliance"]["opt_out_field"]
+        for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):
+            if data.get(key) is None:
+                del data[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _check_json(value: Any, key: str) -> None:
+    """Raise naming the first key (dotted) whose value JSON cannot hold (a TOML date or time)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_json(item, f"{key}.{name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{key}[{index}]")
+    elif not (value is None or isinstance(value, str | int | float | bool)):
+        raise ValueError(f"`{key}` is a {type(value).__name__}, which JSON cannot carry: quote it")
 
 
 def load_campaign(path: str | Path) -> Campaign:

@@ -26,11 +26,13 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
 def to_toml(data: dict[str, Any]) -> str:
-    """Just enough TOML for campaign files: scalars, lists, and one level of tables."""
+    """Just enough TOML for campaign files: scalars, lists, tables (nested ones inline)."""
     lines = [f"{k} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for table, values in data.items():
         if isinstance(values, dict):

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 from runner.arrays import CONTROL_CLASS
 from runner.phones.parse import normalize
-from runner.planning.body import call_body, call_name, customer, request_id, variable_values
+from runner.planning.body import call_body, call_name, customer, dumps, request_id, variable_values
 from runner.planning.plan import plan_file
-from runner.planning.requests import dumps
 
 from .conftest import BASE_CAMPAIGN, to_toml
 
@@ -27,6 +26,14 @@ PHONES = st.sampled_from(
 TEXT = st.text(
     st.sampled_from([*"ab Zé߀\"',;@.-_", "\t", "\u00a0", "\u3000", "\x01", "\n", "{", "}", "\\"]), max_size=14
 )
+# [assistant_overrides] with a default for a column's blank cells (v2) and a variable no column holds.
+OVERRIDES = {
+    "firstMessage": "Hello {{v1}}",
+    "maxDurationSeconds": 300,
+    "metadata": {"source": "sheet", "tags": ["a", 1]},
+    "variableValues": {"team": 7, "v2": "later", "note": 'é"\\'},
+}
+SQUAD = {"members": [{"assistantId": "asst_a"}, {"assistant": {"firstMessage": "hi"}}]}
 ROW = st.tuples(PHONES, TEXT, TEXT | st.sampled_from(["ann@example.com", "b@c.io", "x@y"]), TEXT, TEXT)
 
 
@@ -37,7 +44,10 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
     windows = {r.row: (r.earliest_at, r.latest_at) for r in plan.row_results()}
     bodies = {}
     for seq, request in enumerate(plan.requests, start=1):
-        values = [variable_values({"v1": by_row[row]["v1"], "v2": by_row[row]["v2"]}) for row in request.rows]
+        values = [
+            variable_values({"v1": by_row[row]["v1"], "v2": by_row[row]["v2"]}, campaign.default_variables)
+            for row in request.rows
+        ]
         customers = []
         for row, row_values in zip(request.rows, values, strict=True):
             phone = normalize(by_row[row]["phone"], campaign.default_region)
@@ -46,13 +56,14 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
                     number=phone.e164, sip_uri=phone.sip_uri, extension=phone.extension,
                     name=by_row[row]["name"], email=by_row[row]["email"], external_id=f"{plan.run_tag}-r{row}",
                     variables=row_values if campaign.overrides == "per-customer" else None,
+                    overrides_key=campaign.overrides_key,
                 )
             )  # fmt: skip
         earliest, latest = windows[request.rows[0]]
         bodies[request.id] = call_body(
             name=call_name(campaign.name, seq),
+            campaign=campaign,
             assistant_id=campaign.assistant_id,
-            assistant=campaign.assistant,
             phone_number_id=campaign.phone_number_id,
             variables=values[0] if campaign.overrides == "split" else None,
             customers=customers,
@@ -62,16 +73,22 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
     return bodies
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(ROW, min_size=1, max_size=8),
     overrides=st.sampled_from(["split", "per-customer"]),
     batch_size=st.integers(1, 3),
-    transient=st.booleans(),
+    target=st.sampled_from(["assistant_id", "assistant", "squad_id", "squad", "workflow_id", "assistant_version"]),
+    campaign_overrides=st.sampled_from([None, {"firstMessage": "Hi {{v1}}"}, OVERRIDES]),
     scheduled=st.booleans(),
 )
 def test_the_fast_path_writes_the_reference_bodies(
-    rows: list[tuple[str, ...]], overrides: str, batch_size: int, transient: bool, scheduled: bool
+    rows: list[tuple[str, ...]],
+    overrides: str,
+    batch_size: int,
+    target: str,
+    campaign_overrides: dict[str, Any] | None,
+    scheduled: bool,
 ) -> None:
     cells = [dict(zip(("phone", "name", "email", "v1", "v2"), row, strict=True)) for row in rows]
     text = "".join("".join(cell.values()) for cell in cells)
@@ -84,9 +101,18 @@ def test_the_fast_path_writes_the_reference_bodies(
             writer.writerows(cells)
         campaign: dict[str, Any] = {**BASE_CAMPAIGN, "overrides": overrides, "batch_size": batch_size}
         campaign["columns"] = {"number": "phone", "name": "name", "email": "email"}
-        if transient:
+        if target != "assistant_id":
             campaign.pop("assistant_id")
-            campaign["assistant"] = {"firstMessage": 'Hi {{v1}} "there"'}
+        if target == "assistant_version":
+            campaign |= {"assistant_id": "asst_pinned", "assistant_version": "3"}
+        elif target in ("assistant", "squad"):
+            campaign[target] = {"firstMessage": 'Hi {{v1}} "there"'} if target == "assistant" else SQUAD
+        elif target != "assistant_id":
+            campaign[target] = f"{target}_é"
+        if target == "workflow_id":
+            campaign["overrides"] = "split"  # Vapi customers carry no workflowOverrides
+        if campaign_overrides is not None:
+            campaign["assistant_overrides"] = campaign_overrides
         if scheduled:
             campaign["schedule"] = {"calling_hours": "any", "earliest_at": "2031-01-06T15:00:00Z"}
         (Path(folder) / "campaign.toml").write_text(to_toml(campaign), encoding="utf-8")

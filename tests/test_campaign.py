@@ -31,6 +31,18 @@ def test_example_campaign_loads() -> None:
         ({"name": "x" * 41}, "key `name`: String should have at most 40 characters"),
         ({"assistant_id": None}, "assistant_id is required"),
         ({"phone_number_id": None}, "phone_number_id is required"),
+        (
+            {"squad_id": "sq_1"},
+            "give one of assistant_id, [assistant], squad_id, [squad], workflow_id, not assistant_id and squad_id",
+        ),
+        ({"assistant_id": None, "workflow_id": "wf", "overrides": "per-customer"}, "no workflowOverrides"),
+        (
+            {"assistant_id": None, "squad_id": "sq", "assistant_version": "2"},
+            "assistant_version pins a saved assistant",
+        ),
+        ({"assistant_id": None, "squad_id": "sq", "columns": {"assistant_id": "Agent"}}, "cannot go with squad_id"),
+        ({"assistant_overrides": {"firstMessage": 5}}, "key `assistant_overrides`: `firstMessage` must be text"),
+        ({"assistant_overrides": {"variableValues": "x"}}, "`variableValues` must be a table"),
         ({"schedule": {"earliest_at": "2026-12-01T09:00:00"}}, "key `schedule.earliest_at`: needs a UTC offset"),
         (
             {"schedule": {"earliest_at": "2026-12-01T09:00:00Z", "latest_at": "2026-12-01T08:00:00Z"}},
@@ -46,6 +58,25 @@ def test_invalid_campaigns_name_file_and_key(
         load_campaign(path)
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
+
+
+def test_a_toml_date_in_overrides_is_refused_naming_its_key(tmp_path: Path) -> None:
+    """Vapi's fields pass through as written, so each must be something JSON can carry."""
+    path = tmp_path / "campaign.toml"
+    path.write_text(
+        'name = "x"\nassistant_id = "a"\nphone_number_id = "p"\n[assistant_overrides.metadata]\nsent = 2026-12-01\n'
+    )
+    with pytest.raises(
+        CampaignError, match=r"key `assistant_overrides`: `assistant_overrides.metadata.sent` is a date"
+    ):
+        load_campaign(path)
+
+
+def test_overrides_change_the_fingerprint(make_campaign: Callable[..., Path]) -> None:
+    """A run folder never resumes under changed overrides (test_the_fingerprint_survives_upgrades
+    pins the hash of a campaign without them)."""
+    plain = load_campaign(make_campaign())
+    assert load_campaign(make_campaign(assistant_overrides={"firstMessage": "Hi"})).fingerprint() != plain.fingerprint()
 
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:

@@ -8,15 +8,22 @@ bodies here, and every request id comes from `request_id`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from runner.arrays import CONTROL_CLASS, WHITESPACE
+from runner.campaign import TARGETS, Campaign
 
 MAX_FIELD = 40  # Vapi's limit on a customer's name, email and externalId, and on a call's name
 _CONTROLS = re.compile(CONTROL_CLASS)
 _EMAIL = re.compile(f"[^@{re.escape(WHITESPACE)}]+@[^@{re.escape(WHITESPACE)}]+\\.[^@{re.escape(WHITESPACE)}]+")
+
+
+def dumps(value: object) -> str:
+    """Compact JSON, non-ASCII kept as written (the form of every body and requests.jsonl line)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def request_id(run_id: str, rows: Sequence[int], attempt: int = 1, resend: int = 0) -> str:
@@ -60,11 +67,12 @@ def customer(
     name: str = "",
     email: str = "",
     external_id: str,
-    variables: dict[str, str] | None = None,
+    variables: dict[str, Any] | None = None,
+    overrides_key: str = "assistantOverrides",
 ) -> dict[str, Any]:
     """One customer object: its destination (an E.164 number, with an extension, or a SIP URI),
     name and email as sent, the externalId that ties its call to its row, and per-customer
-    variableValues."""
+    variableValues (under the campaign's overrides key: assistantOverrides or squadOverrides)."""
     body: dict[str, Any] = {"sipUri": sip_uri} if sip_uri is not None else {"number": number}
     if sip_uri is None and extension is not None:
         body["extension"] = extension
@@ -74,36 +82,62 @@ def customer(
         body["email"] = sent_email
     body["externalId"] = external_id
     if variables:
-        body["assistantOverrides"] = {"variableValues": variables}
+        body[overrides_key] = {"variableValues": variables}
     return body
 
 
-def variable_values(cells: dict[str, str]) -> dict[str, str] | None:
-    """A row's variableValues: its non-blank variables, in column order, without control characters."""
-    cleaned = {name: _CONTROLS.sub("", value) for name, value in cells.items()}
-    return {name: value for name, value in cleaned.items() if value.strip()} or None
+def variable_values(cells: dict[str, str], defaults: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A row's variableValues: its non-blank variables, in column order, without control
+    characters; a blank one takes its default ([assistant_overrides.variableValues]), and the
+    defaults no column names follow, in their own order."""
+    values: dict[str, Any] = {}
+    for name, cell in cells.items():
+        value = _CONTROLS.sub("", cell)
+        if value.strip():
+            values[name] = value
+        elif defaults and name in defaults:
+            values[name] = defaults[name]
+    for name, default in (defaults or {}).items():
+        values.setdefault(name, default)
+    return values or None
+
+
+def target(campaign: Campaign, assistant_id: str | None) -> dict[str, Any]:
+    """What answers the call: a saved assistant (the row's, else the campaign's; pinned to
+    assistant_version when given), the campaign's transient assistant, a squad or a workflow."""
+    if campaign.target in ("assistant_id", "assistant"):
+        if not assistant_id:
+            return {"assistant": campaign.assistant}
+        return {"assistantId": assistant_id} | (
+            {"assistantVersion": campaign.assistant_version} if campaign.assistant_version else {}
+        )
+    return {TARGETS[campaign.target][0]: getattr(campaign, campaign.target)}
+
+
+def call_overrides(campaign: Campaign, variables: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The call's overrides: [assistant_overrides] but its variableValues, then the variables the
+    request's rows share (split mode; per-customer, they travel with each customer)."""
+    overrides = campaign.shared_overrides
+    if variables:
+        overrides = {**overrides, "variableValues": variables}
+    return overrides or None
 
 
 def call_body(
     *,
     name: str,
+    campaign: Campaign,
     assistant_id: str | None,
-    assistant: dict[str, Any] | None,
     phone_number_id: str,
-    variables: dict[str, str] | None,
+    variables: dict[str, Any] | None,
     customers: list[dict[str, Any]],
     schedule: dict[str, str] | None,
 ) -> dict[str, Any]:
-    """One POST /call body: a saved assistant (its id) or a transient one, the number to call from,
-    overrides shared by the group, one `customer` or a batch of `customers`, and the schedulePlan."""
-    body: dict[str, Any] = {"name": name}
-    if assistant is not None and not assistant_id:
-        body["assistant"] = assistant
-    else:
-        body["assistantId"] = assistant_id
-    body["phoneNumberId"] = phone_number_id
-    if variables:
-        body["assistantOverrides"] = {"variableValues": variables}
+    """One POST /call body: what answers (target), the number to call from, the overrides, one
+    `customer` or a batch of `customers`, and the schedulePlan."""
+    body: dict[str, Any] = {"name": name, **target(campaign, assistant_id), "phoneNumberId": phone_number_id}
+    if (overrides := call_overrides(campaign, variables)) is not None:
+        body[campaign.overrides_key] = overrides
     return with_customers(body, customers) | ({"schedulePlan": schedule} if schedule else {})
 
 

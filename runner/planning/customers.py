@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from json.encoder import encode_basestring
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,7 @@ from runner.frames import json_text, json_texts, member, strip
 from runner.phones.columns import PhoneColumn, normalize_column
 from runner.phones.facts import NumberFacts, facts_column, load_tables
 from runner.phones.parse import region_for
+from runner.planning.body import dumps
 from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
 
@@ -199,9 +201,9 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
         number = pl.when(sip_uri.is_not_null()).then(pl.lit('{"sipUri":') + json_text(sip_uri)).otherwise(number)
     # Per-customer overrides travel inside each customer (split mode: once per request instead).
     overrides = pl.lit("")
-    if campaign.overrides == "per-customer" and variable_names:
-        variables = pl.concat_str([pl.lit(',"assistantOverrides":{"variableValues":'), "variables", pl.lit("}")])
-        overrides = variables.fill_null("")
+    if campaign.overrides == "per-customer" and (variable_names or campaign.default_variables):
+        key = f',"{campaign.overrides_key}":{{"variableValues":'
+        overrides = pl.concat_str([pl.lit(key), "variables", pl.lit("}")]).fill_null("")
     customer = pl.concat_str(
         [
             number,
@@ -224,7 +226,7 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
         separator="; ",
         ignore_nulls=True,
     )
-    return fields.with_columns(variables=_variables(fields, variable_names)).with_columns(
+    return fields.with_columns(variables=_variables(fields, variable_names, campaign.default_variables)).with_columns(
         customer=customer, destination=_destination(fields), note=note
     )
 
@@ -272,12 +274,21 @@ def _destination(frame: pl.DataFrame) -> pl.Expr:
     return pl.when(other.is_null()).then(digits).otherwise(10**15 + other.rank("dense").cast(pl.Int64))
 
 
-def _variables(frame: pl.DataFrame, names: list[str]) -> pl.Expr:
-    """Each row's variableValues as JSON text (its non-blank variables, in column order; the
-    blank ones are null in `frame`), or null."""
-    if not names:
+def _variables(frame: pl.DataFrame, names: list[str], defaults: dict[str, Any]) -> pl.Expr:
+    """Each row's variableValues as JSON text, or null (body.variable_values): its non-blank
+    variables in column order (the blank ones are null in `frame`), a blank one's default in its
+    place, then the defaults of variables no column holds."""
+    members = []
+    for i, name in enumerate(names):
+        value = json_texts(frame, f"var_{i}")
+        if name in defaults:
+            value = pl.coalesce(value, pl.lit(dumps(defaults[name])))
+        members.append(pl.lit(encode_basestring(name) + ":") + value)
+    members += [
+        pl.lit(f"{encode_basestring(name)}:{dumps(value)}") for name, value in defaults.items() if name not in names
+    ]
+    if not members:
         return pl.lit(None, pl.String)
-    members = [pl.lit(encode_basestring(name) + ":") + json_texts(frame, f"var_{i}") for i, name in enumerate(names)]
     joined = members[0] if len(members) == 1 else pl.concat_str(members, separator=",", ignore_nulls=True)
     return pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
 
@@ -295,7 +306,9 @@ def _invalid(frame: pl.DataFrame, campaign: Campaign, roles: dict[str, str], hid
     reason = pl.col("phone_reason")
     own = reason.str.starts_with("row has") | reason.str.starts_with("column ")
     callable_ = reason.is_null()
-    no_assistant = callable_ & (pl.col("assistant_id") == "") if campaign.assistant is None else pl.lit(False)
+    # Only a campaign with no assistant, squad or workflow of its own needs one in every row.
+    needs_one = campaign.target == "assistant_id" and not campaign.assistant_id
+    no_assistant = callable_ & (pl.col("assistant_id") == "") if needs_one else pl.lit(False)
     no_number_id = callable_ & ~no_assistant & (pl.col("phone_number_id") == "")
     is_hidden = pl.int_range(pl.len()).is_in(hidden) if hidden else pl.lit(False)
     steps = [

@@ -15,7 +15,7 @@ import polars as pl
 from runner.arrays import joined_bytes
 from runner.campaign import Campaign
 from runner.hours import Interval
-from runner.planning.body import request_id_of
+from runner.planning.body import dumps, request_id_of, target
 from runner.planning.customers import PLANNED, Rows
 
 MAX_CALL_NAME = 40
@@ -40,11 +40,6 @@ class CallRequest:
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = json.loads(self.body_json)
         return body
-
-
-def dumps(value: object) -> str:
-    """Compact JSON, non-ASCII kept as written (the form of every body and requests.jsonl line)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def iso_utc(moment: datetime) -> str:
@@ -173,7 +168,8 @@ class _Frames:
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
-        self._assistant = dumps(campaign.assistant) if campaign.assistant is not None else ""
+        self._transient = dumps(target(campaign, None))[1:-1] if campaign.target != "assistant_id" else ""
+        self._overrides = dumps(campaign.shared_overrides)[1:-1]  # its members, "" when none
         self._names: dict[int, str] = {}
         self._groups: dict[int, tuple[str, str]] = {}
 
@@ -192,16 +188,17 @@ class _Frames:
         return head + ',"customers":[', "]" + schedule + "}"
 
     def _shared(self, request: dict[str, Any]) -> tuple[str, str]:
-        """The members after the name, and the schedulePlan member, of a group's requests."""
+        """The members after the name, and the schedulePlan member, of a group's requests (as
+        body.call_body writes them)."""
         campaign = self.campaign
         assistant_id = request["assistant_id"]
-        if campaign.assistant is not None and not assistant_id:
-            members = [f'"assistant":{self._assistant}']
-        else:
-            members = [f'"assistantId":{dumps(assistant_id)}']
+        members = [dumps(target(campaign, assistant_id))[1:-1] if assistant_id else self._transient]
         members.append(f'"phoneNumberId":{dumps(request["phone_number_id"])}')
+        overrides = [self._overrides] if self._overrides else []
         if campaign.overrides == "split" and (variables := request["variables"]) is not None:
-            members.append(f'"assistantOverrides":{{"variableValues":{variables}}}')
+            overrides.append(f'"variableValues":{variables}')
+        if overrides:
+            members.append(f'"{campaign.overrides_key}":{{{",".join(overrides)}}}')
         if request["window_start"] is None:
             schedule = schedule_plan(campaign)
         else:

@@ -24,13 +24,18 @@ from typing import Any
 import polars as pl
 
 from runner.errors import OutdirError, unwritable
-from runner.planning.body import request_id, with_customers
-from runner.planning.requests import CallRequest, dumps
+from runner.planning.body import dumps, request_id, with_customers
+from runner.planning.requests import CallRequest
 from runner.sending.refresh import CallSearch
 from runner.statuses import CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
 TRANSIENT_ASSISTANT = "transient assistant"  # the assistant named for a request with no assistantId
+# What answered a request (its saved assistant, squad or workflow), named in SQLite from its body.
+_WHO_ANSWERS = (
+    "json_extract(body, '$.assistantId'), json_extract(body, '$.squadId'), json_extract(body, '$.workflowId'), "
+    "CASE WHEN json_extract(body, '$.squad') IS NOT NULL THEN 'transient squad' END"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -369,7 +374,7 @@ class Ledger:
                 "attempt": ("attempt", pl.Int64),
                 "earliest_at": ("coalesce(json_extract(body, '$.schedulePlan.earliestAt'), '')", pl.String),
                 "latest_at": ("coalesce(json_extract(body, '$.schedulePlan.latestAt'), '')", pl.String),
-                "assistant": (f"coalesce(json_extract(body, '$.assistantId'), '{TRANSIENT_ASSISTANT}')", pl.String),
+                "assistant": (f"coalesce({_WHO_ANSWERS}, '{TRANSIENT_ASSISTANT}')", pl.String),
             },
         )
 

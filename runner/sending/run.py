@@ -26,10 +26,10 @@ import polars as pl
 from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, OutdirError, unwritable
 from runner.hours import HORIZON
-from runner.planning.body import followup_body, request_id
+from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
-from runner.planning.requests import CallRequest, build_requests, dumps
+from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient

@@ -1,0 +1,98 @@
+"""What answers the calls and what every call carries, end to end against the sandbox: squads,
+workflows, pinned assistant versions, and [assistant_overrides] merged with the rows' variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun
+
+from .conftest import BASE_CAMPAIGN, to_toml
+from .test_run import FAST
+
+SHEET = "phone,name,appointment\n+12025550100,Ava,Mon 10:00\n+12025550101,Ben,\n+12025550102,Cy,Tue 09:30\n"
+OVERRIDES = {
+    "firstMessage": "Hi {{name}}, about {{appointment}}",
+    "maxDurationSeconds": 300,
+    "metadata": {"source": "nightly"},
+    "variableValues": {"appointment": "your next visit", "clinic": "Northside"},
+}
+
+
+def run_campaign(tmp_path: Path, server: Any, **changes: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Send the sheet with the base campaign changed by `changes`: (the bodies planned, the calls
+    the sandbox holds, oldest first)."""
+    data = {**BASE_CAMPAIGN, "variables": {"appointment": "appointment"}, **changes}
+    data = {key: value for key, value in data.items() if value is not None}
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "campaign.toml").write_text(to_toml(data), encoding="utf-8")
+    (tmp_path / "leads.csv").write_text(SHEET, encoding="utf-8")
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(tmp_path / "leads.csv", tmp_path / "campaign.toml", tmp_path / "run") as run,
+    ):
+        outcome = run.send(client, FAST)
+        bodies = [request.body for request in run.plan.requests]
+    assert outcome.counts == {"queued": 3}, outcome.counts
+    headers = {"Authorization": f"Bearer {server.config.api_key}"}
+    calls = httpx.get(f"{server.url}/call", params={"limit": 100}, headers=headers).json()
+    return bodies, sorted(calls, key=lambda call: call["customer"]["number"])
+
+
+def test_campaign_overrides_go_with_every_request_and_default_the_blank_variables(tmp_path: Path, sandbox: Any) -> None:
+    bodies, calls = run_campaign(tmp_path, sandbox(), assistant_overrides=OVERRIDES)
+    assert len(bodies) == 3  # split: each row's variables differ
+    first = bodies[0]["assistantOverrides"]
+    assert first == {
+        "firstMessage": "Hi {{name}}, about {{appointment}}",
+        "maxDurationSeconds": 300,  # a TOML integer stays a JSON integer
+        "metadata": {"source": "nightly"},
+        "variableValues": {"appointment": "Mon 10:00", "clinic": "Northside"},
+    }
+    values = [call["assistantOverrides"]["variableValues"] for call in calls]
+    assert values == [
+        {"appointment": "Mon 10:00", "clinic": "Northside"},
+        {"appointment": "your next visit", "clinic": "Northside"},  # Ben's cell is empty: the default
+        {"appointment": "Tue 09:30", "clinic": "Northside"},
+    ]
+
+
+def test_per_customer_variables_travel_with_each_customer_beside_the_campaigns(tmp_path: Path, sandbox: Any) -> None:
+    bodies, calls = run_campaign(tmp_path, sandbox(), assistant_overrides=OVERRIDES, overrides="per-customer")
+    [body] = bodies
+    assert body["assistantOverrides"] == {
+        "firstMessage": OVERRIDES["firstMessage"],
+        "maxDurationSeconds": 300,
+        "metadata": {"source": "nightly"},
+    }
+    assert [c["assistantOverrides"] for c in body["customers"]][1] == {
+        "variableValues": {"appointment": "your next visit", "clinic": "Northside"}
+    }
+    assert calls[1]["assistantOverrides"]["firstMessage"] == OVERRIDES["firstMessage"]
+    assert calls[1]["assistantOverrides"]["variableValues"]["appointment"] == "your next visit"
+
+
+def test_a_squad_campaign_sends_squad_id_and_squad_overrides(tmp_path: Path, sandbox: Any) -> None:
+    bodies, calls = run_campaign(tmp_path, sandbox(), assistant_id=None, squad_id="squad_front_desk")
+    for body in bodies:
+        assert body["squadId"] == "squad_front_desk"
+        assert "assistantId" not in body and "assistant" not in body and "assistantOverrides" not in body
+    assert calls[0]["squadOverrides"] == {"variableValues": {"appointment": "Mon 10:00"}}
+    assert "squadOverrides" not in calls[1]  # Ben has no appointment, and no default
+    assert {call["squadId"] for call in calls} == {"squad_front_desk"}
+
+
+def test_a_transient_squad_and_a_workflow_and_a_pinned_version(tmp_path: Path, sandbox: Any) -> None:
+    squad = {"members": [{"assistantId": "asst_greeter"}, {"assistantId": "asst_booker"}]}
+    bodies, _ = run_campaign(tmp_path / "squad", sandbox(), assistant_id=None, squad=squad)
+    assert bodies[0]["squad"] == squad
+    bodies, calls = run_campaign(tmp_path / "workflow", sandbox(), assistant_id=None, workflow_id="wf_reminders")
+    assert bodies[0]["workflowId"] == "wf_reminders" and calls[0]["workflowId"] == "wf_reminders"
+    assert bodies[0]["workflowOverrides"] == {"variableValues": {"appointment": "Mon 10:00"}}
+    bodies, calls = run_campaign(tmp_path / "pinned", sandbox(), assistant_version="7")
+    assert bodies[0]["assistantId"] == "asst_test" and bodies[0]["assistantVersion"] == "7"
+    assert calls[0]["assistantVersion"] == "7"
