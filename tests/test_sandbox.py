@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from runner.sandbox import Sandbox, SandboxConfig
+from runner.sandbox.resources import Resources
 from runner.sandbox.store import CallStore
+
+from .conftest import DATA
 
 BODY: dict[str, Any] = {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550123"}}
 HEADERS = {"Authorization": "Bearer sandbox-key"}
@@ -184,6 +187,27 @@ def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
         check_sdk(Vapi(token="sandbox-key", base_url=server.url, httpx_client=http), SdkCall, SdkBatch)
 
 
+@pytest.mark.slow
+def test_official_sdk_parses_seeded_resources(sandbox: Any) -> None:
+    """A resources file's objects are answered as given (the SDK parses a free Vapi number), and
+    ids not in it are 404s."""
+    from vapi import Vapi
+    from vapi.core.api_error import ApiError as SdkError
+
+    server = sandbox(resources=Resources.load(DATA / "resources.json"))
+    with httpx.Client() as http:
+        client = Vapi(token="sandbox-key", base_url=server.url, httpx_client=http)
+        assert client.assistants.get("asst_reminder").first_message == "Hi {{name}}, see you {{ appointment }}."
+        free = client.phone_numbers.get("pn_free")
+        assert free.provider == "vapi" and free.status == "active"
+        with pytest.raises(SdkError) as caught:
+            client.assistants.get("asst_unknown")
+        assert caught.value.status_code == 404
+        with pytest.raises(SdkError) as caught:
+            client.phone_numbers.get("pn_unknown")
+        assert caught.value.status_code == 404
+
+
 def check_sdk(client: Any, SdkCall: type[Any], SdkBatch: type[Any]) -> None:
     single = client.calls.create(
         assistant_id="asst_1", phone_number_id="pn_1", customer={"number": "+12025550123", "name": "Ann"}
@@ -203,3 +227,8 @@ def check_sdk(client: Any, SdkCall: type[Any], SdkBatch: type[Any]) -> None:
     ended = client.calls.get(single.id)
     assert ended.status == "ended" and ended.ended_reason
     assert client.calls.delete(single.id).id == single.id
+    # Preflight's endpoints: a plain assistant and an active number for any id, without --resources.
+    assistant = client.assistants.get("asst_1")
+    assert assistant.id == "asst_1" and assistant.first_message
+    number = client.phone_numbers.get("pn_1")
+    assert number.id == "pn_1" and number.status == "active" and number.provider == "twilio"

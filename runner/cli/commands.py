@@ -14,6 +14,7 @@ from runner.errors import FolderInUse, RunnerError
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.planning.plan import Plan, write_plan
 from runner.sandbox import Sandbox, SandboxConfig
+from runner.sandbox.resources import Resources
 from runner.sending.client import VapiClient
 from runner.sending.connect import open_client
 from runner.sending.ledger import Ledger
@@ -445,6 +446,12 @@ def inbox(
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
 @click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
 @click.option("--opt-out-rate", default=0.0, help="Share of answered calls whose person asks not to be called again.")
+@click.option(
+    "--resources",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help='JSON {"assistants": [...], "phoneNumbers": [...]}: the only ids GET /assistant and /phone-number know.',
+)
 def sandbox_command(
     port: int,
     api_key: str,
@@ -460,11 +467,17 @@ def sandbox_command(
     dial_now: bool,
     call_seconds: float,
     opt_out_rate: float,
+    resources: Path | None,
 ) -> None:
-    """Serve a local Vapi-compatible API (POST/GET/DELETE /call) for demos and fault drills.
+    """Serve a local Vapi-compatible API (POST/GET/DELETE /call, GET /assistant and /phone-number)
+    for demos and fault drills.
 
     Example: vapi-campaign sandbox --port 8787 --drop-rate 0.2 --dial-now --call-seconds 5
     """
+    try:
+        known = Resources.load(resources) if resources is not None else Resources()
+    except RunnerError as exc:
+        raise _fail(exc) from None
     config = SandboxConfig(
         api_key=api_key,
         port=port,
@@ -480,6 +493,7 @@ def sandbox_command(
         dial_now=dial_now,
         call_seconds=call_seconds,
         opt_out_rate=opt_out_rate,
+        resources=known,
     )
     try:
         server = Sandbox(config)

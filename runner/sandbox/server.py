@@ -10,14 +10,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from runner.sandbox.store import CallStore
+from runner.sandbox.resources import Resources
+from runner.sandbox.store import ORG_ID, CallStore
 from runner.sandbox.validate import business_error, validation_messages
 
 
@@ -42,6 +43,9 @@ class SandboxConfig:
     call_seconds: float = 30.0  # how long a call takes from queued to ended
     concurrency_limit: int = 10
     opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
+    resources: Resources = field(
+        default_factory=Resources
+    )  # the assistants and phone numbers it knows (Resources.load)
 
 
 class _Server(ThreadingHTTPServer):
@@ -156,19 +160,22 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             return False
 
         def _route(self) -> tuple[str, str | None, dict[str, str]]:
+            """(resource, id or None, query): resource is "call", "assistant", "phone-number" or "" (no route)."""
             parts = urlsplit(self.path)
             segments = [s for s in parts.path.split("/") if s]
             params = dict(parse_qsl(parts.query))
-            if segments[:1] != ["call"] or len(segments) > 2:
-                return "", None, params
-            return "call", segments[1] if len(segments) == 2 else None, params
+            if segments[:1] == ["call"] and len(segments) <= 2:
+                return "call", segments[1] if len(segments) == 2 else None, params
+            if segments[:1] in (["assistant"], ["phone-number"]) and len(segments) == 2 and self.command == "GET":
+                return segments[0], segments[1], params
+            return "", None, params
 
         def _begin(self) -> tuple[str, str | None, dict[str, str]] | None:
             if config.latency_ms:
                 time.sleep(config.latency_ms / 1000)
             resource, call_id, params = self._route()
             with sandbox._rng_lock:
-                sandbox.requests[f"{self.command} /call" + ("/{id}" if call_id else "")] += 1
+                sandbox.requests[f"{self.command} /{resource or 'other'}" + ("/{id}" if call_id else "")] += 1
             if not resource:
                 self._error(404, f"Cannot {self.command} {urlsplit(self.path).path}")
                 return None
@@ -181,7 +188,15 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             begun = self._begin()
             if begun is None:
                 return
-            _, call_id, params = begun
+            resource, call_id, params = begun
+            if resource == "assistant" and call_id is not None:
+                found = config.resources.assistant(call_id, ORG_ID)
+                self._send(200, found) if found else self._error(404, f"Couldn't Get Assistant. `{call_id}` Not Found.")
+                return
+            if resource == "phone-number" and call_id is not None:
+                found = config.resources.phone_number(call_id, ORG_ID)
+                self._send(200, found) if found else self._error(404, f"Phone Number {call_id} Not Found")
+                return
             if call_id is not None:
                 call = sandbox.store.get(call_id)
                 self._send(200, call) if call else self._error(404, f"Call {call_id} Not Found")

@@ -70,7 +70,8 @@ class CallBatchResponse(_Open):
 
 
 class VapiClient:
-    """create/list/get/delete calls. Pass `transport` to test error mapping without a server."""
+    """create/list/get/delete calls; get assistants and phone numbers. `transport`: test error
+    mapping without a server."""
 
     def __init__(
         self,
@@ -136,6 +137,20 @@ class VapiClient:
 
     def get_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("GET", f"/call/{call_id}"))
+
+    def get_assistant(self, assistant_id: str) -> dict[str, Any]:
+        """GET /assistant/{id}: the saved assistant as Vapi returns it (preflight reads its templates)."""
+        return self._object("GET", f"/assistant/{assistant_id}")
+
+    def get_phone_number(self, number_id: str) -> dict[str, Any]:
+        """GET /phone-number/{id}: its `provider` (vapi: a free number), `status` and `number`."""
+        return self._object("GET", f"/phone-number/{number_id}")
+
+    def _object(self, method: str, path: str) -> dict[str, Any]:
+        data = self._request(method, path)
+        if not isinstance(data, dict):
+            raise ApiError(200, f"answer to {method} {path} is not an object")
+        return data
 
     def delete_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("DELETE", f"/call/{call_id}"))
