@@ -5,7 +5,7 @@
 >>> runner.write_plan(plan, "runs/example")
 >>> with runner.Sandbox() as sandbox, runner.VapiClient("sandbox-key", sandbox.url) as client:
 ...     with runner.CampaignRun.open("sample_data/customers.csv", "campaigns/example/campaign.toml",
-...                                  "runs/example-run", api=sandbox.url) as run:
+...                                  "runs/example-run", api=sandbox.url, preflight=client) as run:
 ...         outcome = run.send(client)
 
 The names below load on first use, so that `import runner` (and the console script, which must
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         InputError,
         NetworkError,
         OutdirError,
+        PreflightError,
         RunnerError,
     )  # fmt: skip
     from runner.planning.plan import Plan, plan_file, write_plan
@@ -40,7 +41,7 @@ _HOMES = {
     "runner.campaign": ("Campaign", "campaign_from_dict", "load_campaign"),
     "runner.errors": (
         "ApiError", "AuthError", "CampaignError", "FolderInUse", "InputError", "NetworkError", "OutdirError",
-        "RunnerError",
+        "PreflightError", "RunnerError",
     ),
     "runner.planning.plan": ("Plan", "plan_file", "write_plan"),
     "runner.sandbox": ("Sandbox", "SandboxConfig"),
@@ -63,6 +64,7 @@ __all__ = [
     "NetworkError",
     "OutdirError",
     "Plan",
+    "PreflightError",
     "RequestState",
     "RunOutcome",
     "RunnerError",

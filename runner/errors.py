@@ -37,6 +37,11 @@ class FolderInUse(OutdirError):
     """Another process holds the run folder's lock (a long `run`, most often)."""
 
 
+class PreflightError(RunnerError):
+    """Preflight found a reason not to send anything: an unknown or inactive assistant or phone
+    number, or a template variable some rows have no value for."""
+
+
 class ApiError(RunnerError):
     """An error answer from the Vapi API, with its HTTP status and parsed message."""
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.campaign import load_campaign
-from runner.errors import CampaignError, RunnerError
+from runner.errors import AuthError, CampaignError, NetworkError, RunnerError
 from runner.sending.client import VapiClient
 from runner.sending.ledger import LEDGER_FILE, Ledger
 from runner.sending.run import CampaignRun
@@ -131,9 +131,11 @@ class Inbox:
         settle_seconds: float = DEFAULT_SETTLE_SECONDS,
         fmt: str | None = None,
         report: Callable[[str], None] | None = None,
+        preflight: bool = True,
     ) -> None:
         self.root = root
         self.client = client
+        self.preflight = client if preflight else None  # checks each file's plan before it is sent
         self.settle_seconds = settle_seconds
         self.fmt = fmt
         self.report = report or (lambda message: None)
@@ -208,7 +210,7 @@ class Inbox:
                 continue
             outcome = FileOutcome(folder.name, run_folder.name, "follow-ups")
             try:
-                with CampaignRun.reopen(run_folder) as run:
+                with CampaignRun.reopen(run_folder, self.preflight) as run:
                     result = run.update(self.client, retry=True)
             except RunnerError as exc:
                 outcome.state, outcome.error = "failed", str(exc)
@@ -236,10 +238,13 @@ class Inbox:
         try:
             campaign = load_campaign(folder / CAMPAIGN_FILE)
             outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
-            with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name) as run:
+            with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name, self.preflight) as run:
                 result = run.send(self.client)
         except CampaignError as exc:
             return self._quarantine(folder, path, outcome, f"the campaign file is invalid: {exc}")
+        except (AuthError, NetworkError) as exc:  # preflight could not ask: not the file's fault, it stays
+            outcome.state, outcome.error = "stopped", str(exc)
+            return outcome
         except RunnerError as exc:
             return self._quarantine(folder, path, outcome, str(exc))
         outcome.counts = result.counts

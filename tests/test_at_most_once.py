@@ -245,22 +245,28 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("preflight", [True, False])
 def test_an_unreachable_api_stops_the_run_and_the_same_command_resumes(
-    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch, preflight: bool
 ) -> None:
+    """Preflight is the first to find the API down; without it, the submitter is."""
     monkeypatch.setenv("VAPI_API_KEY", "sandbox-key")
     campaign = make_campaign(batch_size=5, requests_per_minute=6000)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     source = leads(tmp_path / "leads.csv", 400)
-    command = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", url, "--yes", "--format", "csv")
+    command: tuple[str | Path, ...] = ("run", source, "-c", campaign, "-o", tmp_path / "run", "--base-url", url)
+    command += ("--yes", "--format", "csv") + (() if preflight else ("--no-preflight",))
     down = cli(*command)
     assert down.exit_code == 1
     [line] = [line for line in down.output.splitlines() if line.startswith("stopped:")]
-    assert f"cannot reach {url}: could not connect" in line and "run the same command again" in line
+    assert f"cannot reach {url}: " in line and "could not connect" in line and "run the same command again" in line
     results = pd.read_csv(tmp_path / "run" / "results.csv", dtype=str, keep_default_na=False)
     assert len(results) == 400 and set(results["status"]) == {"planned"}
-    assert results["reason"].str.contains("not sent after").any()
+    if preflight:
+        assert results["reason"].str.startswith("not sent: cannot reach").all()
+    else:
+        assert results["reason"].str.contains("not sent after").any()
     server = sandbox(port=port)
     up = cli(*command)
     assert up.exit_code == 0, up.output

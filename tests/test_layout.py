@@ -28,7 +28,7 @@ LAYERS = [
 ]
 PUBLIC = {
     "ApiError", "AuthError", "CallStatus", "Campaign", "CampaignError", "CampaignRun", "FolderInUse",
-    "InputError", "NetworkError", "OutdirError", "Plan", "RequestState", "RunOutcome", "RunnerError",
+    "InputError", "NetworkError", "OutdirError", "Plan", "PreflightError", "RequestState", "RunOutcome", "RunnerError",
     "Sandbox", "SandboxConfig", "Status", "SubmitOptions", "VapiClient", "campaign_from_dict",
     "load_campaign", "plan_file", "plan_for", "write_plan",
 }  # fmt: skip

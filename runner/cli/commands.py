@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import click
 import pyarrow
 
-from runner.errors import FolderInUse, RunnerError
+from runner.errors import FolderInUse, NetworkError, RunnerError
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.planning.plan import Plan, write_plan
+from runner.planning.preflight import local_problems
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
 from runner.sending.client import VapiClient
@@ -49,6 +50,12 @@ base_url_option = click.option(
 )
 sandbox_option = click.option(
     "--sandbox", is_flag=True, help="Send to a local sandbox started in-process: no account, no real calls."
+)
+no_preflight_option = click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Send without first checking the assistants, phone numbers and template variables (for keys that "
+    "cannot read assistants).",
 )
 yes_option = click.option("-y", "--yes", is_flag=True, help="Send without asking (required when not on a terminal).")
 
@@ -94,6 +101,28 @@ def _echo_plan(plan: Plan, quiet: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
     for line in plan.summary_lines():
         click.echo(line)
+
+
+def _checker(client: VapiClient, no_preflight: bool) -> VapiClient | None:
+    """The client preflight asks (None: --no-preflight, said on stderr even with -q)."""
+    if no_preflight:
+        click.echo(
+            "warning: --no-preflight: assistants, phone numbers and template variables are not checked", err=True
+        )
+        return None
+    return client
+
+
+def _echo_preflight(campaign_run: CampaignRun, quiet: bool) -> None:
+    """What preflight checked (stdout) and warns of (stderr, also with -q)."""
+    checked = campaign_run.preflight
+    if checked is None:
+        return
+    for warning in checked.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not quiet:
+        for line in checked.lines:
+            click.echo(f"preflight: {line}")
 
 
 def _one_target(sandbox: bool, base_url: str | None) -> None:
@@ -143,7 +172,10 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
     _echo_plan(result, quiet)
     if not quiet:
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
-    sys.exit(result.exit_code)
+    problems = local_problems(result)
+    for problem in problems:
+        click.echo(f"error: `run` would stop here: {problem}", err=True)
+    sys.exit(2 if problems else result.exit_code)
 
 
 @main.command()
@@ -157,6 +189,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
 @click.option(
     "--resend-unknown", is_flag=True, help="Send again the rows whose fate stayed unknown (check the dashboard first)."
 )
+@no_preflight_option
 @quiet_option
 def run(
     input_path: Path,
@@ -167,6 +200,7 @@ def run(
     sandbox: bool,
     yes: bool,
     resend_unknown: bool,
+    no_preflight: bool,
     quiet: bool,
 ) -> None:
     """Plan, confirm, and place the calls; the same command again resumes and never re-sends.
@@ -177,9 +211,12 @@ def run(
     try:
         with (
             open_client(base_url, sandbox) as client,
-            CampaignRun.open(input_path, campaign_path, outdir, fmt, client.api_name) as campaign_run,
+            CampaignRun.open(
+                input_path, campaign_path, outdir, fmt, client.api_name, _checker(client, no_preflight)
+            ) as campaign_run,
         ):
             _echo_plan(campaign_run.plan, quiet)
+            _echo_preflight(campaign_run, quiet)
             if not quiet:
                 click.echo(f"run folder: {campaign_run.outdir}")
                 states = ", ".join(f"{n} {s}" for s, n in campaign_run.pending().items())
@@ -188,6 +225,9 @@ def run(
             if requests:
                 _confirm(f"Call {campaign_run.people_to_call()} people now ({requests} request(s) to Vapi)?", yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
+    except NetworkError as exc:  # preflight could not reach the API: nothing sent, the same command resumes
+        click.echo(f"stopped: {exc}", err=True)
+        sys.exit(1)
     except RunnerError as exc:
         raise _fail(exc) from None
     _echo_stops(outcome)
@@ -251,17 +291,24 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
 @click.option("--watch", is_flag=True, help="Repeat until every call has ended.")
 @click.option("--interval", default=15.0, show_default=True, help="Seconds between checks with --watch.")
 @click.option("--retry", is_flag=True, help="Also place the follow-up attempts that are due ([retry]).")
+@no_preflight_option
 @quiet_option
 def status(
-    outdir: Path, base_url: str | None, sandbox: bool, watch: bool, interval: float, retry: bool, quiet: bool
-) -> None:
+    outdir: Path, base_url: str | None, sandbox: bool, watch: bool, interval: float, retry: bool, no_preflight: bool,
+    quiet: bool,
+) -> None:  # fmt: skip
     """Fetch each call's outcome into the run's results sheet (status, ended reason, duration, cost).
 
     Example: vapi-campaign status runs/customers-1a2b3c4d --watch
     """
     _one_target(sandbox, base_url)
     try:
-        with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
+        with (
+            open_client(base_url, sandbox) as client,
+            # Only --retry sends: then preflight checks the follow-ups' assistants and variables.
+            CampaignRun.reopen(outdir, _checker(client, no_preflight) if retry else None) as campaign_run,
+        ):
+            _echo_preflight(campaign_run, quiet)
             if watch:
                 for outcome in campaign_run.watch(client, interval, retry):
                     if not quiet:
@@ -293,10 +340,11 @@ def status(
 @base_url_option
 @sandbox_option
 @yes_option
+@no_preflight_option
 @quiet_option
 def call(
     number: str, campaign_path: Path, variables: tuple[str, ...], name: str, at: Any, consent: bool,
-    base_url: str | None, sandbox: bool, yes: bool, quiet: bool,
+    base_url: str | None, sandbox: bool, yes: bool, no_preflight: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Place one call, exactly as a spreadsheet row would be (normalized, screened, at most once).
 
@@ -317,7 +365,10 @@ def call(
     _confirm(f"Call {number} now?", yes, "place the call")
     try:
         with open_client(base_url, sandbox) as client:
-            outcome = place_call(SingleCall(number, values, name, consent, at), campaign_path, client)
+            checker = _checker(client, no_preflight)
+            outcome = place_call(
+                SingleCall(number, values, name, consent, at), campaign_path, client, preflight=checker is not None
+            )
     except RunnerError as exc:
         raise _fail(exc) from None
     if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
@@ -377,10 +428,11 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
 @format_option
 @base_url_option
 @sandbox_option
+@no_preflight_option
 @quiet_option
 def inbox(
     campaigns_dir: Path, mode: str, interval: float, settle: float, fmt: str | None, base_url: str | None,
-    sandbox: bool, quiet: bool,
+    sandbox: bool, no_preflight: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Run every spreadsheet dropped into CAMPAIGNS_DIR/<campaign>/inbox/ (safe from cron).
 
@@ -393,7 +445,7 @@ def inbox(
     report = (lambda message: None) if quiet else click.echo
     try:
         with open_client(base_url, sandbox) as client:
-            processor = Inbox(campaigns_dir, client, settle, fmt, report)
+            processor = Inbox(campaigns_dir, client, settle, fmt, report, _checker(client, no_preflight) is not None)
             if mode == "once":
                 outcomes = processor.run_once()
             else:

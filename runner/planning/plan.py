@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
-from runner.planning.customers import Rows, build_rows, variable_columns
+from runner.planning.customers import PLANNED, Rows, build_rows, variable_columns, with_status
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
@@ -44,6 +44,7 @@ class Plan:
     suppressed: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     blocked: str = ""  # why the campaign itself can call no one (then plan and run exit 1)
+    free_numbers: frozenset[str] = frozenset()  # the free Vapi numbers it was screened for (preflight)
 
     @property
     def exit_code(self) -> int:
@@ -128,12 +129,15 @@ def plan_file(
     campaign: Campaign | str | Path,
     now: datetime | None = None,
     recent_calls: Mapping[str, list[datetime]] | None = None,
+    free_numbers: Collection[str] = (),
 ) -> Plan:
     """Load, normalize, screen and group one spreadsheet: no network, no state but the files named
     (the sheet, the campaign, its do-not-call lists). Raises InputError/CampaignError.
 
     `now` is when calls may start (default: the clock); `recent_calls` is when each E.164 number was
-    last called by this campaign (the call history: `runner.sending.run.plan_for` reads it)."""
+    last called by this campaign (the call history: `runner.sending.run.plan_for` reads it);
+    `free_numbers` the phone number ids that are free Vapi numbers, which call the US only
+    (preflight finds them: runner.sending.preflight)."""
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = load_sheet(input_path, campaign.columns, campaign.sheet)
@@ -149,6 +153,7 @@ def plan_file(
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
         recent_calls=dict(recent_calls or {}),
         opt_outs=load_opt_outs(campaign),
+        free_numbers=frozenset(free_numbers),
     )
     rows, suppressed = screen.apply(rows)
     requests = plan_requests(rows, campaign, run_id)
@@ -163,7 +168,9 @@ def plan_file(
     if blocked:
         blocked = f"nobody can be called: {blocked}"
         warnings.append(blocked)
-    return Plan(campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked)
+    return Plan(
+        campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked, frozenset(free_numbers)
+    )
 
 
 def _never_callable(campaign: Campaign, start: datetime) -> str:
@@ -226,6 +233,24 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
         )
         _write_request_lines(plan, outdir)
         return written.result()
+
+
+def write_unsent(plan: Plan, outdir: Path, fmt: str | None, why: str) -> Path:
+    """The results sheet of a run stopped before anything was sent: every row as planned, the
+    planned ones saying they were not sent and why."""
+    rows = plan.planned_requests.rows
+    why = f"not sent: {why}"
+    reason = pl.concat_str(
+        [pl.lit(why), pl.when(pl.col("reason") != "").then("; " + pl.col("reason"))], ignore_nulls=True
+    )
+    stopped = replace(
+        plan,
+        planned_requests=replace(
+            plan.planned_requests, rows=rows.with_columns(**with_status(PLANNED, Status.PLANNED, reason))
+        ),
+    )
+    target = _results_target(plan, outdir, fmt)
+    return write_results(results_table(plan.sheet.table, stopped.result_columns()), target, stopped.summary())
 
 
 def _results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:

@@ -26,6 +26,7 @@ from runner.statuses import Status
 CONSENT_YES = {"yes", "y", "true", "1", "x"}
 _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
 _ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
+_FREE_NUMBER = " is a free Vapi number, which calls US numbers only (import a number to call abroad)"
 
 
 def mark_duplicates(rows: Rows) -> Rows:
@@ -89,6 +90,7 @@ class Screen:
     do_not_call: dict[str, str]
     recent_calls: dict[str, list[datetime]]
     opt_outs: dict[str, str] = field(default_factory=dict)  # E.164 -> reason (load_opt_outs)
+    free_numbers: frozenset[str] = frozenset()  # phone number ids preflight found to be free Vapi numbers
 
     def __post_init__(self) -> None:
         self._hours = self.campaign.schedule.hours
@@ -116,9 +118,14 @@ class Screen:
                 [f"on the do-not-call list {name}" for name in self.do_not_call.values()], dtype=pl.String
             )
             rules.append(("do-not-call", pl.col("e164").replace_strict(listed, lists, default=None)))
-        if compliance.from_free_number:
-            abroad = [i for i, facts in enumerate(rows.facts) if facts.region != "US"]
-            rules.append(("free number", pl.when(pl.col("fact").is_in(abroad)).then(pl.lit(_ABROAD))))
+        if compliance.from_free_number or self.free_numbers:
+            abroad = pl.col("fact").is_in([i for i, facts in enumerate(rows.facts) if facts.region != "US"])
+            if compliance.from_free_number:
+                rules.append(("free number", pl.when(abroad).then(pl.lit(_ABROAD))))
+            else:
+                on_free = pl.col("phone_number_id").is_in(sorted(self.free_numbers))
+                free = pl.lit("international number: ") + pl.col("phone_number_id") + pl.lit(_FREE_NUMBER)
+                rules.append(("free number", pl.when(abroad & on_free).then(free)))
         if self.recent_calls:
             rules += self._history_rules(frame)
         frame = frame.with_columns(problem=_first_of(problem for _, problem in rules))

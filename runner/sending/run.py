@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,11 +24,11 @@ from typing import IO, Any
 import polars as pl
 
 from runner.campaign import Campaign, load_campaign
-from runner.errors import FolderInUse, OutdirError, unwritable
+from runner.errors import FolderInUse, NetworkError, OutdirError, unwritable
 from runner.hours import HORIZON
 from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
-from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests
+from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests, write_unsent
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.cancel import CancelReport, delete_calls, targets
@@ -37,6 +37,7 @@ from runner.sending.credentials import base_url
 from runner.sending.history import Contact, History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
+from runner.sending.preflight import Preflight, check_variables, fetch
 from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
@@ -90,6 +91,7 @@ def plan_for(
     api: str | None = None,
     now: datetime | None = None,
     run_folder: Path | None = None,
+    free_numbers: Collection[str] = (),
 ) -> Plan:
     """plan_file with the campaign's call history: the calls placed through `api` (default:
     $VAPI_BASE_URL or Vapi's) recently enough to matter, leaving out `run_folder`'s own."""
@@ -102,7 +104,7 @@ def plan_for(
         recent = history.calls_since(api or base_url(None), start_time(campaign, moment) - lookback, run_folder)
     finally:
         history.close()
-    return plan_file(input_path, campaign, now=moment, recent_calls=recent)
+    return plan_file(input_path, campaign, now=moment, recent_calls=recent, free_numbers=free_numbers)
 
 
 class CampaignRun:
@@ -118,6 +120,7 @@ class CampaignRun:
         self._not_found: set[str] = set()  # call ids the API answered 404 for at the last refresh
         self._last_poll: datetime | None = None  # when this process last looked (for --watch)
         self.list_requests = 0  # GET /call pages the last refresh asked for
+        self.preflight: Preflight | None = None  # what preflight found, when open() ran it
 
     @classmethod
     def open(
@@ -127,11 +130,14 @@ class CampaignRun:
         outdir: str | Path | None = None,
         fmt: str | None = None,
         api: str | None = None,
+        preflight: VapiClient | None = None,
     ) -> CampaignRun:
         """Plan the input, take the folder's lock, and open (or resume) its ledger.
 
         `api` is the base URL the calls will go through: its call history screens the rows. A resumed
-        run is planned as of its first planning, so it yields the same requests."""
+        run is planned as of its first planning, so it yields the same requests. With `preflight`
+        (the client the calls will go through), the plan's assistants, phone numbers and template
+        variables are checked first (runner.sending.preflight): PreflightError, nothing sent."""
         if not isinstance(campaign, Campaign):
             campaign = load_campaign(campaign)
         folder = Path(outdir) if outdir is not None else default_outdir(input_path)
@@ -139,7 +145,26 @@ class CampaignRun:
         try:
             meta = Ledger.read_meta(folder)
             planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
-            plan = plan_for(input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder)
+            # A resumed run keeps the free numbers of its first planning, so its requests stay the same.
+            free = frozenset(json.loads(meta.get("free_numbers", "[]")))
+
+            def plan_now(free_numbers: frozenset[str]) -> Plan:
+                return plan_for(
+                    input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder,
+                    free_numbers=free_numbers,
+                )  # fmt: skip
+
+            plan = plan_now(free)
+            try:
+                checked = fetch(plan, preflight) if preflight is not None else None
+            except NetworkError as exc:
+                if not meta:  # a new run: its sheet says every row, and why none was sent
+                    write_unsent(plan, folder, fmt, str(exc))
+                raise
+            if checked is not None and not meta and checked.free_numbers:
+                plan = plan_now(checked.free_numbers)
+            if checked is not None:
+                check_variables(plan, checked)
             fmt = fmt or meta.get("format") or None
             write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
@@ -157,24 +182,28 @@ class CampaignRun:
                 "source": str(plan.sheet.path),
                 "api": api or "",
                 "format": fmt or "",
+                "free_numbers": json.dumps(sorted(plan.free_numbers)),
             }
             ledger = Ledger.open(folder, plan.run_id, plan.requests, new_meta)
         except BaseException:
             lock.close()
             raise
         run = cls(plan, folder, fmt, ledger, lock)
+        run.preflight = checked
         run.write_results()
         return run
 
     @classmethod
-    def reopen(cls, outdir: str | Path) -> CampaignRun:
-        """Open an existing run folder from what its ledger kept (for `status`)."""
+    def reopen(cls, outdir: str | Path, preflight: VapiClient | None = None) -> CampaignRun:
+        """Open an existing run folder from what its ledger kept (for `status`; `preflight` as in `open`)."""
         folder = Path(outdir)
         meta = Ledger.read_meta(folder)
         if "campaign" not in meta:
             raise OutdirError(f"{folder}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
         campaign = Campaign.model_validate({**json.loads(meta["campaign"]), "base_dir": Path(meta["base_dir"])})
-        return cls.open(folder / meta["input"], campaign, folder, meta.get("format") or None, meta.get("api"))
+        return cls.open(
+            folder / meta["input"], campaign, folder, meta.get("format") or None, meta.get("api"), preflight
+        )
 
     def close(self) -> None:
         self.ledger.close()
@@ -365,7 +394,9 @@ class CampaignRun:
         )
         planned = 0
         for attempt, start, positions in due.iter_rows():
-            screen = Screen(campaign, self.plan.sheet.roles, start, do_not_call, {}, load_opt_outs(campaign))
+            screen = Screen(
+                campaign, self.plan.sheet.roles, start, do_not_call, {}, load_opt_outs(campaign), self.plan.free_numbers
+            )
             again = _placeable(screen.apply(self.plan.rows.subset(positions))[0], start, campaign)
             requests = [
                 CallRequest(

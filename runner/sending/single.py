@@ -65,10 +65,12 @@ def place_call(
     client: VapiClient,
     runs: Path = Path("runs"),
     options: SubmitOptions | None = None,
+    preflight: bool = True,
 ) -> SingleOutcome:
     """Plan and send one call (at most once: asked again, it reports the call already placed).
     Raises InputError when the number cannot be called as written or a variable the campaign
-    names is not given; a row a rule sets aside comes back `suppressed` with the rule."""
+    names is not given, PreflightError when its assistant, number or variables fail preflight;
+    a row a rule sets aside comes back `suppressed` with the rule."""
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     if call.at is not None:
@@ -86,7 +88,7 @@ def place_call(
     source = outdir / SHEET_NAME
     if not source.exists():
         source.write_text(text, encoding="utf-8")
-    with CampaignRun.open(source, campaign, outdir, "csv", client.api_name) as run:
+    with CampaignRun.open(source, campaign, outdir, "csv", client.api_name, client if preflight else None) as run:
         before = run.results().row(0, named=True)
         if before["status"] == Status.INVALID:
             # The column is the one-row sheet's own: the person typed a number, not a column.

@@ -1,0 +1,188 @@
+"""Preflight, end to end against a sandbox seeded with tests/data/resources.json: nothing is sent
+when an id is unknown, a number is not active or a template variable has no value; free Vapi
+numbers keep to US rows. The assistant `asst_reminder` says {{name}}, {{ appointment }},
+{{ clinic | upcase }}, {{date}}, {{customer.name}} and {{ name | default: 'friend' }}."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from runner.cli.commands import main
+from runner.inbox import Inbox
+from runner.planning.templates import needed_variables
+from runner.sandbox.resources import Resources
+from runner.sending.client import VapiClient
+
+from .conftest import BASE_CAMPAIGN, DATA, to_toml
+
+ENV = {"VAPI_API_KEY": "sandbox-key"}
+SHEET = (
+    "phone,name,appointment\n"
+    "+12025550100,Ava,Mon 10:00\n"
+    "+12025550101,Ben,\n"
+    "+447911123456,Cy,Tue 09:30\n"
+    "+12025550103,Di,Wed 14:00\n"
+)
+# {{name}} is the sheet's name column (a role): [variables] sends it as a variable too.
+VARIABLES = {"name": "name", "appointment": "appointment"}
+
+
+@pytest.fixture
+def seeded(sandbox: Any) -> Any:
+    return sandbox(resources=Resources.load(DATA / "resources.json"))
+
+
+def run(server: Any, folder: Path, *extra: str, sheet: str = SHEET, **changes: Any) -> Result:
+    """`vapi-campaign run` of `sheet` with the base campaign changed by `changes`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {**BASE_CAMPAIGN, "assistant_id": "asst_reminder", "requests_per_minute": 6000, **changes}
+    (folder / "campaign.toml").write_text(to_toml({k: v for k, v in data.items() if v is not None}), encoding="utf-8")
+    (folder / "leads.csv").write_text(sheet, encoding="utf-8")
+    arguments = ["run", str(folder / "leads.csv"), "-c", str(folder / "campaign.toml"), "-o", str(folder / "run")]
+    return CliRunner().invoke(main, [*arguments, "--base-url", server.url, "--yes", *extra], env=ENV)
+
+
+def posted(server: Any) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": "Bearer sandbox-key"})
+    return list(answer.json())
+
+
+def results(folder: Path) -> dict[str, dict[str, str]]:
+    with (folder / "run" / "results.csv").open(encoding="utf-8-sig") as handle:
+        return {row["phone"]: row for row in csv.DictReader(handle)}
+
+
+def test_liquid_outputs_that_need_a_value() -> None:
+    text = (
+        "{{ a }} {{b.c}} {{- d | upcase -}} {{ e | default: 'x' }} {{ 'lit' }} {{ 5 }} {{ now }} {{customer.name}}"
+        " {% assign f = 1 %}{{ f }} {% raw %}{{ g }}{% endraw %} {% for h in items %}{{ h }}{% endfor %} {{ a }}"
+    )
+    assert needed_variables(text) == ["a", "b", "d"]
+
+
+def test_a_variable_no_column_gives_stops_the_run_and_nothing_is_sent(seeded: Any, tmp_path: Path) -> None:
+    result = run(seeded, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "nothing was sent" in result.output and "Traceback" not in result.output
+    # {{name}}: the name column is a role; {{clinic}}: no column at all. Both named, with the fix.
+    assert "{{name}} (asst_reminder firstMessage) has no value in any of the 4 rows (rows 2, 3, 4, 5)" in result.output
+    assert 'write {{customer.name}}, or add name = "name" to [variables]' in result.output
+    assert "{{clinic}} (asst_reminder model.messages[0].content)" in result.output
+    assert "{{date}}" not in result.output and "customer.name}} (" not in result.output  # built-ins
+    assert posted(seeded) == []
+
+
+def test_an_empty_cell_stops_the_run_naming_its_rows(seeded: Any, tmp_path: Path) -> None:
+    overrides = {"variableValues": {"clinic": "Northside"}}
+    result = run(seeded, tmp_path, variables=VARIABLES, assistant_overrides=overrides, phone_number_id="pn_test")
+    assert result.exit_code == 2, result.output
+    assert "{{appointment}} (asst_reminder firstMessage) is empty in 1 of 4 rows (column 'appointment'): row 3;" in (
+        result.output
+    )
+    assert posted(seeded) == []
+
+
+def test_defaults_let_the_run_go_and_the_summary_says_what_was_checked(seeded: Any, tmp_path: Path) -> None:
+    """A `| default:` use (voicemailMessage's {{name}}) needs nothing; campaign defaults fill the rest."""
+    overrides = {"variableValues": {"clinic": "Northside", "appointment": "your next visit"}}
+    result = run(seeded, tmp_path, "--format", "csv", variables=VARIABLES, assistant_overrides=overrides)
+    assert result.exit_code == 0, result.output
+    assert "preflight: assistant asst_reminder: variables appointment, clinic, name: every row has a value" in (
+        result.output
+    )
+    assert "preflight: phone number pn_test: twilio, active" in result.output
+    calls = {call["customer"]["number"]: call for call in posted(seeded)}
+    assert len(calls) == 4
+    assert calls["+12025550101"]["assistantOverrides"]["variableValues"]["appointment"] == "your next visit"
+
+
+def test_unknown_ids_and_an_inactive_number_stop_before_anything_is_sent(seeded: Any, tmp_path: Path) -> None:
+    unknown = run(seeded, tmp_path / "a", assistant_id="asst_gone")
+    assert unknown.exit_code == 2, unknown.output
+    assert "assistant 'asst_gone' is not known to" in unknown.output
+    assert "used by 4 row(s) (rows 2, 3, 4, 5); fix assistant_id in the campaign file" in unknown.output
+    blocked = run(seeded, tmp_path / "b", phone_number_id="pn_blocked")
+    assert blocked.exit_code == 2 and "phone number 'pn_blocked' is blocked, not active" in blocked.output
+    number = run(seeded, tmp_path / "c", phone_number_id="pn_nowhere")
+    assert "phone number 'pn_nowhere' is not known to" in number.output
+    assert posted(seeded) == []
+    # The folder keeps no ledger of the refused plan: the corrected campaign runs in it.
+    overrides = {"variableValues": {"clinic": "Northside", "appointment": "soon"}}
+    fixed = run(seeded, tmp_path / "a", variables=VARIABLES, assistant_overrides=overrides)
+    assert fixed.exit_code == 0, fixed.output
+    assert len(posted(seeded)) == 4
+
+
+def test_a_free_number_calls_only_us_rows_and_warns_of_its_cap(seeded: Any, tmp_path: Path) -> None:
+    overrides = {"variableValues": {"clinic": "Northside", "appointment": "soon"}}
+    result = run(
+        seeded, tmp_path, "--format", "csv", variables=VARIABLES, assistant_overrides=overrides,
+        phone_number_id="pn_free",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "pn_free is a free Vapi number: it calls US numbers only" in result.output
+    assert "daily cap" in result.output
+    uk = results(tmp_path)["+447911123456"]
+    assert uk["status"] == "suppressed"
+    assert uk["reason"].startswith("international number: pn_free is a free Vapi number")
+    assert sorted(call["customer"]["number"] for call in posted(seeded)) == [
+        "+12025550100", "+12025550101", "+12025550103"
+    ]  # fmt: skip
+    again = run(seeded, tmp_path, "--format", "csv", variables=VARIABLES, assistant_overrides=overrides,
+                phone_number_id="pn_free")  # fmt: skip
+    assert again.exit_code == 0 and len(posted(seeded)) == 3  # the resumed run keeps its plan
+    assert results(tmp_path)["+447911123456"]["status"] == "suppressed"
+
+
+def test_no_preflight_sends_with_a_warning(seeded: Any, tmp_path: Path) -> None:
+    result = run(seeded, tmp_path, "--no-preflight", assistant_id="asst_gone")
+    assert "warning: --no-preflight" in result.output
+    assert len(posted(seeded)) == 4  # the sandbox's POST does not look the assistant up
+
+
+def test_plan_checks_a_transient_assistant_without_the_network(tmp_path: Path) -> None:
+    data = {**BASE_CAMPAIGN, "assistant_id": None, "assistant": {"firstMessage": "See you {{ appointment }}"}}
+    (tmp_path / "campaign.toml").write_text(to_toml({k: v for k, v in data.items() if v is not None}))
+    (tmp_path / "leads.csv").write_text(SHEET)
+    arguments = ["plan", str(tmp_path / "leads.csv"), "-c", str(tmp_path / "campaign.toml"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 2, result.output
+    assert "`run` would stop here: template variable {{appointment}} (the [assistant] firstMessage) is empty in 1" in (
+        result.output
+    )
+    assert (tmp_path / "o" / "requests.jsonl").exists()  # the plan is still written, to look at
+
+
+def test_the_inbox_fails_a_file_whose_variables_are_missing(seeded: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "campaigns" / "reminders"
+    (folder / "inbox").mkdir(parents=True)
+    data = {**BASE_CAMPAIGN, "assistant_id": "asst_reminder", "variables": VARIABLES}
+    (folder / "campaign.toml").write_text(to_toml(data))
+    dropped = folder / "inbox" / "leads.csv"
+    dropped.write_text(SHEET)
+    past = time.time() - 60
+    os.utime(dropped, (past, past))
+    with VapiClient("sandbox-key", seeded.url) as client:
+        [outcome] = Inbox(tmp_path / "campaigns", client).run_once()
+    assert outcome.state == "failed"
+    error = (folder / "failed" / "leads.csv.error.txt").read_text()
+    assert "{{clinic}}" in error and "nothing was sent" in error
+    assert posted(seeded) == []
+
+
+def test_a_single_call_is_preflighted_too(seeded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = {**BASE_CAMPAIGN, "assistant_id": "asst_gone"}
+    (tmp_path / "campaign.toml").write_text(to_toml(data))
+    arguments = ["call", "+12025550100", "-c", "campaign.toml", "--base-url", seeded.url, "--yes"]
+    result = CliRunner().invoke(main, arguments, env=ENV)
+    assert result.exit_code == 2 and "assistant 'asst_gone' is not known to" in result.output
+    assert posted(seeded) == []
