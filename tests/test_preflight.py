@@ -22,6 +22,7 @@ from runner.sandbox.resources import Resources
 from runner.sending.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, DATA, to_toml
+from .test_outcomes import wait_until_ended
 
 ENV = {"VAPI_API_KEY": "sandbox-key"}
 SHEET = (
@@ -185,4 +186,29 @@ def test_a_single_call_is_preflighted_too(seeded: Any, tmp_path: Path, monkeypat
     arguments = ["call", "+12025550100", "-c", "campaign.toml", "--base-url", seeded.url, "--yes"]
     result = CliRunner().invoke(main, arguments, env=ENV)
     assert result.exit_code == 2 and "assistant 'asst_gone' is not known to" in result.output
+    data["assistant_id"] = "asst_reminder"
+    (tmp_path / "campaign.toml").write_text(to_toml(data))
+    result = CliRunner().invoke(main, [*arguments, "--var", "clinic=Northside"], env=ENV)
+    assert result.exit_code == 2 and "{{appointment}}" in result.output and "pass --var appointment=…" in result.output
     assert posted(seeded) == []
+
+
+@pytest.mark.slow
+def test_status_retry_preflights_the_follow_ups(sandbox: Any, tmp_path: Path) -> None:
+    """The assistant is deleted after the first calls: the follow-ups are not sent, and say so."""
+    server = sandbox(resources=Resources.load(DATA / "resources.json"), dial_now=True, call_seconds=0.3, seed=5)
+    overrides = {"variableValues": {"clinic": "Northside", "appointment": "soon"}}
+    retry = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 2, "after": "0s"}
+    sheet = "phone,name\n" + "".join(f"+1202555{3000 + n:04d},P{n}\n" for n in range(16))
+    first = run(server, tmp_path, sheet=sheet, variables={"name": "name"}, assistant_overrides=overrides, retry=retry)
+    assert first.exit_code == 0, first.output
+    wait_until_ended(server)
+    sent = len(posted(server))
+    server.config.resources.assistants.pop("asst_reminder")
+    status = ["status", str(tmp_path / "run"), "--base-url", server.url, "--retry"]
+    refused = CliRunner().invoke(main, status, env=ENV)
+    assert refused.exit_code == 2, refused.output
+    assert "assistant 'asst_reminder' is not known to" in refused.output
+    assert len(posted(server)) == sent
+    looked = CliRunner().invoke(main, status[:-1], env=ENV)  # without --retry nothing is sent: no preflight
+    assert looked.exit_code == 0, looked.output

@@ -7,12 +7,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from runner.campaign import Campaign, load_campaign
-from runner.errors import InputError
+from runner.errors import InputError, PreflightError
 from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
@@ -88,7 +89,12 @@ def place_call(
     source = outdir / SHEET_NAME
     if not source.exists():
         source.write_text(text, encoding="utf-8")
-    with CampaignRun.open(source, campaign, outdir, "csv", client.api_name, client if preflight else None) as run:
+    try:
+        run = CampaignRun.open(source, campaign, outdir, "csv", client.api_name, client if preflight else None)
+    except PreflightError as exc:
+        needed = re.findall(r"template variable \{\{(\S+?)\}\}", str(exc))
+        raise PreflightError(str(exc) + "".join(f"\n  one call: pass --var {name}=…" for name in needed)) from None
+    with run:
         before = run.results().row(0, named=True)
         if before["status"] == Status.INVALID:
             # The column is the one-row sheet's own: the person typed a number, not a column.
