@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from runner.arrays import joined_bytes
 from runner.campaign import Campaign
@@ -82,38 +85,62 @@ class PlannedRequests:
     def build(self) -> list[CallRequest]:
         requests = []
         for first, customers in self._blocks():
-            for index, joined in enumerate(customers.to_list(), start=first):
+            span = range(first, min(first + REQUESTS_PER_BLOCK, len(self.ids)))
+            heads, tails = [self.heads[i] for i in span], [self.tails[i] for i in span]
+            data, ends = _texts(customers, heads, tails, self.sizes[span.start : span.stop])
+            begin = 0
+            for index, end in zip(span, ends.tolist(), strict=True):
                 rows = tuple(int(number) for number in self.numbers[index].split(","))
-                requests.append(CallRequest(self.ids[index], rows, self.heads[index] + joined + self.tails[index]))
+                requests.append(CallRequest(self.ids[index], rows, bytes(data[begin:end]).decode()))
+                begin = end
         return requests
 
     def json_lines(self) -> Iterator[memoryview]:
-        """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request.
-        What is per request is written in Python; the customers, joined by polars, are copied once."""
+        """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request
+        (`_texts`: the customers copied once, straight into the block)."""
         for first, customers in self._blocks():
-            span = range(first, first + len(customers))
-            before = [f'{{"id":"{self.ids[i]}","rows":[{self.numbers[i]}],"body":{self.heads[i]}' for i in span]
-            after = [f"{self.tails[i]}}}\n" for i in span]
-            lines = pl.concat_str([pl.Series(before, dtype=pl.String), customers, pl.Series(after, dtype=pl.String)])
-            yield joined_bytes(pl.select(lines).to_series().to_arrow())
+            span = range(first, min(first + REQUESTS_PER_BLOCK, len(self.ids)))
+            opening = [f'{{"id":"{self.ids[i]}","rows":[{self.numbers[i]}],"body":{self.heads[i]}' for i in span]
+            closing = [f"{self.tails[i]}}}\n" for i in span]
+            yield _texts(customers, opening, closing, self.sizes[span.start : span.stop])[0]
 
-    def _blocks(self) -> Iterator[tuple[int, pl.Series]]:
-        """(the first request's index, each request's customers joined by commas), a block of
-        requests at a time, so one block's memory is reused by the next."""
+    def _blocks(self) -> Iterator[tuple[int, pa.Array]]:
+        """(the first request's index, the customers of REQUESTS_PER_BLOCK requests in request
+        order, each request's in sheet order), a block at a time, so one block's memory is reused
+        by the next."""
         sent = (
             self.rows.frame.select("request", "customer")
             .filter(pl.col("request").is_not_null())
             .sort("request", maintain_order=True)
+            .get_column("customer")
         )
         start = 0
         for first in range(0, len(self.ids), REQUESTS_PER_BLOCK):
             count = sum(self.sizes[first : first + REQUESTS_PER_BLOCK])
-            block = sent.slice(start, count)
+            yield first, sent.slice(start, count).to_arrow()
             start += count
-            joined = (
-                block.group_by("request", maintain_order=True).agg(pl.col("customer").str.join(",")).sort("request")
-            )
-            yield first, joined.get_column("customer")
+
+
+def _texts(
+    customers: pa.Array, openings: list[str], closings: list[str], sizes: list[int]
+) -> tuple[memoryview, npt.NDArray[np.int64]]:
+    """Each request's text, its opening, its customers joined by commas and its closing, one after
+    the other (and the byte offset each ends at): one Arrow `take` over [openings, closings, ",",
+    customers], so each customer is copied once. `sizes`: each request's customer count."""
+    count = len(openings)
+    size = np.asarray(sizes, dtype=np.int64)
+    length = 2 * size + 1  # pieces per request: opening, customers with a comma between each, closing
+    start = np.concatenate(([0], np.cumsum(length)[:-1]))
+    order = np.full(int(length.sum()), 2 * count, dtype=np.int64)  # the comma, unless set below
+    order[start] = np.arange(count)
+    order[start + length - 1] = count + np.arange(count)
+    owner = np.repeat(np.arange(count), size)
+    rank = np.arange(len(customers)) - np.repeat(np.cumsum(size) - size, size)
+    order[start[owner] + 1 + 2 * rank] = 2 * count + 1 + np.arange(len(customers))
+    frames = pa.array([*openings, *closings, ","], pa.large_string())
+    taken = pa.concat_arrays([frames, customers.cast(pa.large_string())]).take(pa.array(order))
+    offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64, count=len(taken) + 1, offset=taken.offset * 8)
+    return joined_bytes(taken), offsets[start + length] - offsets[0]
 
 
 def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequests:
