@@ -497,6 +497,8 @@ def inbox(
 @click.option("--slow-seconds", default=90.0, show_default=True, help="How long a slow answer takes.")
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
 @click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
+@click.option("--concurrency-limit", default=10, show_default=True,
+              help="Live calls at once before subscriptionLimits say none are left (Vapi's default: 10).")  # fmt: skip
 @click.option("--opt-out-rate", default=0.0, help="Share of answered calls whose person asks not to be called again.")
 @click.option(
     "--resources",
@@ -518,6 +520,7 @@ def sandbox_command(
     slow_seconds: float,
     dial_now: bool,
     call_seconds: float,
+    concurrency_limit: int,
     opt_out_rate: float,
     resources: Path | None,
 ) -> None:
@@ -544,6 +547,7 @@ def sandbox_command(
         slow_seconds=slow_seconds,
         dial_now=dial_now,
         call_seconds=call_seconds,
+        concurrency_limit=concurrency_limit,
         opt_out_rate=opt_out_rate,
         resources=known,
     )
