@@ -151,16 +151,33 @@ class Screen:
         return Rows(frame.select(rows.frame.columns), rows.facts), suppressed
 
     def _history_rules(self, frame: pl.DataFrame) -> list[tuple[str, pl.Expr]]:
-        """ "recently called" and "calls per day", decided once per number this campaign called."""
-        called = frame.filter(PLANNED & pl.col("e164").is_in(list(self.recent_calls)))
-        found: dict[str, dict[str, str]] = {"recently called": {}, "calls per day": {}}
-        for e164 in called.get_column("e164").unique().to_list():
-            problem = self._history_problem(e164)
-            if problem is not None:
-                found[problem[0]][e164] = problem[1]
+        """ "recently called" and "calls per day": per number this campaign called, its last call
+        and its calls in the 24 hours before the start (a group_by over the history), joined back."""
+        compliance = self.campaign.compliance
+        # Flat columns: polars builds a column of lists of datetimes many times slower (3 s for 50,000).
+        numbers_called = [number for number, times in self.recent_calls.items() for _ in times]
+        times_called = [moment for times in self.recent_calls.values() for moment in times]
+        history = pl.DataFrame(
+            {"e164": pl.Series(numbers_called, dtype=pl.String), "at": pl.Series(times_called, dtype=WHEN)}
+        )
+        since = pl.lit(self.start, WHEN) - pl.col("at")
+        numbers = history.group_by("e164").agg(last=pl.col("at").max(), in_a_day=(since < timedelta(days=1)).sum())
+        recent = pl.lit(self.start, WHEN) - pl.col("last") < timedelta(days=compliance.min_days_between_calls)
+        numbers = numbers.select(
+            "e164",
+            recent=pl.when(recent).then(
+                "called " + pl.col("last").dt.strftime("%Y-%m-%d %H:%M") + " UTC, less than min_days_between_calls = "
+                f"{compliance.min_days_between_calls:g} day(s) ago"
+            ),
+            per_day=pl.when(~recent & (pl.col("in_a_day") >= compliance.max_calls_per_day)).then(
+                "already called " + pl.col("in_a_day").cast(pl.String) + " times in 24 hours (max_calls_per_day)"
+            ),
+        )
+        looked_up = frame.select("e164").join(numbers, on="e164", how="left", maintain_order="left")
+        planned = PLANNED.fill_null(False)
         return [
-            (rule, pl.col("e164").replace_strict(list(hits), list(hits.values()), default=None, return_dtype=pl.String))
-            for rule, hits in found.items()
+            (rule, pl.when(planned).then(pl.lit(looked_up.get_column(column))))
+            for rule, column in (("recently called", "recent"), ("calls per day", "per_day"))
         ]
 
     def _windows(self, pending: pl.DataFrame, facts: tuple[NumberFacts, ...], frame: pl.DataFrame) -> pl.DataFrame:
@@ -218,22 +235,6 @@ class Screen:
     def _opt_out_problem(self, cell: str) -> str | None:
         value = cell.strip()
         return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else None
-
-    def _history_problem(self, e164: str | None) -> tuple[str, str] | None:
-        compliance = self.campaign.compliance
-        times = sorted(self.recent_calls.get(e164 or "", []))
-        if not times:
-            return None
-        last = times[-1]
-        if self.start - last < timedelta(days=compliance.min_days_between_calls):
-            return "recently called", (
-                f"called {last:%Y-%m-%d %H:%M} UTC, less than min_days_between_calls = "
-                f"{compliance.min_days_between_calls:g} day(s) ago"
-            )
-        in_a_day = [t for t in times if self.start - t < timedelta(days=1)]
-        if len(in_a_day) >= compliance.max_calls_per_day:
-            return "calls per day", f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
-        return None
 
     def _zones(self, facts: NumberFacts | None, given: str) -> tuple[tuple[str, ...], str]:
         """The recipient's candidate time zones: the timezone column (stripped) beats the number's own."""
