@@ -190,7 +190,6 @@ class CampaignRun:
             raise
         run = cls(plan, folder, fmt, ledger, lock)
         run.preflight = checked
-        run.write_results()
         return run
 
     @classmethod
@@ -241,6 +240,8 @@ class CampaignRun:
         if self.plan.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
+        if self.pending().get(RequestState.PLANNED):
+            self._write()  # every row is in the sheet before the first POST, whatever happens next
         history = History(self.plan.campaign.base_dir)
         try:
             report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
