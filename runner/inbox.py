@@ -50,6 +50,7 @@ class FileOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     results: str = ""
     error: str = ""
+    warnings: list[str] = field(default_factory=list)  # what preflight warns of (a free Vapi number)
 
     @property
     def ok(self) -> bool:
@@ -192,6 +193,8 @@ class Inbox:
     def _logged(self, folder: Path, outcome: FileOutcome) -> FileOutcome:
         _log(folder, outcome)
         self.report(outcome.line())
+        for warning in outcome.warnings:
+            self.report(f"  warning: {warning}")
         return outcome
 
     def _follow_ups(self, folder: Path, skip: set[Path]) -> list[FileOutcome]:
@@ -240,6 +243,7 @@ class Inbox:
             outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
             with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name, self.preflight) as run:
                 result = run.send(self.client)
+                outcome.warnings = list(run.preflight.warnings) if run.preflight else []
         except CampaignError as exc:
             return self._quarantine(folder, path, outcome, f"the campaign file is invalid: {exc}")
         except (AuthError, NetworkError) as exc:  # preflight could not ask: not the file's fault, it stays

@@ -179,6 +179,24 @@ def test_the_inbox_fails_a_file_whose_variables_are_missing(seeded: Any, tmp_pat
     assert posted(seeded) == []
 
 
+def test_the_inbox_logs_a_free_numbers_warning(seeded: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "campaigns" / "reminders"
+    (folder / "inbox").mkdir(parents=True)
+    overrides = {"variableValues": {"clinic": "Northside", "appointment": "soon"}}
+    data = {**BASE_CAMPAIGN, "assistant_id": "asst_reminder", "phone_number_id": "pn_free", "variables": VARIABLES,
+            "assistant_overrides": overrides}  # fmt: skip
+    (folder / "campaign.toml").write_text(to_toml(data))
+    dropped = folder / "inbox" / "leads.csv"
+    dropped.write_text(SHEET)
+    os.utime(dropped, (time.time() - 60, time.time() - 60))
+    said: list[str] = []
+    with VapiClient("sandbox-key", seeded.url) as client:
+        [outcome] = Inbox(tmp_path / "campaigns", client, report=said.append).run_once()
+    assert outcome.state == "done" and outcome.counts == {"queued": 3, "suppressed": 1}
+    assert any("pn_free is a free Vapi number" in line for line in said)
+    assert "pn_free is a free Vapi number" in (folder / "inbox.log").read_text()
+
+
 def test_a_single_call_is_preflighted_too(seeded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     data = {**BASE_CAMPAIGN, "assistant_id": "asst_gone"}
