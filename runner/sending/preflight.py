@@ -90,14 +90,16 @@ def check_variables(plan: Plan, found: Preflight) -> None:
             "preflight: nothing was sent: rows would be called with template variables empty:\n  "
             + "\n  ".join(m.message() for m in missing)
         )
+    checked = []
     for assistant_id, assistant in assistants.items():
         if assistant is None:
             continue
         used = sorted({v for _, text in message_texts(assistant) for v in needed_variables(text)})
         name = assistant_id or "the [assistant]"
-        found.lines.append(
+        checked.append(
             f"assistant {name}: " + (f"variables {', '.join(used)}: every row has a value" if used else "no variables")
         )
+    found.lines[:0] = checked  # the assistants first, then the phone numbers
     if plan.campaign.target not in ("assistant_id", "assistant"):
         found.lines.append(
             f"{plan.campaign.target}: its members' messages are not fetched; [assistant_overrides] checked"
