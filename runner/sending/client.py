@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runner.errors import ApiError, AuthError, NetworkError
@@ -166,7 +167,7 @@ class VapiClient:
         if response.status_code >= 400:
             raise api_error(response)
         try:
-            return response.json()
+            return orjson.loads(response.content)  # status reads a million calls through here
         except ValueError:
             raise ApiError(response.status_code, f"answer is not JSON: {response.text[:200]}") from None
 

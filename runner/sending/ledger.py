@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from runner.errors import OutdirError, unwritable
@@ -288,7 +289,7 @@ class Ledger:
                 f"INSERT OR REPLACE INTO calls (call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS)}) "
                 f"SELECT call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS.values())} "
                 "FROM (SELECT ? AS call_id, ? AS row, ? AS data, ? AS fetched_at)",
-                [(call_id, row, json.dumps(data), moment) for call_id, row, data in calls],
+                [(call_id, row, orjson.dumps(data).decode(), moment) for call_id, row, data in calls],
             )
 
     @staticmethod
@@ -504,6 +505,12 @@ class Ledger:
 
     def unknown_rows(self) -> dict[str, list[int]]:
         """Request id -> the rows it still owns whose fate is unknown (to look for in Vapi again)."""
+        with self._lock:  # most runs have none: then no request or outcome is read into Python
+            if (
+                self._db.execute("SELECT 1 FROM outcomes WHERE status = ? LIMIT 1", (Status.UNKNOWN,)).fetchone()
+                is None
+            ):
+                return {}
         outcomes = self.outcomes()
         found: dict[str, list[int]] = {}
         for row, owner in self.owners().items():
