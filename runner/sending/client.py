@@ -113,7 +113,9 @@ class VapiClient:
 
     def create_call(self, body: Mapping[str, Any]) -> Call | CallBatchResponse:
         """POST /call: a Call for `customer`, a CallBatchResponse for `customers` (told apart by `results`)."""
-        data = self._request("POST", "/call", json=dict(body))
+        data = self._request(
+            "POST", "/call", content=orjson.dumps(dict(body)), headers={"Content-Type": "application/json"}
+        )
         try:
             if isinstance(data, dict) and "results" in data:
                 return CallBatchResponse.model_validate(data)

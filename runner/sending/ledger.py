@@ -344,8 +344,8 @@ class Ledger:
             LedgerRequest(
                 id=r[0],
                 seq=r[1],
-                body=json.loads(r[2]),
-                rows=tuple(json.loads(r[3])),
+                body=orjson.loads(r[2]),
+                rows=tuple(orjson.loads(r[3])),
                 state=r[4],
                 attempts=r[5],
                 intent_at=datetime.fromisoformat(r[6]) if r[6] else None,
@@ -471,7 +471,7 @@ class Ledger:
         with self._transaction() as db:
             db.execute(
                 "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ?, body = ? WHERE id = ?",
-                (RequestState.SENDING, moment.isoformat(), json.dumps(body), request_id),
+                (RequestState.SENDING, moment.isoformat(), orjson.dumps(body).decode(), request_id),
             )
         return moment
 
