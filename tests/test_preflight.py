@@ -16,10 +16,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli.commands import main
+from runner.errors import PreflightError
 from runner.inbox import Inbox
+from runner.planning.plan import plan_file
 from runner.planning.templates import needed_variables
 from runner.sandbox.resources import Resources
 from runner.sending.client import VapiClient
+from runner.sending.preflight import fetch
 
 from .conftest import BASE_CAMPAIGN, DATA, to_toml
 from .test_outcomes import wait_until_ended
@@ -230,3 +233,28 @@ def test_status_retry_preflights_the_follow_ups(sandbox: Any, tmp_path: Path) ->
     assert len(posted(server)) == sent
     looked = CliRunner().invoke(main, status[:-1], env=ENV)  # without --retry nothing is sent: no preflight
     assert looked.exit_code == 0, looked.output
+
+
+def test_a_key_that_may_not_read_assistants_is_told_how_to_go_on(tmp_path: Path) -> None:
+    """403 on GET /assistant: the message names --no-preflight (some keys may place calls only)."""
+    (tmp_path / "leads.csv").write_text(SHEET)
+    (tmp_path / "campaign.toml").write_text(to_toml({**BASE_CAMPAIGN, "assistant_id": "asst_reminder"}))
+    plan = plan_file(tmp_path / "leads.csv", tmp_path / "campaign.toml")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"message": "Forbidden resource", "statusCode": 403})
+
+    with (
+        VapiClient("key", "http://vapi.test", transport=httpx.MockTransport(answer)) as client,
+        pytest.raises(PreflightError, match=r"may not read assistants .*pass --no-preflight"),
+    ):
+        fetch(plan, client)
+
+
+def test_an_unknown_assistant_from_a_column_names_the_column(seeded: Any, tmp_path: Path) -> None:
+    sheet = "phone,agent\n+12025550100,asst_reminder\n+12025550101,asst_gone\n+12025550102,asst_gone\n"
+    result = run(seeded, tmp_path, sheet=sheet, columns={"assistant_id": "agent"})
+    assert result.exit_code == 2, result.output
+    assert "assistant 'asst_gone' is not known to" in result.output
+    assert "used by 2 row(s) (rows 3, 4); fix the rows' column 'agent'" in result.output
+    assert posted(seeded) == []
