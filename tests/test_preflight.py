@@ -187,7 +187,7 @@ def test_the_inbox_logs_a_free_numbers_warning(seeded: Any, tmp_path: Path) -> N
     (folder / "inbox").mkdir(parents=True)
     overrides = {"variableValues": {"clinic": "Northside", "appointment": "soon"}}
     data = {**BASE_CAMPAIGN, "assistant_id": "asst_reminder", "phone_number_id": "pn_free", "variables": VARIABLES,
-            "assistant_overrides": overrides}  # fmt: skip
+            "assistant_overrides": overrides, "requests_per_minute": 6000}  # fmt: skip
     (folder / "campaign.toml").write_text(to_toml(data))
     dropped = folder / "inbox" / "leads.csv"
     dropped.write_text(SHEET)
