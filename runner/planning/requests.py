@@ -83,7 +83,11 @@ class PlannedRequests:
         return len(self.ids)
 
     def build(self) -> list[CallRequest]:
-        requests = []
+        return list(self.each())
+
+    def each(self) -> Iterator[CallRequest]:
+        """The requests one after the other, built a block at a time (a ledger stores them as they
+        come; nothing is built if it never asks)."""
         for first, customers in self._blocks():
             span = range(first, min(first + REQUESTS_PER_BLOCK, len(self.ids)))
             heads, tails = [self.heads[i] for i in span], [self.tails[i] for i in span]
@@ -91,9 +95,8 @@ class PlannedRequests:
             begin = 0
             for index, end in zip(span, ends.tolist(), strict=True):
                 rows = tuple(int(number) for number in self.numbers[index].split(","))
-                requests.append(CallRequest(self.ids[index], rows, bytes(data[begin:end]).decode()))
+                yield CallRequest(self.ids[index], rows, bytes(data[begin:end]).decode())
                 begin = end
-        return requests
 
     def json_lines(self) -> Iterator[memoryview]:
         """requests.jsonl, a block of lines at a time: '{"id":…,"rows":[…],"body":…}' per request

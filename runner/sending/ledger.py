@@ -14,7 +14,7 @@ import io
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -267,13 +267,13 @@ class Ledger:
         seq = db.execute("SELECT COALESCE(MAX(seq), -1) FROM requests").fetchone()[0]
         db.executemany(
             "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
-            [
+            (
                 (r.id, seq + n, r.body_json, json.dumps(r.rows), RequestState.PLANNED, attempt)
                 for n, r in enumerate(requests, start=1)
-            ],
+            ),
         )
 
-    def add_requests(self, requests: Iterable[CallRequest], attempt: int) -> None:
+    def add_requests(self, requests: Sequence[CallRequest], attempt: int) -> None:
         """Follow-up attempts: new planned requests that supersede the rows' earlier ones."""
         with self._transaction() as db:
             self._insert(db, requests, attempt)

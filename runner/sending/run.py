@@ -184,7 +184,8 @@ class CampaignRun:
                 "format": fmt or "",
                 "free_numbers": json.dumps(sorted(plan.free_numbers)),
             }
-            ledger = Ledger.open(folder, plan.run_id, plan.requests, new_meta)
+            # Built only for a new ledger, a block at a time: a resumed run (and `status`) builds none.
+            ledger = Ledger.open(folder, plan.run_id, plan.planned_requests.each(), new_meta)
         except BaseException:
             lock.close()
             raise
