@@ -196,11 +196,12 @@ class Campaign(_Strict):
     @field_validator("assistant_overrides")
     @classmethod
     def _overrides(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        given = value or {}
         for key in _TEXT_OVERRIDES:
-            if key in (value or {}) and not isinstance(value[key], str):  # type: ignore[index]
+            if key in given and not isinstance(given[key], str):
                 raise ValueError(f"`{key}` must be text")
         for key in _TABLE_OVERRIDES:
-            if key in (value or {}) and not isinstance(value[key], dict):  # type: ignore[index]
+            if key in given and not isinstance(given[key], dict):
                 raise ValueError(f"`{key}` must be a table ([assistant_overrides.{key}])")
         return value
 

@@ -103,14 +103,13 @@ def _echo_plan(plan: Plan, quiet: bool) -> None:
         click.echo(line)
 
 
-def _checker(client: VapiClient, no_preflight: bool) -> VapiClient | None:
-    """The client preflight asks (None: --no-preflight, said on stderr even with -q)."""
+def _preflight(no_preflight: bool) -> bool:
+    """Whether preflight runs; skipping it is said on stderr, even with -q."""
     if no_preflight:
         click.echo(
             "warning: --no-preflight: assistants, phone numbers and template variables are not checked", err=True
         )
-        return None
-    return client
+    return not no_preflight
 
 
 def _echo_preflight(campaign_run: CampaignRun, quiet: bool) -> None:
@@ -212,7 +211,7 @@ def run(
         with (
             open_client(base_url, sandbox) as client,
             CampaignRun.open(
-                input_path, campaign_path, outdir, fmt, client.api_name, _checker(client, no_preflight)
+                input_path, campaign_path, outdir, fmt, client.api_name, client if _preflight(no_preflight) else None
             ) as campaign_run,
         ):
             _echo_plan(campaign_run.plan, quiet)
@@ -306,7 +305,7 @@ def status(
         with (
             open_client(base_url, sandbox) as client,
             # Only --retry sends: then preflight checks the follow-ups' assistants and variables.
-            CampaignRun.reopen(outdir, _checker(client, no_preflight) if retry else None) as campaign_run,
+            CampaignRun.reopen(outdir, client if retry and _preflight(no_preflight) else None) as campaign_run,
         ):
             _echo_preflight(campaign_run, quiet)
             if watch:
@@ -365,10 +364,8 @@ def call(
     _confirm(f"Call {number} now?", yes, "place the call")
     try:
         with open_client(base_url, sandbox) as client:
-            checker = _checker(client, no_preflight)
-            outcome = place_call(
-                SingleCall(number, values, name, consent, at), campaign_path, client, preflight=checker is not None
-            )
+            call_asked = SingleCall(number, values, name, consent, at)
+            outcome = place_call(call_asked, campaign_path, client, preflight=_preflight(no_preflight))
     except RunnerError as exc:
         raise _fail(exc) from None
     if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
@@ -445,7 +442,7 @@ def inbox(
     report = (lambda message: None) if quiet else click.echo
     try:
         with open_client(base_url, sandbox) as client:
-            processor = Inbox(campaigns_dir, client, settle, fmt, report, _checker(client, no_preflight) is not None)
+            processor = Inbox(campaigns_dir, client, settle, fmt, report, _preflight(no_preflight))
             if mode == "once":
                 outcomes = processor.run_once()
             else:

@@ -60,6 +60,7 @@ def missing_variables(plan: Plan, assistants: Mapping[str, Mapping[str, Any] | N
     """Every variable an assistant's messages need that some planned row lacks. `assistants`:
     the assistant of each value of the rows' assistant_id ("": the campaign's transient one);
     a key left out is checked on the campaign's overrides alone."""
+    columns = variable_columns(plan.sheet, plan.campaign)
     frame = plan.rows.frame.select("row", "assistant_id", planned=PLANNED).with_row_index("position")
     planned = frame.filter("planned")
     found: list[MissingVariable] = []
@@ -69,7 +70,7 @@ def missing_variables(plan: Plan, assistants: Mapping[str, Mapping[str, Any] | N
         for where, text in templates(assistants.get(assistant_id), plan.campaign.shared_overrides):
             used_in = where if where.startswith("[") else f"{assistant_id or 'the [assistant]'} {where}"
             for variable in needed_variables(text):
-                if variable not in seen and (missing := _lacking(plan, variable, used_in, called)) is not None:
+                if variable not in seen and (missing := _lacking(plan, columns, variable, used_in, called)):
                     found.append(missing)
                 seen.add(variable)
     return found
@@ -82,13 +83,15 @@ def local_problems(plan: Plan) -> list[str]:
     return [missing.message() for missing in missing_variables(plan, {"": assistant} if assistant else {})]
 
 
-def _lacking(plan: Plan, variable: str, used_in: str, called: pl.DataFrame) -> MissingVariable | None:
+def _lacking(
+    plan: Plan, columns: dict[str, str], variable: str, used_in: str, called: pl.DataFrame
+) -> MissingVariable | None:
     """Whether the rows `called` (row, position) lack `variable`: none do when the campaign gives
-    it a default; else those whose cell is blank, or all when no column gives it."""
+    it a default; else those whose cell is blank, or all when no column (`columns`: variable ->
+    header) gives it."""
     campaign, sheet = plan.campaign, plan.sheet
     if variable in campaign.default_variables:
         return None
-    columns = variable_columns(sheet, campaign)
     if variable not in columns:
         hint = _no_column_hint(variable, plan)
         return MissingVariable(variable, used_in, called.get_column("row").to_list(), called.height, None, hint)

@@ -198,7 +198,8 @@ class _Frames:
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
-        self._transient = dumps(target(campaign, None))[1:-1] if campaign.target != "assistant_id" else ""
+        # The target of rows with no assistant id of their own: the [assistant], a squad or a workflow.
+        self._without_id = dumps(target(campaign, None))[1:-1] if campaign.target != "assistant_id" else ""
         self._overrides = dumps(campaign.shared_overrides)[1:-1]  # its members, "" when none
         self._names: dict[int, str] = {}
         self._groups: dict[int, tuple[str, str]] = {}
@@ -222,7 +223,7 @@ class _Frames:
         body.call_body writes them)."""
         campaign = self.campaign
         assistant_id = request["assistant_id"]
-        members = [dumps(target(campaign, assistant_id))[1:-1] if assistant_id else self._transient]
+        members = [dumps(target(campaign, assistant_id))[1:-1] if assistant_id else self._without_id]
         members.append(f'"phoneNumberId":{dumps(request["phone_number_id"])}')
         overrides = [self._overrides] if self._overrides else []
         if campaign.overrides == "split" and (variables := request["variables"]) is not None:

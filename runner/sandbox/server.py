@@ -43,9 +43,8 @@ class SandboxConfig:
     call_seconds: float = 30.0  # how long a call takes from queued to ended
     concurrency_limit: int = 10
     opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
-    resources: Resources = field(
-        default_factory=Resources
-    )  # the assistants and phone numbers it knows (Resources.load)
+    # The assistants and phone numbers GET /assistant and /phone-number know (Resources.load).
+    resources: Resources = field(default_factory=Resources)
 
 
 class _Server(ThreadingHTTPServer):

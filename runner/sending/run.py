@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -147,24 +148,13 @@ class CampaignRun:
             planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
             # A resumed run keeps the free numbers of its first planning, so its requests stay the same.
             free = frozenset(json.loads(meta.get("free_numbers", "[]")))
-
-            def plan_now(free_numbers: frozenset[str]) -> Plan:
-                return plan_for(
-                    input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder,
-                    free_numbers=free_numbers,
-                )  # fmt: skip
-
-            plan = plan_now(free)
-            try:
-                checked = fetch(plan, preflight) if preflight is not None else None
-            except NetworkError as exc:
-                if not meta:  # a new run: its sheet says every row, and why none was sent
-                    write_unsent(plan, folder, fmt, str(exc))
-                raise
-            if checked is not None and not meta and checked.free_numbers:
-                plan = plan_now(checked.free_numbers)
-            if checked is not None:
-                check_variables(plan, checked)
+            plan_now = partial(
+                plan_for, input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder
+            )
+            plan = plan_now(free_numbers=free)
+            checked = None
+            if preflight is not None:
+                plan, checked = _preflighted(plan, preflight, None if meta else plan_now, folder, fmt)
             fmt = fmt or meta.get("format") or None
             write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
@@ -442,6 +432,25 @@ class CampaignRun:
         summary = summarize(results)
         path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
         return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
+
+
+def _preflighted(
+    plan: Plan, client: VapiClient, replan: Callable[..., Plan] | None, folder: Path, fmt: str | None
+) -> tuple[Plan, Preflight]:
+    """The plan once preflight (runner.sending.preflight) passed it, before its ledger exists.
+    `replan` (a new run's: plan_for with its arguments but free_numbers) plans again for the free
+    Vapi numbers found; a resumed run keeps those of its first planning. An API that cannot be
+    reached leaves a new run's sheet saying why no row was sent."""
+    try:
+        checked = fetch(plan, client)
+    except NetworkError as exc:
+        if replan is not None:
+            write_unsent(plan, folder, fmt, str(exc))
+        raise
+    if replan is not None and checked.free_numbers:
+        plan = replan(free_numbers=checked.free_numbers)
+    check_variables(plan, checked)
+    return plan, checked
 
 
 @dataclass(frozen=True)
