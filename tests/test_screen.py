@@ -255,15 +255,14 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
-    from runner.sending.history import Contact, History
+    from runner.sending.history import History
     from runner.sending.run import plan_for
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
-    History(tmp_path).record(
-        "https://api.vapi.ai",
-        tmp_path / "earlier-run",
-        [Contact("req-1", 2, "+12025550100", datetime(2030, 12, 1, 15, tzinfo=UTC), "call-1")],
-    )
+    History(tmp_path).sending(
+        "https://api.vapi.ai", str(tmp_path / "earlier-run"), "req-1", datetime(2030, 12, 1, 15, tzinfo=UTC),
+        {2: "+12025550100"},
+    )  # fmt: skip
     source = tmp_path / "in.csv"
     source.write_text("phone\n+12025550100\n")
     [result] = plan_for(source, campaign, api="https://api.vapi.ai", now=MONDAY_10_ET).row_results()

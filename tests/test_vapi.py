@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.sending.client import Call, CallBatchResponse, VapiClient, parse_retry_after
+from runner.sending.client import VapiClient, parse_retry_after
 
 
 def client_answering(status: int, content: bytes = b"", headers: dict[str, str] | None = None) -> VapiClient:
@@ -53,11 +53,23 @@ def test_retry_after_seconds_and_date() -> None:
 
 def test_shapes_told_apart_by_results_key() -> None:
     single = b'{"id":"c1","status":"queued","customer":{"number":"+12025550123"},"extra":1}'
-    batch = b'{"results":[{"id":"c1"}],"errors":[{"customer":{"number":"+1"},"error":"no"}]}'
-    assert isinstance(client_answering(201, single).create_call({}), Call)
+    batch = b'{"results":[{"id":"c1"}],"errors":[{"customer":{"number":"+1"},"error":"no"}],'
+    batch += b'"subscriptionLimits":{"remainingConcurrentCalls":0}}'
+    one = client_answering(201, single).create_call({})
+    assert [call["id"] for call in one.calls] == ["c1"] and one.errors == [] and not one.saturated
     response = client_answering(201, batch).create_call({})
-    assert isinstance(response, CallBatchResponse)
-    assert response.errors[0].message == "no"
+    assert [call["id"] for call in response.calls] == ["c1"] and response.saturated
+    assert response.errors == [{"customer": {"number": "+1"}, "error": "no"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"status": "queued"}', b'{"results": [{"id": 7}]}', b'{"results": {}}', b'{"id": "c1", "status": 3}'],
+)
+def test_an_unreadable_success_names_what_is_wrong(body: bytes) -> None:
+    with pytest.raises(ApiError) as caught:
+        client_answering(201, body).create_call({})
+    assert caught.value.status == 201 and "unreadable answer to POST /call" in caught.value.message
 
 
 def test_connection_refused_was_provably_not_sent() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -128,14 +128,15 @@ def plan_file(
     input_path: str | Path,
     campaign: Campaign | str | Path,
     now: datetime | None = None,
-    recent_calls: Mapping[str, list[datetime]] | None = None,
+    recent_calls: pl.DataFrame | None = None,
     free_numbers: Collection[str] = (),
 ) -> Plan:
     """Load, normalize, screen and group one spreadsheet: no network, no state but the files named
     (the sheet, the campaign, its do-not-call lists). Raises InputError/CampaignError.
 
     `now` is when calls may start (default: the clock); `recent_calls` is when each E.164 number was
-    last called by this campaign (the call history: `runner.sending.run.plan_for` reads it);
+    called by this campaign, a frame of `e164` and `at` (UTC) (the call history:
+    `runner.sending.run.plan_for` reads it);
     `free_numbers` the phone number ids that are free Vapi numbers, which call the US only
     (preflight finds them: runner.sending.preflight)."""
     if not isinstance(campaign, Campaign):
@@ -151,7 +152,7 @@ def plan_file(
         roles=sheet.roles,
         start=start,
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
-        recent_calls=dict(recent_calls or {}),
+        recent_calls=recent_calls,
         opt_outs=load_opt_outs(campaign),
         free_numbers=frozenset(free_numbers),
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from runner.errors import ApiError, AuthError, NetworkError
 
@@ -25,7 +26,10 @@ _BILLING_WORDS = ("insufficient credits", "billing", "payment required")
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A Vapi object read for the few fields the tool acts on: the rest is skipped, not copied
+    (a call carries its whole assistant; validating every field cost more than the POST itself)."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class Customer(_Open):
@@ -34,12 +38,6 @@ class Customer(_Open):
     extension: str | None = None
     name: str | None = None
     externalId: str | None = None
-
-
-class SubscriptionLimits(_Open):
-    concurrencyBlocked: bool | None = None
-    concurrencyLimit: int | None = None
-    remainingConcurrentCalls: int | None = None
 
 
 class Call(_Open):
@@ -52,22 +50,51 @@ class Call(_Open):
     assistantId: str | None = None
     phoneNumberId: str | None = None
     customer: Customer | None = None
-    subscriptionLimits: SubscriptionLimits | None = None
 
 
-class BatchError(_Open):
-    customer: Customer | None = None
-    error: Any = None
+@dataclass(frozen=True, slots=True)
+class Created:
+    """POST /call's answer as the submitter reads it: the calls made and the customers refused,
+    each the JSON object Vapi returned (no model per call: a batch's answer holds a thousand), and
+    the subscription's limits. One shape for a `customer` and a `customers` request."""
+
+    calls: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    limits: dict[str, Any]
 
     @property
-    def message(self) -> str:
-        return self.error if isinstance(self.error, str) else json.dumps(self.error)
+    def saturated(self) -> bool:
+        """Vapi says no concurrent call is left: the submitter pauses."""
+        return bool(self.limits.get("concurrencyBlocked")) or self.limits.get("remainingConcurrentCalls") == 0
 
 
-class CallBatchResponse(_Open):
-    results: list[Call] = []
-    errors: list[BatchError] = []
-    subscriptionLimits: SubscriptionLimits | None = None
+def created(data: Any) -> Created:
+    """Read POST /call's answer (a batch's when it has `results`, else one call); ValueError names
+    what is unreadable. Each call needs a string id and, if any, a string status."""
+    batch = isinstance(data, dict) and "results" in data
+    calls, errors = (data.get("results"), data.get("errors") or []) if batch else ([data], [])
+    limits = data.get("subscriptionLimits") if isinstance(data, dict) else None
+    if not isinstance(calls, list) or not isinstance(errors, list):
+        raise ValueError("results and errors must be lists")
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+            raise ValueError("a call without an id")
+        if not isinstance(call.get("status") or "", str):
+            raise ValueError(f"call {call['id']}: status is not a string")
+    if not all(isinstance(error, dict) for error in errors):
+        raise ValueError("an error that is not an object")
+    return Created(calls, errors, limits if isinstance(limits, dict) else {})
+
+
+def error_text(error: Any) -> str:
+    """A refused customer's `error`: Vapi sends a string, or an object."""
+    return error if isinstance(error, str) else json.dumps(error)
+
+
+def customer_of(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The `customer` object of a call or a batch error, if it is one."""
+    customer = item.get("customer")
+    return customer if isinstance(customer, dict) else None
 
 
 class VapiClient:
@@ -111,18 +138,16 @@ class VapiClient:
     def close(self) -> None:
         self._http.close()
 
-    def create_call(self, body: Mapping[str, Any]) -> Call | CallBatchResponse:
-        """POST /call: a Call for `customer`, a CallBatchResponse for `customers` (told apart by `results`)."""
+    def create_call(self, body: Mapping[str, Any]) -> Created:
+        """POST /call, for one `customer` or a batch of `customers`."""
         data = self._request(
             "POST", "/call", content=orjson.dumps(dict(body)), headers={"Content-Type": "application/json"}
         )
         try:
-            if isinstance(data, dict) and "results" in data:
-                return CallBatchResponse.model_validate(data)
-            return Call.model_validate(data)
-        except ValidationError as exc:
+            return created(data)
+        except ValueError as exc:
             # A success status with a body we cannot read: the calls may well exist.
-            raise ApiError(201, f"unreadable answer to POST /call: {exc.error_count()} problem(s)") from None
+            raise ApiError(201, f"unreadable answer to POST /call: {exc}") from None
 
     def list_calls(self, **filters: str | int | datetime | None) -> list[Call]:
         """GET /call with Vapi's filters (assistantId, phoneNumberId, limit, createdAtGe, …)."""
@@ -140,6 +165,10 @@ class VapiClient:
 
     def get_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("GET", f"/call/{call_id}"))
+
+    def get_call_data(self, call_id: str) -> dict[str, Any]:
+        """GET /call/{id} as the JSON object Vapi returns (for status: every field kept)."""
+        return self._object("GET", f"/call/{call_id}")
 
     def get_assistant(self, assistant_id: str) -> dict[str, Any]:
         """GET /assistant/{id}: the saved assistant as Vapi returns it (preflight reads its templates)."""

@@ -1,27 +1,37 @@
 """Cross-run memory in the campaign folder: whom this campaign called, when, through which API and
 from which run folder, so no other run calls a number again too soon or too often.
 
-A contact is written before its request leaves (the intent), so even a run killed mid-request is
-remembered; it gets its call id once Vapi answers, and is removed when the request provably never
-reached Vapi or Vapi refused that customer. Runs are told apart by their folder's resolved path:
-resuming a folder never suppresses its own rows, while any other folder, under any file name or
-working directory, sees them.
+A request's numbers are written before it leaves (the intent), so even a run killed mid-request is
+remembered; rows are removed when the request provably never reached Vapi, or Vapi refused that
+customer, or the call was cancelled. One row per request (its numbers as a JSON object, row ->
+number): a batch of 100 customers costs one small write, not 100. Runs are told apart by their
+folder's resolved path: resuming a folder never suppresses its own rows, while any other folder,
+under any file name or working directory, sees them.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import orjson
+import polars as pl
+
 from runner.errors import unwritable
+from runner.sending.sql_frames import paged_frame, query_frame
 
 HISTORY_FILE = "history.sqlite"
+# The call history as the screen reads it: one row per call placed (or scheduled), oldest first or not.
+RECENT_CALLS: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.Datetime("us", "UTC")}
+_AS_TEXT: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.String()}  # `at` as SQLite's strftime writes it (milliseconds, Z)
+_AT = "strftime('%Y-%m-%dT%H:%M:%fZ', called_at)"
 
-# `calls` is the table written before run folders were recorded (kept readable, never written).
+# `calls` and `contacts` are the tables of earlier versions (one row per call, per contact): kept
+# readable and forgotten from, never written.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT PRIMARY KEY,
@@ -41,18 +51,16 @@ CREATE TABLE IF NOT EXISTS contacts (
     PRIMARY KEY (run_dir, request_id, row)
 );
 CREATE INDEX IF NOT EXISTS contacts_by_api_time ON contacts (api, called_at);
+CREATE TABLE IF NOT EXISTS sends (
+    run_dir TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    api TEXT NOT NULL,
+    called_at TEXT NOT NULL,
+    numbers TEXT NOT NULL,
+    PRIMARY KEY (run_dir, request_id)
+);
+CREATE INDEX IF NOT EXISTS sends_by_api_time ON sends (api, called_at);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """One row of one request: the number it rings, and when the call may start."""
-
-    request_id: str
-    row: int
-    number: str
-    called_at: datetime
-    call_id: str = ""
 
 
 class History:
@@ -81,55 +89,81 @@ class History:
                 self._db.close()
                 self._db = None
 
-    def _write(self, statement: str, rows: list[tuple[object, ...]]) -> None:
-        if not rows:
-            return
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany(statement, rows)
+                yield db
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
-    def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> dict[str, list[datetime]]:
-        """number -> times it was called (or is scheduled) through `api` since `since`, by any run
-        but the one in `run_dir`."""
+    def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> pl.DataFrame:
+        """Every call placed (or scheduled) through `api` since `since` by any run but the one in
+        `run_dir`: a frame of `e164` and `at` (UTC), as the screen reads it (plan_file's recent_calls)."""
         if not self.path.exists():
-            return {}
+            return pl.DataFrame(schema=RECENT_CALLS)
         this_run = str(run_dir.resolve()) if run_dir is not None else ""
-        found: dict[str, list[datetime]] = {}
+        after = since.isoformat()
         with self._lock:
-            rows = (
-                self._connect()
-                .execute(
-                    "SELECT number, called_at FROM contacts WHERE api = ? AND called_at >= ? AND run_dir != ? "
-                    "UNION ALL SELECT number, called_at FROM calls WHERE api = ? AND called_at >= ?",
-                    (api, since.isoformat(), this_run, api, since.isoformat()),
-                )
-                .fetchall()
+            db = self._connect()
+            sent = paged_frame(
+                db,
+                "sends",
+                f"SELECT numbers.value AS e164, {_AT} AS at FROM sends, json_each(sends.numbers) AS numbers "
+                "WHERE sends.api = ? AND sends.called_at >= ? AND sends.run_dir != ?",
+                (api, after, this_run),
+                _AS_TEXT,
+                page=5_000,  # requests: up to 5,000,000 numbers a page
             )
-        for number, called_at in rows:
-            found.setdefault(number, []).append(datetime.fromisoformat(called_at))
-        return found
-
-    def record(self, api: str, run_dir: Path, contacts: Iterable[Contact]) -> None:
-        """Remember contacts (an intent, or a call with its id); recording one again updates its call id."""
-        folder = str(run_dir.resolve())  # once: resolving touches the file system
-        self._write(
-            "INSERT INTO contacts (run_dir, request_id, row, number, api, called_at, call_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_dir, request_id, row) DO UPDATE SET "
-            "call_id = CASE WHEN excluded.call_id != '' THEN excluded.call_id ELSE contacts.call_id END",
-            [(folder, c.request_id, c.row, c.number, api, c.called_at.isoformat(), c.call_id) for c in contacts],
+            older = query_frame(
+                db,
+                f"SELECT number AS e164, {_AT} AS at FROM contacts WHERE api = ? AND called_at >= ? AND run_dir != ? "
+                f"UNION ALL SELECT number, {_AT} FROM calls WHERE api = ? AND called_at >= ?",
+                (api, after, this_run, api, after),
+                _AS_TEXT,
+            )
+        both = pl.concat([sent, older])
+        return both.with_columns(
+            at=pl.col("at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_unit="us", time_zone="UTC")
         )
 
-    def forget(self, run_dir: Path, request_id: str, rows: Iterable[int]) -> None:
-        """Rows of a request that rang no one: never sent, or refused by Vapi."""
-        folder = str(run_dir.resolve())
-        self._write(
-            "DELETE FROM contacts WHERE run_dir = ? AND request_id = ? AND row = ?",
-            [(folder, request_id, row) for row in rows],
-        )
+    def sending(self, api: str, run_dir: str, request_id: str, called_at: datetime, numbers: Mapping[int, str]) -> None:
+        """Remember a request's numbers (row -> E.164) before it leaves; `run_dir` resolved."""
+        if not numbers:
+            return
+        text = orjson.dumps(numbers, option=orjson.OPT_NON_STR_KEYS).decode()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sends (run_dir, request_id, api, called_at, numbers) VALUES (?, ?, ?, ?, ?)",
+                (run_dir, request_id, api, called_at.isoformat(), text),
+            )
+
+    def forget(self, run_dir: str, request_id: str, rows: Iterable[int] | None = None) -> None:
+        """Rows of a request that rang no one (never sent, refused by Vapi, cancelled); None: all of
+        them. `run_dir` resolved."""
+        keys = None if rows is None else [str(row) for row in rows]
+        if keys == []:
+            return
+        where, request = "WHERE run_dir = ? AND request_id = ?", (run_dir, request_id)
+        with self._transaction() as db:  # read and rewritten in one transaction: cancel forgets from many threads
+            found = db.execute(f"SELECT numbers FROM sends {where}", request).fetchone()
+            left = {} if found is None or keys is None else orjson.loads(found[0])
+            for key in keys or ():
+                left.pop(key, None)
+            if left:
+                db.execute(f"UPDATE sends SET numbers = ? {where}", (orjson.dumps(left).decode(), *request))
+            else:
+                db.execute(f"DELETE FROM sends {where}", request)
+            if keys is None:
+                db.execute(f"DELETE FROM contacts {where}", request)
+            else:
+                db.executemany(f"DELETE FROM contacts {where} AND row = ?", [(*request, int(key)) for key in keys])

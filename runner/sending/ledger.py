@@ -10,7 +10,6 @@ provably never reached Vapi).
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import threading
@@ -28,6 +27,7 @@ from runner.errors import OutdirError, unwritable
 from runner.planning.body import dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
 from runner.sending.refresh import CallSearch
+from runner.sending.sql_frames import paged_frame
 from runner.statuses import CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
@@ -413,23 +413,12 @@ class Ledger:
             "calls", {"call_id": ("call_id", pl.String), **{name: (name, pl.String) for name in CALL_COLUMNS}}
         )
 
-    def _frame(self, table: str, columns: dict[str, tuple[str, Any]], page: int = 200_000) -> pl.DataFrame:
-        """SELECT these SQL expressions as a polars frame: SQLite writes each page of rows as one
-        NDJSON text, which polars parses in parallel against the given schema."""
+    def _frame(self, table: str, columns: dict[str, tuple[str, Any]]) -> pl.DataFrame:
+        """SELECT these SQL expressions of `table` as a polars frame (runner.sending.sql_frames)."""
         schema = {name: dtype for name, (_, dtype) in columns.items()}
-        fields = ", ".join(f"'{name}', {expression}" for name, (expression, _) in columns.items())
+        select = ", ".join(f'{expression} AS "{name}"' for name, (expression, _) in columns.items())
         with self._lock:
-            low, high = self._db.execute(f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()
-            texts = []
-            for start in range(low or 0, (high or -1) + 1, page):
-                (text,) = self._db.execute(
-                    f"SELECT group_concat(json_object({fields}), char(10)) FROM {table} WHERE rowid BETWEEN ? AND ?",
-                    (start, start + page - 1),
-                ).fetchone()
-                if text:
-                    texts.append(text)
-        frames = [pl.read_ndjson(io.BytesIO(text.encode()), schema=schema) for text in texts]
-        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+            return paged_frame(self._db, table, f"SELECT {select} FROM {table} WHERE 1", (), schema)
 
     def calls_with_flag(self, path: str, status: str) -> list[tuple[str, str, str]]:
         """(call id, number, ended at) of the fetched calls in `status` whose JSON holds true at

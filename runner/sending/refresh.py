@@ -73,9 +73,7 @@ def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -
 
 def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
     try:
-        return retrying(
-            client, f"GET /call/{call_id}", lambda: client.get_call(call_id).model_dump(mode="json", exclude_none=True)
-        )
+        return retrying(client, f"GET /call/{call_id}", lambda: client.get_call_data(call_id))
     except ApiError as exc:
         if exc.status == 404:
             return None

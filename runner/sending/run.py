@@ -35,7 +35,7 @@ from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import Contact, History
+from runner.sending.history import History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.preflight import Preflight, check_variables, fetch
@@ -327,7 +327,7 @@ class CampaignRun:
         try:
             delete_calls(
                 client, self.ledger, chosen, by or _who(), now_utc(), report,
-                lambda request_id, row: history.forget(self.outdir, request_id, [row]),
+                lambda request_id, row: history.forget(str(self.outdir.resolve()), request_id, [row]),
                 self.plan.campaign.concurrency, self.plan.campaign.requests_per_minute,
             )  # fmt: skip
         finally:
@@ -387,7 +387,13 @@ class CampaignRun:
         planned = 0
         for attempt, start, positions in due.iter_rows():
             screen = Screen(
-                campaign, self.plan.sheet.roles, start, do_not_call, {}, load_opt_outs(campaign), self.plan.free_numbers
+                campaign,
+                self.plan.sheet.roles,
+                start,
+                do_not_call,
+                None,
+                load_opt_outs(campaign),
+                self.plan.free_numbers,
             )
             again = _placeable(screen.apply(self.plan.rows.subset(positions))[0], start, campaign)
             requests = [
@@ -490,39 +496,26 @@ def _call_time(body: dict[str, Any]) -> datetime:
 
 
 class _HistoryLog:
-    """The submitter's contacts go into the campaign's call history as they happen."""
+    """The submitter's contacts go into the campaign's call history as they happen: a request's
+    numbers before it leaves, and out again for the rows that rang no one."""
 
     def __init__(self, history: History, api: str, run_folder: Path) -> None:
-        self.history, self.api, self.run_folder = history, api, run_folder
+        self.history, self.api = history, api
+        self.folder = str(run_folder.resolve())  # once: resolving touches the file system
 
     def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
-        when = _call_time(body)
-        self.history.record(
-            self.api,
-            self.run_folder,
-            [
-                Contact(request.id, row, customer["number"], when)
-                for row, customer in zip(request.rows, request.customers(), strict=True)
-                if customer.get("number")
-            ],
-        )
+        numbers = {
+            row: customer["number"]
+            for row, customer in zip(request.rows, request.customers(), strict=True)
+            if customer.get("number")
+        }
+        self.history.sending(self.api, self.folder, request.id, _call_time(body), numbers)
 
     def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
-        self.history.forget(self.run_folder, request.id, [o.row for o in outcomes if o.status == Status.FAILED])
-        numbers = dict(zip(request.rows, request.customers(), strict=True))
-        when = _call_time(request.body)  # kept from the intent when there was one
-        self.history.record(
-            self.api,
-            self.run_folder,
-            [
-                Contact(request.id, o.row, numbers[o.row]["number"], when, o.call_id)
-                for o in outcomes
-                if o.call_id and numbers[o.row].get("number")
-            ],
-        )
+        self.history.forget(self.folder, request.id, [o.row for o in outcomes if o.status == Status.FAILED])
 
     def not_sent(self, request: LedgerRequest) -> None:
-        self.history.forget(self.run_folder, request.id, request.rows)
+        self.history.forget(self.folder, request.id)
 
 
 def _lock_folder(folder: Path) -> IO[str]:

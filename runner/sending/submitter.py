@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.sending.client import Call, CallBatchResponse, Customer, VapiClient
+from runner.sending.client import Call, Created, Customer, VapiClient, customer_of, error_text
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.statuses import CallStatus, RequestState, Status
 
@@ -318,26 +318,22 @@ class Submitter:
             )
         self.stop.set()
 
-    def _record(self, request: LedgerRequest, response: Call | CallBatchResponse) -> None:
+    def _record(self, request: LedgerRequest, response: Created) -> None:
         matcher = RowMatcher(request)
         outcomes: dict[int, RowOutcome] = {}
-        if isinstance(response, Call):
-            calls, errors, limits = [response], [], response.subscriptionLimits
-        else:
-            calls, errors, limits = response.results, response.errors, response.subscriptionLimits
-        for call in calls:
-            row = matcher.row_for(call.customer) if len(request.rows) > 1 else request.rows[0]
+        for call in response.calls:
+            row = matcher.row_for(customer_of(call)) if len(request.rows) > 1 else request.rows[0]
             if row is not None:
-                outcomes[row] = RowOutcome(row, call.status or CallStatus.QUEUED, "", call.id)
-        for error in errors:
-            row = matcher.row_for(error.customer)
+                outcomes[row] = RowOutcome(row, call.get("status") or CallStatus.QUEUED, "", call["id"])
+        for error in response.errors:
+            row = matcher.row_for(customer_of(error))
             if row is not None:
-                outcomes[row] = RowOutcome(row, Status.FAILED, f"refused by Vapi: {error.message}")
+                outcomes[row] = RowOutcome(row, Status.FAILED, f"refused by Vapi: {error_text(error.get('error'))}")
         for row in request.rows:
             outcomes.setdefault(row, RowOutcome(row, Status.UNKNOWN, "Vapi's answer did not mention this customer"))
         self.ledger.record_sent(request.id, list(outcomes.values()))
         self.contacts.settled(request, list(outcomes.values()))
-        if limits and (limits.concurrencyBlocked or limits.remainingConcurrentCalls == 0):
+        if response.saturated:
             self.pacer.pause(self.options.limits_pause)
 
     # --- reconciliation ------------------------------------------------------------------------
