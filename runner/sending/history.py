@@ -25,9 +25,10 @@ from runner.errors import unwritable
 from runner.sending.sql_frames import paged_frame, query_frame
 
 HISTORY_FILE = "history.sqlite"
-# The call history as the screen reads it: one row per call placed (or scheduled), oldest first or not.
+# The call history as the screen reads it: one row per call placed (or scheduled), in no order.
 RECENT_CALLS: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.Datetime("us", "UTC")}
-_AS_TEXT: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.String()}  # `at` as SQLite's strftime writes it (milliseconds, Z)
+# `at` as SQLite's strftime writes it (milliseconds, Z), parsed by polars.
+_AS_TEXT: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.String()}
 _AT = "strftime('%Y-%m-%dT%H:%M:%fZ', called_at)"
 
 # `calls` and `contacts` are the tables of earlier versions (one row per call, per contact): kept

@@ -79,9 +79,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
 
 @dataclass(frozen=True, slots=True)
 class LedgerRequest:
+    """One request as the ledger holds it. The body stays JSON text until it is used: a run holds
+    every planned request at once, and parsed they would be a dict per customer."""
+
     id: str
     seq: int
-    body: dict[str, Any]
+    body_text: str
     rows: tuple[int, ...]
     state: str
     attempts: int
@@ -89,8 +92,16 @@ class LedgerRequest:
     error: str
     attempt: int
 
-    def customers(self) -> list[dict[str, Any]]:
-        return list(self.body.get("customers") or [self.body["customer"]])
+    @property
+    def body(self) -> dict[str, Any]:
+        """The body, parsed anew on each use (keep it while you need it)."""
+        parsed: dict[str, Any] = orjson.loads(self.body_text)
+        return parsed
+
+
+def customers_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A POST /call body's customers: its batch, or its one customer."""
+    return list(body.get("customers") or [body["customer"]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +355,7 @@ class Ledger:
             LedgerRequest(
                 id=r[0],
                 seq=r[1],
-                body=orjson.loads(r[2]),
+                body_text=r[2],
                 rows=tuple(orjson.loads(r[3])),
                 state=r[4],
                 attempts=r[5],
@@ -454,13 +465,16 @@ class Ledger:
         with self._transaction() as db:
             db.execute("UPDATE cancellations SET state = ?, error = ? WHERE call_id = ?", (state, error, call_id))
 
-    def mark_sending(self, request_id: str, body: dict[str, Any]) -> datetime:
-        """Commit the intent (and the exact body) before the request leaves; returns the intent time."""
+    def mark_sending(self, request_id: str, body: dict[str, Any] | None = None) -> datetime:
+        """Commit the intent before the request leaves, and the exact body when it is not the one
+        planned (None: it is); returns the intent time."""
         moment = now_utc()
+        text = None if body is None else orjson.dumps(body).decode()
         with self._transaction() as db:
             db.execute(
-                "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ?, body = ? WHERE id = ?",
-                (RequestState.SENDING, moment.isoformat(), orjson.dumps(body).decode(), request_id),
+                "UPDATE requests SET state = ?, attempts = attempts + 1, intent_at = ?, body = coalesce(?, body) "
+                "WHERE id = ?",
+                (RequestState.SENDING, moment.isoformat(), text, request_id),
             )
         return moment
 
@@ -524,13 +538,14 @@ class Ledger:
                 if request.intent_at is not None and request.intent_at > sent_before:
                     held += len(rows)
                     continue
+                planned = request.body
                 keep = [
                     (row, customer)
-                    for row, customer in zip(request.rows, request.customers(), strict=True)
+                    for row, customer in zip(request.rows, customers_of(planned), strict=True)
                     if row in rows
                 ]
                 seq += 1
-                body = with_customers(request.body, [customer for _, customer in keep])
+                body = with_customers(planned, [customer for _, customer in keep])
                 rows_sent = [row for row, _ in keep]
                 db.execute(
                     "INSERT INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",

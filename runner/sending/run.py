@@ -36,7 +36,7 @@ from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import History
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, customers_of, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.preflight import Preflight, check_variables, fetch
 from runner.sending.refresh import fetch_calls, list_calls
@@ -506,7 +506,7 @@ class _HistoryLog:
     def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
         numbers = {
             row: customer["number"]
-            for row, customer in zip(request.rows, request.customers(), strict=True)
+            for row, customer in zip(request.rows, customers_of(body), strict=True)
             if customer.get("number")
         }
         self.history.sending(self.api, self.folder, request.id, _call_time(body), numbers)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.sending.client import Call, Created, Customer, VapiClient, customer_of, error_text
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, customers_of, now_utc
 from runner.statuses import CallStatus, RequestState, Status
 
 RETRY_STATUSES = (429, 503)
@@ -122,9 +122,9 @@ class RowMatcher:
     (each attempt has its own, so a follow-up is never taken for an earlier attempt's call), else by
     the number."""
 
-    def __init__(self, request: LedgerRequest) -> None:
+    def __init__(self, request: LedgerRequest, body: dict[str, Any]) -> None:
         self._rows: dict[str, int] = {}
-        for row, customer in zip(request.rows, request.customers(), strict=True):
+        for row, customer in zip(request.rows, customers_of(body), strict=True):
             for key in _keys(customer):
                 self._rows.setdefault(key, row)
 
@@ -242,7 +242,8 @@ class Submitter:
             self.pacer.wait(self.stop)
             if self.stop.is_set():
                 return
-            body = current_schedule(request.body, now_utc())
+            planned = request.body
+            body = current_schedule(planned, now_utc())
             if body is None:
                 reason = (
                     "not sent: its calling window closed before it could be sent; run again with a new "
@@ -252,14 +253,14 @@ class Submitter:
                 return
             # The history first: a contact remembered but never made only holds other runs back.
             self.contacts.sending(request, body)
-            intent = self.ledger.mark_sending(request.id, body)
+            intent = self.ledger.mark_sending(request.id, None if body is planned else body)
             self.report.attempted += 1
             try:
                 response = self.client.create_call(body)
             except NetworkError as exc:
                 if exc.maybe_sent:
                     self._answer()
-                    self._reconcile(request, str(exc), intent)
+                    self._reconcile(request, str(exc), intent, body=body)
                     return
                 retry_after = None
                 error = str(exc)
@@ -274,7 +275,7 @@ class Submitter:
                 if exc.status in RETRY_STATUSES:
                     retry_after, error = exc.retry_after, str(exc)
                 elif exc.status >= 500 or exc.status < 400:  # 5xx, or a success we could not read
-                    self._reconcile(request, str(exc), intent)
+                    self._reconcile(request, str(exc), intent, body=body)
                     return
                 else:
                     self.ledger.record_rejected(
@@ -284,7 +285,7 @@ class Submitter:
                     return
             else:
                 self._answer()
-                self._record(request, response)
+                self._record(request, body, response)
                 return
             self._not_sent(request, f"not sent after {attempt} attempt(s): {error}")
             if attempt == self.options.max_attempts or self.stop.is_set():
@@ -318,8 +319,8 @@ class Submitter:
             )
         self.stop.set()
 
-    def _record(self, request: LedgerRequest, response: Created) -> None:
-        matcher = RowMatcher(request)
+    def _record(self, request: LedgerRequest, body: dict[str, Any], response: Created) -> None:
+        matcher = RowMatcher(request, body)
         outcomes: dict[int, RowOutcome] = {}
         for call in response.calls:
             row = matcher.row_for(customer_of(call)) if len(request.rows) > 1 else request.rows[0]
@@ -343,19 +344,21 @@ class Submitter:
         error: str,
         intent: datetime | None = None,
         rows: list[int] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
         """Look for the request's calls in GET /call (twice, a moment apart) before deciding. `rows`:
         only these rows are in doubt (a re-check of unknown rows); the others keep their outcome."""
         intent = intent or request.intent_at or now_utc()
         wanted = rows if rows is not None else list(request.rows)
-        matcher = RowMatcher(request)
+        body = body or request.body
+        matcher = RowMatcher(request, body)
         found: dict[int, Call] = {}
         looked = False
         for look in range(2):
             if look:
                 time.sleep(self.options.reconcile_delay)
             try:
-                calls = self._calls_since(request, intent - timedelta(seconds=self.options.clock_skew))
+                calls = self._calls_since(body, intent - timedelta(seconds=self.options.clock_skew))
             except (ApiError, NetworkError):
                 continue
             looked = True
@@ -384,10 +387,10 @@ class Submitter:
         self.ledger.record_unknown(request.id, error, outcomes)
         self.contacts.settled(request, outcomes)
 
-    def _calls_since(self, request: LedgerRequest, start: datetime) -> list[Call]:
-        filters: dict[str, str] = {"phoneNumberId": request.body.get("phoneNumberId", "")}
-        if request.body.get("assistantId"):
-            filters["assistantId"] = request.body["assistantId"]
+    def _calls_since(self, body: dict[str, Any], start: datetime) -> list[Call]:
+        filters: dict[str, str] = {"phoneNumberId": body.get("phoneNumberId", "")}
+        if body.get("assistantId"):
+            filters["assistantId"] = body["assistantId"]
         end = now_utc() + timedelta(seconds=self.options.clock_skew)
         return self._window(filters, start, end)
 
