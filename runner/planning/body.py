@@ -150,9 +150,15 @@ def with_customers(body: dict[str, Any], customers: list[dict[str, Any]]) -> dic
     return frame
 
 
+def customers_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A body's customers: its batch, or its one customer."""
+    return list(body.get("customers") or [body["customer"]])
+
+
 def followup_body(body: dict[str, Any], attempt: int) -> dict[str, Any]:
     """A follow-up's body: the first attempt's, each customer's externalId naming the attempt, so
     the call of attempt 1 is never taken for attempt 2's when Vapi's call list is searched."""
-    customers = body.get("customers") or [body["customer"]]
-    renamed = [{**c, "externalId": f"{c['externalId']}-a{attempt}"} if c.get("externalId") else c for c in customers]
+    renamed = [
+        {**c, "externalId": f"{c['externalId']}-a{attempt}"} if c.get("externalId") else c for c in customers_of(body)
+    ]
     return with_customers(body, renamed)

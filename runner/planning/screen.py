@@ -88,7 +88,7 @@ class Screen:
     roles: dict[str, str]
     start: datetime  # the earliest moment a call may be placed
     do_not_call: dict[str, str]
-    recent_calls: pl.DataFrame | None  # e164, at (UTC): the call history (History.calls_since)
+    recent_calls: pl.DataFrame | None = None  # e164, at (UTC): the call history (History.calls_since)
     opt_outs: dict[str, str] = field(default_factory=dict)  # E.164 -> reason (load_opt_outs)
     free_numbers: frozenset[str] = frozenset()  # phone number ids preflight found to be free Vapi numbers
 

@@ -24,7 +24,7 @@ import orjson
 import polars as pl
 
 from runner.errors import OutdirError, unwritable
-from runner.planning.body import dumps, request_id, with_customers
+from runner.planning.body import customers_of, dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
 from runner.sending.refresh import CallSearch
 from runner.sending.sql_frames import paged_frame
@@ -97,11 +97,6 @@ class LedgerRequest:
         """The body, parsed anew on each use (keep it while you need it)."""
         parsed: dict[str, Any] = orjson.loads(self.body_text)
         return parsed
-
-
-def customers_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """A POST /call body's customers: its batch, or its one customer."""
-    return list(body.get("customers") or [body["customer"]])
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ import polars as pl
 from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, NetworkError, OutdirError, unwritable
 from runner.hours import HORIZON
-from runner.planning.body import dumps, followup_body, request_id
+from runner.planning.body import customers_of, dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests, write_unsent
 from runner.planning.requests import CallRequest, build_requests
@@ -36,7 +36,7 @@ from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import History
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, customers_of, now_utc
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.preflight import Preflight, check_variables, fetch
 from runner.sending.refresh import fetch_calls, list_calls
@@ -323,11 +323,11 @@ class CampaignRun:
         a corrected campaign can call those rows again. Safe to repeat. Rewrites the sheet."""
         self.refresh(client)
         chosen, report = targets(self.results(), self.ledger.cancellations_frame())
-        history = History(self.plan.campaign.base_dir)
+        history, folder = History(self.plan.campaign.base_dir), str(self.outdir.resolve())
         try:
             delete_calls(
                 client, self.ledger, chosen, by or _who(), now_utc(), report,
-                lambda request_id, row: history.forget(str(self.outdir.resolve()), request_id, [row]),
+                lambda request_id, row: history.forget(folder, request_id, [row]),
                 self.plan.campaign.concurrency, self.plan.campaign.requests_per_minute,
             )  # fmt: skip
         finally:
@@ -387,14 +387,9 @@ class CampaignRun:
         planned = 0
         for attempt, start, positions in due.iter_rows():
             screen = Screen(
-                campaign,
-                self.plan.sheet.roles,
-                start,
-                do_not_call,
-                None,
-                load_opt_outs(campaign),
-                self.plan.free_numbers,
-            )
+                campaign, self.plan.sheet.roles, start, do_not_call,
+                opt_outs=load_opt_outs(campaign), free_numbers=self.plan.free_numbers,
+            )  # fmt: skip
             again = _placeable(screen.apply(self.plan.rows.subset(positions))[0], start, campaign)
             requests = [
                 CallRequest(

@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
+from runner.planning.body import customers_of
 from runner.sending.client import Call, Created, Customer, VapiClient, customer_of, error_text
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, customers_of, now_utc
+from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.statuses import CallStatus, RequestState, Status
 
 RETRY_STATUSES = (429, 503)
