@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from plan_bench import make_input
 
 from runner.planning.plan import write_plan
-from runner.sending.ledger import CALL_COLUMNS
+from runner.sending.call_fields import call_fields
+from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun
 
 CAMPAIGN = """name = "Results bench"
@@ -56,11 +57,12 @@ def fill_ledger(ledger: Path) -> int:
                     "cost": 0.0123 * (row % 7), "analysis": {"summary": f"Talked with row {row}.",
                                                               "successEvaluation": "true"},
                 }  # fmt: skip
-                calls.append((call_id, row, json.dumps(data), "2026-12-01T16:00:00+00:00"))
+                calls.append((row, call_fields(data)))
         db.execute("UPDATE requests SET state = 'sent', attempts = 1")
         db.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)", outcomes)
-        db.executemany("INSERT INTO calls (call_id, row, data, fetched_at) VALUES (?, ?, ?, ?)", calls)
-        db.execute("UPDATE calls SET " + ", ".join(f"{name} = {sql}" for name, sql in CALL_COLUMNS.items()))
+    stored = Ledger(ledger)
+    stored.store_calls(calls)  # as status stores them
+    stored.close()
     return len(outcomes)
 
 

@@ -221,7 +221,7 @@ def test_status_sandbox_is_the_same_from_any_working_directory(
     assert result.exit_code == 0, result.output
     assert "not known" not in result.output
     ledger = Ledger(tmp_path / "run" / LEDGER_FILE)
-    assert len(ledger.calls()) == 2  # both calls fetched: the sandbox that placed them answered
+    assert ledger.calls_frame().height == 2  # both calls fetched: the sandbox that placed them answered
     ledger.close()
 
 

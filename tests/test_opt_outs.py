@@ -66,3 +66,31 @@ def test_opt_outs_found_by_status_suppress_those_numbers_in_a_new_sheet(tmp_path
         assert rows[number].reason.startswith("opted out on 20") and "(opt-outs.csv)" in rows[number].reason
     assert rows["+12025550199"].status == "suppressed" and rows["+12025550199"].reason == "opted out (opt-outs.csv)"
     assert {r.status for n, r in rows.items() if n not in opted and n != "+12025550199"} == {"planned"}
+
+
+def test_a_run_records_opt_outs_before_it_plans_follow_ups(tmp_path: Path, sandbox: Any) -> None:
+    """The nightly `run` of a campaign with follow-ups looks at the calls itself: those who opted
+    out are on the list before any follow-up is planned, with no `status` in between."""
+    server = sandbox(dial_now=True, call_seconds=0.1, opt_out_rate=0.5, seed=3)
+    retry = {"on": ["customer-did-not-answer", "customer-busy", "voicemail"], "max_attempts": 2, "after": "0s"}
+    campaign = tmp_path / "campaign.toml"
+    settings = {**BASE_CAMPAIGN, "batch_size": 10, "requests_per_minute": 10_000, "retry": retry}
+    campaign.write_text(to_toml(settings), encoding="utf-8")
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n" + "\n".join(NUMBERS) + "\n", encoding="utf-8")
+    outdir = tmp_path / "run"
+    with VapiClient("sandbox-key", server.url) as client:
+        with CampaignRun.open(source, campaign, outdir) as run:
+            run.send(client, SubmitOptions(requests_per_minute=10_000))
+        headers = {"Authorization": "Bearer sandbox-key"}
+        for _ in range(200):
+            calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json()
+            if all(call["status"] == "ended" for call in calls):
+                break
+            time.sleep(0.05)
+        opted = {c["customer"]["number"] for c in calls if (c.get("analysis") or {}).get("structuredData")}
+        assert opted
+        with CampaignRun.open(source, campaign, outdir) as run:
+            run.send(client, SubmitOptions(requests_per_minute=10_000))
+    with (tmp_path / "opt-outs.csv").open(encoding="utf-8", newline="") as handle:
+        assert {line[0] for line in list(csv.reader(handle))[1:]} == opted

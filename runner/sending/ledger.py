@@ -26,9 +26,10 @@ import polars as pl
 from runner.errors import OutdirError, unwritable
 from runner.planning.body import customers_of, dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
+from runner.sending.call_fields import CALL_COLUMNS, STORED_FIELDS, CallFields, call_fields
 from runner.sending.refresh import CallSearch
 from runner.sending.sql_frames import paged_frame
-from runner.statuses import CancelState, RequestState, Status
+from runner.statuses import CallStatus, CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
 TRANSIENT_ASSISTANT = "transient assistant"  # the assistant named for a request with no assistantId
@@ -38,7 +39,25 @@ _WHO_ANSWERS = (
     "CASE WHEN json_extract(body, '$.squad') IS NOT NULL THEN 'transient squad' END"
 )
 
-_SCHEMA = """
+# One row per spreadsheet row: the fields kept of its latest call (runner.sending.call_fields).
+_CALLS_TABLE = """
+CREATE TABLE IF NOT EXISTS calls (
+    row INTEGER PRIMARY KEY,
+    fetched_at TEXT NOT NULL,
+    call_id TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT '',
+    ended_reason TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL DEFAULT '',
+    ended_at TEXT NOT NULL DEFAULT '',
+    duration_s TEXT NOT NULL DEFAULT '',
+    cost TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    success_evaluation TEXT NOT NULL DEFAULT '',
+    number TEXT NOT NULL DEFAULT '',
+    structured_data TEXT
+);
+"""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
@@ -52,12 +71,7 @@ CREATE TABLE IF NOT EXISTS requests (
     error TEXT NOT NULL DEFAULT '',
     attempt INTEGER NOT NULL DEFAULT 1
 );
-CREATE TABLE IF NOT EXISTS calls (
-    call_id TEXT PRIMARY KEY,
-    row INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    fetched_at TEXT NOT NULL
-);
+{_CALLS_TABLE}
 CREATE TABLE IF NOT EXISTS cancellations (
     call_id TEXT PRIMARY KEY,
     row INTEGER NOT NULL,
@@ -75,6 +89,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     call_id TEXT NOT NULL DEFAULT ''
 );
 """
+_STORE_CALL = (
+    f"INSERT OR REPLACE INTO calls (row, fetched_at, {', '.join(STORED_FIELDS)}) "
+    f"VALUES (?, ?, {', '.join('?' * len(STORED_FIELDS))})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,39 +153,6 @@ class Progress:
         ]
 
 
-def _call_columns() -> dict[str, str]:
-    """The results sheet's columns of a fetched call, as SQL over its JSON `data`: duration in
-    whole seconds, cost as %g, the analysis as str() showed it. Worked out once, when stored."""
-    text = "coalesce(json_extract(data, '$.{}'), '')".format
-    started, ended = "json_extract(data, '$.startedAt')", "json_extract(data, '$.endedAt')"
-    return {
-        "status": text("status"),
-        "ended_reason": text("endedReason"),
-        "started_at": text("startedAt"),
-        "ended_at": text("endedAt"),
-        "duration_s": (
-            f"CASE WHEN coalesce({started}, '') != '' AND coalesce({ended}, '') != '' "
-            f"THEN printf('%.0f', (julianday({ended}) - julianday({started})) * 86400) ELSE '' END"
-        ),
-        "cost": "coalesce(printf('%g', json_extract(data, '$.cost')), '')",
-        "summary": _python_text("$.analysis.summary"),
-        "success_evaluation": _python_text("$.analysis.successEvaluation"),
-    }
-
-
-def _python_text(path: str) -> str:
-    """SQL for `str(value or "")` of a JSON value, as the results sheet has always shown it."""
-    value = f"json_extract(data, '{path}')"
-    return (
-        f"CASE json_type(data, '{path}') WHEN 'text' THEN {value} WHEN 'true' THEN 'True' "
-        f"WHEN 'integer' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END "
-        f"WHEN 'real' THEN CASE WHEN {value} != 0 THEN CAST({value} AS TEXT) ELSE '' END ELSE '' END"
-    )
-
-
-CALL_COLUMNS = _call_columns()
-
-
 def _as_named(*columns: str) -> dict[str, tuple[str, Any]]:
     """Table columns read as they are, for Ledger._frame: `row` an integer, the others text."""
     return {name: (name, pl.Int64 if name == "row" else pl.String) for name in columns}
@@ -194,20 +179,22 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-            self._add_call_columns()
+            self._migrate_calls()
         except sqlite3.Error as exc:
             raise unwritable(path.parent, f"the ledger {path.name}", exc) from None
 
-    def _add_call_columns(self) -> None:
-        """A ledger written before the calls' columns were kept gets them, filled from the JSON."""
+    def _migrate_calls(self) -> None:
+        """A ledger of an earlier version kept each call's whole JSON, keyed by call id: its calls
+        become the fields kept now (runner.sending.call_fields), one row per spreadsheet row (the
+        row's latest call fetched), in one transaction."""
         present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-        missing = {name: sql for name, sql in CALL_COLUMNS.items() if name not in present}
-        if not missing:
+        if "data" not in present:
             return
         self._db.execute("BEGIN IMMEDIATE")
-        for name in missing:
-            self._db.execute(f"ALTER TABLE calls ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
-        self._db.execute("UPDATE calls SET " + ", ".join(f"{name} = {sql}" for name, sql in missing.items()))
+        old = self._db.execute("SELECT row, data, fetched_at FROM calls ORDER BY fetched_at").fetchall()
+        self._db.execute("DROP TABLE calls")
+        self._db.execute(_CALLS_TABLE)
+        self._db.executemany(_STORE_CALL, [(row, at, *call_fields(orjson.loads(data))) for row, data, at in old])
         self._db.execute("COMMIT")
 
     @staticmethod
@@ -287,16 +274,12 @@ class Ledger:
                 "DELETE FROM outcomes WHERE row = ?", [(row,) for request in requests for row in request.rows]
             )
 
-    def store_calls(self, calls: Iterable[tuple[str, int, dict[str, Any]]]) -> None:
-        """(call id, row, the call as GET /call/{id} returned it)."""
+    def store_calls(self, calls: Iterable[tuple[int, CallFields]]) -> None:
+        """(row, the fields kept of its call: call_fields of the call as Vapi returned it). A row
+        keeps its latest call: a follow-up's call replaces the earlier attempt's."""
         moment = now_utc().isoformat()
         with self._transaction() as db:
-            db.executemany(
-                f"INSERT OR REPLACE INTO calls (call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS)}) "
-                f"SELECT call_id, row, data, fetched_at, {', '.join(CALL_COLUMNS.values())} "
-                "FROM (SELECT ? AS call_id, ? AS row, ? AS data, ? AS fetched_at)",
-                [(call_id, row, orjson.dumps(data).decode(), moment) for call_id, row, data in calls],
-            )
+            db.executemany(_STORE_CALL, [(row, moment, *fields) for row, fields in calls])
 
     @staticmethod
     def awaits_outcomes(outdir: Path, retry_on: list[str], max_attempts: int) -> bool:
@@ -309,18 +292,12 @@ class Ledger:
         query = f"""
             SELECT 1 FROM outcomes o
             JOIN requests r ON r.id = o.request_id
-            LEFT JOIN calls c ON c.call_id = o.call_id
+            LEFT JOIN calls c ON c.row = o.row AND c.call_id = o.call_id
             WHERE o.call_id != '' AND (
-                c.data IS NULL OR json_extract(c.data, '$.status') != 'ended'
-                OR (json_extract(c.data, '$.endedReason') IN ({marks}) AND r.attempt < ?)
+                c.status IS NULL OR c.status != 'ended' OR (c.ended_reason IN ({marks}) AND r.attempt < ?)
             ) LIMIT 1"""
         with closing(sqlite3.connect(path, timeout=30)) as db:
             return db.execute(query, (*retry_on, max_attempts)).fetchone() is not None
-
-    def calls(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT call_id, data FROM calls").fetchall()
-        return {call_id: json.loads(data) for call_id, data in rows}
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -415,9 +392,20 @@ class Ledger:
     def calls_frame(self) -> pl.DataFrame:
         """One row per fetched call: its id, status and the outcome columns, as the results sheet
         shows them (see CALL_COLUMNS)."""
-        return self._frame(
-            "calls", {"call_id": ("call_id", pl.String), **{name: (name, pl.String) for name in CALL_COLUMNS}}
+        return self._frame("calls", _as_named("call_id", *CALL_COLUMNS))
+
+    def unfinished_frame(self) -> pl.DataFrame:
+        """(row, call_id) of every call a row was given that was not seen ended and not cancelled:
+        the calls `status` looks for (joined in SQLite, on the calls' row key)."""
+        schema = {"row": pl.Int64, "call_id": pl.String}
+        select = (
+            "SELECT outcomes.row AS row, outcomes.call_id AS call_id FROM outcomes "
+            "LEFT JOIN calls ON calls.row = outcomes.row AND calls.call_id = outcomes.call_id "
+            "WHERE outcomes.call_id != '' AND coalesce(calls.status, '') != ? AND NOT EXISTS ("
+            "SELECT 1 FROM cancellations WHERE cancellations.call_id = outcomes.call_id AND cancellations.state = ?)"
         )
+        with self._lock:
+            return paged_frame(self._db, "outcomes", select, (CallStatus.ENDED, CancelState.CANCELLED), schema)
 
     def _frame(self, table: str, columns: dict[str, tuple[str, Any]]) -> pl.DataFrame:
         """SELECT these SQL expressions of `table` as a polars frame (runner.sending.sql_frames)."""
@@ -427,13 +415,12 @@ class Ledger:
             return paged_frame(self._db, table, f"SELECT {select} FROM {table} WHERE 1", (), schema)
 
     def calls_with_flag(self, path: str, status: str) -> list[tuple[str, str, str]]:
-        """(call id, number, ended at) of the fetched calls in `status` whose JSON holds true at
-        `path` (a SQLite JSON path): a few per run, the opt-outs."""
+        """(call id, number, ended at) of the fetched calls in `status` whose analysis.structuredData
+        holds true at `path` (a SQLite JSON path into it): a few per run, the opt-outs."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT call_id, coalesce(json_extract(data, '$.customer.number'), ''), "
-                "coalesce(json_extract(data, '$.endedAt'), '') FROM calls "
-                "WHERE json_extract(data, '$.status') = ? AND json_extract(data, ?) = 1",
+                "SELECT call_id, number, ended_at FROM calls WHERE status = ? AND structured_data IS NOT NULL "
+                "AND json_extract(structured_data, ?) = 1",
                 (status, path),
             ).fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]

@@ -1,10 +1,11 @@
 """The campaign's own do-not-call list of people who said, on a call, not to be called again
 (TCPA: a revoked consent must be honoured by any reasonable means).
 
-`status` finds them: an ended call whose analysis.structuredData holds the campaign's opt-out
-field ([compliance] opt_out_field) set to true. Their numbers are appended to opt-outs.csv beside
-the campaign file (number, when, call id, run folder), in one write per look, never rewriting
-what is there: lines a person adds by hand are kept, and honoured as well."""
+Every look at the calls finds them (`status`, and `run` before it plans follow-ups): an ended
+call whose analysis.structuredData holds the campaign's opt-out field ([compliance]
+opt_out_field) set to true. Their numbers are appended to opt-outs.csv beside the campaign file
+(number, when, call id, run folder), in one write per look, never rewriting what is there: lines
+a person adds by hand are kept, and honoured as well."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def record_opt_outs(ledger: Ledger, campaign: Campaign, run_dir: Path) -> int:
     field = campaign.compliance.opt_out_field
     listed = load_opt_outs(campaign)
     new: list[list[str]] = []
-    for call_id, number, ended_at in ledger.calls_with_flag(f'$.analysis.structuredData."{field}"', CallStatus.ENDED):
+    for call_id, number, ended_at in ledger.calls_with_flag(f'$."{field}"', CallStatus.ENDED):
         if number and number not in listed:
             listed[number] = ""
             new.append([number, ended_at or datetime.now().astimezone().isoformat(), call_id, str(run_dir)])

@@ -32,6 +32,7 @@ from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests, write_unsent
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
+from runner.sending.call_fields import CallFields, call_fields
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
@@ -39,7 +40,7 @@ from runner.sending.history import History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.preflight import Preflight, check_variables, fetch
-from runner.sending.refresh import fetch_calls, list_calls
+from runner.sending.refresh import collector_paused, fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.sheets.summary import Summary, summarize
@@ -121,6 +122,7 @@ class CampaignRun:
         self._not_found: set[str] = set()  # call ids the API answered 404 for at the last refresh
         self._last_poll: datetime | None = None  # when this process last looked (for --watch)
         self.list_requests = 0  # GET /call pages the last refresh asked for
+        self.opted_out = 0  # numbers the last refresh added to the campaign's opt-out list
         self.preflight: Preflight | None = None  # what preflight found, when open() ran it
 
     @classmethod
@@ -254,41 +256,43 @@ class CampaignRun:
         calls the list did not return. Later looks in the same process (--watch) ask the list for
         what changed since the last one (updatedAtGe) and nothing by id."""
         unfinished = self._unfinished()
+        # A dict of strings, not sets: the garbage collector never walks it (see list_calls).
         ids, rows = unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list()
-        wanted = dict(zip(ids, rows, strict=True))
+        left = dict(zip(ids, rows, strict=True))
+        wanted = len(left)
         started = now_utc()
-        search = self.ledger.call_search(CLOCK_SKEW) if wanted else None
-        listed: set[str] = set()
+        search = self.ledger.call_search(CLOCK_SKEW) if left else None
         self.list_requests = 0
-        held: list[dict[str, Any]] = []  # stored a few pages at a time: one transaction (fsync) each
-        for page in list_calls(client, search, set(wanted), self._last_poll) if search else ():
-            held += page
-            listed.update(call["id"] for call in page)
-            self.list_requests += 1
-            if len(held) >= STORE_CALLS_EVERY:
-                self.ledger.store_calls((call["id"], wanted[call["id"]], call) for call in held)
-                held = []
-        self.ledger.store_calls((call["id"], wanted[call["id"]], call) for call in held)
+        held: list[tuple[int, CallFields]] = []  # stored a few pages at a time: one transaction (fsync) each
+        with collector_paused():
+            for page in list_calls(client, search, list(left), self._last_poll) if search else ():
+                held += [(left.pop(call["id"]), call_fields(call)) for call in page]
+                self.list_requests += 1
+                if len(held) >= STORE_CALLS_EVERY:
+                    self.ledger.store_calls(held)
+                    held = []
+        self.ledger.store_calls(held)
+        listed = wanted - len(left)
         fetched: dict[str, dict[str, Any]] = {}
         if self._last_poll is None:  # the first look: what the list did not return is fetched by id
-            missing = [call_id for call_id in wanted if call_id not in listed]
-            fetched = fetch_calls(client, missing, concurrency)
-            self.ledger.store_calls((call_id, wanted[call_id], data) for call_id, data in fetched.items())
-            self._not_found = set(missing) - set(fetched)
+            fetched = fetch_calls(client, list(left), concurrency)
+            self.ledger.store_calls((left[call_id], call_fields(data)) for call_id, data in fetched.items())
+            self._not_found = set(left) - set(fetched)
         else:  # --watch: the list gave every call that changed since the last look
-            self._not_found &= set(wanted)
+            self._not_found &= set(ids)
         self._last_poll = started - CLOCK_SKEW
-        return len(listed) + len(fetched)
+        # Before anything plans a follow-up: whoever asked not to be called again is not.
+        self.opted_out = record_opt_outs(self.ledger, self.plan.campaign, self.outdir)
+        return listed + len(fetched)
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
         """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
         due follow-ups, rewrite the sheet."""
         report = self.reconcile(client)
         self.refresh(client)
-        opted_out = record_opt_outs(self.ledger, self.plan.campaign, self.outdir)
-        if opted_out:
+        if self.opted_out:
             report.notes.append(
-                f"{opted_out} person(s) asked on the call not to be called again: added to "
+                f"{self.opted_out} person(s) asked on the call not to be called again: added to "
                 f"{self.plan.campaign.opt_outs_path()}, which every later plan of this campaign honours"
             )
         if self._not_found:
@@ -348,15 +352,7 @@ class CampaignRun:
 
     def _unfinished(self) -> pl.DataFrame:
         """(row, call_id) of every call the rows were given that has not been seen ended."""
-        calls = self.ledger.calls_frame().select("call_id", "status")
-        cancelled = self._cancelled().get_column("call_id")
-        return (
-            self.ledger.outcomes_frame()
-            .filter((pl.col("call_id") != "") & ~pl.col("call_id").is_in(cancelled.implode()))
-            .join(calls, on="call_id", how="left", suffix="_call")
-            .filter(pl.col("status_call").fill_null("") != CallStatus.ENDED.value)
-            .select("row", "call_id")
-        )
+        return self.ledger.unfinished_frame()
 
     def schedule_followups(self, now: datetime | None = None) -> int:
         """Plan the next attempt for rows whose last call ended for a reason in [retry] `on`, inside
