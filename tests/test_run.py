@@ -16,6 +16,9 @@ import pytest
 from runner.errors import OutdirError
 from runner.sandbox import Sandbox
 from runner.sending.client import VapiClient
+from runner.sending.credentials import base_url
+from runner.sending.history import History
+from runner.sending.ledger import now_utc
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
 from runner.sheets.write import RowResult
@@ -222,3 +225,23 @@ def test_a_request_whose_window_closed_is_never_sent(tmp_path: Path, sandbox: An
     assert ledger.outcomes()[2].reason.startswith("not sent: its calling window closed")
     assert calls_per_number(server) == Counter()
     ledger.close()
+
+
+def test_a_resumed_run_keeps_the_requests_of_its_first_planning(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """requests.jsonl is the run's plan as its ledger holds it: a later look re-plans the sheet
+    (the call history may have moved: here another folder called one of the numbers since) and
+    must not rewrite the file with requests that were never sent."""
+    server = sandbox()
+    campaign = make_campaign(batch_size=2)
+    send(tmp_path, campaign, server, 5)
+    planned = (tmp_path / "run" / "requests.jsonl").read_bytes()
+    history = History(campaign.parent)
+    history.sending(base_url(None), str(tmp_path / "elsewhere"), "req-x", now_utc(), {2: numbers(5)[0]})
+    history.close()
+    with VapiClient(server.config.api_key, server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:
+        assert run.plan.counts()["suppressed"] == 1  # what a plan today would say
+        outcome = run.update(client)
+    assert (tmp_path / "run" / "requests.jsonl").read_bytes() == planned
+    assert outcome.counts == {"queued": 5}  # the ledger's truth: all five were sent

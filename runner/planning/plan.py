@@ -216,7 +216,7 @@ def results_path(outdir: Path, fmt: str | None, row_count: int, input_columns: i
 
 def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
     """Write requests.jsonl; returns where the results sheet goes (never over the input)."""
-    target = _results_target(plan, outdir, fmt)
+    target = results_target(plan, outdir, fmt)
     _write_request_lines(plan, outdir)
     return target
 
@@ -227,7 +227,7 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     The sheet is written on a second thread while the request bodies are joined and written: both
     are mostly Arrow's work, which lets go of the GIL."""
     outdir = Path(outdir)
-    target = _results_target(plan, outdir, fmt)
+    target = results_target(plan, outdir, fmt)
     with ThreadPoolExecutor(max_workers=1) as worker:
         written = worker.submit(
             lambda: write_results(results_table(plan.sheet.table, plan.result_columns()), target, plan.summary())
@@ -250,11 +250,11 @@ def write_unsent(plan: Plan, outdir: Path, fmt: str | None, why: str) -> Path:
             plan.planned_requests, rows=rows.with_columns(**with_status(PLANNED, Status.PLANNED, reason))
         ),
     )
-    target = _results_target(plan, outdir, fmt)
+    target = results_target(plan, outdir, fmt)
     return write_results(results_table(plan.sheet.table, stopped.result_columns()), target, stopped.summary())
 
 
-def _results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:
+def results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:
     """Where the results sheet goes, never over the input; makes the folder."""
     target = results_path(outdir, fmt, len(plan.rows), plan.sheet.table.num_columns)
     if target.resolve() == plan.sheet.path.resolve():

@@ -29,7 +29,16 @@ from runner.errors import FolderInUse, NetworkError, OutdirError, unwritable
 from runner.hours import HORIZON
 from runner.planning.body import customers_of, dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
-from runner.planning.plan import Plan, plan_file, results_path, start_time, write_requests, write_unsent
+from runner.planning.plan import (
+    REQUESTS_FILE,
+    Plan,
+    plan_file,
+    results_path,
+    results_target,
+    start_time,
+    write_requests,
+    write_unsent,
+)
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.call_fields import CallFields, call_fields
@@ -158,7 +167,11 @@ class CampaignRun:
             if preflight is not None:
                 plan, checked = _preflighted(plan, preflight, None if meta else plan_now, folder, fmt)
             fmt = fmt or meta.get("format") or None
-            write_requests(plan, folder, fmt)
+            results_target(plan, folder, fmt)
+            if not meta or not (folder / REQUESTS_FILE).exists():
+                # A resumed run (and status) keeps the file of its first planning, as its ledger
+                # keeps that planning's requests: no body is built again.
+                write_requests(plan, folder, fmt)
             copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
             if not copy.exists():
                 try:
