@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,10 @@ class Ledger:
         keeps its latest call: a follow-up's call replaces the earlier attempt's."""
         moment = now_utc().isoformat()
         with self._transaction() as db:
-            db.executemany(_STORE_CALL, [(row, moment, *fields) for row, fields in calls])
+            # In row order: SQLite inserts into its table's B-tree fastest in key order (the list
+            # answers newest first, rows descending).
+            ordered = sorted(calls, key=itemgetter(0))
+            db.executemany(_STORE_CALL, [(row, moment, *fields) for row, fields in ordered])
 
     @staticmethod
     def awaits_outcomes(outdir: Path, retry_on: list[str], max_attempts: int) -> bool:
@@ -362,9 +366,21 @@ class Ledger:
             },
         )
 
-    def outcomes_frame(self) -> pl.DataFrame:
-        """One row per row Vapi (or the run) gave an outcome: row, request id, status, reason, call id."""
-        return self._frame("outcomes", _as_named("row", "request_id", "status", "reason", "call_id"))
+    def outcome_calls_frame(self) -> pl.DataFrame:
+        """One row per row Vapi (or the run) gave an outcome (row, status, reason, call id), with
+        its call's fields as last fetched (`c_status` and the other CALL_COLUMNS; null where the
+        call was not fetched): joined in SQLite on the calls' row key, one read for the sheet."""
+        columns: dict[str, tuple[str, Any]] = {
+            "row": ("outcomes.row", pl.Int64),
+            **{name: (f"outcomes.{name}", pl.String) for name in ("status", "reason", "call_id")},
+            "c_status": ("calls.status", pl.String),
+            **{name: (f"calls.{name}", pl.String) for name in CALL_COLUMNS if name != "status"},
+        }
+        schema = {name: dtype for name, (_, dtype) in columns.items()}
+        select = ", ".join(f'{expression} AS "{name}"' for name, (expression, _) in columns.items())
+        joined = "outcomes LEFT JOIN calls ON calls.row = outcomes.row AND calls.call_id = outcomes.call_id"
+        with self._lock:
+            return paged_frame(self._db, "outcomes", f"SELECT {select} FROM {joined} WHERE 1", (), schema)
 
     def call_search(self, margin: timedelta) -> CallSearch | None:
         """Where this run's calls are in Vapi's call list: each from-number (and saved assistant)

@@ -36,13 +36,11 @@ def run_results(
         .unique("rows", keep="last")
         .rename({"rows": "n", "request_id": "owner", "earliest_at": "o_earliest_at", "latest_at": "o_latest_at"})
     )
-    outcomes = ledger.outcomes_frame().rename({"row": "n", "status": "o_status", "reason": "o_reason",
-                                               "call_id": "o_call_id"}).drop("request_id")  # fmt: skip
-    calls = ledger.calls_frame().rename({"status": "c_status"})
-    joined = (
-        plan.join(owners, on="n", how="left", maintain_order="left")
-        .join(outcomes, on="n", how="left", maintain_order="left")
-        .join(calls, left_on="o_call_id", right_on="call_id", how="left", maintain_order="left")
+    outcomes = ledger.outcome_calls_frame().rename(
+        {"row": "n", "status": "o_status", "reason": "o_reason", "call_id": "o_call_id"}
+    )
+    joined = plan.join(owners, on="n", how="left", maintain_order="left").join(
+        outcomes, on="n", how="left", maintain_order="left"
     )
     if cancelled is None:
         cancelled = pl.DataFrame(schema={"call_id": pl.String, "by": pl.String, "at": pl.String})
