@@ -22,6 +22,17 @@ from .conftest import BASE_CAMPAIGN, to_toml
 NUMBERS = [f"+1202555{n:04d}" for n in range(100, 130)]
 
 
+def opted_out_once_ended(server: Any) -> set[str]:
+    """The numbers whose call opted out, once every call of the sandbox has ended."""
+    headers = {"Authorization": "Bearer sandbox-key"}
+    for _ in range(200):
+        calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json()
+        if all(call["status"] == "ended" for call in calls):
+            break
+        time.sleep(0.05)
+    return {c["customer"]["number"] for c in calls if (c.get("analysis") or {}).get("structuredData", {}).get("optOut")}
+
+
 def test_opt_outs_found_by_status_suppress_those_numbers_in_a_new_sheet(tmp_path: Path, sandbox: Any) -> None:
     server = sandbox(dial_now=True, call_seconds=0.1, opt_out_rate=0.5, seed=3)
     campaign = tmp_path / "campaign.toml"
@@ -32,15 +43,7 @@ def test_opt_outs_found_by_status_suppress_those_numbers_in_a_new_sheet(tmp_path
     outdir = tmp_path / "run"
     with VapiClient("sandbox-key", server.url) as client, CampaignRun.open(source, campaign, outdir) as run:
         run.send(client, SubmitOptions(requests_per_minute=10_000))
-    headers = {"Authorization": "Bearer sandbox-key"}
-    for _ in range(200):
-        calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json()
-        if all(call["status"] == "ended" for call in calls):
-            break
-        time.sleep(0.05)
-    opted = {
-        c["customer"]["number"] for c in calls if (c.get("analysis") or {}).get("structuredData", {}).get("optOut")
-    }
+    opted = opted_out_once_ended(server)
     assert 0 < len(opted) < len(NUMBERS)
 
     result = CliRunner().invoke(main, ["status", str(outdir), "--base-url", server.url],
@@ -82,13 +85,7 @@ def test_a_run_records_opt_outs_before_it_plans_follow_ups(tmp_path: Path, sandb
     with VapiClient("sandbox-key", server.url) as client:
         with CampaignRun.open(source, campaign, outdir) as run:
             run.send(client, SubmitOptions(requests_per_minute=10_000))
-        headers = {"Authorization": "Bearer sandbox-key"}
-        for _ in range(200):
-            calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json()
-            if all(call["status"] == "ended" for call in calls):
-                break
-            time.sleep(0.05)
-        opted = {c["customer"]["number"] for c in calls if (c.get("analysis") or {}).get("structuredData")}
+        opted = opted_out_once_ended(server)
         assert opted
         with CampaignRun.open(source, campaign, outdir) as run:
             run.send(client, SubmitOptions(requests_per_minute=10_000))
