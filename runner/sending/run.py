@@ -269,9 +269,8 @@ class CampaignRun:
         calls the list did not return. Later looks in the same process (--watch) ask the list for
         what changed since the last one (updatedAtGe) and nothing by id."""
         unfinished = self._unfinished()
-        # A dict of strings, not sets: the garbage collector never walks it (see list_calls).
         ids, rows = unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list()
-        left = dict(zip(ids, rows, strict=True))
+        left = dict(zip(ids, rows, strict=True))  # call id -> row, popped as each call is found
         wanted = len(left)
         started = now_utc()
         search = self.ledger.call_search(CLOCK_SKEW) if left else None
@@ -279,7 +278,7 @@ class CampaignRun:
         held: list[tuple[int, CallFields]] = []  # stored a few pages at a time: one transaction (fsync) each
         with collector_paused():
             for page in list_calls(client, search, list(left), self._last_poll) if search else ():
-                held += [(left.pop(call["id"]), call_fields(call)) for call in page]
+                held += [(left.pop(str(call["id"])), call_fields(call)) for call in page]
                 self.list_requests += 1
                 if len(held) >= STORE_CALLS_EVERY:
                     self.ledger.store_calls(held)
@@ -289,7 +288,9 @@ class CampaignRun:
         fetched: dict[str, dict[str, Any]] = {}
         if self._last_poll is None:  # the first look: what the list did not return is fetched by id
             fetched = fetch_calls(client, list(left), concurrency)
-            self.ledger.store_calls((left[call_id], call_fields(data)) for call_id, data in fetched.items())
+            self.ledger.store_calls(
+                (left[call_id], call_fields({**data, "id": call_id})) for call_id, data in fetched.items()
+            )
             self._not_found = set(left) - set(fetched)
         else:  # --watch: the list gave every call that changed since the last look
             self._not_found &= set(ids)
