@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,3 +157,18 @@ def test_history_follows_the_api_a_run_goes_through(
     second = cli("run", tmp_path / "tuesday.csv", "-c", campaign, "--base-url", server.url, "--yes")
     assert second.exit_code == 0, second.output
     assert "suppressed: 1 (recently called 1)" in second.output
+
+
+@pytest.mark.parametrize(
+    ("ending", "code", "err"),
+    [("pass", 0, ""), ("sys.exit(2)", 2, ""), ("sys.exit('stopped: bad input')", 1, "stopped: bad input\n")],
+)
+def test_the_console_script_leaves_with_the_commands_exit_code_and_all_its_output(
+    ending: str, code: int, err: str
+) -> None:
+    """The script ends the process without the interpreter's teardown (Arrow's thread pools can
+    abort it: exit 134): what the command printed still arrives whole, and its code is the exit's."""
+    command = f"def command():\n    print('x' * 100_000)\n    {ending}\n"
+    script = f"import sys\nfrom runner.entry import exit_after\n{command}exit_after(command)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (code, "x" * 100_000 + "\n", err)

@@ -1,7 +1,6 @@
 """`python -m runner.cli`: the console script without installing it."""
 
-import sys
-
 from runner.cli.commands import main
+from runner.entry import exit_after
 
-sys.exit(main())
+exit_after(main)
