@@ -18,6 +18,7 @@ demo: $(BIN)/vapi-campaign
 	@echo "Outcomes in about 20 seconds: $(BIN)/vapi-campaign status runs/demo --sandbox"
 
 # Everything, with the coverage floor; the everyday subset is `pytest -m "not slow"` (no coverage).
+# pyproject's addopts spread both over every core (pytest-xdist); `-n0` runs in one process, to debug.
 test: $(BIN)/vapi-campaign
 	$(BIN)/pytest -q --cov=runner --cov-report=term:skip-covered --cov-fail-under=92
 
