@@ -1,6 +1,6 @@
-"""Where planning time goes, stage by stage, in one process (not a test; for profiling #7).
+"""Where planning time goes, stage by stage, in one process (not a test; for profiling).
 
-python bench/plan_stages.py [--rows 200000]
+python bench/plan_stages.py [--rows 200000] [--shape messy|narrow|narrow-split|narrow-scheduled]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from plan_bench import CAMPAIGN, make_input
+from plan_bench import CAMPAIGN, NARROW_CAMPAIGN, SHAPES, make_input, make_narrow
 
 from runner.campaign import load_campaign
 from runner.planning.customers import build_rows
@@ -28,12 +28,17 @@ from runner.sheets.read import load_sheet
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--shape", default="messy", choices=["messy", *SHAPES])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        source, campaign_path = work / "messy.csv", work / "campaign.toml"
-        make_input(source, args.rows)
-        campaign_path.write_text(CAMPAIGN)
+        source, campaign_path = work / f"{args.shape}.csv", work / "campaign.toml"
+        if args.shape == "messy":
+            make_input(source, args.rows)
+            campaign_path.write_text(CAMPAIGN)
+        else:
+            make_narrow(source, args.rows)
+            campaign_path.write_text(NARROW_CAMPAIGN.format(**SHAPES[args.shape]))
         campaign = load_campaign(campaign_path)
         marks = [("start", time.perf_counter())]
 
@@ -44,16 +49,16 @@ def main() -> None:
         mark("load")
         rows = build_rows(sheet, campaign, "bench000")
         mark("build_rows (normalize + customers)")
-        mark_duplicates(rows)
+        rows = mark_duplicates(rows)
         mark("duplicates")
-        Screen(campaign, sheet.roles, datetime(2030, 12, 2, 11, tzinfo=UTC), {}, {}).apply(rows)
+        rows, _ = Screen(campaign, sheet.roles, datetime(2030, 12, 2, 11, tzinfo=UTC), {}).apply(rows)
         mark("screen (consent, facts, windows)")
         plan_requests(rows, campaign, "bench")
         mark("request groups and ids")
         plan = plan_file(source, campaign)
         mark("plan_file (all of the above again)")
-        plan.row_results()
-        mark("row_results")
+        plan.result_columns()
+        mark("result_columns")
         write_plan(plan, work / "out", "csv")
         mark("write_plan (requests.jsonl + results.csv)")
     print(f"rows: {args.rows:,}")
