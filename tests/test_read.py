@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from runner.campaign import Columns
 from runner.errors import InputError
+from runner.planning.plan import plan_file
 from runner.sheets.read import load_sheet
 
 from .conftest import DATA
@@ -162,3 +165,38 @@ def test_a_few_control_characters_are_cells_not_binary(tmp_path: Path) -> None:
     path = tmp_path / "nul.csv"
     path.write_bytes(b"phone,name\n+12025550100,Bad\x00Name\n")
     assert load_sheet(path).table.column("name").to_pylist() == ["Bad\x00Name"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "roles"),
+    [
+        ("Mobile #,First Name,E-mail", {"number": "Mobile #", "name": "First Name", "email": "E-mail"}),
+        ("Phone No.,Full Name:,Opt-in?", {"number": "Phone No.", "name": "Full Name:", "consent": "Opt-in?"}),
+        ("Teléfono,Nombre,Correo", {"number": "Teléfono"}),
+        ("#,Tel:,Name*", {"number": "Tel:", "name": "Name*"}),
+    ],
+)
+def test_headers_are_read_past_punctuation_and_accents(tmp_path: Path, headers: str, roles: dict[str, str]) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(f"{headers}\n2025550150,Ana,yes\n", encoding="utf-8")
+    assert load_sheet(path).roles == roles
+
+
+def test_a_crm_workbook_with_a_mobile_hash_column_is_planned(
+    tmp_path: Path, make_campaign: Callable[..., Path]
+) -> None:
+    """The shape a new user brought: a notes sheet first, then "Mobile #" holding numbers as Excel
+    numbers; the sheet and the column are found and said, every row accounted for."""
+    book = Workbook(write_only=True)
+    book.create_sheet("Notes").append(["Exported from the CRM on 2026-12-01"])
+    leads = book.create_sheet("Leads")
+    for record in (["First Name", "Mobile #"], ["Ann", 2025550151], ["Bob", 12025550152.0], ["Cy", None]):
+        leads.append(record)
+    path = tmp_path / "crm.xlsx"
+    book.save(path)
+    plan = plan_file(path, make_campaign())
+    assert plan.sheet.roles["number"] == "Mobile #"
+    assert "columns: number = 'Mobile #', name = 'First Name'" in plan.summary_lines()
+    assert any("read sheet 'Leads'" in warning for warning in plan.warnings)
+    results = [(r.row, r.e164, r.status) for r in plan.row_results()]
+    assert results == [(2, "+12025550151", "planned"), (3, "+12025550152", "planned"), (4, "", "invalid")]

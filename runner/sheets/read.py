@@ -14,6 +14,7 @@ import io
 import posixpath
 import re
 import sys
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,7 @@ _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 # Arrow reads every column as text when told so by name (its names are f0, f1, …).
 _ALL_TEXT = {f"f{index}": pa.string() for index in range(2048)}
 
-# Header spellings per role, compared after dropping case, spaces, "_", "-" and ".". Order matters:
+# Header spellings per role, compared by normalize_header (letters and digits). Order matters:
 # earlier spellings win when a sheet has several candidates.
 ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "number": (
@@ -186,12 +187,13 @@ def read_cells(path: Path) -> list[list[str]]:
 
 
 def normalize_header(text: str) -> str:
-    """Header comparison key: case, spaces, '_', '-' and '.' do not matter."""
-    return "".join(ch for ch in text.casefold() if ch not in " _-.\t")
+    """Header comparison key: only letters and digits count, without case or accents, so that
+    "Mobile #", "Phone No.", "Tel:" and "Teléfono" read as the spellings they are."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
 
 
 def find_header(headers: Sequence[str], wanted: str) -> str | None:
-    """The header a campaign file means: exact, else equal once case, spaces, '_', '-' are dropped."""
+    """The header a campaign file means: exact, else equal by normalize_header."""
     if wanted in headers:
         return wanted
     key = normalize_header(wanted)
