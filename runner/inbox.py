@@ -50,7 +50,10 @@ class FileOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     results: str = ""
     error: str = ""
-    warnings: list[str] = field(default_factory=list)  # what preflight warns of (a free Vapi number)
+    # What the plan chose and warned of (the sheet read, the encoding guessed, rows skipped) and
+    # what preflight warns of: a drop folder's log is the only place its user can see them.
+    columns: dict[str, str] = field(default_factory=dict)  # role -> the header that took it
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +196,8 @@ class Inbox:
     def _logged(self, folder: Path, outcome: FileOutcome) -> FileOutcome:
         _log(folder, outcome)
         self.report(outcome.line())
+        if outcome.columns:
+            self.report("  columns: " + ", ".join(f"{role} = {header!r}" for role, header in outcome.columns.items()))
         for warning in outcome.warnings:
             self.report(f"  warning: {warning}")
         return outcome
@@ -243,7 +248,9 @@ class Inbox:
             outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
             with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name, self.preflight) as run:
                 result = run.send(self.client)
-                outcome.warnings = list(run.preflight.warnings) if run.preflight else []
+                outcome.columns = dict(run.plan.sheet.roles)
+                warnings = [*run.plan.warnings, *(run.preflight.warnings if run.preflight else [])]
+                outcome.warnings = [w.replace(str(path), f"{folder.name}/{path.name}") for w in warnings]
         except CampaignError as exc:
             return self._quarantine(folder, path, outcome, f"the campaign file is invalid: {exc}")
         except (AuthError, NetworkError) as exc:  # preflight could not ask: not the file's fault, it stays

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import Workbook
 
 from runner.inbox import Inbox
 from runner.sandbox import Sandbox
@@ -98,6 +99,32 @@ def test_bad_file_is_quarantined_and_the_others_still_run(campaigns: Path, sandb
     assert sorted(p.name for p in failed.iterdir()) == ["a-bad.csv", "a-bad.csv.error.txt"]
     assert "no phone number column; its headers are: name, email" in (failed / "a-bad.csv.error.txt").read_text()
     assert calls(server) == Counter(numbers(400, 2))
+
+
+def test_what_the_plan_chose_is_said_and_logged(campaigns: Path, sandbox: Any) -> None:
+    """A drop folder's user sees only the inbox's output and log: the sheet it read, the rows
+    it skipped and the column it took for each role are in both."""
+    server = sandbox()
+    book = Workbook(write_only=True)
+    book.create_sheet("Notes").append(["Exported from the CRM"])
+    leads = book.create_sheet("Leads")
+    for record in (["Report of December"], ["Mobile #", "Full Name"], ["+12025550701", "Ann"]):
+        leads.append(record)
+    path = campaigns / "nightly" / "inbox" / "crm.xlsx"
+    book.save(path)
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    printed: list[str] = []
+    with VapiClient("sandbox-key", server.url) as client:
+        [outcome] = Inbox(campaigns, client, settle_seconds=5, report=printed.append).run_once()
+    assert outcome.state == "done" and outcome.columns == {"number": "Mobile #", "name": "Full Name"}
+    assert printed[1] == "  columns: number = 'Mobile #', name = 'Full Name'"
+    said = " | ".join(printed)
+    assert "warning: nightly/crm.xlsx: read sheet 'Leads' (passed over: 'Notes')" in said
+    assert "warning: nightly/crm.xlsx: row 1 above the header was skipped" in said
+    [entry] = [json.loads(line) for line in (campaigns / "nightly" / "inbox.log").read_text().splitlines()]
+    assert entry["columns"] == {"number": "Mobile #", "name": "Full Name"}
+    assert entry["warnings"] == outcome.warnings and len(entry["warnings"]) == 4  # and the campaign's two
+    assert calls(server) == Counter(["+12025550701"])
 
 
 def test_bad_campaign_file_fails_each_file_with_the_reason(campaigns: Path, sandbox: Any) -> None:
