@@ -83,6 +83,41 @@ def test_international_without_plus_accepted_only_if_valid_and_said() -> None:
     assert normalize("99999999999", "US").reason is not None
 
 
+@pytest.mark.parametrize("raw", ["call 202 555 0174 after 5", "ask for 447400123456", "2025550174 ext"])
+def test_digits_among_words_are_never_read_as_an_international_number(raw: str) -> None:
+    """Gathered from around the words, "call 202 555 0174 after 5" is 20255501745: valid as
+    +20 (Egypt), a stranger. Only a cell of digits and separators is read as a lost '+'."""
+    result = normalize(raw, "US")
+    assert result.e164 is None and result.reason is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("202 555 0174 / 202 555 0175", "2 numbers in one cell (+12025550174, +12025550175): put one number per row"),
+        ("+44 20 7946 0958 or 202-555-0175", "2 numbers in one cell (+442079460958, +12025550175): put one"),
+        ("202 555 0174 / 0175", "too long"),
+    ],
+)
+def test_several_numbers_in_one_cell_are_named_not_chosen(raw: str, reason: str) -> None:
+    result = normalize(raw, "US")
+    assert result.e164 is None and (result.reason or "").startswith(reason)
+
+
+def test_a_sheet_with_such_cells_calls_only_its_clear_numbers(tmp_path: Path) -> None:
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n202 555 0176\ncall 202 555 0174 after 5\n202-555-0174; 202-555-0175\n447400123456\n")
+    plan = plan_file(source, campaign_from_dict(BASE_CAMPAIGN, base_dir=tmp_path))
+    assert [(r.e164, r.status, r.reason.split(" (")[0]) for r in plan.row_results()] == [
+        ("+12025550176", "planned", ""),
+        ("", "invalid", "too long"),
+        ("", "invalid", "2 numbers in one cell"),
+        ("+447400123456", "planned", "read as international +447400123456: not valid for region US and had no '+'"),
+    ]
+    called = [customer["number"] for request in plan.requests for customer in request.body["customers"]]
+    assert called == ["+12025550176", "+447400123456"]
+
+
 def test_region_for_country_cells() -> None:
     assert region_for("", "US") == "US"
     assert region_for(" gb ", "US") == "GB"

@@ -23,6 +23,11 @@ _EXTENSION = re.compile(r"^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|
 _FLOAT = re.compile(r"^\+?(\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^\+?(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,2})$")
 _SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
+# Only a cell with a separator and digits enough for two numbers is searched for several (the
+# matcher is slow, and a sheet may hold many distinct junk cells).
+_SEPARATED = re.compile(r"[/,;&|\n]|\s(?:or|and|oder|ou|o|y)\s", re.I)
+_DIGIT = re.compile(r"\d")
+_DIGITS_ONLY = re.compile(r"[\d\s().\-]+")
 _COUNTRY_ALIASES = {"UK": "GB", "USA": "US", "EL": "GR"}
 _PARSE_REASONS = {
     NumberParseException.NOT_A_NUMBER: "not a number",
@@ -86,10 +91,26 @@ def normalize(raw: str, region: str) -> Phone:
             text, extension = match["main"].strip(), match["ext"]
     if extension is not None and len(extension) > MAX_EXTENSION:
         return Phone(reason=f"too long: extension {extension} has more than {MAX_EXTENSION} digits")
+    whole = text
     text, lost = _undo_excel(text)
     if lost:
         return Phone(reason=lost)
-    return _parse(text, region, extension)
+    phone = _parse(text, region, extension)
+    if phone.reason is not None and _SEPARATED.search(whole) and len(_DIGIT.findall(whole)) >= 14:
+        return _several(whole, region) or phone
+    return phone
+
+
+def _several(text: str, region: str) -> Phone | None:
+    """The reason for a cell holding several valid numbers ("202 555 0174 / 202 555 0175"): which
+    to call is the sheet owner's choice, so the row is not called, and the reason says why."""
+    found = [
+        phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+    ]
+    if len(found) < 2:
+        return None
+    return Phone(reason=f"{len(found)} numbers in one cell ({', '.join(found)}): put one number per row")
 
 
 def _split_tel_uri(text: str) -> tuple[str, str | None]:
@@ -168,8 +189,9 @@ def length_fault(country_code: int, length: int) -> str | None:
 
 
 def _international_without_plus(text: str, region: str, extension: str | None) -> Phone | None:
-    """'447400123456' with region US: accept as +44… only if that is valid, and say so."""
-    if text.lstrip().startswith("+"):
+    """'447400123456' with region US: accept as +44… only if that is valid, and say so. Only a cell
+    of digits and separators is read so: in "call 202 555 0174 after 5" the digits are no number."""
+    if text.lstrip().startswith("+") or not _DIGITS_ONLY.fullmatch(text):
         return None
     digits = re.sub(r"\D", "", text)
     if not 11 <= len(digits) <= 15:
