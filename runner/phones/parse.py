@@ -25,7 +25,7 @@ _SCIENTIFIC = re.compile(r"^\+?(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\
 _SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
 # Only a cell with a separator and digits enough for two numbers is searched for several (the
 # matcher is slow, and a sheet may hold many distinct junk cells).
-_SEPARATED = re.compile(r"[/,;&|\n]|\s(?:or|and|oder|ou|o|y)\s", re.I)
+_SEPARATED = re.compile(r"[/,;:&|\n]|\s(?:or|and|oder|ou|o|y)\s", re.I)
 _DIGIT = re.compile(r"\d")
 _DIGITS_ONLY = re.compile(r"[\d\s().\-]+")
 _COUNTRY_ALIASES = {"UK": "GB", "USA": "US", "EL": "GR"}
