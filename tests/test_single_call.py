@@ -68,6 +68,7 @@ def test_consent_and_variables_are_asked_for(here: Path, sandbox: Any) -> None:
     strict = campaign(here, compliance={"require_consent": True})
     refused = call(server, "+12025550100", "-c", str(strict), "--var", "appointment=x")
     assert refused.exit_code == 1 and "pass --consent" in refused.output
+    assert "file" not in refused.output  # the one-row sheet is the tool's own, not the user's
     missing = call(server, "+12025550100", "-c", str(strict), "--consent")
     assert missing.exit_code == 2 and "--var appointment=" in missing.output
     assert posted(server) == []
