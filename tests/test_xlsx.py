@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from python_calamine import CalamineWorkbook
 
 from runner.sheets.summary import Summary
 from runner.sheets.write import write_results
-from runner.sheets.xlsx import RESULTS_PART, _append_text, write_workbook
+from runner.sheets.xlsx import REPEATS, RESULTS_PART, _append_text, write_workbook
 
 SUMMARY = Summary({"planned": 3, "invalid": 1}, {}, {}, 0, 0)
 TRICKY = [
@@ -64,6 +65,24 @@ def test_tricky_cells_are_written_exactly_as_openpyxl_writes_them(tmp_path: Path
 def test_any_cells_are_written_exactly_as_openpyxl_writes_them(rows: list[list[str]]) -> None:
     table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(("a", "b", "c"))})
     path = Path(__file__).parent / ".spliced.xlsx"
+    try:
+        assert sheet_data(spliced_rows(table, path)) == sheet_data(openpyxl_rows(table))
+    finally:
+        path.unlink(missing_ok=True)
+
+
+REPEATED = st.sampled_from(["", " a", "a&b", "\x01", "_x0041_", "ok", "=1+1", "x" * 40_000])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(REPEATED, REPEATED, st.text(max_size=8)), min_size=40, max_size=120))
+def test_columns_of_repeated_cells_are_written_exactly_as_openpyxl_writes_them(
+    rows: list[tuple[str, str, str]],
+) -> None:
+    """A column with few distinct cells has each one's XML made once and repeated by index."""
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(("a", "b", "c"))})
+    assert pc.count_distinct(table.column("a")).as_py() * REPEATS <= table.num_rows  # that path is taken
+    path = Path(__file__).parent / ".repeated.xlsx"
     try:
         assert sheet_data(spliced_rows(table, path)) == sheet_data(openpyxl_rows(table))
     finally:

@@ -29,6 +29,7 @@ from runner.sheets.summary import Summary
 
 XLSX_MAX_CELL = 32_767
 RESULTS_PART = "xl/worksheets/sheet1.xml"  # the Results sheet: the workbook's first
+REPEATS = 4  # a column with at most a quarter as many distinct cells as rows is written by index
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 # XML cannot hold these; OOXML writes them as _xHHHH_ (ECMA-376 ST_Xstring), which Excel shows as
@@ -78,36 +79,52 @@ def row_blocks(table: pa.Table, rows_per_block: int = 20_000, ahead: int = 2) ->
     order. `ahead` blocks are built on worker threads while the caller deflates the current one
     (Arrow's kernels and zlib both let go of the GIL)."""
     letters = [get_column_letter(index) for index in range(1, table.num_columns + 1)]
+    # A column whose first block repeats its cells (a status, a reason, a campaign's assistant) has
+    # each distinct cell's XML made once per block, then repeated by index.
+    first = table.slice(0, rows_per_block)
+    few = [pc.count_distinct(column).as_py() * REPEATS <= first.num_rows for column in first.columns]
     starts = iter(range(0, table.num_rows, rows_per_block))
     with ThreadPoolExecutor(max_workers=ahead) as workers:
         pending = deque(
-            workers.submit(_row_block, table.slice(start, rows_per_block), start, letters)
+            workers.submit(_row_block, table.slice(start, rows_per_block), start, letters, few)
             for start in islice(starts, ahead)
         )
         while pending:
             block = pending.popleft().result()
             for start in islice(starts, 1):
-                pending.append(workers.submit(_row_block, table.slice(start, rows_per_block), start, letters))
+                pending.append(workers.submit(_row_block, table.slice(start, rows_per_block), start, letters, few))
             yield block
 
 
-def _row_block(block: pa.Table, start: int, letters: list[str]) -> memoryview:
-    """One block of rows, joined in a single pass: per cell its reference, the text's opening
-    (or the empty cell's end), the text, and its closing."""
+def _row_block(block: pa.Table, start: int, letters: list[str], few: list[bool]) -> memoryview:
+    """One block of rows, joined in a single pass: per cell its reference, then the cell's XML
+    (its text's opening or the empty cell's end, the text, its closing)."""
     numbers = pc.cast(pa.array(np.arange(start + 2, start + 2 + block.num_rows)), pa.string())
     pieces: list[pa.Array | str] = ['<row r="', numbers, '">']
-    for column, letter in zip(block.columns, letters, strict=True):
-        text = _escaped(pc.fill_null(text_array(column), ""))
-        opening = pc.if_else(_preserve(text), '" t="inlineStr"><is><t xml:space="preserve">', '" t="inlineStr"><is><t>')
-        closing: pa.Array | str = "</t></is></c>"
-        empty = pc.equal(text, "")
-        if pc.any(empty).as_py():
-            opening = pc.if_else(empty, '" t="inlineStr" />', opening)
-            closing = pc.if_else(empty, "", closing)
-        pieces += [f'<c r="{letter}', numbers, opening, text, closing]
+    for column, letter, repeats in zip(block.columns, letters, few, strict=True):
+        text = pc.fill_null(text_array(column), "")
+        if repeats:
+            encoded = pc.dictionary_encode(text)
+            cells = pc.binary_join_element_wise(*_cell_parts(encoded.dictionary), "")
+            pieces += [f'<c r="{letter}', numbers, cells.take(encoded.indices)]
+        else:
+            pieces += [f'<c r="{letter}', numbers, *_cell_parts(text)]
     rows = pc.binary_join_element_wise(*pieces, "</row>", "")
     offsets, data = string_buffers(rows)
     return data[offsets[0] : offsets[-1]].data
+
+
+def _cell_parts(cells: pa.Array) -> list[pa.Array | str]:
+    """What follows each cell's reference: the opening (or the empty cell's end), the escaped
+    text, the closing."""
+    text = _escaped(cells)
+    opening = pc.if_else(_preserve(text), '" t="inlineStr"><is><t xml:space="preserve">', '" t="inlineStr"><is><t>')
+    closing: pa.Array | str = "</t></is></c>"
+    empty = pc.equal(text, "")
+    if pc.any(empty).as_py():
+        opening = pc.if_else(empty, '" t="inlineStr" />', opening)
+        closing = pc.if_else(empty, "", closing)
+    return [opening, text, closing]
 
 
 def _preserve(text: pa.Array) -> pa.Array:
