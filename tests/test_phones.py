@@ -126,6 +126,28 @@ def test_region_for_country_cells() -> None:
     assert region_for("Narnia", "US") is None
 
 
+@pytest.mark.parametrize(
+    ("cell", "region"),
+    [("Canada", "CA"), ("United States of America", "US"), ("U.S.A.", "US"), ("DEU", "DE"), ("England", "GB"),
+     ("côte d'ivoire", "CI"), ("Holland", "NL"), ("XK", "XK"), ("Deutschland", None), ("Canadia", None)],
+)  # fmt: skip
+def test_country_cells_may_name_the_country(cell: str, region: str | None) -> None:
+    """Looked up exactly (ISO 3166's codes and names, and a few usual others), never fuzzily."""
+    assert region_for(cell, "US") == region
+
+
+def test_a_sheet_with_country_names_is_planned_for_each_country(tmp_path: Path) -> None:
+    source = tmp_path / "leads.csv"
+    source.write_text("phone,country\n604 555 0101,Canada\n020 7946 0958,United Kingdom\n020 7946 0959,Narnia\n")
+    plan = plan_file(source, campaign_from_dict(BASE_CAMPAIGN, base_dir=tmp_path))
+    assert [(r.e164, r.status) for r in plan.row_results()] == [
+        ("+16045550101", "planned"),
+        ("+442079460958", "planned"),
+        ("", "invalid"),
+    ]
+    assert "unknown country 'Narnia' in column 'country'" in plan.row_results()[2].reason
+
+
 REGIONS = ["US", "GB", "DE", "FR", "IN", "BR", "AU", "JP", "MX", "CA"]
 
 

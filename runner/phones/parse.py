@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 import phonenumbers
+import pycountry
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 MAX_EXTENSION = 10  # Vapi's limit on customer.extension
@@ -28,7 +29,19 @@ _SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
 _SEPARATED = re.compile(r"[/,;:&|\n]|\s(?:or|and|oder|ou|o|y)\s", re.I)
 _DIGIT = re.compile(r"\d")
 _DIGITS_ONLY = re.compile(r"[\d\s().\-]+")
-_COUNTRY_ALIASES = {"UK": "GB", "USA": "US", "EL": "GR"}
+# What country cells say besides ISO 3166's codes and names (pycountry), by _letters.
+_COUNTRY_ALIASES = {
+    **dict.fromkeys(["uk", "greatbritain", "britain", "england", "scotland", "wales", "northernireland"], "GB"),
+    **dict.fromkeys(["us", "usa", "america", "unitedstatesofamerica"], "US"),
+    "el": "GR",  # the EU's code for Greece
+    "holland": "NL",
+    "ivorycoast": "CI",
+    "russia": "RU",
+    "southkorea": "KR",
+    "northkorea": "KP",
+    "czechrepublic": "CZ",
+    "turkey": "TR",
+}
 _PARSE_REASONS = {
     NumberParseException.NOT_A_NUMBER: "not a number",
     NumberParseException.INVALID_COUNTRY_CODE: "invalid country code",
@@ -64,12 +77,26 @@ class Phone:
 
 
 def region_for(country: str, default_region: str) -> str | None:
-    """A row's region from its country cell (ISO code); None when the cell names no known region."""
-    code = country.strip().upper()
-    if not code:
+    """A row's region from its country cell: an ISO 3166 code (two or three letters, or the number)
+    or name ("Canada", "United States of America"), or a usual other name ("UK", "Holland"); None
+    when the cell names no region phonenumbers knows. Names are looked up exactly, never fuzzily."""
+    text = country.strip()
+    if not text:
         return default_region
-    code = _COUNTRY_ALIASES.get(code, code)
+    if text.upper() in phonenumbers.SUPPORTED_REGIONS:  # also the codes ISO lacks (AC, XK, TA)
+        return text.upper()
+    code = _COUNTRY_ALIASES.get(_letters(text))
+    if code is None:
+        try:
+            code = pycountry.countries.lookup(text).alpha_2
+        except LookupError:
+            return None
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def _letters(text: str) -> str:
+    """'U.S.A.' and 'usa' alike: letters only, without case or accents."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalpha())
 
 
 def normalize(raw: str, region: str) -> Phone:
