@@ -23,7 +23,9 @@ from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.sheets.read import read_cells
 from runner.statuses import Status
 
-CONSENT_YES = {"yes", "y", "true", "1", "x"}
+CONSENT_YES_SHOWN = ("yes", "y", "true", "1", "x")
+CONSENT_YES = set(CONSENT_YES_SHOWN)
+CONSENT_NO = {"no", "n", "false", "0"}
 _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
 _ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
 _FREE_NUMBER = " is a free Vapi number, which calls US numbers only (import a number to call abroad)"
@@ -224,7 +226,12 @@ class Screen:
         value = cell.strip()
         if value.casefold() in CONSENT_YES:
             return None
-        return f"no consent: column {column!r} is {value!r}" if value else f"no consent: column {column!r} is empty"
+        if not value:
+            return f"no consent: column {column!r} is empty"
+        if value.casefold() in CONSENT_NO:
+            return f"no consent: column {column!r} is {value!r}"
+        # Not a no either (a date, "opted in", "✓"): say what would count, as the sheet's owner decides.
+        return f"no consent: column {column!r} is {value!r}, not one of {', '.join(CONSENT_YES_SHOWN)}"
 
     def _opt_out_problem(self, cell: str) -> str | None:
         value = cell.strip()
