@@ -278,3 +278,11 @@ def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Pat
     assert later.status == "planned"
     [pure] = plan_file(source, campaign, now=MONDAY_10_ET).row_results()  # reads no history of its own
     assert pure.status == "planned"
+    # An earlier run's call scheduled for later than this plan could start is not "ago".
+    [before] = plan_for(
+        source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 1, 8, tzinfo=ET)
+    ).row_results()
+    assert (before.status, before.reason) == (
+        "suppressed",
+        "a call is scheduled for 2030-12-01 15:00 UTC, within min_days_between_calls = 2 day(s)",
+    )

@@ -161,7 +161,13 @@ class Screen:
         recent = pl.lit(self.start, WHEN) - pl.col("last") < timedelta(days=compliance.min_days_between_calls)
         numbers = numbers.select(
             "e164",
-            recent=pl.when(recent).then(
+            recent=pl.when(recent & (pl.col("last") > pl.lit(self.start, WHEN)))
+            .then(  # an earlier run's call scheduled later than this one could start
+                "a call is scheduled for " + pl.col("last").dt.strftime("%Y-%m-%d %H:%M") + " UTC, within "
+                f"min_days_between_calls = {compliance.min_days_between_calls:g} day(s)"
+            )
+            .when(recent)
+            .then(
                 "called " + pl.col("last").dt.strftime("%Y-%m-%d %H:%M") + " UTC, less than min_days_between_calls = "
                 f"{compliance.min_days_between_calls:g} day(s) ago"
             ),
