@@ -261,6 +261,7 @@ def test_an_unreachable_api_stops_the_run_and_the_same_command_resumes(
     assert down.exit_code == 1
     [line] = [line for line in down.output.splitlines() if line.startswith("stopped:")]
     assert f"cannot reach {url}: " in line and "could not connect" in line and "run the same command again" in line
+    assert "status" not in line  # what to do next is this command again, not another one
     results = pd.read_csv(tmp_path / "run" / "results.csv", dtype=str, keep_default_na=False)
     assert len(results) == 400 and set(results["status"]) == {"planned"}
     if preflight:

@@ -118,6 +118,6 @@ def retrying(client: VapiClient, what: str, request: Callable[[], T], effect: st
         time.sleep(wait if wait is not None else random.uniform(0, min(30.0, 0.5 * 2**attempt)))
     raise NetworkError(
         f"cannot {effect} at {client.base_url}: {what} failed {attempt + 1} times "
-        f"(last: {error}); nothing was changed, run status again when the API answers",
+        f"(last: {error}); nothing was changed: run the same command again when the API answers",
         maybe_sent=False,
     )
