@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
+import shutil
 from pathlib import Path
+
+import pytest
 
 import runner
 
@@ -66,3 +71,24 @@ def test_imports_go_one_way_only() -> None:
 
 def test_the_package_ships_its_types() -> None:
     assert (PACKAGE / "py.typed").exists()
+
+
+def test_the_readmes_library_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README "Using it as a library", executed in a copy of the project's sample data."""
+    root = PACKAGE.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Using it as a library") :]
+    opening = section.index("```python\n") + len("```python\n")
+    example = section[opening : section.index("```\n", opening)]
+    shutil.copytree(root / "sample_data", tmp_path / "sample_data")
+    shutil.copytree(root / "campaigns" / "example", tmp_path / "campaigns" / "example")
+    monkeypatch.chdir(tmp_path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(example, "README.md", "exec"), {})
+    assert (tmp_path / "out" / "plan" / "requests.jsonl").exists()
+    results = tmp_path / "runs" / "library" / "results.xlsx"
+    assert results.exists() and str(results.relative_to(tmp_path)) in printed.getvalue()
+    [sent] = [line for line in printed.getvalue().splitlines() if "results.xlsx" in line]
+    counts = ast.literal_eval(sent.split(" runs/")[0])  # outcome.counts: all 30 rows placed, scheduled or queued
+    assert sum(counts.values()) == 30 and set(counts) <= {"scheduled", "queued"}
