@@ -308,6 +308,7 @@ def test_hidden_rows_are_suppressed_with_a_reason_and_said(tmp_path: Path, make_
     hidden = "row hidden in the workbook: unhide it to call it"
     assert results == [(2, "planned", ""), (3, "suppressed", hidden), (4, "planned", ""), (5, "suppressed", hidden)]
     assert any("2 row(s) hidden in the workbook (rows 3, 5)" in w for w in plan.warnings)
+    assert "suppressed: 2 (hidden row 2)" in plan.summary_lines()  # counted like the screen's rules
 
 
 def test_status_reads_a_folder_read_only_while_a_run_holds_it(

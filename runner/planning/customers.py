@@ -94,6 +94,9 @@ def unplanned() -> dict[str, pl.Expr]:
     }
 
 
+HIDDEN_ROW = "row hidden in the workbook: unhide it to call it"
+
+
 def with_status(where: pl.Expr, status: str, reason: pl.Expr | str) -> dict[str, pl.Expr]:
     """The status and reason columns, with rows where `where` holds given these."""
     reason = pl.lit(reason) if isinstance(reason, str) else reason
@@ -317,7 +320,7 @@ def _invalid(frame: pl.DataFrame, campaign: Campaign, roles: dict[str, str], hid
         with_status(no_assistant, Status.INVALID, f"no assistant: column {roles.get('assistant_id')!r} is empty"),
         with_status(no_number_id, Status.INVALID,
                     f"no phone number id: column {roles.get('phone_number_id')!r} is empty"),
-        with_status(PLANNED & is_hidden, Status.SUPPRESSED, "row hidden in the workbook: unhide it to call it"),
+        with_status(PLANNED & is_hidden, Status.SUPPRESSED, HIDDEN_ROW),
         with_status(PLANNED & (pl.col("note") != ""), Status.PLANNED, pl.col("note")),
     ]  # fmt: skip
     for step in steps:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
-from runner.planning.customers import PLANNED, Rows, build_rows, variable_columns, with_status
+from runner.planning.customers import HIDDEN_ROW, PLANNED, Rows, build_rows, variable_columns, with_status
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
@@ -104,7 +104,7 @@ class Plan:
         ]
 
     def summary(self) -> Summary:
-        return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0)
+        return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0).with_rules(self.suppressed)
 
     def summary_lines(self) -> list[str]:
         counts = self.counts()
@@ -157,6 +157,9 @@ def plan_file(
         free_numbers=frozenset(free_numbers),
     )
     rows, suppressed = screen.apply(rows)
+    hidden = rows.frame.filter(pl.col("reason") == HIDDEN_ROW).height
+    if hidden:  # the workbook's own rule, decided before the screen's: counted with them
+        suppressed = Counter({"hidden row": hidden}) + suppressed
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [*sheet.warnings, *list_warnings, *_relaxed_rules(campaign)]

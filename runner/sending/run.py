@@ -432,7 +432,7 @@ class CampaignRun:
         return [RowResult(int(r[0]), *r[1:]) for r in self.results().select(*names).iter_rows()]
 
     def summary(self) -> Summary:
-        return summarize(self.results())
+        return summarize(self.results()).with_rules(self.plan.suppressed)
 
     def write_results(self) -> Path:
         return self._write()[0]
@@ -440,7 +440,7 @@ class CampaignRun:
     def _write(self) -> tuple[Path, Summary]:
         """The results sheet from the ledger as it is now."""
         results = self.results()
-        summary = summarize(results)
+        summary = summarize(results).with_rules(self.plan.suppressed)
         path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
         return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
 

@@ -1,9 +1,10 @@
-"""The counts a person wants first, for the Summary sheet and summary.json: rows by status, by
-ended reason and by assistant, and the reach rate."""
+"""The counts a person wants first, for the Summary sheet and summary.json: rows by status, the
+suppressed rows by the rule that stopped them, by ended reason and by assistant, and the reach rate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -24,6 +25,11 @@ class Summary:
     by_assistant: dict[str, int]
     ended: int
     reached: int
+    by_rule: dict[str, int] = field(default_factory=dict)  # the suppressed rows, by rule (consent, calling hours…)
+
+    def with_rules(self, suppressed: Counter[str]) -> Summary:
+        """This summary with the plan's count of suppressed rows by rule, most first."""
+        return replace(self, by_rule=dict(suppressed.most_common()))
 
     @property
     def reach_rate(self) -> float | None:
@@ -32,6 +38,7 @@ class Summary:
     def to_json(self) -> dict[str, object]:
         return {
             "by_status": self.by_status,
+            "suppressed_by_rule": self.by_rule,
             "by_ended_reason": self.by_ended_reason,
             "by_assistant": self.by_assistant,
             "ended": self.ended,

@@ -176,6 +176,7 @@ def _write_summary(sheet: Any, summary: Summary) -> None:  # Any: the stubs miss
     row = 1
     tables: list[tuple[str, dict[str, int]]] = [
         ("status", summary.by_status),
+        ("suppressed, by rule", summary.by_rule),
         ("ended reason", summary.by_ended_reason),
         ("assistant", summary.by_assistant),
     ]
