@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
@@ -27,6 +27,34 @@ HORIZON = timedelta(days=8)
 
 
 Pair = tuple[int, int] | None
+
+# How sheets write US time zones, by their letters (casefolded): each means the DST-aware zones
+# named. The tz database's EST, MST and HST are fixed offsets; read so, "EST" in July would open
+# the window an hour late and close it at 10 pm Eastern. Mountain time without "daylight" may be
+# Arizona's (no DST): both zones, so that the window is open in each.
+ZONE_NAMES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(["est", "edt", "et", "eastern", "easterntime", "easternstandardtime"], ("America/New_York",)),
+    **dict.fromkeys(["cst", "cdt", "ct", "central", "centraltime", "centralstandardtime"], ("America/Chicago",)),
+    **dict.fromkeys(["mst", "mt", "mountain", "mountaintime", "mountainstandardtime"],
+                    ("America/Denver", "America/Phoenix")),
+    "mdt": ("America/Denver",),
+    **dict.fromkeys(["pst", "pdt", "pt", "pacific", "pacifictime", "pacificstandardtime"], ("America/Los_Angeles",)),
+    **dict.fromkeys(["akst", "akdt", "akt", "alaska", "alaskatime"], ("America/Anchorage",)),
+    **dict.fromkeys(["hst", "hast", "hawaii", "hawaiitime"], ("Pacific/Honolulu",)),
+}  # fmt: skip
+
+
+def named_zones(text: str) -> tuple[str, ...] | None:
+    """The zones a time zone cell means: ZONE_NAMES's US names and abbreviations, else an IANA
+    name as written ("America/New_York"); None when it is neither."""
+    known = ZONE_NAMES.get("".join(ch for ch in text.casefold() if ch.isalpha()))
+    if known is not None:
+        return known
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return (text,)
 
 
 def _week(weekdays: Pair, saturday: Pair, sunday: Pair) -> dict[int, Hours | None]:

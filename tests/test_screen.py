@@ -104,8 +104,24 @@ def test_timezone_column_beats_the_number(write_csv: Callable[..., Path], make_c
     assert window(first) == ("2030-12-02T16:00:00Z", "2030-12-03T04:45:00Z")
     assert (second.status, second.reason) == (
         "suppressed",
-        "calling hours: unknown time zone 'Mars/Base' in column 'Time Zone'",
+        "calling hours: unknown time zone 'Mars/Base' in column 'Time Zone' "
+        "(write an IANA name such as America/New_York, or Eastern, Central, Mountain, Pacific)",
     )
+
+
+def test_us_time_zone_names_keep_daylight_saving_time(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """The tz database's "EST" is a fixed UTC-5: in July it would close the window at 9:45 pm
+    Eastern. A sheet's EST means New York's time; MST may be Arizona's too, so both must be open."""
+    text = "phone,consent,Time Zone\n" + "".join(
+        f"+1212555010{i},yes,{zone}\n" for i, zone in enumerate(["EST", "Eastern", "America/New_York", "mst"])
+    )
+    evening = datetime(2030, 7, 1, 20, 0, tzinfo=ET)  # 00:00 UTC; the window closes 20:45 local (a 15-minute margin)
+    results = plan_rows(write_csv, make_campaign, text, evening)
+    assert [window(r) for r in results[:3]] == [("2030-07-02T00:00:00Z", "2030-07-02T00:45:00Z")] * 3
+    # Mountain: 18:00 in Denver (MDT) and 17:00 in Phoenix (MST, no DST) are both open until 20:45 in Denver.
+    assert window(results[3]) == ("2030-07-02T00:00:00Z", "2030-07-02T02:45:00Z")
 
 
 def test_no_window_before_latest_at(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:

@@ -9,14 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.frames import per_distinct, strip
-from runner.hours import Interval, Rules, first_window
+from runner.hours import Interval, Rules, first_window, named_zones
 from runner.phones.facts import NumberFacts
 from runner.phones.parse import Normalizer
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
@@ -246,11 +245,13 @@ class Screen:
     def _zones(self, facts: NumberFacts | None, given: str) -> tuple[tuple[str, ...], str]:
         """The recipient's candidate time zones: the timezone column (stripped) beats the number's own."""
         if given:
-            try:
-                ZoneInfo(given)
-            except (ZoneInfoNotFoundError, ValueError):
-                return (), f"calling hours: unknown time zone {given!r} in column {self.roles['timezone']!r}"
-            return (given,), ""
+            zones = named_zones(given)
+            if zones is None:
+                return (), (
+                    f"calling hours: unknown time zone {given!r} in column {self.roles['timezone']!r} "
+                    "(write an IANA name such as America/New_York, or Eastern, Central, Mountain, Pacific)"
+                )
+            return zones, ""
         if facts is None:
             return (), "calling hours: a SIP address has no time zone; add a timezone column"
         if not facts.geographic:
