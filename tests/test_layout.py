@@ -73,6 +73,7 @@ def test_the_package_ships_its_types() -> None:
     assert (PACKAGE / "py.typed").exists()
 
 
+@pytest.mark.slow  # the example campaign paces its 12 requests at 120 a minute: 6 s
 def test_the_readmes_library_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """README "Using it as a library", executed in a copy of the project's sample data."""
     root = PACKAGE.parent
