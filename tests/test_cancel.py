@@ -70,8 +70,9 @@ def test_a_scheduled_run_is_cancelled_and_a_corrected_campaign_calls_exactly_tho
     server = sandbox()
     # Two people were called yesterday by this campaign (now: the history remembers them).
     run(sheet(tmp_path, "first.csv", CALLED_BEFORE), campaign(tmp_path), tmp_path / "first", server)
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
-    scheduled = {"calling_hours": "any", "earliest_at": tomorrow}
+    # Later today: a full day ahead put the history's 1-day rule on its boundary, to the second.
+    later = (datetime.now(UTC) + timedelta(hours=12)).replace(microsecond=0).isoformat()
+    scheduled = {"calling_hours": "any", "earliest_at": later}
     leads = sheet(tmp_path, "leads.csv", CALLED_BEFORE + NEW)
     outdir = tmp_path / "launched"
     run(leads, campaign(tmp_path, name="Wrong script", schedule=scheduled), outdir, server)

@@ -4,7 +4,9 @@ XML openpyxl writes cell by cell; read back by calamine and openpyxl it holds wh
 from __future__ import annotations
 
 import csv
+import io
 import random
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,13 +38,10 @@ def openpyxl_rows(table: pa.Table) -> bytes:
     _append_text(sheet, table.column_names, header=True)
     for record in zip(*(column.to_pylist() for column in table.columns), strict=True):
         _append_text(sheet, record)
-    path = Path(__file__).parent / ".reference.xlsx"
-    try:
-        book.save(path)
-        with zipfile.ZipFile(path) as parts:
-            return parts.read(RESULTS_PART)
-    finally:
-        path.unlink(missing_ok=True)
+    saved = io.BytesIO()  # in memory: tests on other xdist workers write their own at the same time
+    book.save(saved)
+    with zipfile.ZipFile(saved) as parts:
+        return parts.read(RESULTS_PART)
 
 
 def sheet_data(xml: bytes) -> bytes:
@@ -64,11 +63,8 @@ def test_tricky_cells_are_written_exactly_as_openpyxl_writes_them(tmp_path: Path
 @given(st.lists(st.lists(st.text(max_size=12), min_size=3, max_size=3), min_size=1, max_size=30))
 def test_any_cells_are_written_exactly_as_openpyxl_writes_them(rows: list[list[str]]) -> None:
     table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(("a", "b", "c"))})
-    path = Path(__file__).parent / ".spliced.xlsx"
-    try:
-        assert sheet_data(spliced_rows(table, path)) == sheet_data(openpyxl_rows(table))
-    finally:
-        path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as folder:  # hypothesis runs many examples in one test: no tmp_path
+        assert sheet_data(spliced_rows(table, Path(folder) / "r.xlsx")) == sheet_data(openpyxl_rows(table))
 
 
 REPEATED = st.sampled_from(["", " a", "a&b", "\x01", "_x0041_", "ok", "=1+1", "x" * 40_000])
@@ -82,11 +78,8 @@ def test_columns_of_repeated_cells_are_written_exactly_as_openpyxl_writes_them(
     """A column with few distinct cells has each one's XML made once and repeated by index."""
     table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(("a", "b", "c"))})
     assert pc.count_distinct(table.column("a")).as_py() * REPEATS <= table.num_rows  # that path is taken
-    path = Path(__file__).parent / ".repeated.xlsx"
-    try:
-        assert sheet_data(spliced_rows(table, path)) == sheet_data(openpyxl_rows(table))
-    finally:
-        path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as folder:  # hypothesis runs many examples in one test: no tmp_path
+        assert sheet_data(spliced_rows(table, Path(folder) / "r.xlsx")) == sheet_data(openpyxl_rows(table))
 
 
 @pytest.mark.slow
