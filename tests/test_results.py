@@ -101,11 +101,14 @@ def test_csv_column_neutralizing_equals_neutralize(values: list[str]) -> None:
     assert neutralize_column(sliced).to_pylist() == expected
 
 
-def test_the_summary_counts_the_suppressed_rows_by_rule(
+def test_the_summary_counts_the_rows_not_called_by_why(
     tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
 ) -> None:
-    """What a marketer asks first of a sheet with many suppressed rows: why."""
-    source = write_csv("phone,consent\n2025550100,yes\n2025550101,no\n2025550102,\n2025550103,yes\n")
+    """What a marketer asks first of a sheet with many rows not called: why."""
+    source = write_csv(
+        "phone,consent\n2025550100,yes\n2025550101,no\n2025550102,\n2025550103,yes\n"
+        "555-01,yes\n,yes\n2.02555E+09,yes\n20255501,yes\n"
+    )
     (tmp_path / "dnc.csv").write_text("number\n202-555-0103\n")
     plan = plan_file(source, make_campaign(compliance={"require_consent": True, "do_not_call": ["dnc.csv"]}))
     assert "suppressed: 3 (consent 2, do-not-call 1)" in plan.summary_lines()
@@ -113,7 +116,10 @@ def test_the_summary_counts_the_suppressed_rows_by_rule(
     summary = list(book["Summary"].iter_rows(values_only=True))
     start = summary.index(("suppressed, by rule", "rows"))
     assert summary[start + 1 : start + 4] == [("consent", 2), ("do-not-call", 1), (None, None)]
+    start = summary.index(("invalid, by reason", "rows"))
+    assert summary[start + 1 : start + 5] == [("too short", 2), ("empty", 1), ("lost digits", 1), (None, None)]
     write_plan(plan, tmp_path / "csv", "csv")
     counts = json.loads((tmp_path / "csv" / "summary.json").read_text())
     assert counts["suppressed_by_rule"] == {"consent": 2, "do-not-call": 1}
-    assert counts["by_status"] == {"suppressed": 3, "planned": 1}
+    assert counts["invalid_by_reason"] == {"too short": 2, "empty": 1, "lost digits": 1}
+    assert counts["by_status"] == {"invalid": 4, "suppressed": 3, "planned": 1}

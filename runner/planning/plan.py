@@ -22,7 +22,7 @@ from runner.planning.customers import HIDDEN_ROW, PLANNED, Rows, build_rows, var
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
-from runner.sheets.summary import Summary
+from runner.sheets.summary import Summary, problems
 from runner.sheets.write import RESULT_COLUMNS, RowResult, default_format, results_table, write_results
 from runner.statuses import Status
 
@@ -104,7 +104,8 @@ class Plan:
         ]
 
     def summary(self) -> Summary:
-        return Summary(dict(self.rows.counts().most_common()), {}, {}, 0, 0).with_rules(self.suppressed)
+        counts = dict(self.rows.counts().most_common())
+        return Summary(counts, {}, {}, 0, 0, by_problem=problems(self.rows.frame)).with_rules(self.suppressed)
 
     def summary_lines(self) -> list[str]:
         counts = self.counts()

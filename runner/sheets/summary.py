@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from runner.statuses import Status
+
 # Ended reasons that mean a person was on the line (reach rate); everything else did not reach anyone.
 REACHED_REASONS = {
     "customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase",
@@ -26,6 +28,7 @@ class Summary:
     ended: int
     reached: int
     by_rule: dict[str, int] = field(default_factory=dict)  # the suppressed rows, by rule (consent, calling hours…)
+    by_problem: dict[str, int] = field(default_factory=dict)  # the invalid rows, by kind of reason (too short…)
 
     def with_rules(self, suppressed: Counter[str]) -> Summary:
         """This summary with the plan's count of suppressed rows by rule, most first."""
@@ -39,6 +42,7 @@ class Summary:
         return {
             "by_status": self.by_status,
             "suppressed_by_rule": self.by_rule,
+            "invalid_by_reason": self.by_problem,
             "by_ended_reason": self.by_ended_reason,
             "by_assistant": self.by_assistant,
             "ended": self.ended,
@@ -65,4 +69,15 @@ def summarize(results: pl.DataFrame) -> Summary:
         by_assistant=counts("assistant") if "assistant" in results.columns else {},
         ended=sum(reasons.values()),
         reached=sum(n for reason, n in reasons.items() if reason in REACHED_REASONS),
+        by_problem=problems(results),
     )
+
+
+def problems(results: pl.DataFrame) -> dict[str, int]:
+    """The invalid rows by the kind of their reason, the words before its detail: "too short",
+    "empty", "not a number", "lost digits", "2 numbers in one cell" (most first)."""
+    invalid = results.filter(pl.col("status") == Status.INVALID).select(
+        kind=pl.col("reason").str.extract(r"^([^:(]*[^:( ])", 1).fill_null("other")
+    )
+    tally = invalid.group_by("kind", maintain_order=True).len().sort("len", descending=True, maintain_order=True)
+    return dict(zip(tally.get_column("kind").to_list(), tally.get_column("len").to_list(), strict=True))

@@ -177,6 +177,7 @@ def _write_summary(sheet: Any, summary: Summary) -> None:  # Any: the stubs miss
     tables: list[tuple[str, dict[str, int]]] = [
         ("status", summary.by_status),
         ("suppressed, by rule", summary.by_rule),
+        ("invalid, by reason", summary.by_problem),
         ("ended reason", summary.by_ended_reason),
         ("assistant", summary.by_assistant),
     ]
