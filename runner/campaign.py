@@ -25,6 +25,7 @@ ROLES = (
     "assistant_id",
     "phone_number_id",
     "timezone",
+    "state",
     "consent",
     "opt_out",
 )
@@ -46,6 +47,7 @@ class Columns(_Strict):
     assistant_id: str | None = None
     phone_number_id: str | None = None
     timezone: str | None = None
+    state: str | None = None  # the person's US state (address): its rules and time zones apply too
     consent: str | None = None
     opt_out: str | None = None  # a column whose yes means "do not call" (opted out, withdrawn, DNC)
 
@@ -262,8 +264,9 @@ class Campaign(_Strict):
         data = self.model_dump(mode="json")
         # Keys added after runs were made are left out at their default: an upgrade must not turn a
         # run folder's campaign into "a different campaign" (its resume would be refused).
-        if data["columns"].get("opt_out") is None:
-            del data["columns"]["opt_out"]
+        for role in ("opt_out", "state"):
+            if data["columns"].get(role) is None:
+                del data["columns"][role]
         if data["compliance"].get("opt_out_field") == "optOut":
             del data["compliance"]["opt_out_field"]
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):

@@ -15,6 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+import pycountry
 
 Hours = tuple[time, time]
 Interval = tuple[datetime, datetime]
@@ -138,10 +139,13 @@ def _holidays(state: str, year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("US", subdiv=state, years=year)
 
 
-def day_hours(rules: Rules, state: str | None, day: date) -> Hours | None:
-    """The hours allowed on one local date, or None."""
+def day_hours(rules: Rules, states: tuple[str, ...], day: date) -> Hours | None:
+    """The hours allowed on one local date, or None: the campaign's, narrowed by the rules of each
+    state that applies (the area code's, the address's): the strictest wins."""
     start, end = rules.hours
-    if rules.state_rules and state in STATE_RULES:
+    for state in states if rules.state_rules else ():
+        if state not in STATE_RULES:
+            continue
         if state in NO_HOLIDAY_CALLS and day in _holidays(state, day.year):
             return None
         allowed = STATE_RULES[state][day.weekday()]
@@ -151,12 +155,30 @@ def day_hours(rules: Rules, state: str | None, day: date) -> Hours | None:
     return (start, end) if start < end else None
 
 
-def _zone_intervals(rules: Rules, state: str | None, zone: ZoneInfo, start: datetime, end: datetime) -> list[Interval]:
+def us_state(cell: str) -> str | None:
+    """A state cell's two-letter code: "FL", "fl", "US-FL" or "Florida" (ISO 3166-2, through
+    pycountry, with DC and the territories); None for anything else."""
+    text = cell.strip()
+    if not text:
+        return None
+    return _us_states().get(text.upper().removeprefix("US-")) or _us_states().get(text.casefold())
+
+
+@cache
+def _us_states() -> dict[str, str]:
+    subdivisions = pycountry.subdivisions.get(country_code="US") or []  # type: ignore[no-untyped-call]
+    codes = {sub.code.removeprefix("US-"): sub.code.removeprefix("US-") for sub in subdivisions}
+    return codes | {sub.name.casefold(): sub.code.removeprefix("US-") for sub in subdivisions}
+
+
+def _zone_intervals(
+    rules: Rules, states: tuple[str, ...], zone: ZoneInfo, start: datetime, end: datetime
+) -> list[Interval]:
     intervals = []
     day = start.astimezone(zone).date() - timedelta(days=1)
     last = end.astimezone(zone).date() + timedelta(days=1)
     while day <= last:
-        hours = day_hours(rules, state, day)
+        hours = day_hours(rules, states, day)
         if hours is not None:
             opens = datetime.combine(day, hours[0], zone)
             closes = datetime.combine(day, hours[1], zone) - rules.margin
@@ -180,13 +202,14 @@ def _intersect(first: list[Interval], second: list[Interval]) -> list[Interval]:
 
 
 def first_window(
-    rules: Rules, zones: tuple[str, ...], state: str | None, start: datetime, end: datetime | None
+    rules: Rules, zones: tuple[str, ...], states: tuple[str, ...], start: datetime, end: datetime | None
 ) -> Interval | None:
-    """The first stretch at or after `start` (and before `end`) open in every zone, or None."""
+    """The first stretch at or after `start` (and before `end`) open in every zone under every
+    state's rules, or None."""
     end = end or start + HORIZON
     common: list[Interval] | None = None
     for name in zones:
-        intervals = _zone_intervals(rules, state, ZoneInfo(name), start, end)
+        intervals = _zone_intervals(rules, states, ZoneInfo(name), start, end)
         common = intervals if common is None else _intersect(common, intervals)
     for opens, closes in common or []:
         opens, closes = max(opens, start), min(closes, end)

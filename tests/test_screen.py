@@ -302,3 +302,34 @@ def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Pat
         "suppressed",
         "a call is scheduled for 2030-12-01 15:00 UTC, within min_days_between_calls = 2 day(s)",
     )
+
+
+def test_a_state_column_adds_its_rules_and_time_zones(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """calling-rules.md: check the area code's state as well as any address state. A New York
+    number of someone living in California is called from 8 am Pacific; one living in Florida
+    under Florida's 8 am-8 pm, in both of Florida's zones; a cell naming no state changes nothing."""
+    rows = [("CA", "yes"), ("Florida", "yes"), ("Open", "yes"), ("", "yes")]
+    text = "phone,State,consent\n" + "".join(f"+1212555010{i},{state},{c}\n" for i, (state, c) in enumerate(rows))
+    plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET)  # 15:00 UTC
+    assert plan.sheet.roles["state"] == "State"
+    assert [window(r) for r in plan.row_results()] == [
+        ("2030-12-02T16:00:00Z", "2030-12-03T01:45:00Z"),  # 08:00 Pacific to 20:45 Eastern
+        ("2030-12-02T15:00:00Z", "2030-12-03T00:45:00Z"),  # now (09:00 Central) to 19:45 Eastern
+        ("2030-12-02T15:00:00Z", "2030-12-03T01:45:00Z"),
+        ("2030-12-02T15:00:00Z", "2030-12-03T01:45:00Z"),
+    ]
+    [said] = [w for w in plan.warnings if "name no US state" in w]
+    assert "column 'State': 1 row(s) name no US state ('Open')" in said
+
+
+def test_a_state_column_can_leave_no_window(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
+    """Rhode Island allows no calls on Sundays: a Rhode Island resident with a Texas number neither."""
+    sunday = datetime(2030, 12, 1, 10, 0, tzinfo=ET)
+    schedule = {"earliest_at": "2030-12-01T08:00:00-05:00", "latest_at": "2030-12-01T23:00:00-05:00"}
+    [result] = plan_rows(
+        write_csv, make_campaign, "phone,state,consent\n+12145550100,RI,yes\n", sunday, schedule=schedule
+    )
+    assert result.status == "suppressed"
+    assert result.reason.startswith("calling hours: no window open in TX and RI (")

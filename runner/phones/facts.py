@@ -151,6 +151,22 @@ def number_facts(e164: str) -> NumberFacts:
     return NumberFacts(region, zones, state, geographic)
 
 
+@cache
+def state_zones() -> dict[str, tuple[str, ...]]:
+    """US state (two letters) -> every time zone its area codes are in, from phonenumbers' own
+    geocoder and time zone tables: a person known to live in a state may be in any of them."""
+    found: dict[str, set[str]] = {}
+    for prefix, names in _nanp_places().items():
+        state = _state(str(_find_lang(names, "en", None, None) or ""))
+        if state is None:
+            continue
+        for length in range(len(prefix), 0, -1):  # the longest time zone prefix of the place's
+            if prefix[:length] in TIMEZONE_DATA:
+                found.setdefault(state, set()).update(z for z in TIMEZONE_DATA[prefix[:length]] if z != UNKNOWN_ZONE)
+                break
+    return {state: tuple(sorted(zones)) for state, zones in found.items()}
+
+
 def load_tables() -> None:
     """Build the prefix tables `facts_column` matches against (a tenth of a second of Python), so a
     thread can do it while the phone numbers are still being normalized."""

@@ -28,7 +28,7 @@ from runner.statuses import Status
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
 # The roles whose cells the screen reads (the others are spent once the customer is built).
-SCREENED_ROLES = ("consent", "opt_out", "timezone")
+SCREENED_ROLES = ("consent", "opt_out", "timezone", "state")
 # Names where collapsing whitespace changes more than the ends: a run of it, or any but a space.
 _ODD_SPACE = WHITESPACE_CLASS + "{2}|[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]"
 _EMAIL = rf"^[^@{WHITESPACE_CLASS[1:-1]}]+@[^@{WHITESPACE_CLASS[1:-1]}]+\.[^@{WHITESPACE_CLASS[1:-1]}]+$"

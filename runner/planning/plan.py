@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
+from runner.hours import us_state
 from runner.planning.customers import HIDDEN_ROW, PLANNED, Rows, build_rows, variable_columns, with_status
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
@@ -163,7 +164,7 @@ def plan_file(
         suppressed = Counter({"hidden row": hidden}) + suppressed
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
-    warnings = [*sheet.warnings, *list_warnings, *_relaxed_rules(campaign)]
+    warnings = [*sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign)]
     if len(variables) > MANY_VARIABLES:
         warnings.append(
             f"{len(variables):,} template variables go with every call (every column not used for a role): "
@@ -176,6 +177,23 @@ def plan_file(
     return Plan(
         campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked, frozenset(free_numbers)
     )
+
+
+def _unknown_states(rows: Rows, sheet: Sheet, campaign: Campaign) -> list[str]:
+    """A state column's cells that name no US state: those rows follow their number's state and
+    zones alone, which the sheet's owner should know (the column may be a lead's state, "Open")."""
+    if "state" not in sheet.roles or campaign.schedule.hours is None:
+        return []
+    cells = rows.frame.get_column("cell_state").str.strip_chars().fill_null("")
+    unknown = [cell for cell in cells.unique(maintain_order=True).to_list() if cell and us_state(cell) is None]
+    if not unknown:
+        return []
+    count = cells.is_in(unknown).sum()
+    shown = ", ".join(map(repr, unknown[:3])) + (", …" if len(unknown) > 3 else "")
+    return [
+        f"{sheet.path}: column {sheet.roles['state']!r}: {count} row(s) name no US state ({shown}); "
+        "their number's state and time zones decide their calling hours alone"
+    ]
 
 
 def _never_callable(campaign: Campaign, start: datetime) -> str:

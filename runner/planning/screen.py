@@ -15,8 +15,8 @@ import polars as pl
 from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.frames import per_distinct, strip
-from runner.hours import Interval, Rules, first_window, named_zones
-from runner.phones.facts import NumberFacts
+from runner.hours import Interval, Rules, first_window, named_zones, us_state
+from runner.phones.facts import NumberFacts, state_zones
 from runner.phones.parse import Normalizer
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.sheets.read import read_cells
@@ -188,21 +188,24 @@ class Screen:
         compliance = self.campaign.compliance
         rules = Rules(self._hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
         zone = strip(pl.col("cell_timezone").fill_null("")) if "cell_timezone" in frame.columns else pl.lit("")
-        places = pending.select(zone.alias("zone"), "fact").unique()
-        by_place: dict[tuple[tuple[str, ...], str | None], Interval | None] = {}
+        lives = strip(pl.col("cell_state").fill_null("")) if "cell_state" in frame.columns else pl.lit("")
+        places = pending.select(zone.alias("zone"), "fact", lives.alias("lives")).unique()
+        by_place: dict[tuple[tuple[str, ...], tuple[str, ...]], Interval | None] = {}
         starts, ends, problems = [], [], []
-        for given, fact in places.iter_rows():
+        for given, fact, address in places.iter_rows():
             number_facts = facts[fact] if fact >= 0 else None
-            zones, problem = self._zones(number_facts, given)
-            state = number_facts.state if number_facts is not None else None
+            home = us_state(address)
+            zones, problem = self._zones(number_facts, given, home)
+            number_state = number_facts.state if number_facts is not None else None
+            states = tuple(dict.fromkeys(state for state in (number_state, home) if state))
             window = None
             if not problem:
-                place = (zones, state)
+                place = (zones, states)
                 if place not in by_place:
-                    by_place[place] = first_window(rules, zones, state, self.start, self.campaign.schedule.latest_at)
+                    by_place[place] = first_window(rules, zones, states, self.start, self.campaign.schedule.latest_at)
                 window = by_place[place]
                 if window is None:
-                    problem = _no_window_reason(zones, state, self.campaign.schedule.latest_at)
+                    problem = _no_window_reason(zones, states, self.campaign.schedule.latest_at)
             starts.append(window[0] if window else None)
             ends.append(window[1] if window else None)
             problems.append(problem or None)
@@ -212,10 +215,12 @@ class Screen:
             hours_problem=pl.Series(problems, dtype=pl.String),
         )
         open_rows = PLANNED & pl.col("problem").is_null()
-        if "cell_timezone" in frame.columns:
-            keyed = frame.with_columns(zone.alias("zone"))
-            joined = keyed.join(decided, on=["zone", "fact"], how="left", maintain_order="left").drop("zone")
-            return joined.with_columns(hours_problem=pl.when(open_rows).then(pl.col("hours_problem")))
+        if "cell_timezone" in frame.columns or "cell_state" in frame.columns:
+            keyed = frame.with_columns(zone.alias("zone"), lives.alias("lives"))
+            joined = keyed.join(decided, on=["zone", "fact", "lives"], how="left", maintain_order="left")
+            return joined.drop("zone", "lives").with_columns(
+                hours_problem=pl.when(open_rows).then(pl.col("hours_problem"))
+            )
         # No time zone column: the number's facts decide alone, looked up by index (no join).
         by_fact = decided.with_columns(pl.col("fact") + 1).sort("fact")
         lookup = pl.DataFrame({"fact": range(len(facts) + 1)}).join(by_fact, on="fact", how="left")
@@ -242,8 +247,12 @@ class Screen:
         value = cell.strip()
         return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else None
 
-    def _zones(self, facts: NumberFacts | None, given: str) -> tuple[tuple[str, ...], str]:
-        """The recipient's candidate time zones: the timezone column (stripped) beats the number's own."""
+    def _zones(self, facts: NumberFacts | None, given: str, home: str | None = None) -> tuple[tuple[str, ...], str]:
+        """The recipient's candidate time zones: the timezone column (stripped) beats the number's
+        own; a state column adds every zone of that state (a 212 number may live in California)."""
+        if not given and home is not None and home in state_zones():
+            number_zones = facts.zones if facts is not None and facts.geographic else ()
+            return tuple(dict.fromkeys((*number_zones, *state_zones()[home]))), ""
         if given:
             zones = named_zones(given)
             if zones is None:
@@ -266,10 +275,10 @@ def _first_of(problems: Iterable[pl.Expr]) -> pl.Expr:
     return pl.coalesce(pl.lit(None, pl.String), *problems)
 
 
-def _no_window_reason(zones: tuple[str, ...], state: str | None, latest: datetime | None) -> str:
+def _no_window_reason(zones: tuple[str, ...], states: tuple[str, ...], latest: datetime | None) -> str:
     place = " and ".join(zones) if len(zones) <= 3 else f"all {len(zones)} of its possible time zones"
-    if state:
-        place = f"{state} ({place})"
+    if states:
+        place = f"{' and '.join(states)} ({place})"
     until = f"before {latest.isoformat()}" if latest else "in the next 8 days"
     hint = " (a toll-free or non-geographic number: add a timezone column)" if len(zones) > 3 else ""
     return f"calling hours: no window open in {place} {until}{hint}"

@@ -87,6 +87,7 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "assistant_id": ("assistantid", "assistant"),
     "phone_number_id": ("phonenumberid", "fromnumberid", "callerid"),
     "timezone": ("timezone", "tz", "iana timezone"),
+    "state": ("state", "addressstate", "usstate", "statecode", "stateprovince"),
     # Consent is matched as a part of a header ("TCPA consent", "Opted-in"), and never guessed.
     "consent": ("consent", "optin", "optedin"),
 }
