@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import pycountry
 
+from runner.text import comparison_key
+
 Hours = tuple[time, time]
 Interval = tuple[datetime, datetime]
 
@@ -29,7 +31,7 @@ HORIZON = timedelta(days=8)
 
 Pair = tuple[int, int] | None
 
-# How sheets write US time zones, by their letters (casefolded): each means the DST-aware zones
+# How sheets write US time zones, by comparison_key: each means the DST-aware zones
 # named. The tz database's EST, MST and HST are fixed offsets; read so, "EST" in July would open
 # the window an hour late and close it at 10 pm Eastern. Mountain time without "daylight" may be
 # Arizona's (no DST): both zones, so that the window is open in each.
@@ -48,7 +50,7 @@ ZONE_NAMES: dict[str, tuple[str, ...]] = {
 def named_zones(text: str) -> tuple[str, ...] | None:
     """The zones a time zone cell means: ZONE_NAMES's US names and abbreviations, else an IANA
     name as written ("America/New_York"); None when it is neither."""
-    known = ZONE_NAMES.get("".join(ch for ch in text.casefold() if ch.isalpha()))
+    known = ZONE_NAMES.get(comparison_key(text))
     if known is not None:
         return known
     try:
@@ -166,9 +168,10 @@ def us_state(cell: str) -> str | None:
 
 @cache
 def _us_states() -> dict[str, str]:
+    """Each state's code and name (casefolded) -> its code."""
     subdivisions = pycountry.subdivisions.get(country_code="US") or []  # type: ignore[no-untyped-call]
-    codes = {sub.code.removeprefix("US-"): sub.code.removeprefix("US-") for sub in subdivisions}
-    return codes | {sub.name.casefold(): sub.code.removeprefix("US-") for sub in subdivisions}
+    codes = {sub.name.casefold(): sub.code.removeprefix("US-") for sub in subdivisions}
+    return {code: code for code in codes.values()} | codes
 
 
 def _zone_intervals(

@@ -19,6 +19,7 @@ LAYERS = [
         "runner.arrays",
         "runner.frames",
         "runner.errors",
+        "runner.text",
         "runner.statuses",
         "runner.hours",
         "runner.campaign",

@@ -17,6 +17,8 @@ import phonenumbers
 import pycountry
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
+from runner.text import comparison_key
+
 MAX_EXTENSION = 10  # Vapi's limit on customer.extension
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), None)
@@ -29,7 +31,7 @@ _SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
 _SEPARATED = re.compile(r"[/,;:&|\n]|\s(?:or|and|oder|ou|o|y)\s", re.I)
 _DIGIT = re.compile(r"\d")
 _DIGITS_ONLY = re.compile(r"[\d\s().\-]+")
-# What country cells say besides ISO 3166's codes and names (pycountry), by _letters.
+# What country cells say besides ISO 3166's codes and names (pycountry), by comparison_key.
 _COUNTRY_ALIASES = {
     **dict.fromkeys(["uk", "greatbritain", "britain", "england", "scotland", "wales", "northernireland"], "GB"),
     **dict.fromkeys(["us", "usa", "america", "unitedstatesofamerica"], "US"),
@@ -85,18 +87,13 @@ def region_for(country: str, default_region: str) -> str | None:
         return default_region
     if text.upper() in phonenumbers.SUPPORTED_REGIONS:  # also the codes ISO lacks (AC, XK, TA)
         return text.upper()
-    code = _COUNTRY_ALIASES.get(_letters(text))
+    code = _COUNTRY_ALIASES.get(comparison_key(text))
     if code is None:
         try:
             code = pycountry.countries.lookup(text).alpha_2
         except LookupError:
             return None
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
-
-
-def _letters(text: str) -> str:
-    """'U.S.A.' and 'usa' alike: letters only, without case or accents."""
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalpha())
 
 
 def normalize(raw: str, region: str) -> Phone:

@@ -14,7 +14,6 @@ import io
 import posixpath
 import re
 import sys
-import unicodedata
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ import pyarrow.csv as pa_csv
 from runner.arrays import blank, byte_lengths, records, text_array
 from runner.campaign import ROLES, Columns
 from runner.errors import InputError
+from runner.text import comparison_key
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
 BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -52,7 +52,7 @@ _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 # Arrow reads every column as text when told so by name (its names are f0, f1, …).
 _ALL_TEXT = {f"f{index}": pa.string() for index in range(2048)}
 
-# Header spellings per role, compared by normalize_header (letters and digits). Order matters:
+# Header spellings per role, compared by comparison_key (letters and digits). Order matters:
 # earlier spellings win when a sheet has several candidates.
 ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "number": (
@@ -91,7 +91,7 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     # Consent is matched as a part of a header ("TCPA consent", "Opted-in"), and never guessed.
     "consent": ("consent", "optin", "optedin"),
 }
-# A header with one of these (after normalize_header) says the opposite of consent: never consent,
+# A header with one of these (after comparison_key) says the opposite of consent: never consent,
 # but the opt-out column.
 NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsubscribe",
              "noconsent", "declin", "refus", "nocall", "denied")  # fmt: skip
@@ -187,18 +187,12 @@ def read_cells(path: Path) -> list[list[str]]:
     return [[cell or "" for cell in record] for record in records(_read_table(path, data, None, [])[0])]
 
 
-def normalize_header(text: str) -> str:
-    """Header comparison key: only letters and digits count, without case or accents, so that
-    "Mobile #", "Phone No.", "Tel:" and "Teléfono" read as the spellings they are."""
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
-
-
 def find_header(headers: Sequence[str], wanted: str) -> str | None:
-    """The header a campaign file means: exact, else equal by normalize_header."""
+    """The header a campaign file means: exact, else equal by comparison_key."""
     if wanted in headers:
         return wanted
-    key = normalize_header(wanted)
-    return next((h for h in headers if normalize_header(h) == key), None)
+    key = comparison_key(wanted)
+    return next((h for h in headers if comparison_key(h) == key), None)
 
 
 def detect_roles(
@@ -209,7 +203,7 @@ def detect_roles(
     warnings = warnings if warnings is not None else []
     by_key: dict[str, str] = {}
     for header in headers:
-        by_key.setdefault(normalize_header(header), header)
+        by_key.setdefault(comparison_key(header), header)
     roles: dict[str, str] = {}
     for role in ROLES:
         configured = getattr(columns, role)
@@ -228,7 +222,7 @@ def detect_roles(
                 roles[role] = found
             continue
         for spelling in ROLE_SYNONYMS[role]:
-            candidate = by_key.get(normalize_header(spelling))
+            candidate = by_key.get(comparison_key(spelling))
             if candidate is not None and candidate not in roles.values():
                 roles[role] = candidate
                 break
@@ -244,20 +238,20 @@ def _permission_column(role: str, headers: list[str], path: Path, warnings: list
     """The one consent (or opt-out) column. A negated header ("Consent withdrawn", "Do not call") is
     an opt-out, never consent; consent for another channel ("Email consent") is ignored with a
     warning; several candidates are an error, since picking one could call the wrong people."""
-    negated = [h for h in headers if any(word in normalize_header(h) for word in NEGATIONS)]
+    negated = [h for h in headers if any(word in comparison_key(h) for word in NEGATIONS)]
     if role == "opt_out":
         candidates = negated
     else:
         candidates = [
             h
             for h in headers
-            if h not in negated and any(word in normalize_header(h) for word in ROLE_SYNONYMS["consent"])
+            if h not in negated and any(word in comparison_key(h) for word in ROLE_SYNONYMS["consent"])
         ]
         other = [
             h
             for h in candidates
-            if any(w in normalize_header(h) for w in OTHER_CHANNELS)
-            and not any(w in normalize_header(h) for w in PHONE_WORDS)
+            if any(w in comparison_key(h) for w in OTHER_CHANNELS)
+            and not any(w in comparison_key(h) for w in PHONE_WORDS)
         ]
         if other:
             warnings.append(
@@ -283,7 +277,7 @@ def _find_header(records: list[list[str]], columns: Columns) -> int | None:
             continue
         if first_filled is None:
             first_filled = index
-        if any(normalize_header(cell) in wanted for cell in record):
+        if any(comparison_key(cell) in wanted for cell in record):
             return index
     return first_filled
 
@@ -628,14 +622,14 @@ def _sheet_table(book: Any, *names: str) -> pa.Table:
 def _number_headers(columns: Columns) -> set[str]:
     """The header keys that name the number column: the campaign's, else the usual spellings."""
     if columns.number:
-        return {normalize_header(columns.number)}
-    return {normalize_header(spelling) for spelling in ROLE_SYNONYMS["number"]}
+        return {comparison_key(columns.number)}
+    return {comparison_key(spelling) for spelling in ROLE_SYNONYMS["number"]}
 
 
 def _names_a_number_column(table: pa.Table, columns: Columns) -> bool:
     wanted = _number_headers(columns)
     return any(
-        normalize_header(cell or "") in wanted
+        comparison_key(cell or "") in wanted
         for record in records(table.slice(0, HEADER_SEARCH_ROWS))
         for cell in record
     )
