@@ -369,10 +369,7 @@ def call(
     except RunnerError as exc:
         raise _fail(exc) from None
     if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
-        reason = outcome.reason
-        if reason.startswith("no consent"):  # the one-row sheet's consent column is --consent
-            reason = "no consent (require_consent = true): pass --consent if this person agreed to be called"
-        click.echo(f"not called: {reason}", err=True)
+        click.echo(f"not called: {outcome.reason}", err=True)
         sys.exit(1)
     if not quiet:
         said = "placed" if outcome.placed_now else "already placed by this command before: no second call"

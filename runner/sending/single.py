@@ -20,6 +20,7 @@ from runner.sending.submitter import SubmitOptions
 from runner.statuses import Status
 
 SHEET_NAME = "call.csv"
+NO_CONSENT = "no consent (require_consent = true): pass --consent if this person agreed to be called"
 
 
 @dataclass(frozen=True)
@@ -104,4 +105,7 @@ def place_call(
             return SingleOutcome(outdir, before["status"], before["reason"], before["call_id"], False, None)
         outcome = run.send(client, options) if run.people_to_call() else None
         after = run.results().row(0, named=True)
-    return SingleOutcome(outdir, after["status"], after["reason"], after["call_id"], bool(after["call_id"]), outcome)
+    reason = str(after["reason"])
+    if after["status"] == Status.SUPPRESSED and reason.startswith("no consent"):
+        reason = NO_CONSENT  # the one-row sheet's consent column is --consent
+    return SingleOutcome(outdir, after["status"], reason, after["call_id"], bool(after["call_id"]), outcome)
