@@ -23,10 +23,11 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import polars as pl
 from plan_bench import make_input
 
 from runner.planning.plan import write_plan
-from runner.sending.call_fields import call_fields
+from runner.sending.call_fields import calls_of
 from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun
 
@@ -46,7 +47,7 @@ def fill_ledger(ledger: Path) -> int:
     """Every planned request sent, every customer's call created and fetched, ended."""
     with sqlite3.connect(ledger) as db:
         requests = db.execute("SELECT id, rows FROM requests").fetchall()
-        outcomes, calls = [], []
+        outcomes, calls, rows_of = [], [], []
         for request_id, rows in requests:
             for row in json.loads(rows):
                 call_id = str(uuid.UUID(int=row))
@@ -57,11 +58,12 @@ def fill_ledger(ledger: Path) -> int:
                     "cost": 0.0123 * (row % 7), "analysis": {"summary": f"Talked with row {row}.",
                                                               "successEvaluation": "true"},
                 }  # fmt: skip
-                calls.append((row, call_fields(data)))
+                calls.append(data)
+                rows_of.append(row)
         db.execute("UPDATE requests SET state = 'sent', attempts = 1")
         db.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)", outcomes)
     stored = Ledger(ledger)
-    stored.store_calls(calls)  # as status stores them
+    stored.store_calls(calls_of(calls, "optOut").with_columns(row=pl.Series(rows_of, dtype=pl.Int64)))
     stored.close()
     return len(outcomes)
 

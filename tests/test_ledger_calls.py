@@ -1,5 +1,5 @@
-"""What a run keeps of each call it fetched: the fields the sheet shows, one row per spreadsheet
-row, and the calls an earlier version kept whole."""
+"""What a run keeps of each call it fetched: one row per spreadsheet row, in calls.parquet beside the
+ledger, and the calls that earlier versions kept in the ledger itself."""
 
 from __future__ import annotations
 
@@ -8,68 +8,75 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
+import orjson
+import polars as pl
 
-from runner.sending.call_fields import CALL_COLUMNS, STORED_FIELDS, call_fields
+from runner.sending.call_fields import page_calls
+from runner.sending.call_store import CALLS_FILE
 from runner.sending.ledger import Ledger
 
 ENDED = {"id": "c1", "status": "ended", "endedReason": "customer-ended-call", "customer": {"number": "+12025550100"}}
 
 
-@pytest.mark.parametrize(
-    ("extra", "expected"),
-    [
-        (
-            {"startedAt": "2030-12-02T15:00:00.000Z", "endedAt": "2030-12-02T15:01:12.400Z", "cost": 0.0512,
-             "analysis": {"summary": "Booked.", "successEvaluation": "true"}},
-            {"started_at": "2030-12-02T15:00:00.000Z", "ended_at": "2030-12-02T15:01:12.400Z", "duration_s": "72",
-             "cost": "0.0512", "summary": "Booked.", "success_evaluation": "true"},
-        ),
-        (  # verdicts that are not text: shown as str() of the value, false and 0 as nothing
-            {"cost": 3, "analysis": {"summary": 0, "successEvaluation": True}},
-            {"cost": "3", "summary": "", "success_evaluation": "True"},
-        ),
-        ({"analysis": {"summary": ["a"], "successEvaluation": 8.5}}, {"summary": "", "success_evaluation": "8.5"}),
-        (  # ends that cannot be measured, a cost that is not a number, an analysis that is not an object
-            {"startedAt": "soon", "endedAt": "2030-12-02T15:01:12Z", "cost": "free", "analysis": "n/a"},
-            {"started_at": "soon", "ended_at": "2030-12-02T15:01:12Z", "duration_s": "", "cost": ""},
-        ),
-        ({"startedAt": "2030-12-02T15:00:00Z", "endedAt": None, "cost": False}, {"started_at": "2030-12-02T15:00:00Z"}),
-    ],
-)  # fmt: skip
-def test_the_fields_kept_of_odd_calls(extra: dict[str, Any], expected: dict[str, str]) -> None:
-    fields = dict(zip(STORED_FIELDS, call_fields({**ENDED, **extra}), strict=True))
-    blank = dict.fromkeys(CALL_COLUMNS, "")
-    assert fields == {**blank, "status": "ended", "ended_reason": "customer-ended-call", **expected,
-                      "call_id": "c1", "number": "+12025550100", "structured_data": None}  # fmt: skip
+def _stored(rows_and_calls: list[tuple[int, dict[str, Any]]]) -> pl.DataFrame:
+    calls = page_calls(orjson.dumps([call for _, call in rows_and_calls]), "optOut")
+    return calls.with_columns(row=pl.Series([row for row, _ in rows_and_calls], dtype=pl.Int64))
 
 
 def test_a_row_keeps_its_latest_call_and_the_opt_out_flag(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     opted = {**ENDED, "id": "c2", "analysis": {"structuredData": {"optOut": True}}}
-    ledger.store_calls([(2, call_fields(ENDED)), (3, call_fields({**ENDED, "id": "c3", "status": "queued"}))])
-    ledger.store_calls([(2, call_fields(opted))])  # the row's follow-up call replaces the first
+    ledger.store_calls(_stored([(2, ENDED), (3, {**ENDED, "id": "c3", "status": "queued"})]))
+    ledger.store_calls(_stored([(2, opted)]))  # the row's follow-up call replaces the first
     assert sorted(ledger.calls_frame().select("call_id", "status").iter_rows()) == [("c2", "ended"), ("c3", "queued")]
-    assert ledger.calls_with_flag('$."optOut"', "ended") == [("c2", "+12025550100", "")]
+    assert ledger.opted_out_calls() == [("c2", "+12025550100", "")]
     ledger.close()
+    again = Ledger(tmp_path / "ledger.sqlite")  # kept on disk
+    assert sorted(again.calls_frame().get_column("call_id")) == ["c2", "c3"]
+    again.close()
 
 
-def test_a_ledger_of_an_earlier_version_keeps_its_calls(tmp_path: Path) -> None:
+def _old_ledger(path: Path, create: str, rows: list[tuple[Any, ...]], field: str = "optOut") -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('campaign', ?)", (json.dumps({"compliance": {"opt_out_field": field}}),))
+        db.execute(create)
+        marks = ", ".join("?" * len(rows[0]))
+        db.executemany(f"INSERT INTO calls VALUES ({marks})", rows)
+
+
+def test_a_ledger_that_kept_each_calls_json_keeps_its_calls(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    with sqlite3.connect(path) as db:  # as versions before the kept fields wrote it: each call's JSON, by id
-        db.execute("CREATE TABLE calls (call_id TEXT PRIMARY KEY, row INTEGER NOT NULL, data TEXT NOT NULL, "
-                   "fetched_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT '')")  # fmt: skip
-        first = {**ENDED, "id": "a1", "endedReason": "voicemail"}
-        again = {**ENDED, "id": "a2", "analysis": {"summary": "Booked.", "structuredData": {"optOut": True}}}
-        db.executemany(
-            "INSERT INTO calls (call_id, row, data, fetched_at) VALUES (?, ?, ?, ?)",
-            [("a2", 2, json.dumps(again), "2030-12-03T09:00:00+00:00"),
-             ("a1", 2, json.dumps(first), "2030-12-02T09:00:00+00:00"),
-             ("b1", 3, json.dumps({**ENDED, "id": "b1"}), "2030-12-02T09:00:00+00:00")],
-        )  # fmt: skip
+    first = {**ENDED, "id": "a1", "endedReason": "voicemail"}
+    again = {**ENDED, "id": "a2", "analysis": {"summary": "Booked.", "structuredData": {"optOut": True}}}
+    _old_ledger(path, "CREATE TABLE calls (call_id TEXT PRIMARY KEY, row INTEGER NOT NULL, data TEXT NOT NULL, "
+                      "fetched_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT '')",
+                [("a2", 2, json.dumps(again), "2030-12-03T09:00:00+00:00", ""),
+                 ("a1", 2, json.dumps(first), "2030-12-02T09:00:00+00:00", ""),
+                 ("b1", 3, json.dumps({**ENDED, "id": "b1"}), "2030-12-02T09:00:00+00:00", "")])  # fmt: skip
     ledger = Ledger(path)
     calls = {row[0]: row for row in ledger.calls_frame().select("call_id", "ended_reason", "summary").iter_rows()}
     assert calls == {"a2": ("a2", "customer-ended-call", "Booked."), "b1": ("b1", "customer-ended-call", "")}
-    assert [call_id for call_id, *_ in ledger.calls_with_flag('$."optOut"', "ended")] == ["a2"]
+    assert [call_id for call_id, *_ in ledger.opted_out_calls()] == ["a2"]
     ledger.close()
     assert Ledger(path).calls_frame().height == 2  # migrated once
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'calls'").fetchall() == []
+
+
+def test_a_ledger_that_kept_each_calls_fields_keeps_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    columns = ("row INTEGER PRIMARY KEY, fetched_at TEXT, call_id TEXT, status TEXT, ended_reason TEXT, "
+               "started_at TEXT, ended_at TEXT, duration_s TEXT, cost TEXT, summary TEXT, success_evaluation TEXT, "
+               "number TEXT, structured_data TEXT")  # fmt: skip
+    _old_ledger(path, f"CREATE TABLE calls ({columns})",
+                [(2, "", "a2", "ended", "customer-ended-call", "", "", "", "0.05", "Booked.", "true", "+12025550100",
+                  '{"doNotCall": true}'),
+                 (3, "", "b1", "ended", "voicemail", "", "", "", "", "", "", "+12025550101", None)],
+                field="doNotCall")  # fmt: skip
+    ledger = Ledger(path)
+    assert (tmp_path / CALLS_FILE).exists()
+    assert sorted(ledger.calls_frame().select("call_id", "cost", "summary").iter_rows()) == [
+        ("a2", "0.05", "Booked."), ("b1", "", "")]  # fmt: skip
+    assert ledger.opted_out_calls() == [("a2", "+12025550100", "")]
+    ledger.close()

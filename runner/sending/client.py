@@ -155,13 +155,11 @@ class VapiClient:
         data = self._request("GET", "/call", params=params)
         return [Call.model_validate(item) for item in data]
 
-    def list_call_data(self, **filters: str | int | datetime | None) -> list[dict[str, Any]]:
-        """GET /call as the JSON objects Vapi returns (for status: no model built per call)."""
+    def list_call_page(self, **filters: str | int | datetime | None) -> bytes:
+        """GET /call's answer as the bytes Vapi sent (status reads them as a table: no object per call)."""
         params = {k: _param(v) for k, v in filters.items() if v is not None}
-        data = self._request("GET", "/call", params=params)
-        if not isinstance(data, list):
-            raise ApiError(200, "answer to GET /call is not a list")
-        return data
+        response: bytes = self._request("GET", "/call", params=params, raw=True)
+        return response
 
     def get_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("GET", f"/call/{call_id}"))
@@ -187,7 +185,8 @@ class VapiClient:
     def delete_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("DELETE", f"/call/{call_id}"))
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
+        """The answer's JSON (or, `raw`, its bytes); errors as ApiError, AuthError, NetworkError."""
         try:
             response = self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -197,8 +196,10 @@ class VapiClient:
             raise NetworkError(f"no answer: {exc or type(exc).__name__}", maybe_sent=True) from None
         if response.status_code >= 400:
             raise api_error(response)
+        if raw:
+            return response.content
         try:
-            return orjson.loads(response.content)  # status reads a million calls through here
+            return orjson.loads(response.content)
         except ValueError:
             raise ApiError(response.status_code, f"answer is not JSON: {response.text[:200]}") from None
 

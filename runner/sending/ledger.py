@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ import polars as pl
 from runner.errors import OutdirError, unwritable
 from runner.planning.body import customers_of, dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
-from runner.sending.call_fields import CALL_COLUMNS, STORED_FIELDS, CallFields, call_fields
+from runner.sending.call_fields import CALL_COLUMNS
+from runner.sending.call_store import CALLS_FILE, CallStore, migrate_calls, read_calls
 from runner.sending.refresh import CallSearch
-from runner.sending.sql_frames import paged_frame
+from runner.sending.sql_frames import paged_frame, query_frame
 from runner.statuses import CallStatus, CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
@@ -40,25 +40,7 @@ _WHO_ANSWERS = (
     "CASE WHEN json_extract(body, '$.squad') IS NOT NULL THEN 'transient squad' END"
 )
 
-# One row per spreadsheet row: the fields kept of its latest call (runner.sending.call_fields).
-_CALLS_TABLE = """
-CREATE TABLE IF NOT EXISTS calls (
-    row INTEGER PRIMARY KEY,
-    fetched_at TEXT NOT NULL,
-    call_id TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT '',
-    ended_reason TEXT NOT NULL DEFAULT '',
-    started_at TEXT NOT NULL DEFAULT '',
-    ended_at TEXT NOT NULL DEFAULT '',
-    duration_s TEXT NOT NULL DEFAULT '',
-    cost TEXT NOT NULL DEFAULT '',
-    summary TEXT NOT NULL DEFAULT '',
-    success_evaluation TEXT NOT NULL DEFAULT '',
-    number TEXT NOT NULL DEFAULT '',
-    structured_data TEXT
-);
-"""
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
@@ -72,7 +54,6 @@ CREATE TABLE IF NOT EXISTS requests (
     error TEXT NOT NULL DEFAULT '',
     attempt INTEGER NOT NULL DEFAULT 1
 );
-{_CALLS_TABLE}
 CREATE TABLE IF NOT EXISTS cancellations (
     call_id TEXT PRIMARY KEY,
     row INTEGER NOT NULL,
@@ -90,10 +71,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
     call_id TEXT NOT NULL DEFAULT ''
 );
 """
-_STORE_CALL = (
-    f"INSERT OR REPLACE INTO calls (row, fetched_at, {', '.join(STORED_FIELDS)}) "
-    f"VALUES (?, ?, {', '.join('?' * len(STORED_FIELDS))})"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,28 +152,21 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self.calls = CallStore(path.parent)  # the calls fetched, beside the ledger (runner.sending.call_store)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-            self._migrate_calls()
+            migrate_calls(self._db, path.parent, self._opt_out_field())
         except sqlite3.Error as exc:
             raise unwritable(path.parent, f"the ledger {path.name}", exc) from None
 
-    def _migrate_calls(self) -> None:
-        """A ledger of an earlier version kept each call's whole JSON, keyed by call id: its calls
-        become the fields kept now (runner.sending.call_fields), one row per spreadsheet row (the
-        row's latest call fetched), in one transaction."""
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-        if "data" not in present:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        old = self._db.execute("SELECT row, data, fetched_at FROM calls ORDER BY fetched_at").fetchall()
-        self._db.execute("DROP TABLE calls")
-        self._db.execute(_CALLS_TABLE)
-        self._db.executemany(_STORE_CALL, [(row, at, *call_fields(orjson.loads(data))) for row, data, at in old])
-        self._db.execute("COMMIT")
+    def _opt_out_field(self) -> str:
+        """The campaign's opt-out field, as the run's meta keeps it (a migration reads old calls by it)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'campaign'").fetchone()
+        field = json.loads(row[0]).get("compliance", {}).get("opt_out_field") if row else None
+        return str(field or "optOut")
 
     @staticmethod
     def read_meta(outdir: Path) -> dict[str, str]:
@@ -275,15 +245,10 @@ class Ledger:
                 "DELETE FROM outcomes WHERE row = ?", [(row,) for request in requests for row in request.rows]
             )
 
-    def store_calls(self, calls: Iterable[tuple[int, CallFields]]) -> None:
-        """(row, the fields kept of its call: call_fields of the call as Vapi returned it). A row
-        keeps its latest call: a follow-up's call replaces the earlier attempt's."""
-        moment = now_utc().isoformat()
-        with self._transaction() as db:
-            # In row order: SQLite inserts into its table's B-tree fastest in key order (the list
-            # answers newest first, rows descending).
-            ordered = sorted(calls, key=itemgetter(0))
-            db.executemany(_STORE_CALL, [(row, moment, *fields) for row, fields in ordered])
+    def store_calls(self, calls: pl.DataFrame) -> None:
+        """Keep these fetched calls (runner.sending.call_store.STORE_SCHEMA: the row and the fields
+        of its call): a row keeps its latest call."""
+        self.calls.store(calls)
 
     @staticmethod
     def awaits_outcomes(outdir: Path, retry_on: list[str], max_attempts: int) -> bool:
@@ -292,16 +257,21 @@ class Ledger:
         path = outdir / LEDGER_FILE
         if not path.exists():
             return False
-        marks = ", ".join("?" * len(retry_on)) or "NULL"
-        query = f"""
-            SELECT 1 FROM outcomes o
-            JOIN requests r ON r.id = o.request_id
-            LEFT JOIN calls c ON c.row = o.row AND c.call_id = o.call_id
-            WHERE o.call_id != '' AND (
-                c.status IS NULL OR c.status != 'ended' OR (c.ended_reason IN ({marks}) AND r.attempt < ?)
-            ) LIMIT 1"""
+        schema = {"row": pl.Int64, "call_id": pl.String, "attempt": pl.Int64}
+        select = (
+            "SELECT o.row AS row, o.call_id AS call_id, r.attempt AS attempt FROM outcomes o "
+            "JOIN requests r ON r.id = o.request_id WHERE o.call_id != ''"
+        )
         with closing(sqlite3.connect(path, timeout=30)) as db:
-            return db.execute(query, (*retry_on, max_attempts)).fetchone() is not None
+            given = query_frame(db, select, (), schema)
+        calls = read_calls(outdir / CALLS_FILE).select("row", "call_id", "status", "ended_reason")
+        status, reason = pl.col("status"), pl.col("ended_reason")
+        waiting = given.join(calls, on=["row", "call_id"], how="left").filter(
+            status.is_null()
+            | (status != CallStatus.ENDED)
+            | (reason.is_in(retry_on) & (pl.col("attempt") < max_attempts))
+        )
+        return not waiting.is_empty()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -369,18 +339,11 @@ class Ledger:
     def outcome_calls_frame(self) -> pl.DataFrame:
         """One row per row Vapi (or the run) gave an outcome (row, status, reason, call id), with
         its call's fields as last fetched (`c_status` and the other CALL_COLUMNS; null where the
-        call was not fetched): joined in SQLite on the calls' row key, one read for the sheet."""
-        columns: dict[str, tuple[str, Any]] = {
-            "row": ("outcomes.row", pl.Int64),
-            **{name: (f"outcomes.{name}", pl.String) for name in ("status", "reason", "call_id")},
-            "c_status": ("calls.status", pl.String),
-            **{name: (f"calls.{name}", pl.String) for name in CALL_COLUMNS if name != "status"},
-        }
-        schema = {name: dtype for name, (_, dtype) in columns.items()}
-        select = ", ".join(f'{expression} AS "{name}"' for name, (expression, _) in columns.items())
-        joined = "outcomes LEFT JOIN calls ON calls.row = outcomes.row AND calls.call_id = outcomes.call_id"
-        with self._lock:
-            return paged_frame(self._db, "outcomes", f"SELECT {select} FROM {joined} WHERE 1", (), schema)
+        call was not fetched), joined on the row and call id."""
+        schema = {"row": pl.Int64, "status": pl.String, "reason": pl.String, "call_id": pl.String}
+        outcomes = self._frame("outcomes", {name: (name, dtype) for name, dtype in schema.items()})
+        calls = self.calls.frame().select("row", "call_id", *CALL_COLUMNS).rename({"status": "c_status"})
+        return outcomes.join(calls, on=["row", "call_id"], how="left", maintain_order="left")
 
     def call_search(self, margin: timedelta) -> CallSearch | None:
         """Where this run's calls are in Vapi's call list: each from-number (and saved assistant)
@@ -408,20 +371,19 @@ class Ledger:
     def calls_frame(self) -> pl.DataFrame:
         """One row per fetched call: its id, status and the outcome columns, as the results sheet
         shows them (see CALL_COLUMNS)."""
-        return self._frame("calls", _as_named("call_id", *CALL_COLUMNS))
+        return self.calls.frame().select("call_id", *CALL_COLUMNS)
 
     def unfinished_frame(self) -> pl.DataFrame:
         """(row, call_id) of every call a row was given that was not seen ended and not cancelled:
-        the calls `status` looks for (joined in SQLite, on the calls' row key)."""
-        schema = {"row": pl.Int64, "call_id": pl.String}
-        select = (
-            "SELECT outcomes.row AS row, outcomes.call_id AS call_id FROM outcomes "
-            "LEFT JOIN calls ON calls.row = outcomes.row AND calls.call_id = outcomes.call_id "
-            "WHERE outcomes.call_id != '' AND coalesce(calls.status, '') != ? AND NOT EXISTS ("
-            "SELECT 1 FROM cancellations WHERE cancellations.call_id = outcomes.call_id AND cancellations.state = ?)"
+        the calls `status` looks for."""
+        given = self._frame("outcomes", {"row": ("row", pl.Int64), "call_id": ("call_id", pl.String)}).filter(
+            pl.col("call_id") != ""
         )
-        with self._lock:
-            return paged_frame(self._db, "outcomes", select, (CallStatus.ENDED, CancelState.CANCELLED), schema)
+        cancelled = self.cancellations_frame().filter(pl.col("state") == CancelState.CANCELLED).select("call_id")
+        ended = self.calls.frame().filter(pl.col("status") == CallStatus.ENDED).select("row", "call_id")
+        return given.join(cancelled, on="call_id", how="anti", maintain_order="left").join(
+            ended, on=["row", "call_id"], how="anti", maintain_order="left"
+        )
 
     def _frame(self, table: str, columns: dict[str, tuple[str, Any]]) -> pl.DataFrame:
         """SELECT these SQL expressions of `table` as a polars frame (runner.sending.sql_frames)."""
@@ -430,16 +392,11 @@ class Ledger:
         with self._lock:
             return paged_frame(self._db, table, f"SELECT {select} FROM {table} WHERE 1", (), schema)
 
-    def calls_with_flag(self, path: str, status: str) -> list[tuple[str, str, str]]:
-        """(call id, number, ended at) of the fetched calls in `status` whose analysis.structuredData
-        holds true at `path` (a SQLite JSON path into it): a few per run, the opt-outs."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT call_id, number, ended_at FROM calls WHERE status = ? AND structured_data IS NOT NULL "
-                "AND json_extract(structured_data, ?) = 1",
-                (status, path),
-            ).fetchall()
-        return [(str(a), str(b), str(c)) for a, b, c in rows]
+    def opted_out_calls(self) -> list[tuple[str, str, str]]:
+        """(call id, number, ended at) of the fetched calls that ended with the campaign's opt-out
+        flag set (runner.sending.call_fields): a few per run."""
+        calls = self.calls.frame().filter(pl.col("opted_out") & (pl.col("status") == CallStatus.ENDED))
+        return [(str(a), str(b), str(c)) for a, b, c in calls.select("call_id", "number", "ended_at").iter_rows()]
 
     def cancellations_frame(self) -> pl.DataFrame:
         """One row per call `cancel` set out to delete: call id, row, request id, state

@@ -19,7 +19,6 @@ from runner.campaign import Campaign
 from runner.errors import unwritable
 from runner.planning.screen import load_opt_outs
 from runner.sending.ledger import Ledger
-from runner.statuses import CallStatus
 
 HEADER = ["number", "opted_out_at", "call_id", "run"]
 
@@ -27,10 +26,9 @@ HEADER = ["number", "opted_out_at", "call_id", "run"]
 def record_opt_outs(ledger: Ledger, campaign: Campaign, run_dir: Path) -> int:
     """Append the numbers of this run's ended calls that opted out and are not on the list yet;
     returns how many were added."""
-    field = campaign.compliance.opt_out_field
     listed = load_opt_outs(campaign)
     new: list[list[str]] = []
-    for call_id, number, ended_at in ledger.calls_with_flag(f'$."{field}"', CallStatus.ENDED):
+    for call_id, number, ended_at in ledger.opted_out_calls():
         if number and number not in listed:
             listed[number] = ""
             new.append([number, ended_at or datetime.now().astimezone().isoformat(), call_id, str(run_dir)])

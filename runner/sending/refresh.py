@@ -4,18 +4,20 @@ list did not return. GETs change nothing, so unlike POST /call they are retried 
 
 from __future__ import annotations
 
-import gc
 import random
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import numpy as np
+import polars as pl
+
 from runner.errors import ApiError, AuthError, NetworkError
+from runner.sending.call_fields import read_page
 from runner.sending.client import VapiClient
 
 MAX_TRIES = 6
@@ -35,50 +37,59 @@ class CallSearch:
 
 
 def list_calls(
-    client: VapiClient, search: CallSearch, wanted: Collection[str], updated_since: datetime | None = None
-) -> Iterator[list[dict[str, Any]]]:
-    """The wanted calls the list holds, a page at a time (so that a million calls are stored as
-    they come, never held at once), each call once.
+    client: VapiClient,
+    search: CallSearch,
+    wanted: pl.DataFrame,
+    opt_out_field: str,
+    updated_since: datetime | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The wanted calls ((row, call_id) frame) the list holds, a page at a time, each call once: its
+    `row` and its fields as sent (runner.sending.call_fields.read_page; `shown` makes them the
+    sheet's, once for all the pages).
 
     GET /call answers newest first with no cursor: each next page asks for calls created at or
     before the oldest one seen (a batch's calls share their creation time, so a page may end inside
-    one; the calls seen at that moment are skipped, and a page with nothing new steps past it)."""
-    left = dict.fromkeys(wanted)  # popped as found: the calls seen twice are not wanted any more
+    one; the calls seen at that moment are skipped, and a page with nothing new steps past it).
+    The wanted ids are sorted once, and each page's ids found among them by binary search: a few
+    array operations a page, none per call."""
+    ordered = wanted.sort("call_id")
+    ids, rows = ordered.get_column("call_id"), ordered.get_column("row")
+    seen = np.zeros(len(ids), dtype=bool)  # by position in `ids`: found on an earlier page
+    left = len(ids)
     for target in search.targets:
         upper: datetime | str = search.created_until
         bound = "createdAtLe"
-        at_upper: dict[str, None] = {}  # the ids seen created at `upper`, which the next page repeats
+        at_upper = pl.Series("call_id", [], pl.String)  # the ids seen created at `upper`, which the next page repeats
         while left:
             filters: dict[str, Any] = {**target, "limit": LIST_LIMIT, "createdAtGe": search.created_from, bound: upper}
             if updated_since is not None:
                 filters["updatedAtGe"] = updated_since
-            page = retrying(client, "GET /call", partial(client.list_call_data, **filters))
-            new = [call for call in page if call.get("id") not in at_upper]
-            yield [call for call in new if left.pop(str(call.get("id")), 0) is None]
-            if len(page) < LIST_LIMIT or (not new and bound == "createdAtLt"):
+            answer = retrying(client, "GET /call", partial(client.list_call_page, **filters))
+            try:
+                page = read_page(answer, opt_out_field)
+            except ValueError:
+                raise ApiError(200, "answer to GET /call is not a list of calls") from None
+            page_ids = page.get_column("id").fill_null("")
+            new = ~page_ids.is_in(at_upper.implode()).to_numpy() if len(at_upper) else np.ones(page.height, bool)
+            position = ids.search_sorted(page_ids).clip(upper_bound=len(ids) - 1).to_numpy()
+            hit = np.flatnonzero(new & (ids.gather(position) == page_ids).to_numpy() & ~seen[position])
+            hit = hit[np.sort(np.unique(position[hit], return_index=True)[1])]  # a call listed twice on one page
+            seen[position[hit]] = True
+            left -= len(hit)
+            found = page[hit]
+            found.insert_column(0, rows.gather(position[hit]).alias("row"))
+            yield found
+            if page.height < LIST_LIMIT or (not new.any() and bound == "createdAtLt"):
                 break  # the list is done, or made no progress: never loop
-            oldest = min((str(call["createdAt"]) for call in page if call.get("createdAt")), default="")
+            created = page.get_column("createdAt").fill_null("")
+            oldest = created.filter(created != "").min()
             if not oldest:
                 break  # calls without a creation time cannot be paged past
             if oldest != upper:
-                at_upper = {}
-            at_upper.update((str(call.get("id")), None) for call in page if call.get("createdAt") == oldest)
-            upper = oldest
-            bound = "createdAtLe" if new else "createdAtLt"
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while pages of calls are parsed, kept and dropped:
-    their dicts hold no cycles (reference counting frees each page), and at a million calls the
-    collector's walks cost more than the parsing (bench/README.md). Restored as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+                at_upper = at_upper.clear()
+            at_upper = pl.concat([at_upper, page_ids.filter(created == oldest)])
+            upper = str(oldest)
+            bound = "createdAtLe" if new.any() else "createdAtLt"
 
 
 def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -> dict[str, dict[str, Any]]:

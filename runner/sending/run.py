@@ -41,7 +41,8 @@ from runner.planning.plan import (
 )
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
-from runner.sending.call_fields import CallFields, call_fields
+from runner.sending.call_fields import calls_of, shown, texts_of
+from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
@@ -49,7 +50,7 @@ from runner.sending.history import History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.preflight import Preflight, check_variables, fetch
-from runner.sending.refresh import collector_paused, fetch_calls, list_calls
+from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.sheets.summary import Summary, summarize
@@ -59,7 +60,6 @@ from runner.statuses import CallStatus, CancelState, RequestState, Status
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 INPUT_COPY = "input"
 CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
-STORE_CALLS_EVERY = 20_000  # listed calls held before they are written to the ledger
 
 
 def default_outdir(input_path: str | Path) -> Path:
@@ -269,35 +269,28 @@ class CampaignRun:
         calls the list did not return. Later looks in the same process (--watch) ask the list for
         what changed since the last one (updatedAtGe) and nothing by id."""
         unfinished = self._unfinished()
-        ids, rows = unfinished.get_column("call_id").to_list(), unfinished.get_column("row").to_list()
-        left = dict(zip(ids, rows, strict=True))  # call id -> row, popped as each call is found
-        wanted = len(left)
         started = now_utc()
-        search = self.ledger.call_search(CLOCK_SKEW) if left else None
-        self.list_requests = 0
-        held: list[tuple[int, CallFields]] = []  # stored a few pages at a time: one transaction (fsync) each
-        with collector_paused():
-            for page in list_calls(client, search, list(left), self._last_poll) if search else ():
-                held += [(left.pop(str(call["id"])), call_fields(call)) for call in page]
-                self.list_requests += 1
-                if len(held) >= STORE_CALLS_EVERY:
-                    self.ledger.store_calls(held)
-                    held = []
-        self.ledger.store_calls(held)
-        listed = wanted - len(left)
-        fetched: dict[str, dict[str, Any]] = {}
+        search = self.ledger.call_search(CLOCK_SKEW) if unfinished.height else None
+        field = self.plan.campaign.compliance.opt_out_field
+        pages = list(list_calls(client, search, unfinished, field, self._last_poll) if search else ())
+        self.list_requests = len(pages)
+        listed = pl.concat(pages) if pages else texts_of([], field).insert_column(0, pl.Series("row", [], pl.Int64))
+        found = [shown(listed, field)]
         if self._last_poll is None:  # the first look: what the list did not return is fetched by id
-            fetched = fetch_calls(client, list(left), concurrency)
-            self.ledger.store_calls(
-                (left[call_id], call_fields({**data, "id": call_id})) for call_id, data in fetched.items()
-            )
-            self._not_found = set(left) - set(fetched)
+            left = unfinished.join(found[0], on="call_id", how="anti")
+            fetched = fetch_calls(client, left.get_column("call_id").to_list(), concurrency)
+            by_id = calls_of([{**data, "id": call_id} for call_id, data in fetched.items()], field)
+            found.append(by_id.join(left, on="call_id"))
+            self._not_found = set(left.get_column("call_id")) - set(fetched)
         else:  # --watch: the list gave every call that changed since the last look
-            self._not_found &= set(ids)
+            still = unfinished.filter(pl.col("call_id").is_in(list(self._not_found))).get_column("call_id")
+            self._not_found = set(still)
+        stored = pl.concat(frame.select(*STORE_SCHEMA) for frame in found)
+        self.ledger.store_calls(stored)
         self._last_poll = started - CLOCK_SKEW
         # Before anything plans a follow-up: whoever asked not to be called again is not.
         self.opted_out = record_opt_outs(self.ledger, self.plan.campaign, self.outdir)
-        return listed + len(fetched)
+        return stored.height
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
         """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
