@@ -1,16 +1,20 @@
 """What a run keeps of each call it fetched: polars reads a page of Vapi's call list as the plain
-one-dict-at-a-time specification says, whatever the calls hold."""
+one-dict-at-a-time specification says, whatever the calls hold; the list's pages give each wanted
+call once, with its row."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.sending.call_fields import CALL_COLUMNS, CALL_SCHEMA, calls_of, page_calls, polars_page, shown
+from runner.sending.refresh import CallSearch, list_calls
 
 ENDED = {"id": "c1", "status": "ended", "endedReason": "customer-ended-call", "customer": {"number": "+12025550100"}}
 
@@ -102,3 +106,42 @@ def test_the_opt_out_flag(flag: object, opted_out: bool) -> None:
 def test_an_answer_that_is_not_a_list_of_calls(answer: bytes) -> None:
     with pytest.raises(ValueError, match="not a JSON array of calls"):
         page_calls(answer, "optOut")
+
+
+class _Pages:
+    """A client whose GET /call answers these pages in turn, each padded to a full page (LIST_LIMIT)
+    by calls nobody wants, created with the page's last call, so the list goes on."""
+
+    base_url = "http://pages"
+
+    def __init__(self, pages: list[list[dict[str, Any]]]) -> None:
+        self.pages = pages
+        self.asked: list[dict[str, Any]] = []
+
+    def list_call_page(self, **filters: Any) -> bytes:
+        self.asked.append(filters)
+        page = self.pages[len(self.asked) - 1]
+        at = page[-1]["createdAt"]
+        return orjson.dumps(
+            page + [{"id": f"other-{len(self.asked)}-{n}", "createdAt": at} for n in range(1000 - len(page))]
+        )
+
+
+def test_the_list_gives_each_wanted_call_once_with_its_row() -> None:
+    def call(call_id: str, at: str) -> dict[str, Any]:
+        return {**ENDED, "id": call_id, "createdAt": at}
+
+    pages = [
+        [call("b", "2030-01-02T00:00:00Z"), call("x", "2030-01-02T00:00:00Z"), call("b", "2030-01-02T00:00:00Z")],
+        [call("a", "2030-01-01T00:00:00Z")],
+        [call("c", "2029-12-31T00:00:00Z")],
+        [call("d", "2029-12-30T00:00:00Z")],
+    ]
+    client = _Pages(pages)
+    search = CallSearch([{"phoneNumberId": "pn"}], datetime(2029, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC))
+    wanted = pl.DataFrame({"row": [7, 8, 9], "call_id": ["c", "a", "b"]})
+    found = pl.concat(list_calls(client, search, wanted, "optOut"))  # type: ignore[arg-type]
+    assert sorted(found.select("row", "id").iter_rows()) == [(7, "c"), (8, "a"), (9, "b")]
+    assert len(client.asked) == 3  # everything wanted was found: the fourth page is not asked for
+    # each next page from the oldest call seen
+    assert [asked["createdAtLe"] for asked in client.asked[1:]] == ["2030-01-02T00:00:00Z", "2030-01-01T00:00:00Z"]
