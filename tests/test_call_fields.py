@@ -5,6 +5,7 @@ call once, with its row."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -145,3 +146,14 @@ def test_the_list_gives_each_wanted_call_once_with_its_row() -> None:
     assert len(client.asked) == 3  # everything wanted was found: the fourth page is not asked for
     # each next page from the oldest call seen
     assert [asked["createdAtLe"] for asked in client.asked[1:]] == ["2030-01-02T00:00:00Z", "2030-01-01T00:00:00Z"]
+
+
+def test_a_page_as_vapi_answers_it_is_read_by_polars() -> None:
+    """Calls with everything Vapi sends beside the fields kept (messages, costs, artifact, an
+    analysis whose structured data holds objects): no field of them makes polars give up."""
+    page = (Path(__file__).parent / "data" / "vapi_call_page.json").read_bytes()
+    read = polars_page(page, "optOut")
+    assert read is not None
+    calls = shown(read, "optOut").select("call_id", "duration_s", "cost", "success_evaluation", "opted_out")
+    assert calls.rows() == [("c1", "60", "0.0912", "true", False), ("c2", "60", "0.0912", "8", True),
+                            ("c3", "", "", "", False)]  # fmt: skip
