@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import orjson
@@ -84,10 +85,9 @@ def polars_page(page: bytes, opt_out_field: str) -> pl.DataFrame | None:
     if page.lstrip()[:1] != b"[":
         return None
     try:
-        raw = pl.read_json(io.BytesIO(page), schema=_read_schema(opt_out_field))
+        return pl.read_json(io.BytesIO(page), schema=_read_schema(opt_out_field))
     except pl.exceptions.PolarsError:
         return None
-    return raw
 
 
 def texts_of(calls: list[dict[str, Any]], opt_out_field: str) -> pl.DataFrame:
@@ -102,10 +102,8 @@ def shown(read: pl.DataFrame, opt_out_field: str) -> pl.DataFrame:
     """CALL_SCHEMA of calls as read_page read them: texts ('' where Vapi sent nothing), the duration
     in whole seconds (half to even) when both ends are ISO 8601 times with a zone, the cost as a
     plain number, and whether the opt-out flag is set. A `row` column is kept."""
-    raw = read.select(
-        *(["row"] if "row" in read.columns else []),
-        *(_column(path).alias(name) for name, path in _paths(opt_out_field).items()),
-    )
+    row = [name for name in ("row",) if name in read.columns]
+    raw = read.select(*row, *(_column(path).alias(name) for name, path in _paths(opt_out_field).items()))
     moment = {
         end: pl.col(end).str.to_datetime("%+", time_zone="UTC", strict=False) for end in ("started_at", "ended_at")
     }
@@ -116,11 +114,12 @@ def shown(read: pl.DataFrame, opt_out_field: str) -> pl.DataFrame:
         cost=pl.when(cost.is_finite()).then(cost.cast(pl.String).str.strip_suffix(".0")).otherwise(pl.lit("")),
         opted_out=pl.col("opted_out").str.to_lowercase().is_in(OPTED_OUT_TEXTS).fill_null(False),
     ).select(
-        *(["row"] if "row" in raw.columns else []),
+        *row,
         *(pl.col(name).fill_null("") if dtype == pl.String else pl.col(name) for name, dtype in CALL_SCHEMA.items()),
     )
 
 
+@cache  # once per campaign, not once per page
 def _read_schema(opt_out_field: str) -> dict[str, pl.DataType]:
     """The nested schema polars reads a page with: every field as text, its objects as structs."""
     schema = _nested((path, pl.String()) for path in _paths(opt_out_field).values())

@@ -41,7 +41,7 @@ from runner.planning.plan import (
 )
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
-from runner.sending.call_fields import calls_of, shown, texts_of
+from runner.sending.call_fields import calls_of, shown
 from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
@@ -274,8 +274,7 @@ class CampaignRun:
         field = self.plan.campaign.compliance.opt_out_field
         pages = list(list_calls(client, search, unfinished, field, self._last_poll) if search else ())
         self.list_requests = len(pages)
-        listed = pl.concat(pages) if pages else texts_of([], field).insert_column(0, pl.Series("row", [], pl.Int64))
-        found = [shown(listed, field)]
+        found = [shown(pl.concat(pages), field) if pages else pl.DataFrame(schema=STORE_SCHEMA)]
         if self._last_poll is None:  # the first look: what the list did not return is fetched by id
             left = unfinished.join(found[0], on="call_id", how="anti")
             fetched = fetch_calls(client, left.get_column("call_id").to_list(), concurrency)
