@@ -2,8 +2,9 @@
 places follow-up attempts, and writes the results sheet.
 
 The run folder is self-contained: its ledger keeps the campaign, the moment the run was planned and
-a copy of the input, so the same command (or `status OUTDIR`) re-plans exactly the same requests
-and never sends one twice.
+a copy of the input, so the same command re-plans exactly the same requests and never sends one
+twice; `status OUTDIR` reads the plan's record (runner.sending.plan_record) and plans only for
+follow-ups.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from runner.sending.credentials import base_url
 from runner.sending.history import History
 from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.sending.opt_outs import record_opt_outs
+from runner.sending.plan_record import PlanRecord
 from runner.sending.preflight import Preflight, check_variables, fetch
 from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
@@ -122,8 +124,19 @@ class CampaignRun:
     """Open with `CampaignRun.open(...)` (or `reopen(outdir)`); `send(client)` places the calls,
     `refresh(client)` fetches their outcomes; `close()` releases the folder."""
 
-    def __init__(self, plan: Plan, outdir: Path, fmt: str | None, ledger: Ledger, lock: IO[str]) -> None:
-        self.plan = plan
+    def __init__(
+        self,
+        record: PlanRecord,
+        campaign: Campaign,
+        outdir: Path,
+        fmt: str | None,
+        ledger: Ledger,
+        lock: IO[str],
+        plan: Plan | Callable[[], Plan],
+    ) -> None:
+        self.record = record  # what the results sheet needs of the plan (runner.sending.plan_record)
+        self.campaign = campaign
+        self._plan = plan  # the plan, or how to plan again when a follow-up needs it
         self.outdir = outdir
         self.fmt = fmt
         self.ledger = ledger
@@ -189,12 +202,17 @@ class CampaignRun:
                 "format": fmt or "",
                 "free_numbers": json.dumps(sorted(plan.free_numbers)),
             }
+            # A resumed run keeps the record of its first planning, as its ledger keeps its requests.
+            record = PlanRecord.load(folder) if meta else None
+            if record is None:
+                record = PlanRecord.of(plan)
+                record.save(folder)
             # Built only for a new ledger, a block at a time: a resumed run (and `status`) builds none.
             ledger = Ledger.open(folder, plan.run_id, plan.planned_requests.each(), new_meta)
         except BaseException:
             lock.close()
             raise
-        run = cls(plan, folder, fmt, ledger, lock)
+        run = cls(record, campaign, folder, fmt, ledger, lock, plan)
         run.preflight = checked
         return run
 
@@ -206,9 +224,38 @@ class CampaignRun:
         if "campaign" not in meta:
             raise OutdirError(f"{folder}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
         campaign = Campaign.model_validate({**json.loads(meta["campaign"]), "base_dir": Path(meta["base_dir"])})
+        if preflight is None:
+            resumed = cls._from_record(folder, campaign, meta)
+            if resumed is not None:
+                return resumed
         return cls.open(
             folder / meta["input"], campaign, folder, meta.get("format") or None, meta.get("api"), preflight
         )
+
+    @classmethod
+    def _from_record(cls, folder: Path, campaign: Campaign, meta: dict[str, str]) -> CampaignRun | None:
+        """The run as its folder keeps it, planned again only if a follow-up needs the plan; None
+        when the folder holds no record of its plan (an older version's: then `open` plans)."""
+        lock = _lock_folder(folder)
+        try:
+            record = PlanRecord.load(folder)
+            if record is None:
+                lock.close()
+                return None
+            ledger = Ledger.open(folder, meta["plan_id"], ())
+        except BaseException:
+            lock.close()
+            raise
+        replan = partial(_replan, folder / meta["input"], campaign, meta, folder)
+        return cls(record, campaign, folder, meta.get("format") or None, ledger, lock, replan)
+
+    @property
+    def plan(self) -> Plan:
+        """The run's plan: planned again, as of its first planning, on first use after `reopen`
+        (only follow-up attempts need it; the results sheet reads `record`)."""
+        if not isinstance(self._plan, Plan):
+            self._plan = self._plan()
+        return self._plan
 
     def close(self) -> None:
         self.ledger.close()
@@ -239,22 +286,22 @@ class CampaignRun:
         """Send what is left (and follow-up attempts that are due), then write the results sheet.
         `resend_unknown`: the operator checked the dashboard; rows left unknown are sent again."""
         options = options or SubmitOptions(
-            concurrency=self.plan.campaign.concurrency,
-            requests_per_minute=self.plan.campaign.requests_per_minute,
+            concurrency=self.campaign.concurrency,
+            requests_per_minute=self.campaign.requests_per_minute,
             resend_unknown=resend_unknown,
         )
-        if self.plan.campaign.retry is not None and self.ledger.has_outcomes():
+        if self.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
         if self.pending().get(RequestState.PLANNED):
             self._write()  # every row is in the sheet before the first POST, whatever happens next
-        history = History(self.plan.campaign.base_dir)
+        history = History(self.campaign.base_dir)
         try:
             report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
         finally:
             history.close()
             path, summary = self._write()
-        return RunOutcome(path, report, summary, self.plan.blocked)
+        return RunOutcome(path, report, summary, self.record.blocked)
 
     def _history_log(self, history: History, client: VapiClient) -> _HistoryLog:
         """The submitter writes each contact into the campaign's call history as it happens."""
@@ -271,7 +318,7 @@ class CampaignRun:
         unfinished = self._unfinished()
         started = now_utc()
         search = self.ledger.call_search(CLOCK_SKEW) if unfinished.height else None
-        field = self.plan.campaign.compliance.opt_out_field
+        field = self.campaign.compliance.opt_out_field
         pages = list(list_calls(client, search, unfinished, field, self._last_poll) if search else ())
         self.list_requests = len(pages)
         found = [shown(pl.concat(pages), field) if pages else pl.DataFrame(schema=STORE_SCHEMA)]
@@ -288,7 +335,7 @@ class CampaignRun:
         self.ledger.store_calls(stored)
         self._last_poll = started - CLOCK_SKEW
         # Before anything plans a follow-up: whoever asked not to be called again is not.
-        self.opted_out = record_opt_outs(self.ledger, self.plan.campaign, self.outdir)
+        self.opted_out = record_opt_outs(self.ledger, self.campaign, self.outdir)
         return stored.height
 
     def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
@@ -299,7 +346,7 @@ class CampaignRun:
         if self.opted_out:
             report.notes.append(
                 f"{self.opted_out} person(s) asked on the call not to be called again: added to "
-                f"{self.plan.campaign.opt_outs_path()}, which every later plan of this campaign honours"
+                f"{self.campaign.opt_outs_path()}, which every later plan of this campaign honours"
             )
         if self._not_found:
             report.not_found = len(self._not_found)
@@ -310,13 +357,13 @@ class CampaignRun:
         if retry and self.schedule_followups():
             return self.send(client)
         path, summary = self._write()
-        return RunOutcome(path, report, summary, self.plan.blocked)
+        return RunOutcome(path, report, summary, self.record.blocked)
 
     def reconcile(self, client: VapiClient) -> SubmitReport:
         """Look in Vapi's call list for requests a run left `sending` and rows left `unknown`
         (the calls found go into the call history too)."""
-        options = SubmitOptions(concurrency=self.plan.campaign.concurrency)
-        history = History(self.plan.campaign.base_dir)
+        options = SubmitOptions(concurrency=self.campaign.concurrency)
+        history = History(self.campaign.base_dir)
         try:
             return Submitter(self.ledger, client, options, contacts=self._history_log(history, client)).reconcile()
         finally:
@@ -333,12 +380,12 @@ class CampaignRun:
         a corrected campaign can call those rows again. Safe to repeat. Rewrites the sheet."""
         self.refresh(client)
         chosen, report = targets(self.results(), self.ledger.cancellations_frame())
-        history, folder = History(self.plan.campaign.base_dir), str(self.outdir.resolve())
+        history, folder = History(self.campaign.base_dir), str(self.outdir.resolve())
         try:
             delete_calls(
                 client, self.ledger, chosen, by or _who(), now_utc(), report,
                 lambda request_id, row: history.forget(folder, request_id, [row]),
-                self.plan.campaign.concurrency, self.plan.campaign.requests_per_minute,
+                self.campaign.concurrency, self.campaign.requests_per_minute,
             )  # fmt: skip
         finally:
             history.close()
@@ -363,11 +410,11 @@ class CampaignRun:
     def schedule_followups(self, now: datetime | None = None) -> int:
         """Plan the next attempt for rows whose last call ended for a reason in [retry] `on`, inside
         calling hours, at most once per attempt and never past max_attempts. Returns rows planned."""
-        retry = self.plan.campaign.retry
+        retry = self.campaign.retry
         if retry is None:
             return 0
         now = now or now_utc()
-        campaign = self.plan.campaign
+        campaign = self.campaign
         do_not_call = load_do_not_call(campaign.dnc_paths(), campaign.default_region)
         ended_at = pl.col("ended_at").str.strptime(pl.Datetime("us", "UTC"), "%+", strict=False)
         attempts = pl.col("attempts").cast(pl.Int64, strict=False)
@@ -409,8 +456,7 @@ class CampaignRun:
     def results(self) -> pl.DataFrame:
         """Every row's result as one table (run_results.run_results): the plan's rows, with what the
         ledger knows of them (call ids, Vapi's status and outcome, failures)."""
-        numbers = self.plan.rows.frame.get_column("row").to_arrow()
-        return run_results(self.plan.result_columns(), numbers, self.ledger, self._not_found, self._cancelled())
+        return run_results(self.record.results, self.ledger, self._not_found, self._cancelled())
 
     def _cancelled(self) -> pl.DataFrame:
         """The calls `cancel` deleted: call id, who, when."""
@@ -424,7 +470,7 @@ class CampaignRun:
         return [RowResult(int(r[0]), *r[1:]) for r in self.results().select(*names).iter_rows()]
 
     def summary(self) -> Summary:
-        return summarize(self.results()).with_rules(self.plan.suppressed)
+        return summarize(self.results()).with_rules(self.record.suppressed)
 
     def write_results(self) -> Path:
         return self._write()[0]
@@ -432,9 +478,9 @@ class CampaignRun:
     def _write(self) -> tuple[Path, Summary]:
         """The results sheet from the ledger as it is now."""
         results = self.results()
-        summary = summarize(results).with_rules(self.plan.suppressed)
-        path = results_path(self.outdir, self.fmt, results.height, self.plan.sheet.table.num_columns)
-        return write_results(results_table(self.plan.sheet.table, result_arrays(results)), path, summary), summary
+        summary = summarize(results).with_rules(self.record.suppressed)
+        path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
+        return write_results(results_table(self.record.sheet, result_arrays(results)), path, summary), summary
 
 
 def _preflighted(
@@ -484,6 +530,18 @@ def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:
     )
     too_short = pl.col("window_end") - pl.col("window_start") < timedelta(minutes=1)
     return rows.with_columns(**with_status(PLANNED & too_short.fill_null(False), Status.NOT_DUE, ""))
+
+
+def _replan(input_path: Path, campaign: Campaign, meta: dict[str, str], folder: Path) -> Plan:
+    """A reopened run's plan as its first planning made it: as of its time, through its API, with
+    its free numbers; the same plan or none (the folder's input copy changed: refused)."""
+    plan = plan_for(
+        input_path, campaign, api=meta.get("api") or None, now=parse_time(meta["planned_at"]), run_folder=folder,
+        free_numbers=frozenset(json.loads(meta.get("free_numbers", "[]"))),
+    )  # fmt: skip
+    if plan.run_id != meta["plan_id"]:
+        raise OutdirError(f"{folder}: its copy of the input ({input_path.name}) no longer plans the run it holds")
+    return plan
 
 
 def _call_time(body: dict[str, Any]) -> datetime:

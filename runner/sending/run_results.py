@@ -16,18 +16,13 @@ IN_DOUBT = "sent, but the run stopped before Vapi's answer was recorded; the nex
 
 
 def run_results(
-    plan_columns: dict[str, pa.Array],
-    numbers: pa.Array,
-    ledger: Ledger,
-    not_found: set[str],
-    cancelled: pl.DataFrame | None = None,
+    plan: pl.DataFrame, ledger: Ledger, not_found: set[str], cancelled: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Every plan row (in input order) with RESULT_COLUMNS, OUTCOME_COLUMNS and `assistant`.
 
-    A row the ledger holds follows it: its current request (the latest that carries it), the
-    outcome Vapi gave and the call as last fetched; other rows keep what the plan says."""
-    plan = pl.from_arrow(pa.table({**plan_columns, "n": numbers}))
-    assert isinstance(plan, pl.DataFrame)
+    `plan`: each row's number `n` and its RESULT_COLUMNS as planned (PlanRecord.results). A row the
+    ledger holds follows it: its current request (the latest that carries it), the outcome Vapi
+    gave and the call as last fetched; other rows keep what the plan says."""
     owners = (
         ledger.requests_frame()
         .with_columns(pl.col("rows").str.json_decode(pl.List(pl.Int64)))
