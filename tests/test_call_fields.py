@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.sending import refresh
 from runner.sending.call_fields import CALL_COLUMNS, CALL_SCHEMA, calls_of, page_calls, polars_page, shown
 from runner.sending.refresh import CallSearch, list_calls
 
@@ -110,8 +112,8 @@ def test_an_answer_that_is_not_a_list_of_calls(answer: bytes) -> None:
 
 
 class _Pages:
-    """A client whose GET /call answers these pages in turn, each padded to a full page (LIST_LIMIT)
-    by calls nobody wants, created with the page's last call, so the list goes on."""
+    """A client whose GET /call answers these pages in turn, each but the last padded to a full
+    page (LIST_LIMIT) by calls nobody wants, created with the page's last call, so the list goes on."""
 
     base_url = "http://pages"
 
@@ -123,6 +125,8 @@ class _Pages:
         self.asked.append(filters)
         page = self.pages[len(self.asked) - 1]
         at = page[-1]["createdAt"]
+        if len(self.asked) == len(self.pages):
+            return orjson.dumps(page)
         return orjson.dumps(
             page + [{"id": f"other-{len(self.asked)}-{n}", "createdAt": at} for n in range(1000 - len(page))]
         )
@@ -146,6 +150,19 @@ def test_the_list_gives_each_wanted_call_once_with_its_row() -> None:
     assert len(client.asked) == 3  # everything wanted was found: the fourth page is not asked for
     # each next page from the oldest call seen
     assert [asked["createdAtLe"] for asked in client.asked[1:]] == ["2030-01-02T00:00:00Z", "2030-01-01T00:00:00Z"]
+
+
+def test_ids_of_one_hash_are_never_taken_for_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every id hashed alike: only the id that really is on the page is matched, with its own row;
+    the others are left for the fetch by id, and the list is read to its end looking for them."""
+    monkeypatch.setattr(refresh, "_hashes", lambda ids: np.zeros(len(ids), np.uint64))
+    pages = [[{**ENDED, "id": call_id, "createdAt": f"2030-01-0{4 - n}T00:00:00Z"}] for n, call_id in enumerate("abc")]
+    client = _Pages(pages)
+    search = CallSearch([{"phoneNumberId": "pn"}], datetime(2029, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC))
+    wanted = pl.DataFrame({"row": [7, 8, 9], "call_id": ["c", "a", "b"]})
+    found = pl.concat(list_calls(client, search, wanted, "optOut"))  # type: ignore[arg-type]
+    assert found.select("row", "id").rows() == [(7, "c")]
+    assert len(client.asked) == 3
 
 
 def test_a_page_as_vapi_answers_it_is_read_by_polars() -> None:
