@@ -121,25 +121,31 @@ class Pacer:
 class RowMatcher:
     """Finds which row of a request a returned customer is: by externalId when the call carries one
     (each attempt has its own, so a follow-up is never taken for an earlier attempt's call), else by
-    the number."""
+    the number (and extension), else by the SIP URI. Where two rows share a key, the first has it."""
 
     def __init__(self, request: LedgerRequest, body: dict[str, Any]) -> None:
-        self._rows: dict[str, int] = {}
+        # One dict per kind of key, keyed by the values themselves: no key text built per customer.
+        self._by_id: dict[str, int] = {}
+        self._by_number: dict[tuple[str, str], int] = {}
+        self._by_sip: dict[str, int] = {}
         for row, customer in zip(request.rows, customers_of(body), strict=True):
-            for key in _keys(customer):
-                self._rows.setdefault(key, row)
+            if customer.get("externalId"):
+                self._by_id.setdefault(customer["externalId"], row)
+            if customer.get("number"):
+                self._by_number.setdefault((customer["number"], customer.get("extension") or ""), row)
+            if customer.get("sipUri"):
+                self._by_sip.setdefault(customer["sipUri"], row)
 
     def row_for(self, customer: Customer | dict[str, Any] | None) -> int | None:
         if customer is None:
             return None
         data = customer if isinstance(customer, dict) else _identity(customer)
-        keys = _keys(data)
         if data.get("externalId"):
-            keys = keys[:1]
-        for key in keys:
-            if key in self._rows:
-                return self._rows[key]
-        return None
+            return self._by_id.get(data["externalId"])
+        row = self._by_number.get((data["number"], data.get("extension") or "")) if data.get("number") else None
+        if row is None and data.get("sipUri"):
+            row = self._by_sip.get(data["sipUri"])
+        return row
 
 
 def _identity(customer: Customer) -> dict[str, Any]:
@@ -150,17 +156,6 @@ def _identity(customer: Customer) -> dict[str, Any]:
         "extension": customer.extension,
         "sipUri": customer.sipUri,
     }
-
-
-def _keys(customer: dict[str, Any]) -> list[str]:
-    keys = []
-    if customer.get("externalId"):
-        keys.append("id:" + customer["externalId"])
-    if customer.get("number"):
-        keys.append(f"n:{customer['number']};{customer.get('extension') or ''}")
-    if customer.get("sipUri"):
-        keys.append("sip:" + customer["sipUri"])
-    return keys
 
 
 class Submitter:
