@@ -248,8 +248,8 @@ class Inbox:
             outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
             with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name, self.preflight) as run:
                 result = run.send(self.client)
-                outcome.columns = dict(run.plan.sheet.roles)
-                warnings = [*run.plan.warnings, *(run.preflight.warnings if run.preflight else [])]
+                outcome.columns = dict(run.record.roles)
+                warnings = [*run.record.warnings, *(run.preflight.warnings if run.preflight else [])]
                 outcome.warnings = [w.replace(str(path), f"{folder.name}/{path.name}") for w in warnings]
         except CampaignError as exc:
             return self._quarantine(folder, path, outcome, f"the campaign file is invalid: {exc}")

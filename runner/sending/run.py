@@ -132,11 +132,13 @@ class CampaignRun:
         fmt: str | None,
         ledger: Ledger,
         lock: IO[str],
-        plan: Plan | Callable[[], Plan],
+        plan: Plan | None,
+        replan: Callable[[], Plan],
     ) -> None:
         self.record = record  # what the results sheet needs of the plan (runner.sending.plan_record)
         self.campaign = campaign
-        self._plan = plan  # the plan, or how to plan again when a follow-up needs it
+        self._plan = plan  # None until a follow-up needs it (then `replan` makes it)
+        self._replan = replan
         self.outdir = outdir
         self.fmt = fmt
         self.ledger = ledger
@@ -212,7 +214,9 @@ class CampaignRun:
         except BaseException:
             lock.close()
             raise
-        run = cls(record, campaign, folder, fmt, ledger, lock, plan)
+        facts = {"api": api or meta.get("api") or "", "planned_at": new_meta["planned_at"], "plan_id": plan.run_id,
+                 "free_numbers": new_meta["free_numbers"]}  # fmt: skip
+        run = cls(record, campaign, folder, fmt, ledger, lock, plan, partial(_replan, copy, campaign, facts, folder))
         run.preflight = checked
         return run
 
@@ -247,14 +251,14 @@ class CampaignRun:
             lock.close()
             raise
         replan = partial(_replan, folder / meta["input"], campaign, meta, folder)
-        return cls(record, campaign, folder, meta.get("format") or None, ledger, lock, replan)
+        return cls(record, campaign, folder, meta.get("format") or None, ledger, lock, None, replan)
 
     @property
     def plan(self) -> Plan:
-        """The run's plan: planned again, as of its first planning, on first use after `reopen`
-        (only follow-up attempts need it; the results sheet reads `record`)."""
-        if not isinstance(self._plan, Plan):
-            self._plan = self._plan()
+        """The run's plan: planned again, as of its first planning, on first use after `reopen` or
+        a send (only follow-up attempts need it; the results sheet reads `record`)."""
+        if self._plan is None:
+            self._plan = self._replan()
         return self._plan
 
     def close(self) -> None:
@@ -293,6 +297,7 @@ class CampaignRun:
         if self.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
+        self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
         if self.pending().get(RequestState.PLANNED):
             self._write()  # every row is in the sheet before the first POST, whatever happens next
         history = History(self.campaign.base_dir)
