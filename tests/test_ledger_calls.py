@@ -13,7 +13,7 @@ import polars as pl
 
 from runner.sending.call_fields import page_calls
 from runner.sending.call_store import CALLS_FILE
-from runner.sending.ledger import Ledger
+from runner.sending.ledger import Ledger, RowOutcome
 
 ENDED = {"id": "c1", "status": "ended", "endedReason": "customer-ended-call", "customer": {"number": "+12025550100"}}
 
@@ -79,4 +79,22 @@ def test_a_ledger_that_kept_each_calls_fields_keeps_its_calls(tmp_path: Path) ->
     assert sorted(ledger.calls_frame().select("call_id", "cost", "summary").iter_rows()) == [
         ("a2", "0.05", "Booked."), ("b1", "", "")]  # fmt: skip
     assert ledger.opted_out_calls() == [("a2", "+12025550100", "")]
+    ledger.close()
+
+
+def test_an_outcome_shows_only_its_own_call(tmp_path: Path) -> None:
+    """A row's stored call is shown with its outcome only when it is the call the outcome names: a
+    follow-up's new call is blank until fetched, never shown with the first attempt's."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record_sent("req", [RowOutcome(2, "queued", "", "c2-new"), RowOutcome(3, "queued", "", "c3"),
+                               RowOutcome(4, "failed", "refused by Vapi: bad number")])  # fmt: skip
+    ledger.store_calls(
+        _stored([(2, {**ENDED, "id": "c2-old"}), (3, {**ENDED, "id": "c3"}), (4, {**ENDED, "id": "c4"})])
+    )
+    frame = ledger.outcome_calls_frame().sort("row")
+    assert frame.select("row", "status", "call_id", "c_status", "ended_reason").rows() == [
+        (2, "queued", "c2-new", None, None),
+        (3, "queued", "c3", "ended", "customer-ended-call"),
+        (4, "failed", "", None, None),
+    ]
     ledger.close()
