@@ -245,3 +245,23 @@ def test_a_resumed_run_keeps_the_requests_of_its_first_planning(
         outcome = run.update(client)
     assert (tmp_path / "run" / "requests.jsonl").read_bytes() == planned
     assert outcome.counts == {"queued": 5}  # the ledger's truth: all five were sent
+
+
+def test_the_results_are_the_same_joined_a_few_rows_at_a_time(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large sheet's results are joined onto the plan's rows a chunk at a time (memory): the same
+    table as all at once, wherever the chunks cut (inside a request, beside a row never sent)."""
+    from runner.sending import run_results
+
+    server = sandbox()
+    source = write_input(tmp_path, 6)
+    source.write_text(source.read_text() + "12,Not a number\n")
+    client = VapiClient(server.config.api_key, server.url)
+    with client, CampaignRun.open(source, make_campaign(batch_size=2), tmp_path / "run") as run:
+        run.send(client, FAST)
+        whole = run.results()
+        for size in (1, 3, 4):
+            monkeypatch.setattr(run_results, "CHUNK_ROWS", size)
+            assert run.results().equals(whole)
+    assert Counter(whole.get_column("status")) == {"queued": 6, "invalid": 1}
