@@ -96,16 +96,22 @@ def test_status_keeps_the_first_plannings_reason_for_a_row_it_did_not_send(
     assert "suppressed" in row and any("called" in cell for cell in row)
 
 
-def test_a_folder_without_a_record_is_planned_again_once_and_gets_one(
-    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, planned: list[int]
+@pytest.mark.parametrize("damage", ["missing", "unreadable"])
+def test_a_folder_without_a_readable_record_is_planned_again_once_and_gets_one(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, planned: list[int], damage: str
 ) -> None:
+    """A folder of an older version has no record; a damaged one cannot be read: either way the
+    first look plans again (as of the first planning) and writes the record, the next reads it."""
     server = sandbox()
     folder = _run(tmp_path, make_campaign(batch_size=2), server)
     first = (folder / "results.csv").read_text()
     record = PlanRecord.load(folder)
     assert record is not None
-    (folder / RECORD_FILE).unlink()
-    (folder / SHEET_FILE).unlink()
+    if damage == "missing":
+        (folder / RECORD_FILE).unlink()
+        (folder / SHEET_FILE).unlink()
+    else:
+        (folder / RECORD_FILE).write_bytes(b"not parquet")
     assert PlanRecord.load(folder) is None
     with _client(server) as client:
         for _ in range(2):
@@ -118,16 +124,3 @@ def test_a_folder_without_a_record_is_planned_again_once_and_gets_one(
     assert again.results.equals(record.results) and again.sheet.equals(record.sheet)
     assert (again.roles, again.suppressed, again.blocked) == (record.roles, record.suppressed, record.blocked)
     assert len(again.warnings) == len(record.warnings)  # the same, naming the folder's copy of the input
-
-
-def test_a_record_that_cannot_be_read_is_planned_again(
-    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, planned: list[int]
-) -> None:
-    server = sandbox()
-    folder = _run(tmp_path, make_campaign(batch_size=2), server)
-    first = (folder / "results.csv").read_text()
-    (folder / RECORD_FILE).write_bytes(b"not parquet")
-    with _client(server) as client, CampaignRun.reopen(folder) as run:
-        run.update(client)
-    assert planned == [1, 1]
-    assert (folder / "results.csv").read_text() == first
