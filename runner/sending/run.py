@@ -214,9 +214,10 @@ class CampaignRun:
         except BaseException:
             lock.close()
             raise
-        facts = {"api": api or meta.get("api") or "", "planned_at": new_meta["planned_at"], "plan_id": plan.run_id,
-                 "free_numbers": new_meta["free_numbers"]}  # fmt: skip
-        run = cls(record, campaign, folder, fmt, ledger, lock, plan, partial(_replan, copy, campaign, facts, folder))
+        replan = partial(
+            _replan, copy, campaign, api or meta.get("api"), planned_at, plan.free_numbers, plan.run_id, folder
+        )
+        run = cls(record, campaign, folder, fmt, ledger, lock, plan, replan)
         run.preflight = checked
         return run
 
@@ -250,7 +251,10 @@ class CampaignRun:
         except BaseException:
             lock.close()
             raise
-        replan = partial(_replan, folder / meta["input"], campaign, meta, folder)
+        replan = partial(
+            _replan, folder / meta["input"], campaign, meta.get("api"), parse_time(meta["planned_at"]),
+            frozenset(json.loads(meta.get("free_numbers", "[]"))), meta["plan_id"], folder,
+        )  # fmt: skip
         return cls(record, campaign, folder, meta.get("format") or None, ledger, lock, None, replan)
 
     @property
@@ -537,14 +541,19 @@ def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:
     return rows.with_columns(**with_status(PLANNED & too_short.fill_null(False), Status.NOT_DUE, ""))
 
 
-def _replan(input_path: Path, campaign: Campaign, meta: dict[str, str], folder: Path) -> Plan:
-    """A reopened run's plan as its first planning made it: as of its time, through its API, with
-    its free numbers; the same plan or none (the folder's input copy changed: refused)."""
-    plan = plan_for(
-        input_path, campaign, api=meta.get("api") or None, now=parse_time(meta["planned_at"]), run_folder=folder,
-        free_numbers=frozenset(json.loads(meta.get("free_numbers", "[]"))),
-    )  # fmt: skip
-    if plan.run_id != meta["plan_id"]:
+def _replan(
+    input_path: Path,
+    campaign: Campaign,
+    api: str | None,
+    planned_at: datetime,
+    free_numbers: frozenset[str],
+    plan_id: str,
+    folder: Path,
+) -> Plan:
+    """A run's plan again, as its first planning made it (its time, API and free numbers, from the
+    folder's copy of the input): the same plan or none (the copy changed: refused)."""
+    plan = plan_for(input_path, campaign, api=api or None, now=planned_at, run_folder=folder, free_numbers=free_numbers)
+    if plan.run_id != plan_id:
         raise OutdirError(f"{folder}: its copy of the input ({input_path.name}) no longer plans the run it holds")
     return plan
 
