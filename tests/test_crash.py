@@ -3,6 +3,7 @@ and the API key appears in no output and no file of the run folder."""
 
 from __future__ import annotations
 
+import csv
 import os
 import random
 import signal
@@ -121,3 +122,46 @@ def test_ctrl_c_records_in_flight_requests_and_the_run_resumes(tmp_path: Path, s
     assert resumed.returncode == 0, (out + err).decode()
     calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {KEY}"}).json()
     assert Counter(call["customer"]["number"] for call in calls) == Counter(rows)
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_send_gets_its_whole_sheet_from_status(tmp_path: Path, sandbox: Any) -> None:
+    """`run` writes the results sheet when sending ends (finished, interrupted or failed); a process
+    killed before that leaves no sheet that calls a called person `planned` (the sheet written before
+    the first POST did), and `status` writes every row from the ledger: the rows the killed run sent
+    with their call ids, the others still planned, none twice and none missing."""
+    server = sandbox(api_key=KEY, latency_ms=150)
+    rows = [f"+1202555{6000 + n:04d}" for n in range(60)]
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n" + "".join(f"{n}\n" for n in rows))
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        'name = "Killed"\nassistant_id = "asst_1"\nphone_number_id = "pn_1"\nbatch_size = 2\nconcurrency = 1\n'
+        'requests_per_minute = 6000\n[schedule]\ncalling_hours = "any"\n[compliance]\nrequire_consent = false\n'
+    )
+    env = {**os.environ, "VAPI_API_KEY": KEY}
+    folder = tmp_path / "run"
+    process = cli("run", source, "-c", campaign, "-o", folder, "--base-url", server.url, "--yes", "--format", "csv",
+                  env=env)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(server.store) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (folder / "results.csv").exists()
+    status = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "status", str(folder), "--base-url", server.url, "-q"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert status.returncode in (0, 1), status.stderr
+    with (folder / "results.csv").open(newline="", encoding="utf-8") as handle:
+        results = list(csv.DictReader(handle))
+    assert [row["e164"] for row in results] == rows, results[0]
+    calls = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {KEY}"}).json()
+    called = {call["customer"]["number"]: call["id"] for call in calls}
+    assert 4 <= len(called) < len(rows)
+    for row in results:
+        if row["e164"] in called:
+            assert row["call_id"] == called[row["e164"]], row
+        else:
+            assert (row["status"], row["call_id"]) in (("planned", ""), ("unknown", "")), row

@@ -302,8 +302,6 @@ class CampaignRun:
             self.refresh(client)
             self.schedule_followups()
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
-        if self.pending().get(RequestState.PLANNED):
-            self._write()  # every row is in the sheet before the first POST, whatever happens next
         history = History(self.campaign.base_dir)
         try:
             report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
