@@ -81,6 +81,26 @@ def test_connection_refused_was_provably_not_sent() -> None:
     assert caught.value.maybe_sent is False
 
 
+def test_a_proxy_in_the_environment_carries_the_post(sandbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The POST skips httpx's Client for speed, but not a proxy set in the environment: with
+    HTTP_PROXY naming a port no one listens on, the call never reaches the sandbox."""
+    server = sandbox()
+    body = {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550100"}}
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    with VapiClient("sandbox-key", server.url) as proxied, pytest.raises(NetworkError) as caught:
+        proxied.create_call(body)
+    assert caught.value.maybe_sent is False
+    monkeypatch.delenv("HTTP_PROXY")
+    with VapiClient("sandbox-key", server.url) as direct:
+        assert direct.list_calls() == []
+        assert len(direct.create_call(body).calls) == 1
+        assert len(direct.list_calls()) == 1
+
+
 def test_read_timeout_may_have_been_sent(sandbox) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(latency_ms=500)
     client = VapiClient("sandbox-key", server.url, timeout=httpx.Timeout(5.0, read=0.1))

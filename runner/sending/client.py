@@ -8,6 +8,7 @@ and leaves the decision to the submitter.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,13 +112,17 @@ class VapiClient:
         api_name: str | None = None,
     ) -> None:
         self._api_name = api_name
+        limits = httpx.Limits(max_connections=max_connections)
+        self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"}
+        self._timeout = {"timeout": timeout.as_dict()}
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"},
-            timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections),
+            base_url=base_url.rstrip("/"), headers=self._headers, timeout=timeout, transport=transport, limits=limits
         )
+        self._transport = transport or httpx.HTTPTransport(limits=limits)
+        # A request built whole and handed to the transport skips the Client's per-request merging of
+        # URL, headers, cookies and redirects; a proxy set in the environment is the Client's to apply.
+        self._base = self.base_url
+        self._send = self._http.send if urllib.request.getproxies() else self._send_direct
 
     @property
     def base_url(self) -> str:
@@ -137,12 +142,11 @@ class VapiClient:
 
     def close(self) -> None:
         self._http.close()
+        self._transport.close()
 
     def create_call(self, body: Mapping[str, Any]) -> Created:
         """POST /call, for one `customer` or a batch of `customers`."""
-        data = self._request(
-            "POST", "/call", content=orjson.dumps(dict(body)), headers={"Content-Type": "application/json"}
-        )
+        data = self._request("POST", "/call", content=orjson.dumps(dict(body)))
         try:
             return created(data)
         except ValueError as exc:
@@ -185,10 +189,32 @@ class VapiClient:
     def delete_call(self, call_id: str) -> Call:
         return Call.model_validate(self._request("DELETE", f"/call/{call_id}"))
 
-    def _request(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
-        """The answer's JSON (or, `raw`, its bytes); errors as ApiError, AuthError, NetworkError."""
+    def _send_direct(self, request: httpx.Request) -> httpx.Response:
+        """The request through the transport itself, its answer read whole."""
+        response = self._transport.handle_request(request)
+        response.request = request
         try:
-            response = self._http.request(method, path, **kwargs)
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        raw: bool = False,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> Any:
+        """The answer's JSON (or, `raw`, its bytes); errors as ApiError, AuthError, NetworkError.
+        `content`: a JSON body."""
+        headers = self._headers if content is None else {**self._headers, "Content-Type": "application/json"}
+        request = httpx.Request(
+            method, f"{self._base}{path}", params=params, headers=headers, content=content, extensions=self._timeout
+        )
+        try:
+            response = self._send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError(f"could not connect: {exc or type(exc).__name__}", maybe_sent=False) from None
         except httpx.TransportError as exc:
