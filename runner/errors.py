@@ -3,6 +3,7 @@
     RunnerError
     ├── InputError        the spreadsheet cannot be read as a whole (exit 2, nothing sent)
     ├── CampaignError     the campaign file is invalid (exit 2, nothing sent)
+    ├── CredentialError   the API key cannot be sent as it is (exit 2, nothing sent)
     ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
     │   └── FolderInUse   another process is running in it (`status` then reads it read-only)
     ├── ApiError          Vapi (or the sandbox) answered with an error
@@ -27,6 +28,10 @@ class InputError(RunnerError):
 
 class CampaignError(RunnerError):
     """The campaign file is missing, unreadable, or has a bad or unknown key."""
+
+
+class CredentialError(RunnerError):
+    """The API key is empty or holds a character an HTTP header cannot carry (never quoted)."""
 
 
 class OutdirError(RunnerError):

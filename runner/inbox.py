@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,15 +74,29 @@ def campaign_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob(f"*/{CAMPAIGN_FILE}"))
 
 
-def is_candidate(path: Path) -> bool:
-    """A spreadsheet a person finished dropping, not a lock, temp or hidden file."""
+def is_spreadsheet_name(path: Path) -> bool:
+    """Named like a spreadsheet a person dropped: not a lock, temp or hidden file."""
     name = path.name
-    if not path.is_file() or name.startswith((".", "~$")):
+    if name.startswith((".", "~$")):
         return False
     suffixes = {s.lower() for s in path.suffixes}
     if suffixes & IGNORED_SUFFIXES:
         return False
     return path.suffix.lower() in TEXT_SUFFIXES | BOOK_SUFFIXES
+
+
+def is_regular(path: Path) -> bool:
+    """A regular file itself, by lstat: a symbolic link is never followed (one to the project's .env,
+    dropped as leads.csv, would have its secrets read, and quoted in an error, by whoever can drop files)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def is_candidate(path: Path) -> bool:
+    """A spreadsheet a person finished dropping: a regular file (never a link) with its name."""
+    return is_spreadsheet_name(path) and is_regular(path)
 
 
 def settled(path: Path, settle_seconds: float, now: float) -> bool:
@@ -174,8 +189,13 @@ class Inbox:
         # A crashed run's files come first: their ledgers make the resume safe.
         files = sorted(p for p in (folder / "processing").iterdir() if is_candidate(p))
         now = time.time()
+        outcomes = []
         for path in sorted((folder / "inbox").iterdir()):
-            if is_candidate(path) and settled(path, self.settle_seconds, now):
+            if is_spreadsheet_name(path) and path.is_symlink():
+                outcome = FileOutcome(folder.name, path.name, "done")
+                why = "a symbolic link, not a file: links are never followed; drop a copy of the file itself"
+                outcomes.append(self._logged(folder, self._quarantine(folder, path, outcome, why)))
+            elif is_candidate(path) and settled(path, self.settle_seconds, now):
                 taken = folder / "processing" / path.name
                 if taken.exists():
                     taken = _unique(taken)
@@ -184,7 +204,6 @@ class Inbox:
                 except FileNotFoundError:
                     continue  # another process took it
                 files.append(taken)
-        outcomes = []
         for path in files:
             outcome = self._file(folder, path, memory)
             outcomes.append(self._logged(folder, outcome))

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Sequence
+
+# A cell shaped like an environment file's line (`VAPI_API_KEY=sk-…`): its value is never quoted.
+_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]")
 
 
 def comparison_key(text: str) -> str:
     """Only letters and digits count, without case or accents: "Mobile #", "Téléfono", "U.S.A." and
     "E.S.T." compare as "mobile", "telefono", "usa" and "est"."""
     return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
+
+
+def shown_headers(headers: Sequence[str], limit: int = 12, width: int = 40) -> str:
+    """A file's headers as an error message may quote them: the first `limit`, each cut to `width`
+    characters, control characters dropped, and a header shaped like `NAME=value` shown as
+    `NAME=…` (a dropped .env or config file must not have its secrets copied into logs)."""
+    shown = []
+    for header in headers[:limit]:
+        assignment = _ASSIGNMENT.match(header)
+        text = f"{assignment.group(1)}=…" if assignment else "".join(ch for ch in header if ch.isprintable())
+        shown.append(text if len(text) <= width else text[: width - 1] + "…")
+    more = f" and {len(headers) - limit} more" if len(headers) > limit else ""
+    return ", ".join(shown) + more

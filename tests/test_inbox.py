@@ -242,3 +242,29 @@ def test_nightly_runs_place_due_follow_ups_of_earlier_files(campaigns: Path, san
     assert process(campaigns, server) == []
     assert max(calls(server).values()) == 2
     assert sum(calls(server).values()) == 12 + retried
+
+
+def test_a_symlink_is_never_followed_and_no_secret_is_quoted(campaigns: Path, sandbox: Any, tmp_path: Path) -> None:
+    """Issue 38, case 11: a link to the project's .env dropped as leads.csv is not read; a dropped
+    file shaped like one is refused without its value in failed/, inbox.log or the report."""
+    server = sandbox()
+    secret = "sk-live-0123456789abcdef"
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"VAPI_API_KEY={secret}\n")
+    inbox = campaigns / "nightly" / "inbox"
+    (inbox / "leads.csv").symlink_to(dotenv)
+    drop(campaigns, "config.csv", f"VAPI_API_KEY={secret},export TOKEN: {secret}\nx,y\n")
+    reported: list[str] = []
+    with VapiClient("sandbox-key", server.url) as client:
+        outcomes = Inbox(campaigns, client, settle_seconds=5, report=reported.append).run_once()
+    assert {o.file: o.state for o in outcomes} == {"leads.csv": "failed", "config.csv": "failed"}
+    folder = campaigns / "nightly"
+    assert "symbolic link" in (folder / "failed" / "leads.csv.error.txt").read_text()
+    assert (folder / "failed" / "leads.csv").is_symlink() and dotenv.read_text().startswith("VAPI_API_KEY")
+    error = (folder / "failed" / "config.csv.error.txt").read_text()
+    assert "no phone number column; its headers are: VAPI_API_KEY=…, TOKEN=…" in error
+    written = "".join(
+        p.read_text() for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and p.suffix in (".txt", ".log")
+    )
+    assert secret not in written and secret not in "\n".join(reported)
+    assert not calls(server)

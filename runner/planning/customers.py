@@ -25,6 +25,7 @@ from runner.phones.parse import region_for
 from runner.planning.body import dumps
 from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
+from runner.text import shown_headers
 
 MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
 # The roles whose cells the screen reads (the others are spent once the customer is built).
@@ -115,7 +116,7 @@ def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
         if missing:
             raise InputError(
                 f"{sheet.path}: column(s) {', '.join(map(repr, missing))} from [variables] not in "
-                f"the file; its headers are: {', '.join(headers)}"
+                f"the file; its headers are: {shown_headers(headers)}"
             )
         return {name: header for name, header in found.items() if header is not None}
     used = set(sheet.roles.values())

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from runner.errors import ApiError, AuthError, NetworkError
+from runner.errors import ApiError, AuthError, CredentialError, NetworkError
 
 DEFAULT_BASE_URL = "https://api.vapi.ai"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
@@ -92,6 +93,50 @@ def error_text(error: Any) -> str:
     return error if isinstance(error, str) else json.dumps(error)
 
 
+def clean_key(value: str, source: str = "the API key") -> str:
+    """The key with surrounding whitespace (a pasted line's space, CR or LF) stripped; any other
+    character an HTTP header cannot carry raises CredentialError naming `source`, never the value."""
+    key = value.strip()
+    if not key:
+        raise CredentialError(f"{source} is empty")
+    for position, char in enumerate(key, start=1):
+        if not (char.isascii() and char.isprintable()):
+            raise CredentialError(
+                f"{source} holds a character an HTTP header cannot carry (U+{ord(char):04X} at position {position}; "
+                "a smart quote or a pasted line break?): copy the key again from Vapi's dashboard"
+            )
+    return key
+
+
+def redact_url(url: str) -> str:
+    """The URL (or a URL missing its scheme) with its password shown as ***: `https://ops:***@host`
+    (a user without a password, often a token, as `***@host`). Never printed or stored otherwise."""
+    scheme, separator, rest = url.rpartition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"  # a user alone is often a token
+    return f"{scheme}{separator}{shown}@{host}{slash}{path}"
+
+
+class Scrubber:
+    """Removes secrets (the key, its `Bearer` header, the base URL's password) from any text about
+    to be printed or stored: an exception's message may quote a header or a URL."""
+
+    def __init__(self, key: str, url: str) -> None:
+        parts = urlsplit(url) if "@" in url else None
+        userinfo = (parts.password or parts.username) if parts else None
+        secrets = [f"Bearer {key}", key, *([userinfo] if userinfo else [])]
+        self._secrets = [secret for secret in secrets if len(secret) >= 4]
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
 def customer_of(item: dict[str, Any]) -> dict[str, Any] | None:
     """The `customer` object of a call or a batch error, if it is one."""
     customer = item.get("customer")
@@ -111,7 +156,10 @@ class VapiClient:
         max_connections: int = 16,
         api_name: str | None = None,
     ) -> None:
+        api_key = clean_key(api_key)
         self._api_name = api_name
+        self._scrub = Scrubber(api_key, base_url)
+        self._shown_url = redact_url(base_url.rstrip("/"))
         limits = httpx.Limits(max_connections=max_connections)
         self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"}
         self._timeout = {"timeout": timeout.as_dict()}
@@ -121,12 +169,13 @@ class VapiClient:
         self._transport = transport or httpx.HTTPTransport(limits=limits)
         # A request built whole and handed to the transport skips the Client's per-request merging of
         # URL, headers, cookies and redirects; a proxy set in the environment is the Client's to apply.
-        self._base = self.base_url
+        self._base = str(self._http.base_url).rstrip("/")
         self._send = self._http.send if urllib.request.getproxies() else self._send_direct
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
+        """The base URL as it may be shown and stored: a password in it is ***."""
+        return self._shown_url
 
     @property
     def api_name(self) -> str:
@@ -207,14 +256,26 @@ class VapiClient:
         params: dict[str, str] | None = None,
         content: bytes | None = None,
     ) -> Any:
-        """The answer's JSON (or, `raw`, its bytes); errors as ApiError, AuthError, NetworkError.
-        `content`: a JSON body."""
+        """The answer's JSON (or, `raw`, its bytes); errors as ApiError, AuthError, NetworkError,
+        their messages scrubbed of the key and the URL's password. `content`: a JSON body."""
+        try:
+            return self._exchange(method, path, raw, params, content)
+        except ApiError as exc:
+            kind = type(exc)
+            raise kind(exc.status, self._scrub(exc.message), exc.retry_after) from None
+        except NetworkError as exc:
+            raise NetworkError(self._scrub(str(exc)), exc.maybe_sent) from None
+
+    def _exchange(self, method: str, path: str, raw: bool, params: dict[str, str] | None, content: bytes | None) -> Any:
         headers = self._headers if content is None else {**self._headers, "Content-Type": "application/json"}
         request = httpx.Request(
             method, f"{self._base}{path}", params=params, headers=headers, content=content, extensions=self._timeout
         )
         try:
             response = self._send(request)
+        except httpx.LocalProtocolError as exc:
+            # httpx refused to write the request (a header it cannot carry): nothing left this machine.
+            raise NetworkError(f"not sent, the request could not be written: {exc}", maybe_sent=False) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError(f"could not connect: {exc or type(exc).__name__}", maybe_sent=False) from None
         except httpx.TransportError as exc:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from runner.errors import RunnerError
-from runner.sending.client import DEFAULT_BASE_URL
+from runner.sending.client import DEFAULT_BASE_URL, clean_key, redact_url
 
 KEY_VARIABLE = "VAPI_API_KEY"
 URL_VARIABLE = "VAPI_BASE_URL"
@@ -34,7 +34,7 @@ def api_key(environ: Mapping[str, str] = os.environ, dotenv: Path = Path(".env")
             f"no Vapi API key: set {KEY_VARIABLE} (export {KEY_VARIABLE}=… or a line "
             f"{KEY_VARIABLE}=… in .env), or try the local sandbox with --sandbox"
         )
-    return key
+    return clean_key(key, KEY_VARIABLE)
 
 
 class BadUrlError(RunnerError):
@@ -47,8 +47,9 @@ def base_url(explicit: str | None, environ: Mapping[str, str] = os.environ, dote
     url = explicit or _lookup(URL_VARIABLE, environ, dotenv) or DEFAULT_BASE_URL
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = redact_url(url)
         raise BadUrlError(
-            f"{source} {url!r} is not an http(s) URL; write it with its scheme, for example "
-            f"http://{url.split('://')[-1]} or {DEFAULT_BASE_URL}"
+            f"{source} {shown!r} is not an http(s) URL; write it with its scheme, for example "
+            f"http://{shown.split('://')[-1]} or {DEFAULT_BASE_URL}"
         )
     return url

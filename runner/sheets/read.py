@@ -33,7 +33,7 @@ import pyarrow.csv as pa_csv
 from runner.arrays import blank, byte_lengths, records, text_array
 from runner.campaign import ROLES, Columns
 from runner.errors import InputError
-from runner.text import comparison_key
+from runner.text import comparison_key, shown_headers
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
 BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -212,7 +212,7 @@ def detect_roles(
             if found is None:
                 raise InputError(
                     f"{path}: column {configured!r} (from [columns] {role}) is not in the file; "
-                    f"its headers are: {', '.join(headers)}"
+                    f"its headers are: {shown_headers(headers)}"
                 )
             roles[role] = found
             continue
@@ -228,7 +228,7 @@ def detect_roles(
                 break
     if "number" not in roles:
         raise InputError(
-            f"{path}: no phone number column; its headers are: {', '.join(headers)}. "
+            f"{path}: no phone number column; its headers are: {shown_headers(headers)}. "
             "Name the column 'number' or 'phone', or set [columns] number = \"<header>\""
         )
     return roles
