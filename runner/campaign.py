@@ -110,6 +110,12 @@ class Compliance(_Strict):
     max_calls_per_day: int = Field(default=3, ge=1)
     from_free_number: bool = False
     opt_out_field: str = Field(default="optOut", min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # The calls sell something (TCPA, CRTC): US numbers are held to 8 am-9 pm and Canadian ones to the
+    # CRTC's hours, whatever calling_hours says. false: informational calls, calling_hours as written.
+    telemarketing: bool = True
+    # Numbers of countries whose calling-hour rules this tool does not know: "suppress" them, or call
+    # them within "calling_hours" in their local time (their rules are then the campaign's to check).
+    other_countries: Literal["suppress", "calling_hours"] = "suppress"
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -267,8 +273,9 @@ class Campaign(_Strict):
         for role in ("opt_out", "state"):
             if data["columns"].get(role) is None:
                 del data["columns"][role]
-        if data["compliance"].get("opt_out_field") == "optOut":
-            del data["compliance"]["opt_out_field"]
+        for key, default in (("opt_out_field", "optOut"), ("telemarketing", True), ("other_countries", "suppress")):
+            if data["compliance"].get(key) == default:
+                del data["compliance"][key]
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):
             if data.get(key) is None:
                 del data[key]

@@ -1,4 +1,5 @@
-"""Calling windows in the called party's local time: the campaign's hours narrowed by US state rules
+"""Calling windows in the called party's local time: the campaign's hours narrowed by the country's
+rule for telemarketing (COUNTRY_RULES: the US's TCPA, Canada's CRTC) and by US state rules
 (STATE_RULES below, from the calling-rules reference the project was given), intersected across
 every time zone the number may be in.
 
@@ -29,7 +30,7 @@ MIN_WINDOW = timedelta(minutes=5)
 HORIZON = timedelta(days=8)
 
 
-Pair = tuple[int, int] | None
+Pair = tuple[float, float] | None  # hours of the day: 21.5 is 21:30
 
 # How sheets write US time zones, by comparison_key: each means the DST-aware zones
 # named. The tz database's EST, MST and HST are fixed offsets; read so, "EST" in July would open
@@ -63,8 +64,11 @@ def named_zones(text: str) -> tuple[str, ...] | None:
 def _week(weekdays: Pair, saturday: Pair, sunday: Pair) -> dict[int, Hours | None]:
     """Allowed hours by weekday (Mon=0) from whole-hour pairs; None: no calls that day."""
 
+    def at(hour: float) -> time:
+        return time(int(hour), round(hour % 1 * 60))
+
     def hours(pair: Pair) -> Hours | None:
-        return None if pair is None else (time(pair[0]), time(pair[1]))
+        return None if pair is None else (at(pair[0]), at(pair[1]))
 
     return {**dict.fromkeys(range(5), hours(weekdays)), 5: hours(saturday), 6: hours(sunday)}
 
@@ -73,8 +77,28 @@ def _daily(start: int, end: int) -> dict[int, Hours | None]:
     return _week((start, end), (start, end), (start, end))
 
 
+# Regions whose numbers the TCPA covers: the US and its territories with their own region codes.
+US_REGIONS = frozenset({"US", "PR", "GU", "VI", "AS", "MP"})
+# Country -> weekday (Mon=0) -> the hours telemarketing calls may reach a person, in their local time.
+# US: 47 CFR 64.1200(c)(1), 8 am to 9 pm. Canada: the CRTC's Unsolicited Telecommunications Rules,
+# Part III, 9 am to 9:30 pm on weekdays and 10 am to 6 pm on weekends.
+COUNTRY_RULES: dict[str, dict[int, Hours | None]] = {
+    "US": _daily(8, 21),
+    "CA": _week((9, 21.5), (10, 18), (10, 18)),
+}
+FEDERAL_HOURS: Hours = (time(8), time(21))
+
+
+def country_law(region: str | None) -> str | None:
+    """Whose calling-hour rule a number of this region is under: "US" (its territories, and a SIP
+    address or a number with no region, to be safe), "CA", or None (no rule known here)."""
+    if region is None or region in US_REGIONS:
+        return "US"
+    return region if region in COUNTRY_RULES else None
+
+
 # Weekday (Mon=0) -> allowed local hours, or None for no calls that day. States not listed follow the
-# federal rule (the campaign's own calling_hours, by default 08-21).
+# federal rule.
 STATE_RULES: dict[str, dict[int, Hours | None]] = {
     "FL": _daily(8, 20),
     "OK": _daily(8, 20),
@@ -94,6 +118,9 @@ STATE_RULES: dict[str, dict[int, Hours | None]] = {
     "MS": _week((8, 20), (8, 20), None),
 }
 NO_HOLIDAY_CALLS = {"RI", "AL", "LA", "MS"}
+# A state whose law says "local time" and spans zones is read both ways: in the person's zone and in
+# the state's main one (an El Paso number, Mountain, is also held to 9 pm Central).
+STATE_LAW_ZONES = {"TX": "America/Chicago"}
 
 # phonenumbers' geocoder names the area code's state; these are the spellings it uses.
 STATE_NAMES = {
@@ -119,6 +146,17 @@ def parse_hours(text: str) -> Hours:
     return start, end
 
 
+def north_american(zone: str) -> bool:
+    """A zone in North America (or a US territory): where a NANP number's owner may be."""
+    return zone.startswith(("America/", "US/", "Canada/")) or zone in _NORTH_AMERICAN_OTHERS
+
+
+_NORTH_AMERICAN_OTHERS = frozenset(
+    {"Pacific/Honolulu", "Pacific/Guam", "Pacific/Saipan", "Pacific/Pago_Pago", "EST5EDT", "CST6CDT", "MST7MDT",
+     "PST8PDT", "EST", "MST", "HST"}
+)  # fmt: skip
+
+
 def state_for(description: str) -> str | None:
     """'Florida' -> 'FL'; 'Orem, UT' -> 'UT'; anything else -> None."""
     if description in STATE_NAMES:
@@ -129,11 +167,13 @@ def state_for(description: str) -> str | None:
 
 @dataclass(frozen=True)
 class Rules:
-    """What narrows a window: the campaign's hours, the state table (on/off), the closing margin."""
+    """What narrows a window: the campaign's hours, the state table (on/off), the closing margin,
+    and whether the calls are telemarketing (then COUNTRY_RULES apply)."""
 
     hours: Hours
     state_rules: bool
     margin: timedelta
+    telemarketing: bool = True
 
 
 @cache
@@ -141,10 +181,16 @@ def _holidays(state: str, year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("US", subdiv=state, years=year)
 
 
-def day_hours(rules: Rules, states: tuple[str, ...], day: date) -> Hours | None:
-    """The hours allowed on one local date, or None: the campaign's, narrowed by the rules of each
-    state that applies (the area code's, the address's): the strictest wins."""
+def day_hours(rules: Rules, law: str | None, states: tuple[str, ...], day: date) -> Hours | None:
+    """The hours allowed on one local date, or None: the campaign's, narrowed by the country's rule
+    (`law`, a COUNTRY_RULES key) and by the rules of each state that applies (the area code's, the
+    address's): the strictest wins."""
     start, end = rules.hours
+    if rules.telemarketing and law is not None:
+        allowed = COUNTRY_RULES[law][day.weekday()]
+        if allowed is None:
+            return None
+        start, end = max(start, allowed[0]), min(end, allowed[1])
     for state in states if rules.state_rules else ():
         if state not in STATE_RULES:
             continue
@@ -175,13 +221,13 @@ def _us_states() -> dict[str, str]:
 
 
 def _zone_intervals(
-    rules: Rules, states: tuple[str, ...], zone: ZoneInfo, start: datetime, end: datetime
+    rules: Rules, law: str | None, states: tuple[str, ...], zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[Interval]:
     intervals = []
     day = start.astimezone(zone).date() - timedelta(days=1)
     last = end.astimezone(zone).date() + timedelta(days=1)
     while day <= last:
-        hours = day_hours(rules, states, day)
+        hours = day_hours(rules, law, states, day)
         if hours is not None:
             opens = datetime.combine(day, hours[0], zone)
             closes = datetime.combine(day, hours[1], zone) - rules.margin
@@ -205,14 +251,22 @@ def _intersect(first: list[Interval], second: list[Interval]) -> list[Interval]:
 
 
 def first_window(
-    rules: Rules, zones: tuple[str, ...], states: tuple[str, ...], start: datetime, end: datetime | None
+    rules: Rules,
+    zones: tuple[str, ...],
+    states: tuple[str, ...],
+    start: datetime,
+    end: datetime | None,
+    law: str | None = "US",
 ) -> Interval | None:
-    """The first stretch at or after `start` (and before `end`) open in every zone under every
-    state's rules, or None."""
+    """The first stretch at or after `start` (and before `end`) open in every zone under the
+    country's rule (`law`) and every state's rules (read in the state's own zone too, where
+    STATE_LAW_ZONES names one), or None."""
     end = end or start + HORIZON
+    if rules.state_rules:
+        zones = tuple(dict.fromkeys((*zones, *(STATE_LAW_ZONES[s] for s in states if s in STATE_LAW_ZONES))))
     common: list[Interval] | None = None
     for name in zones:
-        intervals = _zone_intervals(rules, states, ZoneInfo(name), start, end)
+        intervals = _zone_intervals(rules, law, states, ZoneInfo(name), start, end)
         common = intervals if common is None else _intersect(common, intervals)
     for opens, closes in common or []:
         opens, closes = max(opens, start), min(closes, end)

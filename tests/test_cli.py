@@ -41,13 +41,13 @@ def test_plan_messy_sample(cli: Callable[..., Any], tmp_path: Path) -> None:
     result = cli("plan", ROOT / "sample_data" / "messy.csv", "-c", CAMPAIGN, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     summary = (
-        "rows: 22\nplanned: 12\ninvalid: 7\nduplicate: 1\nsuppressed: 2 (consent 1, calling hours 1)\n"
-        "requests: 7\nvariables: appointment"
+        "rows: 22\nplanned: 10\ninvalid: 7\nduplicate: 1\nsuppressed: 4 (calling hours 3, consent 1)\n"
+        "requests: 6\nvariables: appointment"
     )
     assert summary in result.output
     assert "rows 1-3 above the header were skipped" in result.output
     assert (tmp_path / "out" / "results.xlsx").exists()
-    assert len((tmp_path / "out" / "requests.jsonl").read_text().splitlines()) == 7
+    assert len((tmp_path / "out" / "requests.jsonl").read_text().splitlines()) == 6
 
 
 def test_clean_csv_and_xlsx_samples_plan_the_same(cli: Callable[..., Any], tmp_path: Path) -> None:

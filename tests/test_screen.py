@@ -70,8 +70,6 @@ def window(result: RowResult) -> tuple[str, str]:
         ("+12025550100", datetime(2030, 3, 9, 22, tzinfo=ET), ("2030-03-10T12:00:00Z", "2030-03-11T00:45:00Z")),
         # DST ends on Sunday 2030-11-03: Saturday night EDT, Sunday's window in EST.
         ("+12025550100", datetime(2030, 11, 2, 22, tzinfo=ET), ("2030-11-03T13:00:00Z", "2030-11-04T01:45:00Z")),
-        # London, in its own local hours.
-        ("+447400123456", MONDAY_10_ET, ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")),
     ],
 )
 def test_calling_windows(
@@ -98,11 +96,29 @@ def test_toll_free_and_sip_need_a_timezone_column(
     assert window(results[2]) == ("2030-12-02T15:00:00Z", "2030-12-03T02:45:00Z")
 
 
-def test_timezone_column_beats_the_number(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
-    text = "phone,consent,Time Zone\n+12025550100,yes,America/Los_Angeles\n+12025550101,yes,Mars/Base\n"
-    first, second = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
-    assert window(first) == ("2030-12-02T16:00:00Z", "2030-12-03T04:45:00Z")
-    assert (second.status, second.reason) == (
+def test_a_timezone_cell_adds_to_the_numbers_zones(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 38, case 1: the cell used to replace the number's zone, so a 212 number marked UTC (a
+    CRM's default) was called 03:00-15:45 New York time, a 415 number marked Eastern from 05:00
+    Pacific, a 305 number marked Pacific until 22:45 in Miami. Now every zone must be open."""
+    text = (
+        "Phone,Consent,Time Zone\n(212) 555-0100,yes,UTC\n(212) 555-0101,yes,Europe/Berlin\n"
+        "(415) 555-0102,yes,Eastern\n(305) 555-0103,yes,Pacific\n(202) 555-0104,yes,Mars/Base\n"
+        "(202) 555-0105,yes,America/Los_Angeles\n"
+    )
+    utc, berlin, eastern, pacific, mars, los_angeles = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
+    for row, zone in ((utc, "UTC"), (berlin, "Europe/Berlin")):
+        assert (row.status, row.reason) == (
+            "suppressed",
+            f"calling hours: column 'Time Zone' says {zone!r}, a time zone outside North America, for a US number; "
+            "correct the cell, or clear it to use the number's own zone",
+        )
+    # 08:00 Pacific (16:00Z) to 20:45 Eastern (01:45Z): open in both.
+    assert window(eastern) == window(los_angeles) == ("2030-12-02T16:00:00Z", "2030-12-03T01:45:00Z")
+    # Florida's 20:00 in Miami, less the margin: 00:45Z, not Pacific's 22:45 Eastern.
+    assert window(pacific) == ("2030-12-02T16:00:00Z", "2030-12-03T00:45:00Z")
+    assert (mars.status, mars.reason) == (
         "suppressed",
         "calling hours: unknown time zone 'Mars/Base' in column 'Time Zone' "
         "(write an IANA name such as America/New_York, or Eastern, Central, Mountain, Pacific)",
@@ -115,8 +131,9 @@ def test_us_time_zone_names_keep_daylight_saving_time(
     """The tz database's "EST" is a fixed UTC-5: in July it would close the window at 9:45 pm
     Eastern. A sheet's EST means New York's time; MST may be Arizona's too, so both must be open."""
     text = "phone,consent,Time Zone\n" + "".join(
-        f"+1212555010{i},yes,{zone}\n" for i, zone in enumerate(["EST", "Eastern", "America/New_York", "mst"])
+        f"+1212555010{i},yes,{zone}\n" for i, zone in enumerate(["EST", "Eastern", "America/New_York"])
     )
+    text += "+13035550103,yes,mst\n"  # Denver
     evening = datetime(2030, 7, 1, 20, 0, tzinfo=ET)  # 00:00 UTC; the window closes 20:45 local (a 15-minute margin)
     results = plan_rows(write_csv, make_campaign, text, evening)
     assert [window(r) for r in results[:3]] == [("2030-07-02T00:00:00Z", "2030-07-02T00:45:00Z")] * 3
@@ -333,3 +350,62 @@ def test_a_state_column_can_leave_no_window(write_csv: Callable[..., Path], make
     )
     assert result.status == "suppressed"
     assert result.reason.startswith("calling hours: no window open in TX and RI (")
+
+
+@pytest.mark.parametrize("hours", ["07:00-22:00", "00:00-24:00"])
+def test_calling_hours_wider_than_the_federal_window_are_clamped_unless_not_telemarketing(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], hours: str
+) -> None:
+    """Issue 38, case 2: "07:00-22:00" called a New York number 07:00-21:45, silently."""
+    early = datetime(2030, 12, 2, 6, 0, tzinfo=ET)
+    text = "phone,consent\n+12125550100,yes\n"
+    plan = plan_at(write_csv, make_campaign, text, early, schedule={"calling_hours": hours})
+    assert window(plan.row_results()[0]) == ("2030-12-02T13:00:00Z", "2030-12-03T01:45:00Z")  # 08:00-20:45 ET
+    assert any(f"calling_hours {hours} is wider than the federal 08:00-21:00 (TCPA)" in w for w in plan.warnings)
+
+    informational = plan_at(
+        write_csv, make_campaign, text, early, schedule={"calling_hours": "07:00-22:00"},
+        compliance={"telemarketing": False},
+    )  # fmt: skip
+    assert window(informational.row_results()[0]) == ("2030-12-02T12:00:00Z", "2030-12-03T02:45:00Z")
+    assert any(w.startswith("telemarketing = false: the federal 08:00-21:00") for w in informational.warnings)
+
+
+def test_texas_hours_hold_in_the_persons_zone_and_in_central_time(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 38, case 3: an El Paso number (915, Mountain) was called until 21:45 Central."""
+    [el_paso] = plan_rows(write_csv, make_campaign, "phone,consent\n+19155550100,yes\n", MONDAY_10_ET)
+    # 09:00 Mountain (16:00Z) to 21:00 Central less the margin (02:45Z), not 21:00 Mountain (03:45Z).
+    assert window(el_paso) == ("2030-12-02T16:00:00Z", "2030-12-03T02:45:00Z")
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Saturday 07:00 Toronto: the CRTC's weekend 10:00-18:00, less the margin.
+        (datetime(2030, 11, 30, 7, tzinfo=ET), ("2030-11-30T15:00:00Z", "2030-11-30T22:45:00Z")),
+        # Monday 07:00: weekdays 09:00-21:30, narrowed by calling_hours' 21:00 end.
+        (datetime(2030, 12, 2, 7, tzinfo=ET), ("2030-12-02T14:00:00Z", "2030-12-03T01:45:00Z")),
+    ],
+)
+def test_canadian_numbers_get_the_crtcs_hours(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], now: datetime, expected: tuple[str, str]
+) -> None:
+    """Issue 38, case 4: a Toronto number was called on a Saturday from 08:00."""
+    [toronto] = plan_rows(write_csv, make_campaign, "phone,consent\n+14165550100,yes\n", now)
+    assert window(toronto) == expected
+
+
+def test_numbers_of_other_countries_are_suppressed_unless_the_campaign_opts_in(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 38, case 4: a London number got the US window with no word of whose rules apply."""
+    text = "phone,consent\n+447400123456,yes\n"
+    [london] = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
+    assert london.status == "suppressed"
+    assert london.reason.startswith("calling hours: no calling-hour rules are known here for numbers of GB")
+    opted = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance={"other_countries": "calling_hours"})
+    # In London's own local hours, the campaign's 08:00-21:00.
+    assert window(opted.row_results()[0]) == ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")
+    assert any(w.startswith('other_countries = "calling_hours"') for w in opted.warnings)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
-from runner.hours import us_state
+from runner.hours import FEDERAL_HOURS, us_state
 from runner.planning.customers import HIDDEN_ROW, PLANNED, Rows, build_rows, variable_columns, with_status
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
@@ -225,10 +225,29 @@ def _relaxed_rules(campaign: Campaign) -> list[str]:
     warnings = []
     if not campaign.compliance.require_consent:
         warnings.append("require_consent = false: rows are called without checking consent")
-    if campaign.schedule.hours is None:
+    hours, compliance = campaign.schedule.hours, campaign.compliance
+    if hours is None:
         warnings.append('calling_hours = "any": calls are not limited to the recipients\' local hours')
-    elif not campaign.compliance.state_rules:
+        return warnings
+    if not compliance.state_rules:
         warnings.append("state_rules = false: state calling-hour rules are not applied")
+    written = campaign.schedule.calling_hours
+    if not compliance.telemarketing:
+        warnings.append(
+            f"telemarketing = false: the federal 08:00-21:00 (TCPA) and Canada's (CRTC) calling hours are not "
+            f"applied; calling_hours {written} is used as written"
+        )
+    elif hours[0] < FEDERAL_HOURS[0] or hours[1] > FEDERAL_HOURS[1]:
+        warnings.append(
+            f"calling_hours {written} is wider than the federal 08:00-21:00 (TCPA): US numbers are called within "
+            "08:00-21:00 and Canadian ones within the CRTC's hours, in their local time; if these calls are not "
+            "telemarketing, say so with [compliance] telemarketing = false"
+        )
+    if compliance.other_countries == "calling_hours":
+        warnings.append(
+            'other_countries = "calling_hours": numbers outside the US and Canada are called within calling_hours '
+            f"{written} in their local time; their country's own rules are the campaign's to check"
+        )
     return warnings
 
 

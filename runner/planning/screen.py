@@ -15,7 +15,7 @@ import polars as pl
 from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.frames import per_distinct, strip
-from runner.hours import Interval, Rules, first_window, named_zones, us_state
+from runner.hours import Interval, Rules, country_law, first_window, named_zones, north_american, us_state
 from runner.phones.facts import NumberFacts, state_zones
 from runner.phones.parse import Normalizer
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
@@ -186,11 +186,12 @@ class Screen:
         first calling window, or why it has none, decided once per (time zone cell, number facts)."""
         assert self._hours is not None
         compliance = self.campaign.compliance
-        rules = Rules(self._hours, compliance.state_rules, timedelta(minutes=compliance.closing_margin_minutes))
+        margin = timedelta(minutes=compliance.closing_margin_minutes)
+        rules = Rules(self._hours, compliance.state_rules, margin, compliance.telemarketing)
         zone = strip(pl.col("cell_timezone").fill_null("")) if "cell_timezone" in frame.columns else pl.lit("")
         lives = strip(pl.col("cell_state").fill_null("")) if "cell_state" in frame.columns else pl.lit("")
         places = pending.select(zone.alias("zone"), "fact", lives.alias("lives")).unique()
-        by_place: dict[tuple[tuple[str, ...], tuple[str, ...]], Interval | None] = {}
+        by_place: dict[tuple[tuple[str, ...], tuple[str, ...], str | None], Interval | None] = {}
         starts, ends, problems = [], [], []
         for given, fact, address in places.iter_rows():
             number_facts = facts[fact] if fact >= 0 else None
@@ -198,11 +199,16 @@ class Screen:
             zones, problem = self._zones(number_facts, given, home)
             number_state = number_facts.state if number_facts is not None else None
             states = tuple(dict.fromkeys(state for state in (number_state, home) if state))
+            region = number_facts.region if number_facts is not None else None
+            law = country_law(region)
+            if law is None and compliance.other_countries == "suppress" and not problem:
+                problem = _no_rules_reason(region)
             window = None
             if not problem:
-                place = (zones, states)
+                place = (zones, states, law)
                 if place not in by_place:
-                    by_place[place] = first_window(rules, zones, states, self.start, self.campaign.schedule.latest_at)
+                    latest = self.campaign.schedule.latest_at
+                    by_place[place] = first_window(rules, zones, states, self.start, latest, law)
                 window = by_place[place]
                 if window is None:
                     problem = _no_window_reason(zones, states, self.campaign.schedule.latest_at)
@@ -248,26 +254,45 @@ class Screen:
         return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else None
 
     def _zones(self, facts: NumberFacts | None, given: str, home: str | None = None) -> tuple[tuple[str, ...], str]:
-        """The recipient's candidate time zones: the timezone column (stripped) beats the number's
-        own; a state column adds every zone of that state (a 212 number may live in California)."""
-        if not given and home is not None and home in state_zones():
-            number_zones = facts.zones if facts is not None and facts.geographic else ()
-            return tuple(dict.fromkeys((*number_zones, *state_zones()[home]))), ""
+        """The recipient's candidate time zones, every one of which must be open: the number's own,
+        every zone of the state column's state (a 212 number may live in California) and the time
+        zone column's (a CRM's "UTC" default must not move a New York number to 3 am). A cell naming
+        a zone outside North America for a North American number is refused: it is wrong, or the
+        person is abroad, and either way no window is known to be lawful."""
+        number_zones = facts.zones if facts is not None and facts.geographic else ()
+        lived = state_zones().get(home, ()) if home is not None else ()
+        named: tuple[str, ...] = ()
         if given:
-            zones = named_zones(given)
-            if zones is None:
+            found = named_zones(given)
+            if found is None:
                 return (), (
                     f"calling hours: unknown time zone {given!r} in column {self.roles['timezone']!r} "
                     "(write an IANA name such as America/New_York, or Eastern, Central, Mountain, Pacific)"
                 )
+            region = facts.region if facts is not None else None
+            abroad = [zone for zone in found if not north_american(zone) and zone not in number_zones]
+            if country_law(region) is not None and region is not None and abroad:
+                return (), (
+                    f"calling hours: column {self.roles['timezone']!r} says {given!r}, a time zone outside North "
+                    f"America, for a {region} number; correct the cell, or clear it to use the number's own zone"
+                )
+            named = found
+        zones = tuple(dict.fromkeys((*number_zones, *lived, *named)))
+        if zones:
             return zones, ""
         if facts is None:
             return (), "calling hours: a SIP address has no time zone; add a timezone column"
         if not facts.geographic:
             return (), "calling hours: a toll-free or non-geographic number has no time zone; add a timezone column"
-        if not facts.zones:
-            return (), "calling hours: no time zone is known for this number; add a timezone column"
-        return facts.zones, ""
+        return (), "calling hours: no time zone is known for this number; add a timezone column"
+
+
+def _no_rules_reason(region: str | None) -> str:
+    return (
+        f"calling hours: no calling-hour rules are known here for numbers of {region} (only the US's and "
+        "Canada's); to call them within calling_hours in their local time, set [compliance] other_countries = "
+        '"calling_hours" once you have checked that country\'s rules'
+    )
 
 
 def _first_of(problems: Iterable[pl.Expr]) -> pl.Expr:
