@@ -20,10 +20,14 @@ def shown_headers(headers: Sequence[str], limit: int = 12, width: int = 40) -> s
     """A file's headers as an error message may quote them: the first `limit`, each cut to `width`
     characters, control characters dropped, and a header shaped like `NAME=value` shown as
     `NAME=…` (a dropped .env or config file must not have its secrets copied into logs)."""
-    shown = []
-    for header in headers[:limit]:
-        assignment = _ASSIGNMENT.match(header)
-        text = f"{assignment.group(1)}=…" if assignment else "".join(ch for ch in header if ch.isprintable())
-        shown.append(text if len(text) <= width else text[: width - 1] + "…")
+    shown = [shown_cell(header, width) for header in headers[:limit]]
     more = f" and {len(headers) - limit} more" if len(headers) > limit else ""
     return ", ".join(shown) + more
+
+
+def shown_cell(text: str, width: int = 40) -> str:
+    """A cell as a message may quote it: control characters dropped, cut to `width`, and one
+    shaped like `NAME=value` as `NAME=…`."""
+    assignment = _ASSIGNMENT.match(text)
+    shown = f"{assignment.group(1)}=…" if assignment else "".join(ch for ch in text if ch.isprintable())
+    return shown if len(shown) <= width else shown[: width - 1] + "…"

@@ -67,7 +67,10 @@ def test_opt_outs_found_by_status_suppress_those_numbers_in_a_new_sheet(tmp_path
     for number in opted:
         assert rows[number].status == "suppressed"
         assert rows[number].reason.startswith("opted out on 20") and "(opt-outs.csv)" in rows[number].reason
-    assert rows["+12025550199"].status == "suppressed" and rows["+12025550199"].reason == "opted out (opt-outs.csv)"
+    assert (
+        rows["+12025550199"].status == "suppressed"
+        and rows["+12025550199"].reason == "opted out (opt-outs.csv, line 1)"
+    )
     assert {r.status for n, r in rows.items() if n not in opted and n != "+12025550199"} == {"planned"}
 
 

@@ -97,6 +97,8 @@ def test_digits_among_words_are_never_read_as_an_international_number(raw: str) 
         ("202 555 0174 / 202 555 0175", "2 numbers in one cell (+12025550174, +12025550175): put one number per row"),
         ("+44 20 7946 0958 or 202-555-0175", "2 numbers in one cell (+442079460958, +12025550175): put one"),
         ("Home: 202-555-0174 Work: 202-555-0175", "2 numbers in one cell (+12025550174, +12025550175)"),
+        # phonenumbers read the second as an extension (a dialler's ";" pause): 212-555-0104 ext 2125550105.
+        ("2125550104; 2125550105", "2 numbers in one cell (+12125550104, +12125550105): put one number per row"),
         ("202 555 0174 / 0175", "too long"),
     ],
 )

@@ -409,3 +409,45 @@ def test_numbers_of_other_countries_are_suppressed_unless_the_campaign_opts_in(
     # In London's own local hours, the campaign's 08:00-21:00.
     assert window(opted.row_results()[0]) == ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")
     assert any(w.startswith('other_countries = "calling_hours"') for w in opted.warnings)
+
+
+HAND_WRITTEN = (
+    '"Smith, John",212-555-0100\n'
+    "+1 212 555 0101 (asked twice)\n"
+    "212 555 0102 / 212 555 0103\n"
+    "2125550104; 2125550105\n"
+    "call John back tomorrow\n"
+)
+
+
+@pytest.mark.parametrize("as_list", ["opt-outs.csv", "dnc.csv"])
+def test_hand_written_list_lines_are_read_whole(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path], as_list: str
+) -> None:
+    """Issue 38, case 5: lines like these honoured 1 of 6 numbers as opt-outs, 2 of 6 as do-not-call."""
+    (tmp_path / as_list).write_text(HAND_WRITTEN)
+    text = "phone,consent\n" + "".join(f"+1212555010{n},yes\n" for n in range(7))
+    compliance = {"do_not_call": ["dnc.csv"]} if as_list == "dnc.csv" else {}
+    plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance=compliance)
+    results = plan.row_results()
+    assert [r.status for r in results] == ["suppressed"] * 6 + ["planned"]
+    if as_list == "opt-outs.csv":
+        assert results[2].reason == "opted out (opt-outs.csv, line 3)"
+    else:
+        assert results[2].reason == "on the do-not-call list dnc.csv"
+    [warning] = [w for w in plan.warnings if "no phone number read" in w]
+    assert warning.endswith(
+        f"{as_list}: no phone number read from 1 line(s): line 5 (call John back tomorrow); those people are "
+        "not protected: write their numbers (any format) on those lines"
+    )
+
+
+def test_the_tools_own_opt_out_lines_keep_their_date_and_call(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    (tmp_path / "opt-outs.csv").write_text(
+        "number,opted_out_at,call_id,run\n+12125550100,2030-11-30T10:00:00+00:00,call-1,runs/a\n"
+    )
+    plan = plan_at(write_csv, make_campaign, "phone,consent\n+12125550100,yes\n", MONDAY_10_ET)
+    assert plan.row_results()[0].reason == "opted out on 2030-11-30, call call-1 (opt-outs.csv)"
+    assert not [w for w in plan.warnings if "no phone number read" in w]

@@ -120,7 +120,10 @@ def normalize(raw: str, region: str) -> Phone:
     if lost:
         return Phone(reason=lost)
     phone = _parse(text, region, extension)
-    if phone.reason is not None and _SEPARATED.search(whole) and len(_DIGIT.findall(whole)) >= 14:
+    # phonenumbers reads "2125550104; 2125550105" as a number and its extension (a dialler's pause):
+    # an "extension" long enough to be a number of its own is a second number.
+    suspicious = phone.reason is not None or len(phone.extension or "") >= 7
+    if suspicious and _SEPARATED.search(whole) and len(_DIGIT.findall(whole)) >= 14:
         return _several(whole, region) or phone
     return phone
 
@@ -135,6 +138,22 @@ def _several(text: str, region: str) -> Phone | None:
     if len(found) < 2:
         return None
     return Phone(reason=f"{len(found)} numbers in one cell ({', '.join(found)}): put one number per row")
+
+
+def numbers_in(cell: str, region: str, normalizer: Normalizer | None = None) -> list[str]:
+    """Every E.164 number a hand-written cell holds: the cell whole if it is one number
+    ("212-555-0100"), else each valid number in its text ("+1 212 555 0101 (asked twice)",
+    "212 555 0102 / 212 555 0103"). For lists of people not to call, where missing one is worse
+    than reading one too many."""
+    if not cell.strip():
+        return []
+    phone = (normalizer or normalize)(cell, region)
+    if phone.e164:
+        return [phone.e164]
+    if len(_DIGIT.findall(cell)) < 7:
+        return []
+    matches = phonenumbers.PhoneNumberMatcher(cell, region, leniency=phonenumbers.Leniency.VALID)
+    return list(dict.fromkeys(phonenumbers.format_number(m.number, PhoneNumberFormat.E164) for m in matches))
 
 
 def _split_tel_uri(text: str) -> tuple[str, str | None]:

@@ -155,7 +155,7 @@ def plan_file(
         start=start,
         do_not_call=load_do_not_call(campaign.dnc_paths(), campaign.default_region, list_warnings),
         recent_calls=recent_calls,
-        opt_outs=load_opt_outs(campaign),
+        opt_outs=load_opt_outs(campaign, list_warnings),
         free_numbers=frozenset(free_numbers),
     )
     rows, suppressed = screen.apply(rows)

@@ -4,8 +4,9 @@ Rows that pass get the calling window their schedulePlan will carry."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,10 +18,11 @@ from runner.errors import InputError
 from runner.frames import per_distinct, strip
 from runner.hours import Interval, Rules, country_law, first_window, named_zones, north_american, us_state
 from runner.phones.facts import NumberFacts, state_zones
-from runner.phones.parse import Normalizer
+from runner.phones.parse import Normalizer, numbers_in
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.sheets.read import read_cells
 from runner.statuses import Status
+from runner.text import shown_cell
 
 CONSENT_YES_SHOWN = ("yes", "y", "true", "1", "x")
 CONSENT_YES = set(CONSENT_YES_SHOWN)
@@ -42,43 +44,65 @@ def mark_duplicates(rows: Rows) -> Rows:
 
 
 def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
-    """E.164 -> list file name, from lists in any layout and number format (header or not). A list
-    in which no phone number was found is said in `warnings`: an empty export protects no one."""
-    normalizer = Normalizer()
+    """E.164 -> list file name, from lists in any layout and number format (header or not): every
+    number of every cell of every line. A list in which no number was found, and each line of it
+    from which none was read, is said in `warnings`: an empty export protects no one."""
     numbers: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
             raise InputError(f"{path}: do-not-call list not found (from [compliance] do_not_call)")
         found = 0
-        for record in read_cells(path):
-            for cell in record:
-                phone = normalizer(cell, region) if cell.strip() else None
-                if phone is not None and phone.e164:
-                    numbers.setdefault(phone.e164, path.name)
-                    found += 1
+        for _, _, line_numbers in list_lines(path, region, warnings):
+            for number in line_numbers:
+                numbers.setdefault(number, path.name)
+                found += 1
         if not found and warnings is not None:
             warnings.append(f"{path}: the do-not-call list holds no phone number (empty, or not a list of numbers?)")
     return numbers
 
 
-def load_opt_outs(campaign: Campaign) -> dict[str, str]:
-    """E.164 -> the reason a row calling it is suppressed with, from the campaign's opt-outs.csv
-    (any number format; a hand-added line may hold only the number)."""
+def load_opt_outs(campaign: Campaign, warnings: list[str] | None = None) -> dict[str, str]:
+    """E.164 -> the reason a row calling it is suppressed with, from the campaign's opt-outs.csv:
+    the tool's own lines (number, when, call id, run) and lines a person added by hand, in any
+    layout and number format, every number of every cell."""
     path = campaign.opt_outs_path()
     if not path.is_file():
         return {}
-    normalizer = Normalizer()
     found: dict[str, str] = {}
-    for record in read_cells(path):  # the reader do-not-call lists use: any layout, any encoding
-        if not record or record[0].strip().lower() == "number":
-            continue
-        phone = normalizer(record[0], campaign.default_region) if record[0].strip() else None
-        if phone is None or not phone.e164:
-            continue
-        when = record[1].strip()[:10] if len(record) > 1 and record[1].strip() else ""
-        call = f", call {record[2].strip()}" if len(record) > 2 and record[2].strip() else ""
-        found.setdefault(phone.e164, f"opted out{' on ' + when if when else ''}{call} ({path.name})")
+    for line, record, numbers in list_lines(path, campaign.default_region, warnings):
+        own = len(record) >= 3 and _ISO_DATE.match(record[1].strip())
+        if own and numbers[:1] == numbers_in(record[0], campaign.default_region):
+            call = f", call {record[2].strip()}" if record[2].strip() else ""
+            reason = f"opted out on {record[1].strip()[:10]}{call} ({path.name})"
+        else:
+            reason = f"opted out ({path.name}, line {line})"
+        for number in numbers:
+            found.setdefault(number, reason)
     return found
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+SHOWN_LINES = 10  # a list's lines without a number, named in its warning
+
+
+def list_lines(path: Path, region: str, warnings: list[str] | None) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(line, cells, numbers) for each line of a list file: the numbers of all its cells
+    (`numbers_in`). Each non-empty line none was read from is named in `warnings`, but a first
+    line without a digit (a header)."""
+    normalizer = Normalizer()
+    unread: list[str] = []
+    for index, record in enumerate(read_cells(path)):
+        numbers = [number for cell in record for number in numbers_in(cell, region, normalizer)]
+        text = ", ".join(cell.strip() for cell in record if cell.strip())
+        if not numbers and text and (index or any(ch.isdigit() for ch in text)):
+            unread.append(f"line {index + 1} ({shown_cell(text)})")
+        yield index + 1, record, list(dict.fromkeys(numbers))
+    if unread and warnings is not None:
+        more = f" and {len(unread) - SHOWN_LINES} more" if len(unread) > SHOWN_LINES else ""
+        warnings.append(
+            f"{path}: no phone number read from {len(unread)} line(s): {'; '.join(unread[:SHOWN_LINES])}{more}; "
+            "those people are not protected: write their numbers (any format) on those lines"
+        )
 
 
 @dataclass
