@@ -6,6 +6,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+# How a yes/no cell says yes (consent given; opted out) and no, casefolded.
+YES_SHOWN = ("yes", "y", "true", "1", "x")
+YES = frozenset(YES_SHOWN)
+NO = frozenset({"no", "n", "false", "0"})
+
 # A cell shaped like an environment file's line (`VAPI_API_KEY=sk-…`): its value is never quoted.
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]")
 

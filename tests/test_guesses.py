@@ -94,6 +94,36 @@ def test_the_summary_names_every_column_chosen_for_a_role(
     assert "columns: number = 'Mobile', name = 'Full Name', timezone = 'TZ', consent = 'Opt-In'" in result.output
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["Do not contact", "No contact", "STOP", "Unsub", "Remove", "Suppress", "Blocked", "Exclude", "Blacklist"],
+)
+def test_a_header_that_negates_contact_is_the_opt_out_column(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], header: str
+) -> None:
+    """Issue 38, case 6: these headers silently became template variables, and their yes was called."""
+    text = f"phone,{header}\n+12025550100,yes\n+12025550101,no\n"
+    assert statuses(write_csv, make_campaign(), text) == [
+        ("suppressed", f"opted out: column {header!r} is 'yes'"),
+        ("planned", ""),
+    ]
+
+
+def test_a_second_yes_no_opt_out_column_refuses_the_plan_naming_the_fix(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = write_csv("phone,DNC,Remove,Stop reason\n+12025550100,,yes,asked\n+12025550101,yes,no,\n")
+    campaign = make_campaign(columns={"opt_out": "DNC"})
+    result = cli("plan", source, "-c", campaign, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert (
+        f"{source}: column 'Remove' reads as an opt-out (its header says not to contact, its cells are yes/no) "
+        "but the opt-out column is 'DNC': its yes rows would be called. Say which column holds the opt-outs: "
+        '[columns] opt_out = "Remove"'
+    ) in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_several_consent_columns_exit_2_on_the_command_line(
     write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -22,11 +22,9 @@ from runner.phones.parse import Normalizer, numbers_in
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.sheets.read import read_cells
 from runner.statuses import Status
-from runner.text import shown_cell
+from runner.text import NO, YES, YES_SHOWN, shown_cell
 
-CONSENT_YES_SHOWN = ("yes", "y", "true", "1", "x")
-CONSENT_YES = set(CONSENT_YES_SHOWN)
-CONSENT_NO = {"no", "n", "false", "0"}
+CONSENT_YES_SHOWN, CONSENT_YES, CONSENT_NO = YES_SHOWN, YES, NO
 _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
 _ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
 _FREE_NUMBER = " is a free Vapi number, which calls US numbers only (import a number to call abroad)"

@@ -33,7 +33,7 @@ import pyarrow.csv as pa_csv
 from runner.arrays import blank, byte_lengths, records, text_array
 from runner.campaign import ROLES, Columns
 from runner.errors import InputError
-from runner.text import comparison_key, shown_headers
+from runner.text import NO, YES, comparison_key, shown_headers
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
 BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -93,8 +93,9 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 # A header with one of these (after comparison_key) says the opposite of consent: never consent,
 # but the opt-out column.
-NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsubscribe",
-             "noconsent", "declin", "refus", "nocall", "denied")  # fmt: skip
+NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsub",
+             "noconsent", "declin", "refus", "nocall", "denied", "donotcontact", "dontcontact", "nocontact",
+             "stop", "remove", "suppress", "block", "exclude", "blacklist", "denylist")  # fmt: skip
 # Consent for another channel says nothing about phone calls.
 OTHER_CHANNELS = ("email", "mail", "sms", "text", "whatsapp", "newsletter", "post")
 PHONE_WORDS = ("phone", "call", "voice", "tcpa", "tel", "mobile", "cell")
@@ -164,11 +165,13 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
             f"{path}: {len(hidden)} row(s) hidden in the workbook (rows {shown}) are not called: "
             "each is suppressed with that reason; unhide them to call them"
         )
+    roles = detect_roles(headers, columns, path, warnings)
+    _refuse_unread_opt_outs(body, roles, path)
     return Sheet(
         path=path,
         table=body,
         row_numbers=row_numbers.astype(np.int64),
-        roles=detect_roles(headers, columns, path, warnings),
+        roles=roles,
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
         warnings=warnings,
@@ -232,6 +235,25 @@ def detect_roles(
             "Name the column 'number' or 'phone', or set [columns] number = \"<header>\""
         )
     return roles
+
+
+def _refuse_unread_opt_outs(table: pa.Table, roles: dict[str, str], path: Path) -> None:
+    """A yes/no column whose header says not to contact ("Remove", "Do not contact") that is not
+    the opt-out column would become a template variable, and its yes be called: refused, naming
+    the fix."""
+    for header in table.column_names:
+        if header in roles.values() or not any(word in comparison_key(header) for word in NEGATIONS):
+            continue
+        values = {str(v).strip().casefold() for v in pc.unique(table.column(header)).to_pylist() if v}
+        values.discard("")
+        if values and values <= YES | NO and values & YES:
+            chosen = f"the opt-out column is {roles['opt_out']!r}" if "opt_out" in roles else "no column is"
+            raise InputError(
+                f"{path}: column {header!r} reads as an opt-out (its header says not to contact, its cells are "
+                f"yes/no) but {chosen}: its yes rows would be called. Say which column holds the opt-outs: "
+                f'[columns] opt_out = "{header}" (merge the two first if both do), or rename {header!r} if it '
+                "means something else"
+            )
 
 
 def _permission_column(role: str, headers: list[str], path: Path, warnings: list[str]) -> str | None:
