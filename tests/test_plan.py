@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from runner.planning.plan import Plan, plan_file
 from runner.planning.requests import tuple_text
+from runner.sending.client import VapiClient
 
 from .conftest import DATA
 
@@ -180,3 +181,39 @@ def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_c
 def test_request_rows_are_written_as_python_writes_a_tuple(groups: list[list[int]]) -> None:
     for group in groups:
         assert tuple_text(",".join(map(str, group)), len(group)) == str(tuple(group))
+
+
+def test_an_extension_column_reaches_the_customer_and_two_desks_are_two_people(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Issue 38, case 7: the Ext column was shown in `columns:` but never sent, so desks A and B became
+    "duplicate of row 2" and Desk A was called on the main line."""
+    text = (
+        "Name,Phone,Ext\nDesk A,(202) 555-0150,11\nDesk B,(202) 555-0150,12\nMain,(202) 555-0150,\n"
+        "Excel,(202) 555-0151,12.0\nWords,(202) 555-0152,front desk\nLong,(202) 555-0153,12345678901\n"
+        "Clash,(202) 555-0154 x7,8\nSame,(202) 555-0155 x7,7\n"
+    )
+    plan = plan_text(write_csv, make_campaign, text)
+    assert plan.sheet.roles["extension"] == "Ext"
+    results = plan.row_results()
+    assert [(r.status, r.reason) for r in results[4:7]] == [
+        ("invalid", "not a number: extension 'front desk' in column 'Ext' is not digits"),
+        ("invalid", "too long: extension 12345678901 in column 'Ext' has more than 10 digits"),
+        ("invalid", "two extensions: 7 in the number, 8 in column 'Ext'"),
+    ]
+    [request] = plan.requests
+    sent = [(c["name"], c["number"], c.get("extension")) for c in request.body["customers"]]
+    assert sent == [
+        ("Desk A", "+12025550150", "11"),
+        ("Desk B", "+12025550150", "12"),
+        ("Main", "+12025550150", None),
+        ("Excel", "+12025550151", "12"),
+        ("Same", "+12025550155", "7"),
+    ]
+    server = sandbox()
+    with VapiClient(server.config.api_key, server.url) as client:
+        created = client.create_call(request.body)
+    assert [(c["customer"]["name"], c["customer"].get("extension")) for c in created.calls][:2] == [
+        ("Desk A", "11"),
+        ("Desk B", "12"),
+    ]

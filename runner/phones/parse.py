@@ -156,6 +156,25 @@ def numbers_in(cell: str, region: str, normalizer: Normalizer | None = None) -> 
     return list(dict.fromkeys(phonenumbers.format_number(m.number, PhoneNumberFormat.E164) for m in matches))
 
 
+_EXTENSION_PREFIX = re.compile(r"^(?:ext(?:ension)?\.?|x|#)\s*:?\s*", re.I)
+
+
+def extension_cell(cell: str | None, header: str) -> tuple[str | None, str | None]:
+    """An extension column's cell: (its digits, None); (None, the reason) when it is not one, or
+    more digits than Vapi takes; (None, None) when empty. "x12", "ext. 12" and Excel's 12.0 are 12."""
+    text = unicodedata.normalize("NFKC", cell or "").translate(_INVISIBLE).strip()
+    if not text:
+        return None, None
+    digits = _EXTENSION_PREFIX.sub("", text)
+    whole = _FLOAT.match(digits)
+    digits = whole[1] if whole and not digits.startswith("+") else digits
+    if not (digits.isascii() and digits.isdigit()):
+        return None, f"not a number: extension {text!r} in column {header!r} is not digits"
+    if len(digits) > MAX_EXTENSION:
+        return None, f"too long: extension {digits} in column {header!r} has more than {MAX_EXTENSION} digits"
+    return digits, None
+
+
 def _split_tel_uri(text: str) -> tuple[str, str | None]:
     """RFC 3966: tel:+1-202-555-0123;ext=45;phone-context=… → ('+1-202-555-0123', '45')."""
     main, *params = text.split(";")

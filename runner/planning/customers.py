@@ -21,7 +21,7 @@ from runner.errors import InputError
 from runner.frames import json_text, json_texts, member, strip
 from runner.phones.columns import PhoneColumn, normalize_column
 from runner.phones.facts import NumberFacts, facts_column, load_tables
-from runner.phones.parse import region_for
+from runner.phones.parse import extension_cell, region_for
 from runner.planning.body import dumps
 from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
@@ -308,7 +308,7 @@ def _invalid(frame: pl.DataFrame, campaign: Campaign, roles: dict[str, str], hid
     rows the workbook hides, and the notes of the rows still planned."""
     number_column = roles.get("number", "")
     reason = pl.col("phone_reason")
-    own = reason.str.starts_with("row has") | reason.str.starts_with("column ")
+    own = reason.str.starts_with("row has") | reason.str.starts_with("column ") | reason.str.contains(" in column ")
     callable_ = reason.is_null()
     # Only a campaign with no assistant, squad or workflow of its own needs one in every row.
     needs_one = campaign.target == "assistant_id" and not campaign.assistant_id
@@ -357,6 +357,9 @@ def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame, arrow: dict[s
             part = normalize_column(numbers.filter(mask), region)
             pieces = zip(phones.columns(), part.columns(), strict=True)
             phones = PhoneColumn(*(pc.replace_with_mask(whole, mask, piece) for whole, piece in pieces))
+    extensions = column("extension")
+    if extensions is not None:
+        phones = _with_extension_column(phones, extensions, sheet.roles["extension"])
     if sheet.row_problems:
         mask = np.zeros(size, dtype=bool)
         mask[list(sheet.row_problems)] = True
@@ -366,6 +369,32 @@ def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame, arrow: dict[s
         fields[3] = pc.replace_with_mask(phones.reason, pa.array(mask), problems)
         phones = PhoneColumn(*fields)
     return phones
+
+
+def _with_extension_column(phones: PhoneColumn, cells: pa.Array, header: str) -> PhoneColumn:
+    """The numbers with the extension column's digits as their extension (decided once per distinct
+    cell): two desks behind one number are two people. A cell that is no extension, or one that
+    differs from an extension written in the number's own cell, makes its row invalid."""
+    read = map_distinct(cells, lambda cell: extension_cell(cell, header))
+    given = np.array([digits for digits, _ in read], dtype=object)
+    problem = np.array([reason for _, reason in read], dtype=object)
+    number = pc.is_valid(phones.e164).to_numpy(zero_copy_only=False)
+    own = phones.extension.to_numpy(zero_copy_only=False)
+    clash = number & (given != None) & (own != None) & (given != own)  # noqa: E711
+    problem[clash] = [f"two extensions: {a} in the number, {b} in column {header!r}" for a, b in
+                      zip(own[clash], given[clash], strict=True)]  # fmt: skip
+    failed = number & (problem != None)  # noqa: E711
+    extension = np.where(number & (given != None), given, own)  # noqa: E711
+    reason = phones.reason.to_numpy(zero_copy_only=False).copy()
+    reason[failed] = problem[failed]
+    nothing = pa.array(~failed)
+    return PhoneColumn(
+        pc.if_else(nothing, phones.e164, None),
+        pc.if_else(nothing, pa.array(extension, pa.string()), None),
+        phones.sip_uri,
+        pa.array(reason, pa.string()),
+        phones.note,
+    )
 
 
 def external_id_prefix(run_tag: str) -> str:
