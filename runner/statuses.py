@@ -38,8 +38,9 @@ class CallStatus(StrEnum):
 
 
 class CancelState(StrEnum):
-    """A call's cancellation in the ledger: cancelling → cancelled | failed."""
+    """A call's cancellation in the ledger: cancelling → cancelled | started | failed."""
 
     CANCELLING = "cancelling"  # its intent is on disk: the DELETE may be on the wire
     CANCELLED = "cancelled"  # Vapi deleted it (or no longer knows it) before it started
     FAILED = "failed"  # the DELETE got no answer or an error: `cancel` again tries again
+    STARTED = "started"  # it had started ringing (or more) before it could be cancelled: left alone

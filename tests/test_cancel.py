@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from runner.cli.commands import main
@@ -123,3 +124,31 @@ def test_calls_already_over_are_left_alone_and_counted(tmp_path: Path, sandbox: 
     assert "cancelled: 0" in result.output and "left alone (already started or over): 4 (ended 4)" in result.output
     assert server.requests["DELETE /call/{id}"] == 0
     assert {row["status"] for row in results(outdir).values()} == {"ended"}
+
+
+@pytest.mark.slow
+def test_calls_that_start_ringing_while_cancel_runs_are_left_alone_and_remembered(tmp_path: Path, sandbox: Any) -> None:
+    """Issue 38, case 8: cancel looked at the statuses once, then sent its DELETEs paced, so calls
+    that had started ringing meanwhile were reported cancelled and left the history, and the
+    corrected sheet called them all again. Each call is now looked at right before its DELETE."""
+    server = sandbox(dial_now=True, call_seconds=60)  # queued for 6 s after it is created, then ringing
+    numbers = [f"+1202555{n:04d}" for n in range(300, 320)]
+    # cancel: 4 requests a second, a GET and a DELETE a call: the last calls' turn comes after 6 s.
+    paced = campaign(tmp_path, requests_per_minute=240, concurrency=1)
+    outdir = tmp_path / "run"
+    run(sheet(tmp_path, "leads.csv", numbers), paced, outdir, server)
+    result = cancel(outdir, server, "--yes")
+    assert result.exit_code == 0, result.output
+    ringing = {c["customer"]["number"] for c in calls(server) if c.get("endedReason") != "manually-canceled"}
+    cancelled = set(numbers) - ringing
+    assert ringing and cancelled, result.output  # the race happened: some were deleted, some had started
+    rows = results(outdir)
+    assert {rows[n]["status"] for n in cancelled} == {"cancelled"}
+    assert all(rows[n]["reason"].startswith("started before it could be cancelled") for n in ringing)
+    assert {rows[n]["status"] for n in ringing} <= {"ringing", "in-progress", "ended"}
+    assert f"started before it could be cancelled: {len(ringing)}" in result.output
+    assert f"{len(cancelled)} of them were queued (about to dial)" in result.output
+    # Queued when cancelled: none of them is forgotten, so the same sheet calls no one again.
+    posts = server.requests["POST /call"]
+    run(sheet(tmp_path, "leads.csv", numbers), paced, tmp_path / "again", server)
+    assert server.requests["POST /call"] == posts

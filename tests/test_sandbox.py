@@ -137,6 +137,17 @@ def test_lifecycle_and_delete(sandbox: Any) -> None:
     assert httpx.get(f"{server.url}/call/nope", headers=HEADERS).status_code == 404
 
 
+@pytest.mark.slow
+def test_a_call_deleted_while_ringing_says_it_started(sandbox: Any) -> None:
+    server = sandbox(call_seconds=10, dial_now=True)  # queued for 1 s, then ringing
+    call = post(server, BODY).json()
+    time.sleep(1.1)
+    deleted = httpx.delete(f"{server.url}/call/{call['id']}", headers=HEADERS).json()
+    assert (deleted["status"], deleted["endedReason"]) == ("ended", "manually-canceled") and deleted["startedAt"]
+    later = httpx.get(f"{server.url}/call/{call['id']}", headers=HEADERS).json()
+    assert later["startedAt"] == deleted["startedAt"]
+
+
 def test_calls_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "calls.jsonl"
     with Sandbox(SandboxConfig(state_path=state)) as first:

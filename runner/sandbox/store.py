@@ -130,6 +130,9 @@ class CallStore:
             return None if call is None else self._view(call)
 
     def delete(self, call_id: str) -> dict[str, Any] | None:
+        """DELETE /call/{id}: ends a call that has not ended, and answers it ended. A call that had
+        begun to ring keeps a `startedAt` (when it began), in this answer and every later look, so
+        a cancel can tell it rang (UNVERIFIED how Vapi's answer shows it)."""
         with self._lock:
             call = self._calls.get(call_id)
             if call is None:
@@ -140,6 +143,9 @@ class CallStore:
                     "deletedAt": iso(datetime.now(UTC)),
                     "deletedReason": "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled",
                 }
+                if view["status"] not in ("scheduled", "queued"):
+                    ringing = self._start(call) + timedelta(seconds=self._call_seconds) * 0.1
+                    fields["startedAt"] = view.get("startedAt") or iso(ringing)
                 call.update(fields)
                 self._deleted.add(call_id)
                 self._append([{"deleted": call_id, "fields": fields}])

@@ -1,7 +1,12 @@
 """Cancel a run's calls that have not started: each cancellation is committed to the ledger
 before its DELETE leaves, the DELETEs go out concurrently and paced like sends, and each is
-retried like a GET (deleting a call twice changes nothing). A call Vapi no longer knows counts as
-cancelled; a cancelled call never rang, so it leaves the campaign's call history."""
+retried like a GET (deleting a call twice changes nothing).
+
+Statuses change while a cancel runs (a queued call rings a moment later), so each call is looked
+at right before its DELETE, and the DELETE's answer is read too: a call seen ringing, in progress
+or over, or with a `startedAt`, "started before it could be cancelled" and stays in the call
+history. Only a call provably never dialled (scheduled at that look, or deleted as a scheduled
+call) leaves the history; a queued one cancelled may have begun to dial in between, so it stays."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -22,6 +28,21 @@ from runner.sending.submitter import Pacer
 from runner.statuses import CallStatus, CancelState, Status
 
 NOT_STARTED = (CallStatus.SCHEDULED.value, CallStatus.QUEUED.value)
+# Ended reasons of a call that was deleted, not dialled: without a startedAt, it never rang.
+DELETED_REASONS = ("scheduled-call-deleted", "manually-canceled")
+
+
+def started(call: dict[str, Any]) -> bool:
+    """Whether a call (as GET or DELETE answered it) had begun to dial."""
+    status = call.get("status") or ""
+    if call.get("startedAt") or status not in (*NOT_STARTED, CallStatus.ENDED.value):
+        return True
+    return status == CallStatus.ENDED.value and call.get("endedReason") not in DELETED_REASONS
+
+
+def never_dialled(seen: dict[str, Any], answer: dict[str, Any]) -> bool:
+    """Provably never dialled: scheduled when looked at right before the DELETE, or deleted as a scheduled call."""
+    return seen.get("status") == CallStatus.SCHEDULED.value or answer.get("endedReason") == "scheduled-call-deleted"
 
 
 @dataclass
@@ -30,6 +51,8 @@ class CancelReport:
 
     cancelled: int = 0
     already: int = 0
+    started: list[str] = field(default_factory=list)  # "row N (status)": started before their DELETE
+    kept: int = 0  # cancelled while queued: they stay in the call history
     left_alone: Counter[str] = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)  # one line per call that could not be deleted
 
@@ -40,6 +63,16 @@ class CancelReport:
     def lines(self) -> list[str]:
         alone = ", ".join(f"{status} {n}" for status, n in self.left_alone.most_common())
         lines = [f"cancelled: {self.cancelled}" + (f" (and {self.already} before)" if self.already else "")]
+        if self.kept:
+            lines.append(
+                f"  {self.kept} of them were queued (about to dial): they stay in the call history, so another run "
+                "does not call them again before min_days_between_calls"
+            )
+        if self.started:
+            lines.append(
+                f"started before it could be cancelled: {len(self.started)} (left alone; still in the call history)"
+            )
+            lines += [f"  {line}" for line in self.started[:10]]
         lines.append(f"left alone (already started or over): {sum(self.left_alone.values())}" + (
             f" ({alone})" if alone else ""))  # fmt: skip
         if self.failed:
@@ -83,9 +116,15 @@ def delete_calls(
 
     def cancel(target: tuple[str, int, str]) -> None:
         call_id, row, request_id = target
-        pacer.wait(stop)
         try:
-            retrying(client, f"DELETE /call/{call_id}", lambda: client.delete_call(call_id), "delete the calls")
+            pacer.wait(stop)
+            seen = retrying(client, f"GET /call/{call_id}", lambda: client.get_call_data(call_id), "look at the calls")
+            answer = seen
+            if not started(seen):
+                pacer.wait(stop)
+                answer = retrying(
+                    client, f"DELETE /call/{call_id}", lambda: client.delete_call(call_id), "delete the calls"
+                )
         except AuthError:
             stop.set()
             raise
@@ -96,10 +135,19 @@ def delete_calls(
                 with lock:
                     report.failed.append(f"row {row}, call {call_id}: {exc}")
                 return
+            seen = answer = {"endedReason": "scheduled-call-deleted"}
+        if started(answer):
+            status = answer.get("status") or "started"
+            ledger.record_cancellation(call_id, CancelState.STARTED, f"it was {status} when looked at")
+            with lock:
+                report.started.append(f"row {row}, call {call_id}: {status}")
+            return
         ledger.record_cancellation(call_id, CancelState.CANCELLED)
-        forget(request_id, row)
+        if never_dialled(seen, answer):
+            forget(request_id, row)
         with lock:
             report.cancelled += 1
+            report.kept += not never_dialled(seen, answer)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cancel") as pool:
         list(pool.map(cancel, rows))

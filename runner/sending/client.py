@@ -235,8 +235,9 @@ class VapiClient:
             raise ApiError(200, f"answer to {method} {path} is not an object")
         return data
 
-    def delete_call(self, call_id: str) -> Call:
-        return Call.model_validate(self._request("DELETE", f"/call/{call_id}"))
+    def delete_call(self, call_id: str) -> dict[str, Any]:
+        """DELETE /call/{id}: the call as Vapi answers it (cancel reads whether it had started)."""
+        return self._object("DELETE", f"/call/{call_id}")
 
     def _send_direct(self, request: httpx.Request) -> httpx.Response:
         """The request through the transport itself, its answer read whole."""

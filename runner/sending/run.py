@@ -383,8 +383,9 @@ class CampaignRun:
 
     def cancel(self, client: VapiClient, by: str | None = None) -> CancelOutcome:
         """`cancel`: delete every call of the run that has not started (scheduled or queued at a
-        fresh look), each recorded in the ledger first; cancelled calls leave the call history, so
-        a corrected campaign can call those rows again. Safe to repeat. Rewrites the sheet."""
+        fresh look, and again right before its DELETE), each recorded in the ledger first; calls
+        provably never dialled leave the call history, so a corrected campaign can call those rows
+        again. Safe to repeat. Rewrites the sheet."""
         self.refresh(client)
         chosen, report = targets(self.results(), self.ledger.cancellations_frame())
         history, folder = History(self.campaign.base_dir), str(self.outdir.resolve())
@@ -396,6 +397,8 @@ class CampaignRun:
             )  # fmt: skip
         finally:
             history.close()
+        if report.started:  # the sheet shows what they are doing now
+            self.refresh(client)
         path, summary = self._write()
         return CancelOutcome(path, report, summary)
 
@@ -466,9 +469,10 @@ class CampaignRun:
         return run_results(self.record.results, self.ledger, self._not_found, self._cancelled())
 
     def _cancelled(self) -> pl.DataFrame:
-        """The calls `cancel` deleted: call id, who, when."""
+        """The calls `cancel` deleted, or found started before it could: call id, who, when, state."""
         frame = self.ledger.cancellations_frame()
-        return frame.filter(pl.col("state") == CancelState.CANCELLED.value).select("call_id", "by", "at")
+        done = pl.col("state").is_in([CancelState.CANCELLED.value, CancelState.STARTED.value])
+        return frame.filter(done).select("call_id", "by", "at", "state")
 
     def row_results(self) -> list[RowResult]:
         """The results as one object per row: for Python callers and tests (the run and status

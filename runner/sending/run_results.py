@@ -9,12 +9,13 @@ import pyarrow as pa
 
 from runner.sending.ledger import Ledger
 from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS
-from runner.statuses import RequestState, Status
+from runner.statuses import CancelState, RequestState, Status
 
 # The plan's rows are joined this many at a time: the joins gather some 30 columns, which at a
 # million rows at once held 0.75 GB.
 CHUNK_ROWS = 250_000
 NOT_FOUND = "the API answered 404 for this call at the last status"
+STARTED_FIRST = "started before it could be cancelled (cancel by "
 IN_DOUBT = "sent, but the run stopped before Vapi's answer was recorded; the next run checks"
 
 
@@ -38,8 +39,8 @@ def run_results(
         {"row": "n", "status": "o_status", "reason": "o_reason", "call_id": "o_call_id"}
     )
     if cancelled is None:
-        cancelled = pl.DataFrame(schema={"call_id": pl.String, "by": pl.String, "at": pl.String})
-    cancelled = cancelled.rename({"by": "cancelled_by", "at": "cancelled_at"})
+        cancelled = pl.DataFrame(schema={"call_id": pl.String, "by": pl.String, "at": pl.String, "state": pl.String})
+    cancelled = cancelled.rename({"by": "cancelled_by", "at": "cancelled_at", "state": "cancel_state"})
     if plan.height <= CHUNK_ROWS:
         return _results(plan, owners, outcomes, cancelled, not_found)
     parts = []
@@ -59,7 +60,8 @@ def _results(
         .join(outcomes, on="n", how="left", maintain_order="left")
         .join(cancelled, left_on="o_call_id", right_on="call_id", how="left", maintain_order="left")
     )
-    was_cancelled = pl.col("cancelled_at").is_not_null()
+    was_cancelled = pl.col("cancel_state") == CancelState.CANCELLED.value
+    too_late = pl.col("cancel_state") == CancelState.STARTED.value
     owned = pl.col("owner").is_not_null()
     state = pl.col("state")
     has_outcome = pl.col("o_status").is_not_null()
@@ -92,6 +94,20 @@ def _results(
         .otherwise(status),
         "reason": pl.when(was_cancelled)
         .then(pl.concat_str(pl.lit("cancelled by "), "cancelled_by", pl.lit(" at "), "cancelled_at"))
+        .when(too_late)
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit(STARTED_FIRST),
+                    "cancelled_by",
+                    pl.lit(" at "),
+                    "cancelled_at",
+                    pl.lit(")"),
+                    pl.lit("; ") + _unless_empty(joined_reason),
+                ],
+                ignore_nulls=True,
+            )
+        )
         .otherwise(joined_reason),
         "call_id": call_id,
         "request_id": pl.col("owner"),
