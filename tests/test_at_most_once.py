@@ -335,3 +335,53 @@ def test_a_full_disk_is_a_clear_message_and_the_same_command_resumes(
     freed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert freed.returncode == 0, freed.stderr
     assert calls_per_number(server) == Counter(numbers(400))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offset", [-180.0, 180.0])
+def test_a_clock_off_by_minutes_still_finds_the_calls_and_resends_no_one(
+    tmp_path: Path, campaign: Path, sandbox: Any, offset: float
+) -> None:
+    """Issue 38, case 9: with this machine 3 minutes ahead of Vapi (the sandbox's clock moved, as
+    `faketime -f +3m` moved ours), a request whose answer was lost was looked for from intent - 120 s
+    by our clock: its calls stayed `unknown`, and --resend-unknown called all of them again."""
+    server = sandbox(clock_offset=offset)
+    source = leads(tmp_path / "leads.csv", 8)
+    outdir = tmp_path / "run"
+    outcome = send_with_late_calls(server, source, campaign, outdir)
+    with VapiClient(server.config.api_key, server.url) as client:
+        resend = replace(FAST, resend_unknown=True, resend_after=timedelta(0))
+        with CampaignRun.open(source, campaign, outdir, api=server.url) as run:
+            outcome = run.send(client, resend)
+        assert client.clock_offset is not None and abs(client.clock_offset.total_seconds() - offset) < 2
+    assert outcome.report.attempted == 0 and outcome.summary.by_status == {"queued": 8}
+    assert calls_per_number(server) == Counter(numbers(8))
+
+
+@pytest.mark.slow
+def test_resend_unknown_is_refused_when_the_apis_clock_is_too_far_off(
+    tmp_path: Path, campaign: Path, sandbox: Any
+) -> None:
+    source = leads(tmp_path / "leads.csv", 4)
+    outdir = tmp_path / "run"
+    outcome = send_with_late_calls(sandbox(), source, campaign, outdir)
+    assert outcome.summary.by_status == {"unknown": 4}
+    resend = replace(FAST, resend_unknown=True, resend_after=timedelta(0))
+    # Another API, whose list holds none of the calls and whose clock is 10 minutes behind ours.
+    elsewhere = sandbox(clock_offset=-600.0)
+    with (
+        VapiClient(elsewhere.config.api_key, elsewhere.url) as client,
+        CampaignRun.open(source, campaign, outdir, api=elsewhere.url) as run,
+    ):
+        refused = run.send(client, resend)
+    assert refused.report.attempted == 0 and refused.report.requeued_rows == 0
+    assert any("this machine's clock is 600 s ahead of the API's" in note for note in refused.report.notes)
+    assert refused.summary.by_status == {"unknown": 4}
+    # The same with a clock that agrees: the operator's --resend-unknown sends them.
+    agreeing = sandbox()
+    with (
+        VapiClient(agreeing.config.api_key, agreeing.url) as client,
+        CampaignRun.open(source, campaign, outdir, api=agreeing.url) as run,
+    ):
+        sent = run.send(client, resend)
+    assert sent.report.requeued_rows == 4 and calls_per_number(agreeing) == Counter(numbers(4))

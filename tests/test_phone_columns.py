@@ -12,7 +12,7 @@ import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, geocoder, timezone
 
@@ -141,6 +141,7 @@ def test_the_vectorized_path_gives_invalid_numbers_their_reason(slow: list[str])
 @pytest.mark.slow
 @settings(max_examples=300)
 @given(st.lists(ADVERSARIAL, max_size=30), st.sampled_from(["US", "CA", "GB"]))
+@example(["+10", "+1 2", "+44 1"], "US")  # fewer than 3 digits: "not a number" to phonenumbers, not "too short"
 def test_bulk_equals_one_at_a_time(cells: list[str], region: str) -> None:
     assert normalize_many(cells, region) == [normalize(cell, region) for cell in cells]
 

@@ -497,6 +497,9 @@ def inbox(
               help="Live calls at once before subscriptionLimits say none are left (Vapi's default: 10).")  # fmt: skip
 @click.option("--opt-out-rate", default=0.0, help="Share of answered calls whose person asks not to be called again.")
 @click.option(
+    "--clock-offset", default=0.0, help="Seconds the API's clock is ahead of this machine's (negative: behind)."
+)
+@click.option(
     "--resources",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
@@ -518,6 +521,7 @@ def sandbox_command(
     call_seconds: float,
     concurrency_limit: int,
     opt_out_rate: float,
+    clock_offset: float,
     resources: Path | None,
 ) -> None:
     """Serve a local Vapi-compatible API (POST/GET/DELETE /call, GET /assistant and /phone-number)
@@ -543,6 +547,7 @@ def sandbox_command(
         slow_seconds=slow_seconds,
         dial_now=dial_now,
         call_seconds=call_seconds,
+        clock_offset=clock_offset,
         concurrency_limit=concurrency_limit,
         opt_out_rate=opt_out_rate,
         resources=known,

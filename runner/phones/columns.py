@@ -122,6 +122,7 @@ def _fast(cells: pa.Array, region: str) -> tuple[pa.Array, pa.Array, pa.Array, p
         local = nanp.to_numpy(zero_copy_only=False) & ~plus_rows & ~starts_with_idd(region, digits)
         codes[local] = 1
     codes[byte_lengths(main) > MAX_PARSED] = 0
+    codes[byte_lengths(digits) < 3] = 0  # phonenumbers calls fewer than 3 digits no number at all: normalize says so
     too_long = pc.fill_null(pc.greater(pc.utf8_length(extension), MAX_EXTENSION), False)
     codes[too_long.to_numpy(zero_copy_only=False)] = 0
     valid = np.zeros(len(cells), dtype=bool)

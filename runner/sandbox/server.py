@@ -43,6 +43,7 @@ class SandboxConfig:
     call_seconds: float = 30.0  # how long a call takes from queued to ended
     concurrency_limit: int = 10
     opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
+    clock_offset: float = 0.0  # seconds the API's clock is ahead of this machine's (createdAt, Date)
     # The assistants and phone numbers GET /assistant and /phone-number know (Resources.load).
     resources: Resources = field(default_factory=Resources)
 
@@ -64,7 +65,7 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.store = CallStore(
             self.config.seed, self.config.call_seconds, self.config.dial_now, self.config.state_path,
-            self.config.opt_out_rate,
+            self.config.opt_out_rate, self.config.clock_offset,
         )  # fmt: skip
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
@@ -135,6 +136,10 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demos read stdout
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The Date header, by the API's clock (clock_offset)."""
+            return super().date_time_string(sandbox.store.now().timestamp() if timestamp is None else timestamp)
 
         # --- plumbing -----------------------------------------------------------------------
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

@@ -61,9 +61,16 @@ class CallStore:
     """Thread-safe call storage. Status is derived from the clock whenever a call is read."""
 
     def __init__(
-        self, seed: int, call_seconds: float, dial_now: bool, state_path: Path | None, opt_out_rate: float = 0.0
+        self,
+        seed: int,
+        call_seconds: float,
+        dial_now: bool,
+        state_path: Path | None,
+        opt_out_rate: float = 0.0,
+        clock_offset: float = 0.0,
     ) -> None:
         self._seed = seed
+        self._clock_offset = timedelta(seconds=clock_offset)
         self._opt_out_rate = opt_out_rate
         self._call_seconds = call_seconds
         self._dial_now = dial_now
@@ -86,6 +93,10 @@ class CallStore:
             by_time = sorted(range(len(self._order)), key=self._created.__getitem__)
             self._order, self._created = [self._order[i] for i in by_time], [self._created[i] for i in by_time]
 
+    def now(self) -> datetime:
+        """The API's clock: this machine's, moved by clock_offset (a server whose clock is off)."""
+        return datetime.now(UTC) + self._clock_offset
+
     def __len__(self) -> int:
         """How many calls it holds."""
         with self._lock:
@@ -95,7 +106,7 @@ class CallStore:
         """One call per customer, stored and saved before anything is answered."""
         created = []
         with self._lock:  # the clock is read under the lock: creation order is createdAt order
-            now = iso(datetime.now(UTC))
+            now = iso(self.now())
             for customer in customers:
                 call: dict[str, Any] = {
                     "id": str(uuid.uuid4()),
@@ -119,7 +130,7 @@ class CallStore:
     def _add(self, call: dict[str, Any]) -> None:
         self._calls[call["id"]] = call
         self._order.append(call["id"])
-        self._created.append(parse_time(call["createdAt"]) or datetime.now(UTC))
+        self._created.append(parse_time(call["createdAt"]) or self.now())
         start = self._start(call)
         span = timedelta(seconds=self._call_seconds)
         heapq.heappush(self._waiting, (start + span * 0.1, start + span, call["id"]))
@@ -140,7 +151,7 @@ class CallStore:
             view = self._view(call)
             if view["status"] != "ended":
                 fields = {
-                    "deletedAt": iso(datetime.now(UTC)),
+                    "deletedAt": iso(self.now()),
                     "deletedReason": "scheduled-call-deleted" if view["status"] == "scheduled" else "manually-canceled",
                 }
                 if view["status"] not in ("scheduled", "queued"):
@@ -201,7 +212,7 @@ class CallStore:
 
     def active_count(self) -> int:
         """Calls ringing or in progress now (what Vapi's concurrency limit counts)."""
-        now = datetime.now(UTC)
+        now = self.now()
         with self._lock:
             while self._waiting and self._waiting[0][0] <= now:
                 _, ends, call_id = heapq.heappop(self._waiting)
@@ -221,7 +232,7 @@ class CallStore:
 
     def _start(self, call: dict[str, Any]) -> datetime:
         """When the call starts dialing: at creation, or its schedule's earliestAt (unless dial_now)."""
-        created = parse_time(call["createdAt"]) or datetime.now(UTC)
+        created = parse_time(call["createdAt"]) or self.now()
         plan = call.get("schedulePlan")
         if plan and not self._dial_now:
             return max(created, parse_time(plan.get("earliestAt")) or created)
@@ -230,10 +241,10 @@ class CallStore:
     def _view(self, call: dict[str, Any]) -> dict[str, Any]:
         """The call as Vapi would show it now: scheduled → queued → ringing → in-progress → ended."""
         view = {k: v for k, v in call.items() if k not in ("deletedAt", "deletedReason")}
-        created = parse_time(call["createdAt"]) or datetime.now(UTC)
+        created = parse_time(call["createdAt"]) or self.now()
         start = self._start(call)
         plan = call.get("schedulePlan")
-        now = datetime.now(UTC)
+        now = self.now()
         deleted = parse_time(call.get("deletedAt"))
         if deleted is not None:
             view.update(

@@ -11,7 +11,7 @@ import json
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,6 +171,17 @@ class VapiClient:
         # URL, headers, cookies and redirects; a proxy set in the environment is the Client's to apply.
         self._base = str(self._http.base_url).rstrip("/")
         self._send = self._http.send if urllib.request.getproxies() else self._send_direct
+        self._clock_offset: timedelta | None = None
+
+    @property
+    def clock_offset(self) -> timedelta | None:
+        """How far the API's clock is ahead of this machine's (negative: behind), from the `Date`
+        header of its last answer that had one, to about a second; None until one was seen."""
+        return self._clock_offset
+
+    def api_time(self, moment: datetime) -> datetime:
+        """A moment of this machine's clock, read on the API's (as its `createdAt` filters need)."""
+        return moment + (self._clock_offset or timedelta(0))
 
     @property
     def base_url(self) -> str:
@@ -239,6 +250,16 @@ class VapiClient:
         """DELETE /call/{id}: the call as Vapi answers it (cancel reads whether it had started)."""
         return self._object("DELETE", f"/call/{call_id}")
 
+    def _read_clock(self, header: str | None, sent: datetime, answered: datetime) -> None:
+        """The API's clock against ours, from an answer's Date header (whole seconds, so compared
+        with the middle of the exchange, less the half second the header rounds off)."""
+        try:
+            moment = parsedate_to_datetime(header) if header else None
+        except (TypeError, ValueError):
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            self._clock_offset = moment + timedelta(seconds=0.5) - (sent + (answered - sent) / 2)
+
     def _send_direct(self, request: httpx.Request) -> httpx.Response:
         """The request through the transport itself, its answer read whole."""
         response = self._transport.handle_request(request)
@@ -272,6 +293,7 @@ class VapiClient:
         request = httpx.Request(
             method, f"{self._base}{path}", params=params, headers=headers, content=content, extensions=self._timeout
         )
+        sent = datetime.now(UTC)
         try:
             response = self._send(request)
         except httpx.LocalProtocolError as exc:
@@ -282,6 +304,7 @@ class VapiClient:
         except httpx.TransportError as exc:
             # Read timeouts, dropped connections, write errors: the server may have acted on it.
             raise NetworkError(f"no answer: {exc or type(exc).__name__}", maybe_sent=True) from None
+        self._read_clock(response.headers.get("Date"), sent, datetime.now(UTC))
         if response.status_code >= 400:
             raise api_error(response)
         if raw:

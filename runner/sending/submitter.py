@@ -10,6 +10,7 @@ other 4xx                              rejected: every row of the request failed
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -30,6 +31,8 @@ LIST_LIMIT = 1000  # GET /call's maximum page
 # How old a request's intent must be before --resend-unknown may send its rows again: Vapi may list a
 # call only a while after creating it, and a request may travel slowly (the README states this).
 RESEND_AFTER = timedelta(minutes=10)
+# How far before a request's intent the last look for its calls goes (by externalId).
+RECONCILE_HOURS = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,16 @@ class RowMatcher:
             if customer.get("sipUri"):
                 self._by_sip.setdefault(customer["sipUri"], row)
 
-    def row_for(self, customer: Customer | dict[str, Any] | None) -> int | None:
+    def row_for(self, customer: Customer | dict[str, Any] | None, ids_only: bool = False) -> int | None:
+        """`ids_only`: by externalId alone (a call found far from the request's time may be an
+        older call to the same number)."""
         if customer is None:
             return None
         data = customer if isinstance(customer, dict) else _identity(customer)
         if data.get("externalId"):
             return self._by_id.get(data["externalId"])
+        if ids_only:
+            return None
         row = self._by_number.get((data["number"], data.get("extension") or "")) if data.get("number") else None
         if row is None and data.get("sipUri"):
             row = self._by_sip.get(data["sipUri"])
@@ -186,7 +193,10 @@ class Submitter:
         executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="send")
         try:
             self._reconcile_all(executor)
-            if self.options.resend_unknown:
+            refusal = self._clock_refusal() if self.options.resend_unknown and self.ledger.unknown_rows() else ""
+            if refusal:
+                self.report.notes.append(refusal)
+            elif self.options.resend_unknown:
                 before = now_utc() - self.options.resend_after
                 self.report.requeued_rows, self.report.held_rows = self.ledger.requeue_unknown(before)
                 if self.report.held_rows:
@@ -210,6 +220,28 @@ class Submitter:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         return self.report
+
+    def _clock_refusal(self) -> str:
+        """Why --resend-unknown must not send now, or "": a row is re-sent only when its call is not
+        in Vapi's list, which is searched by creation time, so the API's clock must be known and
+        within the search's margin of ours."""
+        if self.client.clock_offset is None:
+            with contextlib.suppress(ApiError, NetworkError):
+                self.client.list_calls(limit=1)
+        offset = self.client.clock_offset
+        if offset is None:
+            return (
+                "--resend-unknown refused: the API's clock could not be read (its answers carry no Date header), "
+                "so its call list cannot be searched by time with certainty; nothing was re-sent"
+            )
+        if abs(offset.total_seconds()) > self.options.clock_skew:
+            side = "behind" if offset.total_seconds() > 0 else "ahead of"
+            return (
+                f"--resend-unknown refused: this machine's clock is {abs(offset.total_seconds()):.0f} s {side} the "
+                f"API's, more than the {self.options.clock_skew:.0f} s its search of the call list allows; set the "
+                "clock right (NTP), then run again; nothing was re-sent"
+            )
+        return ""
 
     def reconcile(self) -> SubmitReport:
         """Look again in Vapi's call list for every request left in doubt: `sending` ones, and rows
@@ -353,15 +385,22 @@ class Submitter:
         for look in range(2):
             if look:
                 time.sleep(self.options.reconcile_delay)
+            # Near the intent first (any customer key); the last look also hours back, by externalId
+            # alone: a clock that is off, or a request that travelled slowly, is found there too.
+            windows = [(intent - timedelta(seconds=self.options.clock_skew), False)]
+            if look:
+                windows.append((intent - RECONCILE_HOURS, True))
             try:
-                calls = self._calls_since(body, intent - timedelta(seconds=self.options.clock_skew))
+                for since, ids_only in windows:
+                    if len(found) == len(wanted):
+                        break
+                    for call in self._calls_since(body, since):
+                        row = matcher.row_for(call.customer, ids_only)
+                        if row is not None and row in wanted:
+                            found.setdefault(row, call)
             except (ApiError, NetworkError):
                 continue
             looked = True
-            for call in calls:
-                row = matcher.row_for(call.customer)
-                if row is not None and row in wanted:
-                    found.setdefault(row, call)
             if len(found) == len(wanted):
                 break
         if not looked or (rows is not None and not found):
@@ -387,8 +426,9 @@ class Submitter:
         filters: dict[str, str] = {"phoneNumberId": body.get("phoneNumberId", "")}
         if body.get("assistantId"):
             filters["assistantId"] = body["assistantId"]
-        end = now_utc() + timedelta(seconds=self.options.clock_skew)
-        return self._window(filters, start, end)
+        # The call list's createdAt is the API's clock: the window is read on it (the Date header's).
+        end = self.client.api_time(now_utc()) + timedelta(seconds=self.options.clock_skew)
+        return self._window(filters, self.client.api_time(start), end)
 
     def _window(self, filters: dict[str, str], start: datetime, end: datetime) -> list[Call]:
         """GET /call has no cursor: a full page means the time window is split in two and re-read."""
