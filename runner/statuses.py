@@ -20,13 +20,15 @@ class Status(StrEnum):
 
 
 class RequestState(StrEnum):
-    """A POST /call request's state in the ledger: planned → sending → sent | rejected | unknown."""
+    """A POST /call request's state in the ledger: planned → sending → sent | rejected | unknown, or
+    planned → set aside (admission at send time refused every row it held)."""
 
     PLANNED = "planned"  # not sent (again, only when it provably never reached Vapi)
     SENDING = "sending"  # its intent is on disk: it may be on the wire
     SENT = "sent"  # Vapi answered with its calls
     REJECTED = "rejected"  # Vapi refused the whole request
     UNKNOWN = "unknown"  # no answer: it may have reached Vapi
+    SET_ASIDE = "set aside"  # never sent: its rows were not admitted when it was to leave (each says why)
 
 
 class CallStatus(StrEnum):

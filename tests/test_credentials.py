@@ -92,7 +92,7 @@ def test_a_header_httpx_refused_never_left_so_rows_stay_planned_and_unheld(
         statuses = run.results()["status"].to_list()
     assert statuses == [Status.PLANNED, Status.PLANNED]
     with sqlite3.connect(tmp_path / "history.sqlite") as history:
-        assert history.execute("SELECT count(*) FROM sends").fetchone() == (0,)
+        assert history.execute("SELECT count(*) FROM claims").fetchone() == (0,)
     assert SECRET not in every_file_text(tmp_path)
 
 
@@ -123,7 +123,7 @@ def test_credentials_in_the_base_url_are_never_stored_or_printed(
     assert len(server.store) == 2
     assert "PASS1234" not in every_file_text(tmp_path) and "PASS1234" not in result.output
     with sqlite3.connect(tmp_path / "history.sqlite") as history:
-        assert history.execute("SELECT DISTINCT api FROM sends").fetchall() == [(redact_url(with_password),)]
+        assert history.execute("SELECT DISTINCT api FROM claims").fetchall() == [(redact_url(with_password),)]
 
     unreachable = "http://ops:PASS1234@127.0.0.1:9"
     refused = CliRunner().invoke(main, [*args[:5], str(tmp_path / "other"), "--yes", "--base-url", unreachable])

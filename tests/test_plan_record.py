@@ -15,7 +15,7 @@ from runner.sandbox import Sandbox
 from runner.sending import run as run_module
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import History
+from runner.sending.history import Caps, History
 from runner.sending.ledger import now_utc
 from runner.sending.plan_record import RECORD_FILE, SHEET_FILE, PlanRecord
 from runner.sending.run import CampaignRun
@@ -83,7 +83,7 @@ def test_status_keeps_the_first_plannings_reason_for_a_row_it_did_not_send(
     campaign = make_campaign(batch_size=2)
     history = History(campaign.parent)
     elsewhere = str((tmp_path / "elsewhere").resolve())
-    history.sending(base_url(None), elsewhere, "req-x", now_utc(), {2: NUMBERS[0]})
+    history.claim(base_url(None), elsewhere, "req-x", now_utc(), {2: NUMBERS[0]}, Caps(0, 1000))
     folder = _run(tmp_path, campaign, server)
     history.forget(elsewhere, "req-x")
     history.close()

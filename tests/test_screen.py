@@ -290,13 +290,13 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
-    from runner.sending.history import History
+    from runner.sending.history import Caps, History
     from runner.sending.run import plan_for
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
-    History(tmp_path).sending(
+    History(tmp_path).claim(
         "https://api.vapi.ai", str(tmp_path / "earlier-run"), "req-1", datetime(2030, 12, 1, 15, tzinfo=UTC),
-        {2: "+12025550100"},
+        {2: "+12025550100"}, Caps(0, 1000),
     )  # fmt: skip
     source = tmp_path / "in.csv"
     source.write_text("phone\n+12025550100\n")

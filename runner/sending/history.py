@@ -1,12 +1,16 @@
-"""Cross-run memory in the campaign folder: whom this campaign called, when, through which API and
-from which run folder, so no other run calls a number again too soon or too often.
+"""The call history: whom the campaign called, when, through which API and from which run folder,
+so no other run calls a number again too soon or too often, whichever process or folder it is in.
 
-A request's numbers are written before it leaves (the intent), so even a run killed mid-request is
-remembered; rows are removed when the request provably never reached Vapi, or Vapi refused that
-customer, or the call was cancelled. One row per request (its numbers as a JSON object, row ->
-number): a batch of 100 customers costs one small write, not 100. Runs are told apart by their
-folder's resolved path: resuming a folder never suppresses its own rows, while any other folder,
-under any file name or working directory, sees them.
+A request's numbers are claimed in one transaction just before it leaves (`claim`): a number
+another run called within `min_days_between_calls`, or called `max_calls_per_day` times in the
+24 hours around this call (this run's own other attempts counted), is refused with the reason;
+the others are written, so a run killed mid-request still holds the rest back. Claims are removed
+when the request provably never reached Vapi, or Vapi refused that customer, or the call was
+cancelled before it dialled. One row per number, indexed by number: a claim reads only its own
+numbers' rows, however long the history. Runs are told apart by their folder's resolved path:
+resuming a folder never suppresses its own rows, while any other folder, under any file name or
+working directory, sees them. SQLite's `BEGIN IMMEDIATE` makes two processes' claims one after
+the other, so two runs started together never both call a person.
 """
 
 from __future__ import annotations
@@ -15,58 +19,64 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import polars as pl
 
 from runner.errors import unwritable
-from runner.sending.sql_frames import paged_frame, query_frame
+from runner.sending.sql_frames import paged_frame
 
 HISTORY_FILE = "history.sqlite"
 # The call history as the screen reads it: one row per call placed (or scheduled), in no order.
 RECENT_CALLS: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.Datetime("us", "UTC")}
-# `at` as SQLite's strftime writes it (milliseconds, Z), parsed by polars.
 _AS_TEXT: dict[str, pl.DataType] = {"e164": pl.String(), "at": pl.String()}
-_AT = "strftime('%Y-%m-%dT%H:%M:%fZ', called_at)"
+_MILLIS = "'%Y-%m-%dT%H:%M:%fZ'"  # how `called_at` is written: fixed width, so text order is time order
 
-# `calls` and `contacts` are the tables of earlier versions (one row per call, per contact): kept
-# readable and forgotten from, never written.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    call_id TEXT PRIMARY KEY,
-    number TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS claims (
     api TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    called_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS contacts (
+    number TEXT NOT NULL,
+    called_at TEXT NOT NULL,
     run_dir TEXT NOT NULL,
     request_id TEXT NOT NULL,
     row INTEGER NOT NULL,
-    number TEXT NOT NULL,
-    api TEXT NOT NULL,
-    called_at TEXT NOT NULL,
-    call_id TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_dir, request_id, row)
 );
-CREATE INDEX IF NOT EXISTS contacts_by_api_time ON contacts (api, called_at);
-CREATE TABLE IF NOT EXISTS sends (
-    run_dir TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    api TEXT NOT NULL,
-    called_at TEXT NOT NULL,
-    numbers TEXT NOT NULL,
-    PRIMARY KEY (run_dir, request_id)
-);
-CREATE INDEX IF NOT EXISTS sends_by_api_time ON sends (api, called_at);
+CREATE INDEX IF NOT EXISTS claims_by_number ON claims (api, number, called_at);
 """
+_EARLIER_RUN = "(earlier version)"  # the run folder of calls from before folders were kept
+# The tables earlier versions wrote (a row per call, per contact, per request): moved into
+# `claims` once, when a history is first opened by this version.
+_EARLIER = {
+    "calls": f"SELECT api, number, strftime({_MILLIS}, called_at), '{_EARLIER_RUN}', call_id, 0 FROM calls",
+    "contacts": f"SELECT api, number, strftime({_MILLIS}, called_at), run_dir, request_id, row FROM contacts",
+    "sends": (
+        f"SELECT api, numbers.value, strftime({_MILLIS}, called_at), run_dir, request_id, CAST(numbers.key AS INTEGER) "
+        "FROM sends, json_each(sends.numbers) AS numbers"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The campaign's rules a claim enforces ([compliance] min_days_between_calls, max_calls_per_day)."""
+
+    min_days_between_calls: float
+    max_calls_per_day: int
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as the history writes it (UTC, milliseconds, Z)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 class History:
     """Calls are kept per API (base URL, or the in-process sandbox): a sandbox drill never blocks a
-    real call. Safe to share between threads."""
+    real call. Safe to share between threads and processes."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / HISTORY_FILE
@@ -76,9 +86,10 @@ class History:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                _move_earlier_tables(db)
             except sqlite3.Error as exc:
                 raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
             self._db = db
@@ -113,58 +124,94 @@ class History:
         if not self.path.exists():
             return pl.DataFrame(schema=RECENT_CALLS)
         this_run = str(run_dir.resolve()) if run_dir is not None else ""
-        after = since.isoformat()
         with self._lock:
-            db = self._connect()
-            sent = paged_frame(
-                db,
-                "sends",
-                f"SELECT numbers.value AS e164, {_AT} AS at FROM sends, json_each(sends.numbers) AS numbers "
-                "WHERE sends.api = ? AND sends.called_at >= ? AND sends.run_dir != ?",
-                (api, after, this_run),
-                _AS_TEXT,
-                page=5_000,  # requests: up to 5,000,000 numbers a page
-            )
-            older = query_frame(
-                db,
-                f"SELECT number AS e164, {_AT} AS at FROM contacts WHERE api = ? AND called_at >= ? AND run_dir != ? "
-                f"UNION ALL SELECT number, {_AT} FROM calls WHERE api = ? AND called_at >= ?",
-                (api, after, this_run, api, after),
+            claimed = paged_frame(
+                self._connect(),
+                "claims",
+                "SELECT number AS e164, called_at AS at FROM claims WHERE api = ? AND called_at >= ? AND run_dir != ?",
+                (api, stamp(since), this_run),
                 _AS_TEXT,
             )
-        both = pl.concat([sent, older])
-        return both.with_columns(
+        return claimed.with_columns(
             at=pl.col("at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_unit="us", time_zone="UTC")
         )
 
-    def sending(self, api: str, run_dir: str, request_id: str, called_at: datetime, numbers: Mapping[int, str]) -> None:
-        """Remember a request's numbers (row -> E.164) before it leaves; `run_dir` resolved."""
-        if not numbers:
-            return
-        text = orjson.dumps(numbers, option=orjson.OPT_NON_STR_KEYS).decode()
+    def claim(
+        self,
+        api: str,
+        run_dir: str,
+        request_id: str,
+        called_at: datetime,
+        numbers: Mapping[int, str],
+        caps: Caps,
+    ) -> dict[int, str]:
+        """Claim a request's numbers (row -> E.164) just before it leaves, in one transaction with
+        the look at who else holds them; returns the rows refused, with why (rows of a number
+        another run called within min_days_between_calls, or that max_calls_per_day would be
+        broken for). The request's earlier claims (a resumed send) are replaced. `run_dir` resolved."""
+        refused: dict[int, str] = {}
+        window = timedelta(days=max(caps.min_days_between_calls, 1.0))
+        recent = timedelta(days=caps.min_days_between_calls)
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO sends (run_dir, request_id, api, called_at, numbers) VALUES (?, ?, ?, ?, ?)",
-                (run_dir, request_id, api, called_at.isoformat(), text),
+            db.execute("DELETE FROM claims WHERE run_dir = ? AND request_id = ?", (run_dir, request_id))
+            if not numbers:
+                return refused
+            wanted = orjson.dumps(sorted(set(numbers.values()))).decode()
+            held: dict[str, list[tuple[datetime, str]]] = {}
+            for number, at, folder in db.execute(
+                "SELECT number, called_at, run_dir FROM claims WHERE api = ? AND number IN "
+                "(SELECT value FROM json_each(?)) AND called_at >= ?",
+                (api, wanted, stamp(called_at - window)),
+            ):
+                held.setdefault(number, []).append((datetime.fromisoformat(at), folder))
+            for row, number in numbers.items():
+                calls = held.get(number, [])
+                others = [(at, folder) for at, folder in calls if folder != run_dir and called_at - at < recent]
+                in_a_day = [at for at, _ in calls if called_at - at < timedelta(days=1)]
+                if others:
+                    refused[row] = _recent_reason(max(others), called_at, caps)
+                elif len(in_a_day) >= caps.max_calls_per_day:
+                    refused[row] = f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
+            at = stamp(called_at)
+            db.executemany(
+                "INSERT OR REPLACE INTO claims (api, number, called_at, run_dir, request_id, row) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(api, number, at, run_dir, request_id, row) for row, number in numbers.items() if row not in refused],
             )
+        return refused
 
     def forget(self, run_dir: str, request_id: str, rows: Iterable[int] | None = None) -> None:
         """Rows of a request that rang no one (never sent, refused by Vapi, cancelled); None: all of
         them. `run_dir` resolved."""
-        keys = None if rows is None else [str(row) for row in rows]
-        if keys == []:
-            return
         where, request = "WHERE run_dir = ? AND request_id = ?", (run_dir, request_id)
-        with self._transaction() as db:  # read and rewritten in one transaction: cancel forgets from many threads
-            found = db.execute(f"SELECT numbers FROM sends {where}", request).fetchone()
-            left = {} if found is None or keys is None else orjson.loads(found[0])
-            for key in keys or ():
-                left.pop(key, None)
-            if left:
-                db.execute(f"UPDATE sends SET numbers = ? {where}", (orjson.dumps(left).decode(), *request))
+        with self._transaction() as db:
+            if rows is None:
+                db.execute(f"DELETE FROM claims {where}", request)
             else:
-                db.execute(f"DELETE FROM sends {where}", request)
-            if keys is None:
-                db.execute(f"DELETE FROM contacts {where}", request)
-            else:
-                db.executemany(f"DELETE FROM contacts {where} AND row = ?", [(*request, int(key)) for key in keys])
+                db.executemany(f"DELETE FROM claims {where} AND row = ?", [(*request, row) for row in rows])
+
+
+def _recent_reason(last: tuple[datetime, str], called_at: datetime, caps: Caps) -> str:
+    at, folder = last
+    days = f"min_days_between_calls = {caps.min_days_between_calls:g} day(s)"
+    by = "by an earlier version's run" if folder == _EARLIER_RUN else f"by run folder {folder}"
+    if at > called_at:
+        return f"a call is scheduled for {at:%Y-%m-%d %H:%M} UTC {by}, within {days}"
+    return f"called {at:%Y-%m-%d %H:%M} UTC {by}, less than {days} ago"
+
+
+def _move_earlier_tables(db: sqlite3.Connection) -> None:
+    """Move the rows of the tables earlier versions wrote into `claims`, once (then drop them)."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables & set(_EARLIER):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, select in _EARLIER.items():
+            if table in tables:
+                db.execute(f"INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) {select}")
+                db.execute(f"DROP TABLE {table}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

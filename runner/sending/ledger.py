@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -440,6 +441,62 @@ class Ledger:
                 (RequestState.SENDING, moment.isoformat(), text, request_id),
             )
         return moment
+
+    def set_aside_by_rule(self) -> Counter[str]:
+        """The rows admission set aside at send time, by rule (its reasons' openings, as
+        runner.sending.admission and runner.sending.history word them)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT CASE WHEN o.reason LIKE 'on the do-not-call list%' THEN 'do-not-call' "
+                "WHEN o.reason LIKE 'opted out%' THEN 'opt-out list' "
+                "WHEN o.reason LIKE 'already called%' THEN 'calls per day' ELSE 'recently called' END AS rule, "
+                "count(*) "
+                "FROM outcomes AS o JOIN requests AS r ON r.id = o.request_id WHERE r.state = ? GROUP BY rule",
+                (RequestState.SET_ASIDE,),
+            ).fetchall()
+        return Counter(dict(found))
+
+    def set_aside(self, request: LedgerRequest, refused: list[RowOutcome]) -> LedgerRequest | None:
+        """Rows admission refused leave the request, in one transaction: the request keeps the
+        others (rows and body, still aligned), and the refused rows go to a request of their own,
+        `set aside`, each with its `suppressed` outcome. Returns the request as it now is, or None
+        when no row is left (then it is set aside whole)."""
+        gone = {outcome.row for outcome in refused}
+        planned = request.body
+        pairs = list(zip(request.rows, customers_of(planned), strict=True))
+        kept = [(row, customer) for row, customer in pairs if row not in gone]
+        with self._transaction() as db:
+            if not kept:
+                db.execute(
+                    "UPDATE requests SET state = ?, done_at = ? WHERE id = ?",
+                    (RequestState.SET_ASIDE, now_utc().isoformat(), request.id),
+                )
+                owner = request.id
+            else:
+                rows, body = [row for row, _ in kept], dumps(with_customers(planned, [c for _, c in kept]))
+                db.execute("UPDATE requests SET rows = ?, body = ? WHERE id = ?", (json.dumps(rows), body, request.id))
+                (seq,) = db.execute("SELECT max(seq) + 1 FROM requests").fetchone()
+                aside = [(row, customer) for row, customer in pairs if row in gone]
+                owner = f"{request.id}-aside-{seq}"
+                db.execute(
+                    "INSERT INTO requests (id, seq, body, rows, state, attempt, done_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        owner,
+                        seq,
+                        dumps(with_customers(planned, [c for _, c in aside])),
+                        json.dumps([row for row, _ in aside]),
+                        RequestState.SET_ASIDE,
+                        request.attempt,
+                        now_utc().isoformat(),
+                    ),
+                )
+            db.executemany(
+                "INSERT OR REPLACE INTO outcomes (row, request_id, status, reason, call_id) VALUES (?, ?, ?, ?, '')",
+                [(o.row, owner, o.status, o.reason) for o in refused],
+            )
+        if not kept:
+            return None
+        return replace(request, rows=tuple(row for row, _ in kept), body_text=body)
 
     def mark_not_sent(self, request_id: str, error: str) -> None:
         """The request provably never reached Vapi: it may be sent again."""

@@ -16,19 +16,20 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import polars as pl
 
 from runner.campaign import Campaign, load_campaign
 from runner.errors import FolderInUse, NetworkError, OutdirError, unwritable
 from runner.hours import HORIZON
-from runner.planning.body import customers_of, dumps, followup_body, request_id
+from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import (
     REQUESTS_FILE,
@@ -42,13 +43,14 @@ from runner.planning.plan import (
 )
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
+from runner.sending.admission import Admission
 from runner.sending.call_fields import calls_of, shown
 from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
 from runner.sending.history import History
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.sending.ledger import Ledger, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.plan_record import PlanRecord
 from runner.sending.preflight import Preflight, check_variables, fetch
@@ -310,9 +312,9 @@ class CampaignRun:
             path, summary = self._write()
         return RunOutcome(path, report, summary, self.record.blocked)
 
-    def _history_log(self, history: History, client: VapiClient) -> _HistoryLog:
-        """The submitter writes each contact into the campaign's call history as it happens."""
-        return _HistoryLog(history, client.api_name, self.outdir)
+    def _history_log(self, history: History, client: VapiClient) -> Admission:
+        """What admits each request's rows as it leaves: the current lists, a claim in the history."""
+        return Admission(history, client.api_name, self.outdir, self.campaign)
 
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
@@ -481,7 +483,11 @@ class CampaignRun:
         return [RowResult(int(r[0]), *r[1:]) for r in self.results().select(*names).iter_rows()]
 
     def summary(self) -> Summary:
-        return summarize(self.results()).with_rules(self.record.suppressed)
+        return summarize(self.results()).with_rules(self._suppressed())
+
+    def _suppressed(self) -> Counter[str]:
+        """Suppressed rows by rule: the plan's, and those admission set aside when they were to leave."""
+        return self.record.suppressed + self.ledger.set_aside_by_rule()
 
     def write_results(self) -> Path:
         return self._write()[0]
@@ -489,7 +495,7 @@ class CampaignRun:
     def _write(self) -> tuple[Path, Summary]:
         """The results sheet from the ledger as it is now."""
         results = self.results()
-        summary = summarize(results).with_rules(self.record.suppressed)
+        summary = summarize(results).with_rules(self._suppressed())
         path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
         return write_results(results_table(self.record.sheet, result_arrays(results)), path, summary), summary
 
@@ -558,35 +564,6 @@ def _replan(
     if plan.run_id != plan_id:
         raise OutdirError(f"{folder}: its copy of the input ({input_path.name}) no longer plans the run it holds")
     return plan
-
-
-def _call_time(body: dict[str, Any]) -> datetime:
-    """When a request's calls may start: its schedule's earliestAt, else now."""
-    schedule = body.get("schedulePlan") or {}
-    return parse_time(schedule["earliestAt"]) if schedule else now_utc()
-
-
-class _HistoryLog:
-    """The submitter's contacts go into the campaign's call history as they happen: a request's
-    numbers before it leaves, and out again for the rows that rang no one."""
-
-    def __init__(self, history: History, api: str, run_folder: Path) -> None:
-        self.history, self.api = history, api
-        self.folder = str(run_folder.resolve())  # once: resolving touches the file system
-
-    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
-        numbers = {
-            row: customer["number"]
-            for row, customer in zip(request.rows, customers_of(body), strict=True)
-            if customer.get("number")
-        }
-        self.history.sending(self.api, self.folder, request.id, _call_time(body), numbers)
-
-    def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
-        self.history.forget(self.folder, request.id, [o.row for o in outcomes if o.status == Status.FAILED])
-
-    def not_sent(self, request: LedgerRequest) -> None:
-        self.history.forget(self.folder, request.id)
 
 
 def _lock_folder(folder: Path) -> IO[str]:

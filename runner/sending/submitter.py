@@ -64,9 +64,10 @@ class SubmitReport:
 
 
 class ContactLog(Protocol):
-    """Told about each request as it goes out and settles (the campaign's call history listens)."""
+    """Asked to admit each request's rows as it goes out, told as it settles (the call history
+    listens: runner.sending.admission.Admission)."""
 
-    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None: ...
+    def admit(self, request: LedgerRequest, body: dict[str, Any]) -> list[RowOutcome]: ...
 
     def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None: ...
 
@@ -74,8 +75,8 @@ class ContactLog(Protocol):
 
 
 class _NoLog:
-    def sending(self, request: LedgerRequest, body: dict[str, Any]) -> None:
-        pass
+    def admit(self, request: LedgerRequest, body: dict[str, Any]) -> list[RowOutcome]:
+        return []
 
     def settled(self, request: LedgerRequest, outcomes: list[RowOutcome]) -> None:
         pass
@@ -279,8 +280,15 @@ class Submitter:
                 )
                 self.ledger.record_rejected(request.id, reason, request.rows)
                 return
-            # The history first: a contact remembered but never made only holds other runs back.
-            self.contacts.sending(request, body)
+            # Admission first (the current lists, a claim in the history), then the ledger's intent:
+            # a claim whose request never left only holds other runs back.
+            refused = self.contacts.admit(request, body)
+            if refused:
+                narrowed = self.ledger.set_aside(request, refused)
+                if narrowed is None:
+                    return
+                request, planned = narrowed, narrowed.body
+                body = current_schedule(planned, now_utc()) or planned
             intent = self.ledger.mark_sending(request.id, None if body is planned else body)
             self.report.attempted += 1
             try:

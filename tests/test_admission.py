@@ -1,0 +1,144 @@
+"""Admission at send time (issue 39): each request's rows are admitted as it leaves, against the
+call history every process shares and the lists as they are then. Counted from the sandbox's calls."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.sandbox import Sandbox
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun
+from runner.sending.submitter import SubmitOptions
+
+FAST = SubmitOptions(requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05, reconcile_delay=0.05)
+
+
+def numbers(count: int, first: int = 4000) -> list[str]:
+    return [f"+1202555{first + n:04d}" for n in range(count)]
+
+
+def leads(path: Path, phones: list[str]) -> Path:
+    path.write_text("phone,name\n" + "".join(f"{n},Person {i}\n" for i, n in enumerate(phones)))
+    return path
+
+
+def calls_per_number(server: Sandbox) -> Counter[str]:
+    answer = httpx.get(
+        f"{server.url}/call", params={"limit": 1000}, headers={"Authorization": f"Bearer {server.config.api_key}"}
+    )
+    return Counter(call["customer"]["number"] for call in answer.json())
+
+
+def command(*args: str | Path, key: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={"VAPI_API_KEY": key, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_file_started_together_call_each_person_once(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(latency_ms=20)
+    campaign = make_campaign(batch_size=2, concurrency=2, requests_per_minute=10_000)
+    source = leads(tmp_path / "leads.csv", numbers(40))
+    runs = [
+        command("run", source, "-c", campaign, "-o", tmp_path / name, "--base-url", server.url, "--yes",
+                key=server.config.api_key)
+        for name in ("A", "B")
+    ]  # fmt: skip
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert calls_per_number(server) == Counter(numbers(40))
+    # The final counts: every row is called by one run and set aside by the other.
+    final: Counter[str] = Counter()
+    for output in outputs:
+        for status, count in re.findall(r"^(queued|suppressed) +(\d+)$", output, flags=re.M):
+            final[status] += int(count)
+    assert final == {"queued": 40, "suppressed": 40}, outputs
+
+
+@pytest.mark.slow
+def test_a_resumed_folder_suppresses_the_people_another_folder_called_meanwhile(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox(throttle_rate=1.0, retry_after=0.01)
+    campaign = make_campaign(batch_size=5)
+    source = leads(tmp_path / "leads.csv", numbers(10))
+    once = replace(FAST, max_attempts=1)
+    with VapiClient(server.config.api_key, server.url) as client:
+        with CampaignRun.open(source, campaign, tmp_path / "A", api=server.url) as run:
+            assert run.send(client, once).counts == {"planned": 10}  # every POST answered 429
+        server.config.__dict__["throttle_rate"] = 0.0
+        with CampaignRun.open(source, campaign, tmp_path / "B", api=server.url) as run:
+            assert run.send(client, FAST).counts == {"queued": 10}
+        with CampaignRun.open(source, campaign, tmp_path / "A", api=server.url) as run:  # "the same command"
+            outcome = run.send(client, FAST)
+            reasons = {r.reason for r in run.row_results()}
+    assert outcome.counts == {"suppressed": 10} and outcome.report.attempted == 0
+    assert len(reasons) == 1 and f"by run folder {(tmp_path / 'B').resolve()}" in reasons.pop()
+    assert calls_per_number(server) == Counter(numbers(10))
+
+
+@pytest.mark.slow
+def test_numbers_added_to_the_lists_after_the_plan_are_not_called(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox()
+    campaign = make_campaign(batch_size=2, compliance={"require_consent": False, "do_not_call": ["dnc.csv"]})
+    (tmp_path / "dnc.csv").write_text("phone\n")
+    phones = numbers(6)
+    source = leads(tmp_path / "leads.csv", phones)
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(source, campaign, tmp_path / "run", api=server.url) as run,
+    ):
+        assert run.plan.counts() == {"planned": 6}
+        time.sleep(0.01)  # a new modification time, even on a coarse clock
+        with (tmp_path / "dnc.csv").open("a") as dnc:
+            dnc.write(f"{phones[1]}\n")
+        (tmp_path / "opt-outs.csv").write_text(f"{phones[4]}\n")
+        outcome = run.send(client, FAST)
+        results = {r.e164: (r.status, r.reason) for r in run.row_results()}
+    assert calls_per_number(server) == Counter(phones[:1] + phones[2:4] + phones[5:])
+    assert results[phones[1]] == ("suppressed", "on the do-not-call list dnc.csv")
+    assert results[phones[4]] == ("suppressed", "opted out (opt-outs.csv, line 1)")
+    assert outcome.counts == {"queued": 4, "suppressed": 2}
+    assert outcome.summary.by_rule == {"do-not-call": 1, "opt-out list": 1}
+
+
+@pytest.mark.slow
+def test_follow_ups_respect_max_calls_per_day(tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any) -> None:
+    """Four people got 4 calls in 20 seconds with max_attempts = 6 and max_calls_per_day = 3."""
+    server = sandbox(dial_now=True, call_seconds=0.1, seed=2)
+    every_reason = ["customer-did-not-answer", "customer-busy", "voicemail", "customer-ended-call",
+                    "assistant-ended-call", "silence-timed-out"]  # fmt: skip
+    campaign = make_campaign(batch_size=4, retry={"on": every_reason, "max_attempts": 6, "after": "0s"})
+    source = leads(tmp_path / "leads.csv", numbers(8))
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(source, campaign, tmp_path / "run", api=server.url) as run,
+    ):
+        run.send(client, FAST)
+        for _ in range(6):
+            time.sleep(0.3)
+            run.refresh(client)
+            run.schedule_followups()
+            run.send(client, FAST)
+    placed = calls_per_number(server)
+    assert max(placed.values()) == 3, placed
