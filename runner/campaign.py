@@ -116,6 +116,9 @@ class Compliance(_Strict):
     # Numbers of countries whose calling-hour rules this tool does not know: "suppress" them, or call
     # them within "calling_hours" in their local time (their rules are then the campaign's to check).
     other_countries: Literal["suppress", "calling_hours"] = "suppress"
+    # The account's call history (a path, relative to this file): for a team's shared folder. Absent:
+    # one file under this user's state directory, shared by every campaign.
+    history: str | None = None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -273,7 +276,13 @@ class Campaign(_Strict):
         for role in ("opt_out", "state"):
             if data["columns"].get(role) is None:
                 del data["columns"][role]
-        for key, default in (("opt_out_field", "optOut"), ("telemarketing", True), ("other_countries", "suppress")):
+        defaults = (
+            ("opt_out_field", "optOut"),
+            ("telemarketing", True),
+            ("other_countries", "suppress"),
+            ("history", None),
+        )
+        for key, default in defaults:
             if data["compliance"].get(key) == default:
                 del data["compliance"][key]
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):

@@ -3,13 +3,16 @@ call history every process shares and the lists as they are then. Counted from t
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 
 from runner.sandbox import Sandbox
 from runner.sending.client import VapiClient
+from runner.sending.history import state_dir
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
 
@@ -46,7 +50,8 @@ def command(*args: str | Path, key: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={"VAPI_API_KEY": key, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        # The test's own state folder ($XDG_STATE_HOME, set by conftest): its call history.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("VAPI_")}, "VAPI_API_KEY": key},
     )
 
 
@@ -142,3 +147,74 @@ def test_follow_ups_respect_max_calls_per_day(tmp_path: Path, make_campaign: Cal
             run.send(client, FAST)
     placed = calls_per_number(server)
     assert max(placed.values()) == 3, placed
+
+
+def run_cli(*args: str | Path, key: str) -> str:
+    done = command(*args, key=key)
+    output = done.communicate(timeout=120)[0]
+    assert done.returncode == 0, output
+    return output
+
+
+@pytest.mark.slow
+def test_two_campaign_folders_and_two_spellings_of_the_api_share_one_history(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """One history per account: a copied campaign folder, and the same API reached as localhost
+    (with or without preflight telling the org id), do not call the same people again."""
+    server = sandbox()
+    key = server.config.api_key
+    december = make_campaign(batch_size=5)
+    copy = tmp_path / "december-v2" / "campaign.toml"
+    copy.parent.mkdir()
+    copy.write_text(december.read_text())
+    source = leads(tmp_path / "leads.csv", numbers(5))
+    run_cli("run", source, "-c", december, "-o", tmp_path / "A", "--base-url", server.url, "--yes", key=key)
+    copied = run_cli("run", source, "-c", copy, "-o", tmp_path / "B", "--base-url", server.url, "--yes", key=key)
+    assert re.search(r"^suppressed +5$", copied, flags=re.M), copied
+    local = server.url.replace("127.0.0.1", "localhost") + "/"
+    for outdir, extra in (("C", ()), ("D", ("--no-preflight",))):
+        other = run_cli("run", source, "-c", december, "-o", tmp_path / outdir, "--base-url", local, "--yes", *extra,
+                        key=key)  # fmt: skip
+        assert re.search(r"^suppressed +5$", other, flags=re.M), other
+    assert calls_per_number(server) == Counter(numbers(5))
+
+
+@pytest.mark.slow
+def test_a_campaign_folders_own_history_is_moved_in_once_and_a_named_one_is_used(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    server = sandbox()
+    campaign = make_campaign(batch_size=5)
+    phones = numbers(3)
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:  # as the version before this one wrote it
+        db.execute(
+            "CREATE TABLE sends (run_dir TEXT NOT NULL, request_id TEXT NOT NULL, api TEXT NOT NULL, "
+            "called_at TEXT NOT NULL, numbers TEXT NOT NULL, PRIMARY KEY (run_dir, request_id))"
+        )
+        db.execute(
+            "INSERT INTO sends VALUES ('/old/run', 'req-1', ?, ?, ?)",
+            (server.url + "/", datetime.now(UTC).isoformat(), f'{{"2": "{phones[0]}"}}'),
+        )
+    source = leads(tmp_path / "leads.csv", phones)
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(source, campaign, tmp_path / "run", api=server.url, preflight=client) as run,
+    ):
+        outcome = run.send(client, FAST)
+    assert outcome.counts == {"queued": 2, "suppressed": 1}
+    assert not (tmp_path / "history.sqlite").exists() and (tmp_path / "history.sqlite.moved").exists()
+    assert (state_dir() / "history.sqlite").exists()
+
+    shared = tmp_path / "team"
+    shared.mkdir()
+    named = make_campaign(batch_size=5, compliance={"require_consent": False, "history": "team/history.sqlite"})
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(
+            leads(tmp_path / "more.csv", numbers(2, 5000)), named, tmp_path / "run2", api=server.url
+        ) as run,
+    ):
+        assert run.send(client, FAST).counts == {"queued": 2}
+    with sqlite3.connect(shared / "history.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM claims").fetchone() == (2,)

@@ -17,6 +17,7 @@ from runner.cli import main
 from runner.errors import CredentialError, NetworkError
 from runner.sending.client import VapiClient, redact_url
 from runner.sending.credentials import BadUrlError, api_key, base_url
+from runner.sending.history import state_dir
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
 from runner.statuses import Status
@@ -91,7 +92,7 @@ def test_a_header_httpx_refused_never_left_so_rows_stay_planned_and_unheld(
         run.send(client, options)
         statuses = run.results()["status"].to_list()
     assert statuses == [Status.PLANNED, Status.PLANNED]
-    with sqlite3.connect(tmp_path / "history.sqlite") as history:
+    with sqlite3.connect(state_dir() / "history.sqlite") as history:
         assert history.execute("SELECT count(*) FROM claims").fetchone() == (0,)
     assert SECRET not in every_file_text(tmp_path)
 
@@ -122,8 +123,9 @@ def test_credentials_in_the_base_url_are_never_stored_or_printed(
     assert result.exit_code == 0, result.output
     assert len(server.store) == 2
     assert "PASS1234" not in every_file_text(tmp_path) and "PASS1234" not in result.output
-    with sqlite3.connect(tmp_path / "history.sqlite") as history:
-        assert history.execute("SELECT DISTINCT api FROM claims").fetchall() == [(redact_url(with_password),)]
+    assert "PASS1234" not in every_file_text(state_dir())
+    with sqlite3.connect(state_dir() / "history.sqlite") as history:  # the account's, not the URL's
+        assert history.execute("SELECT DISTINCT api FROM claims").fetchall() == [(f"org:{server.store.org_id}",)]
 
     unreachable = "http://ops:PASS1234@127.0.0.1:9"
     refused = CliRunner().invoke(main, [*args[:5], str(tmp_path / "other"), "--yes", "--base-url", unreachable])

@@ -20,7 +20,7 @@ def numbers_since(history: History, run_dir: Path | None = None) -> list[tuple[s
 
 
 def test_forgetting_rows_keeps_the_rest_of_the_request(tmp_path: Path) -> None:
-    history, run = History(tmp_path), str(tmp_path / "run")
+    history, run = History(tmp_path / "history.sqlite"), str(tmp_path / "run")
     history.claim(API, run, "req-1", MONDAY, {2: "+12025550100", 3: "+12025550101", 4: "+12025550102"}, CAPS)
     history.forget(run, "req-1", [3])
     assert numbers_since(history) == [("+12025550100", MONDAY), ("+12025550102", MONDAY)]
@@ -30,7 +30,7 @@ def test_forgetting_rows_keeps_the_rest_of_the_request(tmp_path: Path) -> None:
 
 
 def test_a_number_another_run_holds_is_refused_with_who_holds_it(tmp_path: Path) -> None:
-    history = History(tmp_path)
+    history = History(tmp_path / "history.sqlite")
     assert history.claim(API, "/runs/a", "req-1", MONDAY, {2: "+12025550100"}, CAPS) == {}
     later = MONDAY + timedelta(hours=2)
     refused = history.claim(API, "/runs/b", "req-9", later, {5: "+12025550100", 6: "+12025550101"}, CAPS)
@@ -44,7 +44,7 @@ def test_a_number_another_run_holds_is_refused_with_who_holds_it(tmp_path: Path)
 
 
 def test_max_calls_per_day_counts_the_runs_own_attempts(tmp_path: Path) -> None:
-    history = History(tmp_path)
+    history = History(tmp_path / "history.sqlite")
     caps = Caps(min_days_between_calls=1, max_calls_per_day=2)
     for attempt in (1, 2):
         moment = MONDAY + timedelta(hours=attempt)
@@ -78,7 +78,7 @@ def test_the_tables_of_earlier_versions_are_moved_in_once(tmp_path: Path) -> Non
             "INSERT INTO sends VALUES ('/runs/b', 'req-2', ?, ?, '{\"7\":\"+12025550102\"}')",
             (API, "2030-12-02T16:00:00+00:00"),
         )
-    history = History(tmp_path)
+    history = History(tmp_path / "history.sqlite")
     assert numbers_since(history) == [
         ("+12025550100", MONDAY),
         ("+12025550101", datetime(2030, 12, 2, 15, 0, 0, 250000, tzinfo=UTC)),
@@ -92,4 +92,4 @@ def test_the_tables_of_earlier_versions_are_moved_in_once(tmp_path: Path) -> Non
     assert refused[4].startswith("called 2030-12-01 09:30 UTC by an earlier version's run")
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"claims"}
+    assert tables == {"claims", "accounts"}

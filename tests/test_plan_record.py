@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from runner.campaign import load_campaign
 from runner.sandbox import Sandbox
 from runner.sending import run as run_module
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import Caps, History
+from runner.sending.history import Caps, open_history
 from runner.sending.ledger import now_utc
 from runner.sending.plan_record import RECORD_FILE, SHEET_FILE, PlanRecord
 from runner.sending.run import CampaignRun
@@ -81,7 +82,7 @@ def test_status_keeps_the_first_plannings_reason_for_a_row_it_did_not_send(
     never send the row: its sheet must go on saying why it was not sent."""
     server = sandbox()
     campaign = make_campaign(batch_size=2)
-    history = History(campaign.parent)
+    history = open_history(load_campaign(campaign))
     elsewhere = str((tmp_path / "elsewhere").resolve())
     history.claim(base_url(None), elsewhere, "req-x", now_utc(), {2: NUMBERS[0]}, Caps(0, 1000))
     folder = _run(tmp_path, campaign, server)

@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from runner.campaign import load_campaign
 from runner.errors import OutdirError
 from runner.sandbox import Sandbox
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import Caps, History
+from runner.sending.history import Caps, open_history
 from runner.sending.ledger import now_utc
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
@@ -237,7 +238,7 @@ def test_a_resumed_run_keeps_the_requests_of_its_first_planning(
     campaign = make_campaign(batch_size=2)
     send(tmp_path, campaign, server, 5)
     planned = (tmp_path / "run" / "requests.jsonl").read_bytes()
-    history = History(campaign.parent)
+    history = open_history(load_campaign(campaign))
     history.claim(base_url(None), str(tmp_path / "elsewhere"), "req-x", now_utc(), {2: numbers(5)[0]}, Caps(0, 1000))
     history.close()
     with VapiClient(server.config.api_key, server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:

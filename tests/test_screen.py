@@ -290,11 +290,12 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
-    from runner.sending.history import Caps, History
+    from runner.campaign import load_campaign
+    from runner.sending.history import Caps, open_history
     from runner.sending.run import plan_for
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
-    History(tmp_path).claim(
+    open_history(load_campaign(campaign)).claim(
         "https://api.vapi.ai", str(tmp_path / "earlier-run"), "req-1", datetime(2030, 12, 1, 15, tzinfo=UTC),
         {2: "+12025550100"}, Caps(0, 1000),
     )  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from runner.sandbox.resources import Resources
-from runner.sandbox.store import ORG_ID, CallStore
+from runner.sandbox.store import CallStore
 from runner.sandbox.validate import business_error, validation_messages
 
 
@@ -194,11 +194,11 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return
             resource, call_id, params = begun
             if resource == "assistant" and call_id is not None:
-                found = config.resources.assistant(call_id, ORG_ID)
+                found = config.resources.assistant(call_id, sandbox.store.org_id)
                 self._send(200, found) if found else self._error(404, f"Couldn't Get Assistant. `{call_id}` Not Found.")
                 return
             if resource == "phone-number" and call_id is not None:
-                found = config.resources.phone_number(call_id, ORG_ID)
+                found = config.resources.phone_number(call_id, sandbox.store.org_id)
                 self._send(200, found) if found else self._error(404, f"Phone Number {call_id} Not Found")
                 return
             if call_id is not None:

@@ -9,6 +9,7 @@ and the state file is appended to (one line per created or deleted call)."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
 import json
 import operator
@@ -22,7 +23,16 @@ from typing import Any
 
 from runner.sandbox.validate import parse_time
 
-ORG_ID = "org_sandbox"
+
+def org_id_for(state_path: Path | None) -> str:
+    """The sandbox's account id: one per state file (so a demo's calls stay one account across runs),
+    else one per sandbox: drills and tests never share a call history with each other, or with a
+    real account (the tool keys its history by the org id Vapi answers with)."""
+    if state_path is None:
+        return f"org-sandbox-{uuid.uuid4().hex[:12]}"
+    return f"org-sandbox-{hashlib.sha256(str(state_path.resolve()).encode()).hexdigest()[:12]}"
+
+
 # A seeded mix of how outbound calls end; the first two count as answered.
 ENDED_REASONS = (
     ("customer-ended-call", 45),
@@ -70,6 +80,7 @@ class CallStore:
         clock_offset: float = 0.0,
     ) -> None:
         self._seed = seed
+        self.org_id = org_id_for(state_path)
         self._clock_offset = timedelta(seconds=clock_offset)
         self._opt_out_rate = opt_out_rate
         self._call_seconds = call_seconds
@@ -110,7 +121,7 @@ class CallStore:
             for customer in customers:
                 call: dict[str, Any] = {
                     "id": str(uuid.uuid4()),
-                    "orgId": ORG_ID,
+                    "orgId": self.org_id,
                     "type": "outboundPhoneCall",
                     "createdAt": now,
                     "updatedAt": now,

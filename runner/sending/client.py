@@ -172,6 +172,13 @@ class VapiClient:
         self._base = str(self._http.base_url).rstrip("/")
         self._send = self._http.send if urllib.request.getproxies() else self._send_direct
         self._clock_offset: timedelta | None = None
+        self._org_id: str | None = None
+
+    @property
+    def org_id(self) -> str | None:
+        """The account's id (`orgId`), from the first object the API answered with one (preflight's
+        assistant or phone number, most often); None until then."""
+        return self._org_id
 
     @property
     def clock_offset(self) -> timedelta | None:
@@ -208,7 +215,10 @@ class VapiClient:
         """POST /call, for one `customer` or a batch of `customers`."""
         data = self._request("POST", "/call", content=orjson.dumps(dict(body)))
         try:
-            return created(data)
+            answer = created(data)
+            if answer.calls:
+                self._learn_org(answer.calls[0])
+            return answer
         except ValueError as exc:
             # A success status with a body we cannot read: the calls may well exist.
             raise ApiError(201, f"unreadable answer to POST /call: {exc}") from None
@@ -244,7 +254,12 @@ class VapiClient:
         data = self._request(method, path)
         if not isinstance(data, dict):
             raise ApiError(200, f"answer to {method} {path} is not an object")
+        self._learn_org(data)
         return data
+
+    def _learn_org(self, data: dict[str, Any]) -> None:
+        if self._org_id is None and isinstance(data.get("orgId"), str) and data["orgId"]:
+            self._org_id = data["orgId"]
 
     def delete_call(self, call_id: str) -> dict[str, Any]:
         """DELETE /call/{id}: the call as Vapi answers it (cancel reads whether it had started)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from runner.sandbox import Sandbox
 from runner.sending.client import VapiClient
 from runner.sending.credentials import api_key, base_url
+from runner.sending.history import state_dir
 
 # The in-process sandbox's name in the call history: its port changes with every run, its calls do not.
 SANDBOX_API = "in-process sandbox"
@@ -18,8 +18,7 @@ SANDBOX_API = "in-process sandbox"
 def sandbox_state() -> Path:
     """Where the in-process sandbox keeps its calls: one file per user ($XDG_STATE_HOME), so
     `run --sandbox` and `status --sandbox` see the same calls from any working directory."""
-    root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return root / "vapi-campaign" / "sandbox-calls.jsonl"
+    return state_dir() / "sandbox-calls.jsonl"
 
 
 @contextmanager

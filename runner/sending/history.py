@@ -1,5 +1,11 @@
-"""The call history: whom the campaign called, when, through which API and from which run folder,
-so no other run calls a number again too soon or too often, whichever process or folder it is in.
+"""The call history: whom an account called, when, through which campaign's run folder, so no run
+calls a number again too soon or too often, whichever process, run folder or campaign folder it is in.
+
+One history per account, not per folder or URL spelling: one file under the user's state directory
+(or the path a campaign names, `[compliance] history`, for a team's shared folder), its calls keyed
+by the account's org id (learned from the API's answers, remembered per URL) or, until that is
+known, by the base URL normalised (no userinfo, loopback names alike, no trailing `/`). A campaign
+folder's own history.sqlite, from earlier versions, is moved in once.
 
 A request's numbers are claimed in one transaction just before it leaves (`claim`): a number
 another run called within `min_days_between_calls`, or called `max_calls_per_day` times in the
@@ -15,6 +21,8 @@ the other, so two runs started together never both call a person.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,10 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 import polars as pl
 
+from runner.campaign import Campaign
 from runner.errors import unwritable
 from runner.sending.sql_frames import paged_frame
 
@@ -46,6 +56,7 @@ CREATE TABLE IF NOT EXISTS claims (
     PRIMARY KEY (run_dir, request_id, row)
 );
 CREATE INDEX IF NOT EXISTS claims_by_number ON claims (api, number, called_at);
+CREATE TABLE IF NOT EXISTS accounts (url TEXT PRIMARY KEY, org TEXT NOT NULL);
 """
 _EARLIER_RUN = "(earlier version)"  # the run folder of calls from before folders were kept
 # The tables earlier versions wrote (a row per call, per contact, per request): moved into
@@ -68,6 +79,39 @@ class Caps:
     max_calls_per_day: int
 
 
+def state_dir() -> Path:
+    """This user's state folder for the tool ($XDG_STATE_HOME/vapi-campaign): the call history, the
+    in-process sandbox's calls."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "vapi-campaign"
+
+
+def history_path(campaign: Campaign) -> Path:
+    """Where a campaign's account keeps its call history: `[compliance] history` (relative to the
+    campaign file), else one file for every campaign of this user."""
+    named = campaign.compliance.history
+    return campaign.base_dir / named if named else state_dir() / HISTORY_FILE
+
+
+def open_history(campaign: Campaign) -> History:
+    """The campaign's account history; the campaign folder's own (an earlier version's) is moved in
+    on first use."""
+    return History(history_path(campaign), legacy=campaign.base_dir / HISTORY_FILE)
+
+
+def api_key_of(api: str) -> str:
+    """The base URL as the history knows it: scheme and host lowercased, no userinfo, loopback
+    names alike, default ports and a trailing `/` dropped; a name that is no URL, as it is."""
+    if "://" not in api:
+        return api
+    parts = urlsplit(api.strip())
+    host = (parts.hostname or "").lower()
+    if host in ("localhost", "::1", "ip6-localhost") or host.startswith("127."):
+        host = "127.0.0.1"
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
+
+
 def stamp(moment: datetime) -> str:
     """A moment as the history writes it (UTC, milliseconds, Z)."""
     moment = moment.astimezone(UTC)
@@ -78,22 +122,76 @@ class History:
     """Calls are kept per API (base URL, or the in-process sandbox): a sandbox drill never blocks a
     real call. Safe to share between threads and processes."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / HISTORY_FILE
+    def __init__(self, path: Path, legacy: Path | None = None) -> None:
+        """`path`: the history file; `legacy`: a campaign folder's own history to move in, if any."""
+        self.path = path
+        self._legacy = legacy
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._keys: dict[str, str] = {}
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
                 _move_earlier_tables(db)
-            except sqlite3.Error as exc:
+                if (
+                    self._legacy is not None
+                    and self._legacy.is_file()
+                    and self._legacy.resolve() != self.path.resolve()
+                ):
+                    self._move_in(db, self._legacy)
+            except (sqlite3.Error, OSError) as exc:
                 raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
             self._db = db
         return self._db
+
+    def _key(self, db: sqlite3.Connection, api: str) -> str:
+        """The account key claims of `api` are kept under: `org:<id>` once known, else the URL normalised."""
+        if api not in self._keys:
+            url = api_key_of(api)
+            found = db.execute("SELECT org FROM accounts WHERE url = ?", (url,)).fetchone()
+            self._keys[api] = f"org:{found[0]}" if found else url
+        return self._keys[api]
+
+    def learn(self, api: str, org_id: str) -> None:
+        """The account behind `api` is `org_id`: its calls, and any this URL holds, are kept under it."""
+        url, key = api_key_of(api), f"org:{org_id}"
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO accounts (url, org) VALUES (?, ?)", (url, org_id))
+            db.execute("UPDATE OR IGNORE claims SET api = ? WHERE api = ?", (key, url))
+            self._keys.clear()
+
+    def _move_in(self, db: sqlite3.Connection, legacy: Path) -> None:
+        """Move a campaign folder's own history (an earlier version's) into this one, once: its
+        rows under their accounts' keys, then the file renamed aside (history.sqlite.moved)."""
+        old = History(legacy)
+        try:
+            old._connect()  # its own earlier tables first
+        finally:
+            old.close()
+        db.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for (api,) in db.execute("SELECT DISTINCT api FROM legacy.claims").fetchall():
+                    db.execute(
+                        "INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) "
+                        "SELECT ?, number, called_at, run_dir, request_id, row FROM legacy.claims WHERE api = ?",
+                        (self._key(db, api), api),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        finally:
+            db.execute("DETACH DATABASE legacy")
+        # Another process may have moved it in first: its rows were then ignored as already there.
+        with contextlib.suppress(FileNotFoundError):
+            legacy.rename(legacy.with_name(legacy.name + ".moved"))
 
     def close(self) -> None:
         with self._lock:
@@ -125,11 +223,12 @@ class History:
             return pl.DataFrame(schema=RECENT_CALLS)
         this_run = str(run_dir.resolve()) if run_dir is not None else ""
         with self._lock:
+            db = self._connect()
             claimed = paged_frame(
-                self._connect(),
+                db,
                 "claims",
                 "SELECT number AS e164, called_at AS at FROM claims WHERE api = ? AND called_at >= ? AND run_dir != ?",
-                (api, stamp(since), this_run),
+                (self._key(db, api), stamp(since), this_run),
                 _AS_TEXT,
             )
         return claimed.with_columns(
@@ -153,6 +252,7 @@ class History:
         window = timedelta(days=max(caps.min_days_between_calls, 1.0))
         recent = timedelta(days=caps.min_days_between_calls)
         with self._transaction() as db:
+            api = self._key(db, api)
             db.execute("DELETE FROM claims WHERE run_dir = ? AND request_id = ?", (run_dir, request_id))
             if not numbers:
                 return refused

@@ -49,7 +49,7 @@ from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import History
+from runner.sending.history import History, open_history
 from runner.sending.ledger import Ledger, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.plan_record import PlanRecord
@@ -114,7 +114,7 @@ def plan_for(
         campaign = load_campaign(campaign)
     moment = now or now_utc()
     lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
-    history = History(campaign.base_dir)
+    history = open_history(campaign)
     try:  # since the earliest start: the screen measures each call against the plan's own start
         recent = history.calls_since(api or base_url(None), start_time(campaign, moment) - lookback, run_folder)
     finally:
@@ -304,7 +304,7 @@ class CampaignRun:
             self.refresh(client)
             self.schedule_followups()
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
-        history = History(self.campaign.base_dir)
+        history = open_history(self.campaign)
         try:
             report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
         finally:
@@ -313,7 +313,10 @@ class CampaignRun:
         return RunOutcome(path, report, summary, self.record.blocked)
 
     def _history_log(self, history: History, client: VapiClient) -> Admission:
-        """What admits each request's rows as it leaves: the current lists, a claim in the history."""
+        """What admits each request's rows as it leaves: the current lists, a claim in the history
+        (under the account's org id, when the API has told it: preflight's answers carry it)."""
+        if client.org_id is not None:
+            history.learn(client.api_name, client.org_id)
         return Admission(history, client.api_name, self.outdir, self.campaign)
 
     # --- outcomes and follow-ups -----------------------------------------------------------------
@@ -372,7 +375,7 @@ class CampaignRun:
         """Look in Vapi's call list for requests a run left `sending` and rows left `unknown`
         (the calls found go into the call history too)."""
         options = SubmitOptions(concurrency=self.campaign.concurrency)
-        history = History(self.campaign.base_dir)
+        history = open_history(self.campaign)
         try:
             return Submitter(self.ledger, client, options, contacts=self._history_log(history, client)).reconcile()
         finally:
@@ -390,7 +393,7 @@ class CampaignRun:
         again. Safe to repeat. Rewrites the sheet."""
         self.refresh(client)
         chosen, report = targets(self.results(), self.ledger.cancellations_frame())
-        history, folder = History(self.campaign.base_dir), str(self.outdir.resolve())
+        history, folder = open_history(self.campaign), str(self.outdir.resolve())
         try:
             delete_calls(
                 client, self.ledger, chosen, by or _who(), now_utc(), report,
