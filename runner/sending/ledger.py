@@ -228,20 +228,21 @@ class Ledger:
         with self._lock:
             self._db.close()
 
-    def _insert(self, db: sqlite3.Connection, requests: Iterable[CallRequest], attempt: int) -> None:
+    def _insert(self, db: sqlite3.Connection, requests: Iterable[CallRequest], attempt: int, note: str = "") -> None:
         seq = db.execute("SELECT COALESCE(MAX(seq), -1) FROM requests").fetchone()[0]
         db.executemany(
-            "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO requests (id, seq, body, rows, state, attempt, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                (r.id, seq + n, r.body_json, json.dumps(r.rows), RequestState.PLANNED, attempt)
+                (r.id, seq + n, r.body_json, json.dumps(r.rows), RequestState.PLANNED, attempt, note)
                 for n, r in enumerate(requests, start=1)
             ),
         )
 
     def add_requests(self, requests: Sequence[CallRequest], attempt: int) -> None:
-        """Follow-up attempts: new planned requests that supersede the rows' earlier ones."""
+        """Follow-up attempts: new planned requests that supersede the rows' earlier ones, each
+        saying what it is until it is sent."""
         with self._transaction() as db:
-            self._insert(db, requests, attempt)
+            self._insert(db, requests, attempt, f"follow-up attempt {attempt}, not sent yet")
             db.executemany(
                 "DELETE FROM outcomes WHERE row = ?", [(row,) for request in requests for row in request.rows]
             )
@@ -254,7 +255,7 @@ class Ledger:
     @staticmethod
     def awaits_outcomes(outdir: Path, retry_on: list[str], max_attempts: int) -> bool:
         """Cheaply, without planning: does a call of this run still need checking (not ended yet,
-        or ended for a reason to retry, with attempts left)?"""
+        or ended for a reason to retry, with attempts left), or a request still wait to be sent?"""
         path = outdir / LEDGER_FILE
         if not path.exists():
             return False
@@ -264,6 +265,9 @@ class Ledger:
             "JOIN requests r ON r.id = o.request_id WHERE o.call_id != ''"
         )
         with closing(sqlite3.connect(path, timeout=30)) as db:
+            stranded = db.execute("SELECT 1 FROM requests WHERE state = ? LIMIT 1", (RequestState.PLANNED,)).fetchone()
+            if stranded is not None:
+                return True
             given = query_frame(db, select, (), schema)
         calls = read_calls(outdir / CALLS_FILE).select("row", "call_id", "status", "ended_reason")
         status, reason = pl.col("status"), pl.col("ended_reason")

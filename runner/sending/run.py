@@ -303,6 +303,12 @@ class CampaignRun:
         if self.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
+        return self._submit(client, options, progress)
+
+    def _submit(
+        self, client: VapiClient, options: SubmitOptions, progress: Callable[[int, int], None] | None = None
+    ) -> RunOutcome:
+        """Send every request the ledger holds as planned (first attempts, resends, follow-ups)."""
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
         history = open_history(self.campaign)
         try:
@@ -366,8 +372,15 @@ class CampaignRun:
                 f"{report.not_found} call(s) not known to {client.base_url} (it answered 404): is this the API "
                 "the run sent them to? (--sandbox, --base-url, $VAPI_BASE_URL)"
             )
-        if retry and self.schedule_followups():
-            return self.send(client)
+        if retry:
+            self.schedule_followups()
+            if self.ledger.requests(RequestState.PLANNED):  # due now, or stranded by an earlier 429
+                options = SubmitOptions(
+                    concurrency=self.campaign.concurrency, requests_per_minute=self.campaign.requests_per_minute
+                )
+                outcome = self._submit(client, options)
+                outcome.report.notes[:0] = report.notes
+                return outcome
         path, summary = self._write()
         return RunOutcome(path, report, summary, self.record.blocked)
 
