@@ -9,6 +9,7 @@ import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -119,6 +120,15 @@ class Compliance(_Strict):
     # The account's call history (a path, relative to this file): for a team's shared folder. Absent:
     # one file under this user's state directory, shared by every campaign.
     history: str | None = None
+
+    @field_validator("history")
+    @classmethod
+    def _history(cls, value: str | None) -> str | None:
+        """A postgresql:// history must not hold its password: the campaign is copied into every run
+        folder's ledger. libpq reads it from $PGPASSWORD or ~/.pgpass."""
+        if value and value.startswith(("postgresql://", "postgres://")) and urlsplit(value).password:
+            raise ValueError("keep the database password out of the campaign file: set $PGPASSWORD or ~/.pgpass")
+        return value
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")

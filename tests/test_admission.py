@@ -293,3 +293,45 @@ def test_run_and_inbox_together_call_each_person_once(
     ]  # fmt: skip
     outputs = [process.communicate(timeout=120)[0] for process in both]
     assert calls_per_number(server) == Counter(numbers(30)), outputs
+
+
+@pytest.mark.slow
+def test_two_runs_sharing_a_postgresql_history_call_each_person_once(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, postgres_url: str
+) -> None:
+    """For an account sending from several machines: the history on a PostgreSQL server (here one
+    of the test run's own), claims one account at a time across every connection."""
+    server = sandbox(latency_ms=20)
+    campaign = make_campaign(
+        batch_size=2, concurrency=2, compliance={"require_consent": False, "history": postgres_url}
+    )
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:  # the campaign folder's own, moved in
+        db.execute(
+            "CREATE TABLE claims (api TEXT NOT NULL, number TEXT NOT NULL, called_at TEXT NOT NULL, "
+            "run_dir TEXT NOT NULL, request_id TEXT NOT NULL, row INTEGER NOT NULL, "
+            "PRIMARY KEY (run_dir, request_id, row))"
+        )
+        db.execute(
+            "INSERT INTO claims VALUES (?, ?, ?, '/old/run', 'req-1', 2)",
+            (server.url, numbers(1, 3000)[0], datetime.now(UTC).isoformat()),
+        )
+    source = leads(tmp_path / "leads.csv", numbers(1, 3000) + numbers(20))
+    runs = [
+        command("run", source, "-c", campaign, "-o", tmp_path / name, "--base-url", server.url, "--yes",
+                "--no-preflight", key=server.config.api_key, cwd=tmp_path)
+        for name in ("A", "B")
+    ]  # fmt: skip
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert calls_per_number(server) == Counter(numbers(20)), outputs
+    assert (tmp_path / "history.sqlite.moved").exists()
+
+
+def test_a_postgresql_history_never_holds_its_password_in_the_campaign(make_campaign: Callable[..., Path]) -> None:
+    from runner.campaign import load_campaign
+    from runner.errors import CampaignError
+
+    campaign = make_campaign(compliance={"history": "postgresql://ops:s3cret@db.example.com/calls"})
+    with pytest.raises(CampaignError, match=r"keep the database password out of the campaign file") as caught:
+        load_campaign(campaign)
+    assert "s3cret" not in str(caught.value)

@@ -1,26 +1,41 @@
 """The call history: a claim per number, refused where another run holds it or the caps would
-break; and the tables earlier versions wrote, moved into it once."""
+break; and the tables earlier versions wrote, moved into it once. The rules hold for both stores:
+a SQLite file, and a PostgreSQL database (on a server of the test run's own, where one is installed)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runner.sending.history import Caps, History
+import pytest
+
+from runner.sending.history import CallHistory, Caps, History
+from runner.sending.history_pg import PostgresHistory
 
 API = "https://api.vapi.ai"
 MONDAY = datetime(2030, 12, 2, 15, tzinfo=UTC)
 CAPS = Caps(min_days_between_calls=1, max_calls_per_day=3)
 
 
-def numbers_since(history: History, run_dir: Path | None = None) -> list[tuple[str, datetime]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallHistory]:
+    if request.param == "sqlite":
+        history: CallHistory = History(tmp_path / "history.sqlite")
+    else:
+        history = PostgresHistory(request.getfixturevalue("postgres_url"))
+    yield history
+    history.close()
+
+
+def numbers_since(history: CallHistory, run_dir: Path | None = None) -> list[tuple[str, datetime]]:
     frame = history.calls_since(API, datetime(2030, 12, 1, tzinfo=UTC), run_dir)
     return sorted(frame.iter_rows())
 
 
-def test_forgetting_rows_keeps_the_rest_of_the_request(tmp_path: Path) -> None:
-    history, run = History(tmp_path / "history.sqlite"), str(tmp_path / "run")
+def test_forgetting_rows_keeps_the_rest_of_the_request(tmp_path: Path, store: CallHistory) -> None:
+    history, run = store, str(tmp_path / "run")
     history.claim(API, run, "req-1", MONDAY, {2: "+12025550100", 3: "+12025550101", 4: "+12025550102"}, CAPS)
     history.forget(run, "req-1", [3])
     assert numbers_since(history) == [("+12025550100", MONDAY), ("+12025550102", MONDAY)]
@@ -29,8 +44,8 @@ def test_forgetting_rows_keeps_the_rest_of_the_request(tmp_path: Path) -> None:
     assert numbers_since(history) == []
 
 
-def test_a_number_another_run_holds_is_refused_with_who_holds_it(tmp_path: Path) -> None:
-    history = History(tmp_path / "history.sqlite")
+def test_a_number_another_run_holds_is_refused_with_who_holds_it(store: CallHistory) -> None:
+    history = store
     assert history.claim(API, "/runs/a", "req-1", MONDAY, {2: "+12025550100"}, CAPS) == {}
     later = MONDAY + timedelta(hours=2)
     refused = history.claim(API, "/runs/b", "req-9", later, {5: "+12025550100", 6: "+12025550101"}, CAPS)
@@ -43,8 +58,8 @@ def test_a_number_another_run_holds_is_refused_with_who_holds_it(tmp_path: Path)
     assert [n for n, _ in numbers_since(history)] == ["+12025550100", "+12025550101"]
 
 
-def test_max_calls_per_day_counts_the_runs_own_attempts(tmp_path: Path) -> None:
-    history = History(tmp_path / "history.sqlite")
+def test_max_calls_per_day_counts_the_runs_own_attempts(store: CallHistory) -> None:
+    history = store
     caps = Caps(min_days_between_calls=1, max_calls_per_day=2)
     for attempt in (1, 2):
         moment = MONDAY + timedelta(hours=attempt)
@@ -93,3 +108,13 @@ def test_the_tables_of_earlier_versions_are_moved_in_once(tmp_path: Path) -> Non
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"claims", "accounts"}
+
+
+def test_an_org_id_learned_for_a_url_keys_its_calls_and_other_spellings_of_it(store: CallHistory) -> None:
+    url = "http://127.0.0.1:8787"
+    store.claim(url + "/", "/runs/a", "req-1", MONDAY, {2: "+12025550100"}, CAPS)
+    store.learn("http://localhost:8787", "org-1")
+    refused = store.claim("http://ops:secret@127.0.0.1:8787", "/runs/b", "req-2", MONDAY, {3: "+12025550100"}, CAPS)
+    assert list(refused) == [3]
+    assert store.calls_since(url, datetime(2030, 12, 1, tzinfo=UTC)).height == 1
+    assert store.calls_since("https://api.vapi.ai", datetime(2030, 12, 1, tzinfo=UTC)).height == 0

@@ -16,7 +16,7 @@ from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.planning.body import customers_of
 from runner.planning.screen import load_do_not_call, load_opt_outs
-from runner.sending.history import Caps, History
+from runner.sending.history import CallHistory, Caps
 from runner.sending.ledger import LedgerRequest, RowOutcome, now_utc
 from runner.statuses import Status
 
@@ -83,7 +83,7 @@ class Admission:
     """What the submitter asks before each request leaves (`admit`) and tells after (`settled`,
     `not_sent`): the current lists, then one claim in the call history."""
 
-    def __init__(self, history: History, api: str, run_folder: Path, campaign: Campaign) -> None:
+    def __init__(self, history: CallHistory, api: str, run_folder: Path, campaign: Campaign) -> None:
         self.history, self.api = history, api
         self.folder = str(run_folder.resolve())  # once: resolving touches the file system
         self.lists = CurrentLists(campaign)

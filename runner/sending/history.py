@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -78,11 +79,46 @@ class Caps:
     min_days_between_calls: float
     max_calls_per_day: int
 
+    @property
+    def window(self) -> timedelta:
+        """How far back a claim looks."""
+        return timedelta(days=max(self.min_days_between_calls, 1.0))
+
+
+def refusals(
+    numbers: Mapping[int, str],
+    held: Iterable[tuple[str, datetime, str]],
+    called_at: datetime,
+    run_dir: str,
+    caps: Caps,
+) -> dict[int, str]:
+    """Which rows a claim refuses, and why, given the claims `held` (number, when, run folder) on
+    its numbers within `caps.window`: a number another run called within min_days_between_calls
+    (or has scheduled), or one called max_calls_per_day times in the 24 hours around this call
+    (this run's own attempts counted). The rule every history store applies."""
+    recent = timedelta(days=caps.min_days_between_calls)
+    by_number: dict[str, list[tuple[datetime, str]]] = {}
+    for number, at, folder in held:
+        by_number.setdefault(number, []).append((at, folder))
+    refused: dict[int, str] = {}
+    for row, number in numbers.items():
+        calls = by_number.get(number, [])
+        others = [(at, folder) for at, folder in calls if folder != run_dir and called_at - at < recent]
+        in_a_day = [at for at, _ in calls if called_at - at < timedelta(days=1)]
+        if others:
+            refused[row] = _recent_reason(max(others), called_at, caps)
+        elif len(in_a_day) >= caps.max_calls_per_day:
+            refused[row] = f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
+    return refused
+
 
 def state_dir() -> Path:
     """This user's state folder for the tool ($XDG_STATE_HOME/vapi-campaign): the call history, the
     in-process sandbox's calls."""
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "vapi-campaign"
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def history_path(campaign: Campaign) -> Path:
@@ -92,10 +128,31 @@ def history_path(campaign: Campaign) -> Path:
     return campaign.base_dir / named if named else state_dir() / HISTORY_FILE
 
 
-def open_history(campaign: Campaign) -> History:
-    """The campaign's account history; the campaign folder's own (an earlier version's) is moved in
-    on first use."""
-    return History(history_path(campaign), legacy=campaign.base_dir / HISTORY_FILE)
+def open_history(campaign: Campaign) -> CallHistory:
+    """The campaign's account history (a PostgreSQL database when `[compliance] history` is a
+    postgresql:// URL); the campaign folder's own (an earlier version's) is moved in on first use."""
+    named, legacy = campaign.compliance.history, campaign.base_dir / HISTORY_FILE
+    if named and named.startswith(POSTGRES_SCHEMES):
+        from runner.sending.history_pg import PostgresHistory  # psycopg only where it is used
+
+        return PostgresHistory(named, legacy=legacy)
+    return History(history_path(campaign), legacy=legacy)
+
+
+class CallHistory(Protocol):
+    """What a history store does (History on a file, PostgresHistory on a server)."""
+
+    def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> pl.DataFrame: ...
+
+    def claim(
+        self, api: str, run_dir: str, request_id: str, called_at: datetime, numbers: Mapping[int, str], caps: Caps
+    ) -> dict[int, str]: ...
+
+    def forget(self, run_dir: str, request_id: str, rows: Iterable[int] | None = None) -> None: ...
+
+    def learn(self, api: str, org_id: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def api_key_of(api: str) -> str:
@@ -248,30 +305,19 @@ class History:
         the look at who else holds them; returns the rows refused, with why (rows of a number
         another run called within min_days_between_calls, or that max_calls_per_day would be
         broken for). The request's earlier claims (a resumed send) are replaced. `run_dir` resolved."""
-        refused: dict[int, str] = {}
-        window = timedelta(days=max(caps.min_days_between_calls, 1.0))
-        recent = timedelta(days=caps.min_days_between_calls)
         with self._transaction() as db:
             api = self._key(db, api)
             db.execute("DELETE FROM claims WHERE run_dir = ? AND request_id = ?", (run_dir, request_id))
             if not numbers:
-                return refused
+                return {}
             wanted = orjson.dumps(sorted(set(numbers.values()))).decode()
-            held: dict[str, list[tuple[datetime, str]]] = {}
-            for number, at, folder in db.execute(
+            held = db.execute(
                 "SELECT number, called_at, run_dir FROM claims WHERE api = ? AND number IN "
                 "(SELECT value FROM json_each(?)) AND called_at >= ?",
-                (api, wanted, stamp(called_at - window)),
-            ):
-                held.setdefault(number, []).append((datetime.fromisoformat(at), folder))
-            for row, number in numbers.items():
-                calls = held.get(number, [])
-                others = [(at, folder) for at, folder in calls if folder != run_dir and called_at - at < recent]
-                in_a_day = [at for at, _ in calls if called_at - at < timedelta(days=1)]
-                if others:
-                    refused[row] = _recent_reason(max(others), called_at, caps)
-                elif len(in_a_day) >= caps.max_calls_per_day:
-                    refused[row] = f"already called {len(in_a_day)} times in 24 hours (max_calls_per_day)"
+                (api, wanted, stamp(called_at - caps.window)),
+            ).fetchall()
+            found = [(number, datetime.fromisoformat(at), folder) for number, at, folder in held]
+            refused = refusals(numbers, found, called_at, run_dir, caps)
             at = stamp(called_at)
             db.executemany(
                 "INSERT OR REPLACE INTO claims (api, number, called_at, run_dir, request_id, row) "

@@ -49,7 +49,7 @@ from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.client import VapiClient
 from runner.sending.credentials import base_url
-from runner.sending.history import History, open_history
+from runner.sending.history import CallHistory, open_history
 from runner.sending.ledger import Ledger, now_utc
 from runner.sending.opt_outs import record_opt_outs
 from runner.sending.plan_record import PlanRecord
@@ -318,7 +318,7 @@ class CampaignRun:
             path, summary = self._write()
         return RunOutcome(path, report, summary, self.record.blocked)
 
-    def _history_log(self, history: History, client: VapiClient) -> Admission:
+    def _history_log(self, history: CallHistory, client: VapiClient) -> Admission:
         """What admits each request's rows as it leaves: the current lists, a claim in the history
         (under the account's org id, when the API has told it: preflight's answers carry it)."""
         if client.org_id is not None:
