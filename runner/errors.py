@@ -76,3 +76,9 @@ def unwritable(folder: Path, what: str, exc: BaseException) -> OutdirError:
         f"{folder}: cannot write {what} ({why}); free disk space (or fix the folder's permissions), then run "
         "the same command again: it resumes, and nothing already sent is sent twice"
     )
+
+
+def damaged(path: Path, exc: BaseException, fix: str) -> OutdirError:
+    """The message for a file of a run folder that cannot be read (damaged, or not what it should be)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return OutdirError(f"{path}: damaged, it cannot be read ({text}); {fix}")

@@ -288,7 +288,13 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
 @base_url_option
 @sandbox_option
 @click.option("--watch", is_flag=True, help="Repeat until every call has ended.")
-@click.option("--interval", default=15.0, show_default=True, help="Seconds between checks with --watch.")
+@click.option(
+    "--interval",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between checks with --watch.",
+)
 @click.option("--retry", is_flag=True, help="Also place the follow-up attempts that are due ([retry]).")
 @no_preflight_option
 @quiet_option
@@ -418,8 +424,14 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
 @click.argument("campaigns_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--once", "mode", flag_value="once", default=True, help="Process what is there, then exit (cron).")
 @click.option("--watch", "mode", flag_value="watch", help="Keep polling the inboxes.")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between polls with --watch.")
-@click.option("--settle", default=DEFAULT_SETTLE_SECONDS, show_default=True,
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between polls with --watch.",
+)
+@click.option("--settle", default=DEFAULT_SETTLE_SECONDS, show_default=True, type=click.FloatRange(min=0),
               help="Seconds a file must stay unchanged before it is taken.")  # fmt: skip
 @format_option
 @base_url_option
@@ -459,7 +471,13 @@ def inbox(
 
 
 @main.command("sandbox")
-@click.option("--port", default=8787, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0: any free port).",
+)
 @click.option("--api-key", default="sandbox-key", show_default=True, help="The key clients must send.")
 @click.option(
     "--state",

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from runner.errors import unwritable
+from runner.errors import damaged, unwritable
 from runner.sending.call_fields import CALL_SCHEMA, calls_of
 
 CALLS_FILE = "calls.parquet"
@@ -54,7 +54,11 @@ def read_calls(path: Path) -> pl.DataFrame:
     """The calls kept at `path` (none when there is no file yet)."""
     if not path.exists():
         return pl.DataFrame(schema=STORE_SCHEMA)
-    return pl.read_parquet(path)
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        # Only a copy of what Vapi holds: fetched again in full once it is gone.
+        raise damaged(path, exc, "delete it and run `status` again: the calls are fetched from Vapi anew") from None
 
 
 def write_calls(calls: pl.DataFrame, path: Path) -> None:

@@ -45,8 +45,17 @@ def base_url(explicit: str | None, environ: Mapping[str, str] = os.environ, dote
     """--base-url, else $VAPI_BASE_URL (or .env), else Vapi's; refused unless it is http(s)://host…"""
     source = "--base-url" if explicit else URL_VARIABLE
     url = explicit or _lookup(URL_VARIABLE, environ, dotenv) or DEFAULT_BASE_URL
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # "http://[::1" (an IPv6 host never closed), a port that is not a number
+        valid = False
+    if not valid and "://" in url and url.split("://")[0] in ("http", "https"):
+        raise BadUrlError(
+            f"{source} {redact_url(url)!r} is not a valid URL: check its host and port (an IPv6 host goes in "
+            "closed brackets: http://[::1]:8787)"
+        )
+    if not valid:
         shown = redact_url(url)
         raise BadUrlError(
             f"{source} {shown!r} is not an http(s) URL; write it with its scheme, for example "

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from runner.errors import OutdirError, unwritable
+from runner.errors import OutdirError, damaged, unwritable
 from runner.planning.body import customers_of, dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
 from runner.sending.call_fields import CALL_COLUMNS
@@ -34,6 +34,19 @@ from runner.sending.sql_frames import paged_frame, query_frame
 from runner.statuses import CallStatus, CancelState, RequestState, Status
 
 LEDGER_FILE = "ledger.sqlite"
+LEDGER_DAMAGED = (
+    "this run folder can be neither resumed nor read: what it sent is recorded only there and in Vapi's "
+    "call list. Restore the file from a backup (or try `sqlite3 ledger.sqlite .recover`); do not run the "
+    "spreadsheet into a new folder before checking the Vapi dashboard"
+)
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A file SQLite cannot read as a database (not a lock, a full disk or a missing table)."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 TRANSIENT_ASSISTANT = "transient assistant"  # the assistant named for a request with no assistantId
 # What answered a request (its saved assistant, squad or workflow), named in SQLite from its body.
 _WHO_ANSWERS = (
@@ -160,7 +173,9 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             migrate_calls(self._db, path.parent, self._opt_out_field())
-        except sqlite3.Error as exc:
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise damaged(path, exc, LEDGER_DAMAGED) from None
             raise unwritable(path.parent, f"the ledger {path.name}", exc) from None
 
     def _opt_out_field(self) -> str:
@@ -178,7 +193,9 @@ class Ledger:
         with closing(sqlite3.connect(path, timeout=30)) as db:
             try:
                 return dict(db.execute("SELECT key, value FROM meta").fetchall())
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError as exc:
+                if _is_damage(exc):
+                    raise damaged(path, exc, LEDGER_DAMAGED) from None
                 return {}
 
     @staticmethod

@@ -560,12 +560,23 @@ def _read_book(
     """The sheet to plan: the one `sheet` names, else the first visible sheet with a phone number
     column, and its hidden rows. Hidden sheets are read only when named; other sheets that hold data
     are warned about. Without `columns` (a list, such as a do-not-call file), every sheet's cells."""
-    from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
+    from python_calamine import CalamineError
 
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        return _read_sheets(path, data, sheet, columns, warnings)
     except (CalamineError, ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable workbook ({exc})") from None
+        # A damaged workbook (a shared string that is not there, a broken zip): calamine says where.
+        raise InputError(
+            f"{path}: not a readable workbook ({exc}); open it in Excel or LibreOffice and save it again"
+        ) from None
+
+
+def _read_sheets(
+    path: Path, data: bytes, sheet: str | None, columns: Columns | None, warnings: list[str]
+) -> tuple[pa.Table, frozenset[int]]:
+    from python_calamine import CalamineWorkbook, SheetVisibleEnum
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     names: list[str] = list(book.sheet_names)
     if not names:
         raise InputError(f"{path}: the workbook has no sheets")
