@@ -10,6 +10,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -112,3 +113,22 @@ def test_a_workbook_with_a_shared_string_that_is_not_there(tmp_path: Path, make_
             "bad.xlsx: not a readable workbook", "save it again")  # fmt: skip
     assert not (tmp_path / "out").exists()
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_status_watch_ends_when_the_api_does_not_know_the_calls(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Issue 44, case 2: a watch whose calls the API answers 404 for never returned (a cron job
+    hung for ever). Those calls will never end as far as the API says: the watch stops, exit 1."""
+    first, other = sandbox(), sandbox()
+    (tmp_path / "leads.csv").write_text("phone\n+12025550100\n+12025550101\n")
+    sent = vapi_campaign("run", "leads.csv", "-c", make_campaign(), "-o", "run", "--base-url", first.url, "--yes",
+                         cwd=tmp_path, key=first.config.api_key)  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    watched = vapi_campaign("status", "run", "--base-url", other.url, "--watch", "--interval", "0.1",
+                            cwd=tmp_path, key=other.config.api_key)  # fmt: skip
+    output = watched.stdout + watched.stderr
+    assert watched.returncode == 1, output
+    assert "--watch stops: 2 call(s) will never end as far as the API says: row 2 (call" in output, output
+    assert "the API answered 404" in output

@@ -75,3 +75,20 @@ def test_consent_and_variables_are_asked_for(here: Path, sandbox: Any) -> None:
     placed = call(server, "+12025550100", "-c", str(strict), "--consent", "--var", "appointment=x")
     assert placed.exit_code == 0, placed.output
     assert len(posted(server)) == 1
+
+
+def test_a_campaign_that_names_its_columns_places_the_call(here: Path, sandbox: Any) -> None:
+    """Issue 44, case 1: the one-row sheet had its own headers, so a campaign naming its columns
+    was refused ("column 'Mobile Phone' (from [columns] number) is not in the file")."""
+    server = sandbox()
+    named = {
+        "number": "Mobile Phone", "name": "Full Name", "consent": "Consent to Call", "extension": "Ext",
+        "timezone": "TZ", "state": "State", "email": "E-mail", "country": "Country", "opt_out": "Do Not Call",
+    }  # fmt: skip
+    strict = campaign(here, columns=named, compliance={"require_consent": True})
+    result = call(server, "(202) 555-0100", "-c", str(strict), "--consent", "--name", "Ava", "--var", "appointment=x")
+    assert result.exit_code == 0, result.output
+    [placed] = posted(server)
+    assert placed["customer"]["number"] == "+12025550100" and placed["customer"]["name"] == "Ava"
+    bad = call(server, "555-01", "-c", str(strict), "--consent", "--var", "appointment=x")
+    assert bad.exit_code == 2 and "555-01: too short" in bad.output and "column" not in bad.output

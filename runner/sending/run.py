@@ -62,6 +62,8 @@ from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, resu
 from runner.statuses import CallStatus, CancelState, RequestState, Status
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
+# Vapi's call statuses that are final without being `ended`: a watch waits no longer for them.
+NEVER_ENDING = ("not-found", "deletion-failed")
 INPUT_COPY = "input"
 CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
 
@@ -421,12 +423,35 @@ class CampaignRun:
         return CancelOutcome(path, report, summary)
 
     def watch(self, client: VapiClient, interval: float, retry: bool = False) -> Iterator[RunOutcome]:
-        """`status --watch`: update until every call has ended."""
+        """`status --watch`: update until every call has ended, or will never end as far as the API
+        says (it answers 404 for it, or its status is not-found or deletion-failed): then the last
+        outcome says which calls, and exits 1."""
         while True:
-            yield self.update(client, retry)
-            if self.unfinished_calls() == 0:
+            outcome = self.update(client, retry)
+            unfinished = self._unfinished()
+            stuck = self._never_ending(unfinished)
+            if unfinished.height == stuck.height and stuck.height:
+                shown = ", ".join(f"row {row} (call {call}: {why})" for row, call, why in stuck.head(10).iter_rows())
+                more = f" and {stuck.height - 10} more" if stuck.height > 10 else ""
+                outcome.report.notes.append(
+                    f"--watch stops: {stuck.height} call(s) will never end as far as the API says: {shown}{more}"
+                )
+                outcome.report.not_found = outcome.report.not_found or stuck.height
+            yield outcome
+            if unfinished.height == stuck.height:
                 return
             time.sleep(interval)
+
+    def _never_ending(self, unfinished: pl.DataFrame) -> pl.DataFrame:
+        """(row, call_id, why) of the unfinished calls that will not end: the API answered 404 for
+        them, or gives them a status that is final without `ended`."""
+        statuses = self.ledger.calls.frame().select("row", "call_id", "status")
+        joined = unfinished.join(statuses, on=["row", "call_id"], how="left")
+        missing = pl.col("call_id").is_in(list(self._not_found))
+        final = pl.col("status").is_in(list(NEVER_ENDING))
+        return joined.filter(missing | final).select(
+            "row", "call_id", why=pl.when(missing).then(pl.lit("the API answered 404")).otherwise("status")
+        )
 
     def unfinished_calls(self) -> int:
         return self._unfinished().height

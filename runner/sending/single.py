@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from runner.campaign import Campaign, load_campaign
+from runner.campaign import ROLES, Campaign, load_campaign
 from runner.errors import InputError, PreflightError
 from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun, RunOutcome
@@ -34,12 +34,19 @@ class SingleCall:
     at: datetime | None = None
 
     def sheet(self, campaign: Campaign) -> str:
-        """The one-row sheet: a header per role and per variable (named as [variables] maps it)."""
-        headers = {"phone": self.number}
+        """The one-row sheet: a header per role and per variable, each named as the campaign names it
+        (`[columns]`, `[variables]`): a campaign that names its columns reads this sheet as its own.
+        A role the campaign names that the command gives no value for is an empty cell."""
+        columns = campaign.columns
+        headers = {columns.number or "phone": self.number}
         if self.name:
-            headers["name"] = self.name
+            headers[columns.name or "name"] = self.name
         if self.consent:
-            headers["consent"] = "yes"
+            headers[columns.consent or "consent"] = "yes"
+        for role in ROLES:
+            header = getattr(columns, role)
+            if header and header not in headers:
+                headers[header] = ""
         mapping = campaign.variables or {}
         for variable, value in self.variables.items():
             headers[mapping.get(variable, variable)] = value
@@ -99,7 +106,7 @@ def place_call(
         before = run.results().row(0, named=True)
         if before["status"] == Status.INVALID:
             # The column is the one-row sheet's own: the person typed a number, not a column.
-            reason = str(before["reason"]).removesuffix(" (column 'phone')")
+            reason = str(before["reason"]).removesuffix(f" (column {campaign.columns.number or 'phone'!r})")
             raise InputError(f"{call.number}: {reason}")
         if before["call_id"]:
             return SingleOutcome(outdir, before["status"], before["reason"], before["call_id"], False, None)
