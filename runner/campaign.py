@@ -239,8 +239,20 @@ class Campaign(_Strict):
             raise ValueError(
                 "assistant_id is required (or [assistant], [columns] assistant_id, squad_id, [squad] or workflow_id)"
             )
-        if self.assistant_version and not (self.assistant_id or self.columns.assistant_id):
+        if self.assistant_version and not self.assistant_id:
             raise ValueError("assistant_version pins a saved assistant: it needs assistant_id")
+        if self.assistant_version and self.columns.assistant_id:
+            raise ValueError(
+                "assistant_version pins one assistant's version: it cannot go with a per-row assistant column "
+                "([columns] assistant_id), whose rows may name other assistants"
+            )
+        beyond = sorted(set(self.assistant_overrides or {}) - {"variableValues"})
+        if self.workflow_id and beyond:
+            # Vapi's WorkflowOverrides holds variableValues alone: every request would be refused.
+            raise ValueError(
+                f"a workflow takes only variableValues as overrides, not {', '.join(f'`{k}`' for k in beyond)}: "
+                "[assistant_overrides] goes out as workflowOverrides (set those in the workflow itself)"
+            )
         if self.workflow_id and self.overrides == "per-customer":
             raise ValueError(
                 'overrides = "per-customer" needs an assistant or a squad (Vapi customers carry no workflowOverrides)'

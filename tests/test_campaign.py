@@ -41,6 +41,20 @@ def test_example_campaign_loads() -> None:
             "assistant_version pins a saved assistant",
         ),
         ({"assistant_id": None, "squad_id": "sq", "columns": {"assistant_id": "Agent"}}, "cannot go with squad_id"),
+        # Issue 44, case 3: Vapi's WorkflowOverrides holds variableValues alone; every request was refused.
+        (
+            {
+                "assistant_id": None,
+                "workflow_id": "wf",
+                "assistant_overrides": {"firstMessage": "Hi", "maxDurationSeconds": 60},
+            },
+            "a workflow takes only variableValues as overrides, not `firstMessage`, `maxDurationSeconds`",
+        ),
+        # Issue 44, case 5: a version belongs to one assistant; it went with every row's assistant.
+        (
+            {"assistant_version": "2", "columns": {"assistant_id": "Agent"}},
+            "assistant_version pins one assistant's version: it cannot go with a per-row assistant column",
+        ),
         ({"assistant_overrides": {"firstMessage": 5}}, "key `assistant_overrides`: `firstMessage` must be text"),
         ({"assistant_overrides": {"variableValues": "x"}}, "`variableValues` must be a table"),
         ({"schedule": {"earliest_at": "2026-12-01T09:00:00"}}, "key `schedule.earliest_at`: needs a UTC offset"),
