@@ -6,6 +6,7 @@
     ├── CredentialError   the API key cannot be sent as it is (exit 2, nothing sent)
     ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
     │   └── FolderInUse   another process is running in it (`status` then reads it read-only)
+    │       └── RunStarting   …and is still planning: no ledger yet
     ├── ApiError          Vapi (or the sandbox) answered with an error
     │   └── AuthError     401/403 or billing: the whole run must stop at once
     └── NetworkError      no answer; `maybe_sent` says whether Vapi may have acted on it
@@ -40,6 +41,10 @@ class OutdirError(RunnerError):
 
 class FolderInUse(OutdirError):
     """Another process holds the run folder's lock (a long `run`, most often)."""
+
+
+class RunStarting(FolderInUse):
+    """A run holds the folder but is still planning: nothing has been written or sent yet."""
 
 
 class PreflightError(RunnerError):

@@ -111,7 +111,9 @@ def test_the_fast_path_writes_the_reference_bodies(
             campaign[target] = f"{target}_é"
         if target == "workflow_id":
             campaign["overrides"] = "split"  # Vapi customers carry no workflowOverrides
-        if campaign_overrides is not None:
+        if campaign_overrides is not None and target == "workflow_id":  # a workflow takes variableValues alone
+            campaign_overrides = {k: v for k, v in campaign_overrides.items() if k == "variableValues"}
+        if campaign_overrides:
             campaign["assistant_overrides"] = campaign_overrides
         if scheduled:
             campaign["schedule"] = {"calling_hours": "any", "earliest_at": "2031-01-06T15:00:00Z"}

@@ -380,3 +380,27 @@ def test_ctrl_c_while_the_libraries_load_exits_130_without_a_traceback() -> None
     result = subprocess.run([sys.executable, "-c", stop_at_pyarrow], capture_output=True, text=True, timeout=60)
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr and "interrupted" in result.stderr
+
+
+def test_one_column_for_two_roles_is_refused(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 44, case 10: `[columns] consent = "Phone"` made the number column the consent column."""
+    source = write_csv("Phone,Consent\n+12025550100,yes\n")
+    with pytest.raises(InputError, match="column 'Phone' cannot be both the number and the consent column"):
+        plan_file(source, make_campaign(columns={"consent": "Phone"}))
+
+
+def test_status_of_a_folder_whose_run_is_still_planning_says_so(tmp_path: Path) -> None:
+    """Issue 44, case 10: it said "not a run folder" while a run was planning a large sheet there."""
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".lock").open("a") as held:  # what `run` holds from before it plans
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = cli("status", out, "--sandbox")
+        assert result.exit_code == 0, result.output
+        assert "a run is starting in this folder: it is still planning, nothing has been sent yet" in result.output
+    after = cli("status", out, "--sandbox")  # nobody holds it, and no run was ever made there
+    assert after.exit_code == 2 and "not a run folder" in after.output

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
@@ -132,3 +133,20 @@ def test_status_watch_ends_when_the_api_does_not_know_the_calls(
     assert watched.returncode == 1, output
     assert "--watch stops: 2 call(s) will never end as far as the API says: row 2 (call" in output, output
     assert "the API answered 404" in output
+
+
+@pytest.mark.slow
+def test_a_results_sheet_that_cannot_be_written_after_sending_is_exit_1_not_2(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Issue 44, case 10: exit 2 means nothing was sent; here everything was."""
+    server = sandbox()
+    (tmp_path / "leads.csv").write_text("phone\n+12025550100\n")
+    (tmp_path / "run" / "results.xlsx").mkdir(parents=True)  # where the sheet goes: cannot be replaced
+    result = vapi_campaign("run", "leads.csv", "-c", make_campaign(), "-o", "run", "--base-url", server.url, "--yes",
+                           cwd=tmp_path, key=server.config.api_key)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "sent, but the results sheet was not written" in output and "then `status run`" in output
+    assert "wrote run/results.xlsx" not in output
+    assert len(httpx.get(f"{server.url}/call", headers={"Authorization": "Bearer sandbox-key"}).json()) == 1

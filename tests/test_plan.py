@@ -217,3 +217,15 @@ def test_an_extension_column_reaches_the_customer_and_two_desks_are_two_people(
         ("Desk A", "11"),
         ("Desk B", "12"),
     ]
+
+
+def test_a_number_behind_an_international_prefix_says_how_to_write_it(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 44, case 10: `001 212 555 0101` was only "too long"."""
+    plan = plan_text(write_csv, make_campaign, "phone\n001 212 555 0101\n1234567890123456\n")
+    assert [(r.status, r.reason) for r in plan.row_results()] == [
+        ("invalid", "too long: it starts with 00, an international dialling prefix; if it means +1 212-555-0101, "
+                    "write it so (column 'phone')"),
+        ("invalid", "too long (column 'phone')"),
+    ]  # fmt: skip

@@ -200,3 +200,21 @@ def test_a_crm_workbook_with_a_mobile_hash_column_is_planned(
     assert any("read sheet 'Leads'" in warning for warning in plan.warnings)
     results = [(r.row, r.e164, r.status) for r in plan.row_results()]
     assert results == [(2, "+12025550151", "planned"), (3, "+12025550152", "planned"), (4, "", "invalid")]
+
+
+def test_formulas_with_no_saved_value_are_said(tmp_path: Path) -> None:
+    """Issue 44, case 10: a file written by a program that does not calculate (openpyxl here) holds
+    formulas with no saved value: they read as empty rows, silently."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["phone", "name"])
+    sheet.append(['="+1202555"&"0100"', "Ann"])
+    sheet.append(["+12025550101", "Bob"])
+    book.save(tmp_path / "formulas.xlsx")
+    loaded = load_sheet(tmp_path / "formulas.xlsx", Columns())
+    assert any(
+        "1 cell(s) hold a formula with no saved value (A2): they read as empty; open the file in Excel or "
+        "LibreOffice and save it" in warning
+        for warning in loaded.warnings
+    ), loaded.warnings

@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pyarrow as pa
@@ -13,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.planning.plan import plan_file, write_plan
+from runner.sending.client import VapiClient
+from runner.sending.run import CampaignRun
 from runner.sheets.write import RESULT_COLUMNS, neutralize, neutralize_column
 
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
@@ -123,3 +126,23 @@ def test_the_summary_counts_the_rows_not_called_by_why(
     assert counts["suppressed_by_rule"] == {"consent": 2, "do-not-call": 1}
     assert counts["invalid_by_reason"] == {"too short": 2, "empty": 1, "lost digits": 1}
     assert counts["by_status"] == {"invalid": 4, "suppressed": 3, "planned": 1}
+
+
+def test_repeated_and_blank_headers_stay_as_written_in_the_results(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Issue 44, case 10: a second `Phone` header came back as `Phone (2)`, a blank one as `Column C`."""
+    source = tmp_path / "leads.csv"
+    source.write_text("Phone,Name,,Phone\n+12025550100,Ann,x,+12025550199\n")
+    plan = plan_file(source, make_campaign())
+    write_plan(plan, tmp_path / "planned", "csv")
+    server = sandbox()
+    with (
+        VapiClient(server.config.api_key, server.url) as client,
+        CampaignRun.open(source, make_campaign(), tmp_path / "run", "csv", server.url) as run,
+    ):
+        run.send(client)
+    for folder in ("planned", "run"):
+        with (tmp_path / folder / "results.csv").open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle))
+        assert header[:5] == ["Phone", "Name", "", "Phone", "row"], folder

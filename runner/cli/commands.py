@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 import pyarrow
 
-from runner.errors import FolderInUse, NetworkError, RunnerError
+from runner.errors import FolderInUse, NetworkError, RunnerError, RunStarting
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
 from runner.planning.plan import Plan, write_plan
 from runner.planning.preflight import local_problems
@@ -260,7 +260,8 @@ def _echo_outcome(outcome: RunOutcome) -> None:
             click.echo(f"{key:<{width}}  {count:>6}")
     if summary.reach_rate is not None:
         click.echo(f"reached {summary.reached} of {summary.ended} ended calls ({summary.reach_rate:.0%})")
-    click.echo(f"wrote {outcome.results_path}")
+    if not outcome.report.unwritten:
+        click.echo(f"wrote {outcome.results_path}")
 
 
 def _confirm(question: str, yes: bool, action: str = "send") -> None:
@@ -324,6 +325,9 @@ def status(
     except FolderInUse as exc:
         if watch or retry:
             raise Failure(f"{exc}; wait for it, or run `status` without --watch/--retry to see its progress") from None
+        if isinstance(exc, RunStarting):
+            click.echo(str(exc))
+            return
         _echo_progress(outdir, quiet)
         return
     except RunnerError as exc:

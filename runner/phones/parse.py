@@ -175,6 +175,23 @@ def extension_cell(cell: str | None, header: str) -> tuple[str | None, str | Non
     return digits, None
 
 
+def prefix_hint(cell: str | None) -> str | None:
+    """The reason for a "too long" cell that starts with 00, an international dialling prefix
+    ("001 212 555 0101"): which number it may mean, written as it should be. Never called as
+    guessed: the sheet's owner writes the +."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", cell or ""))
+    if not digits.startswith("00"):
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits[2:], None)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    meant = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    return f"too long: it starts with 00, an international dialling prefix; if it means {meant}, write it so"
+
+
 def _split_tel_uri(text: str) -> tuple[str, str | None]:
     """RFC 3966: tel:+1-202-555-0123;ext=45;phone-context=… → ('+1-202-555-0123', '45')."""
     main, *params = text.split(";")

@@ -21,7 +21,7 @@ from runner.errors import InputError
 from runner.frames import json_text, json_texts, member, strip
 from runner.phones.columns import PhoneColumn, normalize_column
 from runner.phones.facts import NumberFacts, facts_column, load_tables
-from runner.phones.parse import extension_cell, region_for
+from runner.phones.parse import extension_cell, prefix_hint, region_for
 from runner.planning.body import dumps
 from runner.sheets.read import Sheet, find_header
 from runner.statuses import Status
@@ -357,6 +357,11 @@ def _phones(sheet: Sheet, campaign: Campaign, frame: pl.DataFrame, arrow: dict[s
             part = normalize_column(numbers.filter(mask), region)
             pieces = zip(phones.columns(), part.columns(), strict=True)
             phones = PhoneColumn(*(pc.replace_with_mask(whole, mask, piece) for whole, piece in pieces))
+    too_long = pc.fill_null(pc.equal(phones.reason, "too long"), False)
+    if pc.any(too_long).as_py():
+        hints = map_distinct(pc.if_else(too_long, numbers, None), prefix_hint)
+        phones = PhoneColumn(phones.e164, phones.extension, phones.sip_uri,
+                             pc.coalesce(pa.array(hints, pa.string()), phones.reason), phones.note)  # fmt: skip
     extensions = column("extension")
     if extensions is not None:
         phones = _with_extension_column(phones, extensions, sheet.roles["extension"])

@@ -271,7 +271,7 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     target = results_target(plan, outdir, fmt)
     with ThreadPoolExecutor(max_workers=1) as worker:
         written = worker.submit(
-            lambda: write_results(results_table(plan.sheet.table, plan.result_columns()), target, plan.summary())
+            lambda: write_results(results_table(plan.sheet.as_written(), plan.result_columns()), target, plan.summary())
         )
         _write_request_lines(plan, outdir)
         return written.result()
@@ -292,7 +292,7 @@ def write_unsent(plan: Plan, outdir: Path, fmt: str | None, why: str) -> Path:
         ),
     )
     target = results_target(plan, outdir, fmt)
-    return write_results(results_table(plan.sheet.table, stopped.result_columns()), target, stopped.summary())
+    return write_results(results_table(plan.sheet.as_written(), stopped.result_columns()), target, stopped.summary())
 
 
 def results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:

@@ -52,7 +52,7 @@ class PlanRecord:
         results = pl.from_arrow(pa.table({"n": numbers, **plan.result_columns()}))
         assert isinstance(results, pl.DataFrame)
         return cls(
-            results, plan.sheet.table, dict(plan.sheet.roles), Counter(plan.suppressed), list(plan.warnings),
+            results, plan.sheet.as_written(), dict(plan.sheet.roles), Counter(plan.suppressed), list(plan.warnings),
             plan.blocked,
         )  # fmt: skip
 

@@ -27,7 +27,7 @@ from typing import IO
 import polars as pl
 
 from runner.campaign import Campaign, load_campaign
-from runner.errors import FolderInUse, NetworkError, OutdirError, unwritable
+from runner.errors import FolderInUse, NetworkError, OutdirError, RunStarting, unwritable
 from runner.hours import HORIZON
 from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
@@ -94,7 +94,8 @@ class RunOutcome:
     def exit_code(self) -> int:
         if self.report.interrupted:
             return 130
-        trouble = self.report.fatal or self.report.unreachable or self.report.not_found or self.blocked
+        report = self.report
+        trouble = report.fatal or report.unreachable or report.not_found or report.unwritten or self.blocked
         return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, Status.PLANNED)) else 0
 
 
@@ -231,6 +232,11 @@ class CampaignRun:
         folder = Path(outdir)
         meta = Ledger.read_meta(folder)
         if "campaign" not in meta:
+            if _held(folder):
+                raise RunStarting(
+                    f"{folder}: a run is starting in this folder: it is still planning, nothing has been sent yet; "
+                    "run `status` again in a moment"
+                )
             raise OutdirError(f"{folder}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
         campaign = Campaign.model_validate({**json.loads(meta["campaign"]), "base_dir": Path(meta["base_dir"])})
         if preflight is None:
@@ -317,8 +323,22 @@ class CampaignRun:
             report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
         finally:
             history.close()
-            path, summary = self._write()
+            path, summary, unwritten = self._write_after_sending()
+        if unwritten:  # what was sent is in the ledger: exit 1 with the fix, not 2 ("nothing sent")
+            report.notes.append(f"sent, but the results sheet was not written: {unwritten}")
+            report.unwritten = True
         return RunOutcome(path, report, summary, self.record.blocked)
+
+    def _write_after_sending(self) -> tuple[Path, Summary, str]:
+        """The results sheet once requests have gone: a sheet that cannot be written (a full disk)
+        does not hide what was sent; it is said, and `status` writes it later."""
+        try:
+            path, summary = self._write()
+        except OutdirError as exc:
+            results = self.results()
+            path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
+            return path, summarize(results).with_rules(self._suppressed()), f"{exc} (then `status {self.outdir}`)"
+        return path, summary, ""
 
     def _history_log(self, history: CallHistory, client: VapiClient) -> Admission:
         """What admits each request's rows as it leaves: the current lists, a claim in the history
@@ -605,6 +625,18 @@ def _replan(
     if plan.run_id != plan_id:
         raise OutdirError(f"{folder}: its copy of the input ({input_path.name}) no longer plans the run it holds")
     return plan
+
+
+def _held(folder: Path) -> bool:
+    """Whether another process holds the folder's lock (without taking it)."""
+    try:
+        with (folder / ".lock").open("r") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _lock_folder(folder: Path) -> IO[str]:

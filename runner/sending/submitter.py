@@ -60,6 +60,7 @@ class SubmitReport:
     fatal: AuthError | None = None
     unreachable: str = ""  # why the run stopped: the API could not be reached
     not_found: int = 0  # calls of the run that the API answered 404 for
+    unwritten: bool = False  # the results sheet could not be written after sending (a note says why)
     notes: list[str] = field(default_factory=list)
 
 

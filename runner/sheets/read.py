@@ -115,6 +115,13 @@ class Sheet:
     row_problems: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     hidden: list[int] = field(default_factory=list)  # positions of rows the workbook hides
+    # The headers as the file writes them (repeats and blanks too): `table` names its columns
+    # apart ("Phone (2)", "Column C"), the results sheet shows them as written. Empty: the same.
+    written: list[str] = field(default_factory=list)
+
+    def as_written(self) -> pa.Table:
+        """The table under the headers as the file writes them: the input's part of the results."""
+        return self.table.rename_columns(self.written) if self.written else self.table
 
 
 def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | None = None) -> Sheet:
@@ -172,6 +179,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         table=body,
         row_numbers=row_numbers.astype(np.int64),
         roles=roles,
+        written=[cell.strip() for cell in header] if headers != [cell.strip() for cell in header] else [],
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
         warnings=warnings,
@@ -216,6 +224,12 @@ def detect_roles(
                 raise InputError(
                     f"{path}: column {configured!r} (from [columns] {role}) is not in the file; "
                     f"its headers are: {shown_headers(headers)}"
+                )
+            taken = next((other for other, header in roles.items() if header == found), None)
+            if taken is not None:
+                raise InputError(
+                    f"{path}: column {found!r} cannot be both the {taken} and the {role} column; set [columns] "
+                    f"{role} to the column that holds it"
                 )
             roles[role] = found
             continue
@@ -586,6 +600,7 @@ def _read_sheets(
     if sheet is not None:
         if sheet not in names:
             raise InputError(f"{path}: no sheet named {sheet!r}; its sheets are: {listed}")
+        _warn_unsaved_formulas(path, data, sheet, warnings)
         return _sheet_table(book, sheet), hidden_rows(data, sheet)
     hidden = {m.name for m in book.sheets_metadata if m.visible != SheetVisibleEnum.Visible}
     visible = [name for name in names if name not in hidden]
@@ -610,7 +625,32 @@ def _read_sheets(
                 f"{path}: sheet {name!r} also holds data and was not read; to plan it, "
                 f'set sheet = "{name}" in the campaign file'
             )
+    _warn_unsaved_formulas(path, data, chosen, warnings)
     return table, hidden_rows(data, chosen)
+
+
+_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?(?<!/)>(.*?)</c>', re.S)
+_VALUE = re.compile(rb"<v>[^<]+</v>")  # a saved value (openpyxl writes <v /> for none)
+
+
+def _warn_unsaved_formulas(path: Path, data: bytes, sheet: str, warnings: list[str]) -> None:
+    """Cells holding a formula but no saved value (a file written by a program that does not
+    calculate): calamine reads them as empty, so a formula-built phone column reads as empty rows."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            part = _sheet_part(book, sheet)
+            xml = book.read(part) if part is not None else b""
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+        return
+    if b"<f" not in xml:
+        return
+    refs = [m[1].decode() for m in _CELL.finditer(xml) if b"<f" in m[2] and not _VALUE.search(m[2])]
+    if refs:
+        shown = ", ".join(refs[:10]) + (", …" if len(refs) > 10 else "")
+        warnings.append(
+            f"{path}: {len(refs)} cell(s) hold a formula with no saved value ({shown}): they read as empty; open "
+            "the file in Excel or LibreOffice and save it, so their values are saved"
+        )
 
 
 def hidden_rows(data: bytes, sheet: str) -> frozenset[int]:
