@@ -218,3 +218,16 @@ def test_formulas_with_no_saved_value_are_said(tmp_path: Path) -> None:
         "LibreOffice and save it" in warning
         for warning in loaded.warnings
     ), loaded.warnings
+
+
+def test_a_windows_1252_line_in_a_utf8_file_spoils_no_other_line(tmp_path: Path) -> None:
+    """Issue 44, case 9: one cp1252 line turned every accented UTF-8 name into mojibake, which was
+    sent ("Müller" went to Vapi as "MÃ¼ller"). Each line is read as it is written."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "phone,name\n+12025550100,Ana Müller\n".encode() + "+12025550101,Björn Ødegaard\n".encode("cp1252")
+        + "+12025550102,Zoë Ça\n".encode()
+    )  # fmt: skip
+    loaded = load_sheet(path, Columns())
+    assert loaded.table.column("name").to_pylist() == ["Ana Müller", "Björn Ødegaard", "Zoë Ça"]
+    assert any("UTF-8, but 1 line(s) are Windows-1252 (cp1252): line(s) 3" in w for w in loaded.warnings)

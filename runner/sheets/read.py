@@ -488,6 +488,9 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_lines(data, path, warnings)
+    if mixed is not None:
+        return mixed, "utf-8 and cp1252"
     text = data.decode("cp1252", errors="replace")
     controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
     if controls > BINARY_CONTROLS or text[:4096].count("\ufffd") > BINARY_CONTROLS:
@@ -497,6 +500,31 @@ def decode(data: bytes, path: Path, warnings: list[str]) -> tuple[str, str]:
         )
     warnings.append(f"{path}: not UTF-8; read as Windows-1252 (cp1252). Check names with accents")
     return text, "cp1252"
+
+
+def _mixed_lines(data: bytes, path: Path, warnings: list[str]) -> str | None:
+    """A UTF-8 file with some lines in Windows-1252 (rows pasted from another export): each line
+    read as it is written, and those lines named; None when no line is UTF-8 beyond ASCII (then
+    the whole file is cp1252). Read whole as cp1252, every UTF-8 accent would become mojibake
+    ("Müller" sent as "MÃ¼ller")."""
+    lines = data.split(b"\n")
+    texts, foreign, utf8 = [], [], False
+    for number, line in enumerate(lines, start=1):
+        try:
+            text = line.decode("utf-8")
+            utf8 = utf8 or not line.isascii()
+        except UnicodeDecodeError:
+            text = line.decode("cp1252", errors="replace")
+            foreign.append(number)
+        texts.append(text)
+    if not utf8:
+        return None
+    shown = ", ".join(map(str, foreign[:10])) + (", …" if len(foreign) > 10 else "")
+    warnings.append(
+        f"{path}: UTF-8, but {len(foreign)} line(s) are Windows-1252 (cp1252): line(s) {shown}; each line was read "
+        "as it is written. Check names with accents on those lines"
+    )
+    return "\n".join(texts)
 
 
 def _decode_or_fail(data: bytes, encoding: str, path: Path) -> str:
