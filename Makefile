@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LINT_PATHS := runner tests $(wildcard bench)
+LINT_PATHS := runner tests $(wildcard bench) $(wildcard tools)
 
 .PHONY: demo test lint clean
 

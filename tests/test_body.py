@@ -16,6 +16,7 @@ from runner.arrays import CONTROL_CLASS
 from runner.phones.parse import normalize
 from runner.planning.body import call_body, call_name, customer, dumps, request_id, variable_values
 from runner.planning.plan import plan_file
+from runner.spec import violations
 
 from .conftest import BASE_CAMPAIGN, to_toml
 
@@ -125,3 +126,5 @@ def test_the_fast_path_writes_the_reference_bodies(
         assert {request.id: request.body_json for request in plan.requests} == {
             request_id: dumps(body) for request_id, body in expected.items()
         }
+        for request in plan.requests:  # issue 44, case 7: every body is one Vapi's spec accepts
+            assert list(violations(request.body, "CreateCallDTO")) == [], request.body

@@ -23,6 +23,7 @@ LAYERS = [
         "runner.statuses",
         "runner.hours",
         "runner.campaign",
+        "runner.spec",
         "runner.sandbox",
     },
     {"runner.phones"},

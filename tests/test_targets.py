@@ -96,3 +96,30 @@ def test_a_transient_squad_and_a_workflow_and_a_pinned_version(tmp_path: Path, s
     bodies, calls = run_campaign(tmp_path / "pinned", sandbox(), assistant_version="7")
     assert bodies[0]["assistantId"] == "asst_test" and bodies[0]["assistantVersion"] == "7"
     assert calls[0]["assistantVersion"] == "7"
+
+
+def test_the_campaigns_tables_are_checked_against_vapis_spec(write_csv: Any, make_campaign: Any) -> None:
+    """Issue 44, case 4: `maxDurationSeconds = 5` (minimum 10), a 41-character `name`, an unknown
+    `firstMessageMode`, a voice without `voiceId`: plan said nothing, and every row then failed."""
+    from runner.planning.plan import plan_file
+
+    overrides = {"maxDurationSeconds": 5, "name": "x" * 41, "firstMessageMode": "shout", "newThing": 1}
+    warnings = plan_file(write_csv("phone\n+12025550100\n"), make_campaign(assistant_overrides=overrides)).warnings
+    said = [w for w in warnings if "Vapi's spec" in w]
+    assert said == [
+        '[assistant_overrides] `firstMessageMode`: "shout" is not one of "assistant-speaks-first", '
+        '"assistant-speaks-first-with-model-generated-message", "assistant-waits-for-user" (Vapi\'s spec, '
+        "AssistantOverrides): every call would be refused; fix the campaign",
+        "[assistant_overrides] `maxDurationSeconds`: 5 is less than the minimum of 10 (Vapi's spec, "
+        "AssistantOverrides): every call would be refused; fix the campaign",
+        "[assistant_overrides] `name`: 41 characters, more than the 40 Vapi takes (Vapi's spec, AssistantOverrides): "
+        "every call would be refused; fix the campaign",
+        "[assistant_overrides] `newThing`: not in Vapi's spec (AssistantOverrides) as this tool knows it; sent as "
+        "written (Vapi may be newer than the copy here)",
+    ]
+    transient = make_campaign(assistant_id=None, assistant={"firstMessage": "Hi", "voice": {"provider": "11labs"}})
+    warnings = plan_file(write_csv("phone\n+12025550100\n"), transient).warnings
+    assert [w for w in warnings if "Vapi's spec" in w] == [
+        "[assistant] `voice`: 'voiceId' is a required property (Vapi's spec, CreateAssistantDTO): every call would "
+        "be refused; fix the campaign"
+    ]

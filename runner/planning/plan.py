@@ -25,6 +25,7 @@ from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark
 from runner.sheets.read import Sheet, load_sheet
 from runner.sheets.summary import Summary, problems
 from runner.sheets.write import RESULT_COLUMNS, RowResult, default_format, results_table, write_results
+from runner.spec import properties, violations
 from runner.statuses import Status
 
 REQUESTS_FILE = "requests.jsonl"
@@ -164,7 +165,10 @@ def plan_file(
         suppressed = Counter({"hidden row": hidden}) + suppressed
     requests = plan_requests(rows, campaign, run_id)
     variables = list(variable_columns(sheet, campaign))
-    warnings = [*sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign)]
+    warnings = [
+        *sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign),
+        *spec_warnings(campaign),
+    ]  # fmt: skip
     if len(variables) > MANY_VARIABLES:
         warnings.append(
             f"{len(variables):,} template variables go with every call (every column not used for a role): "
@@ -218,6 +222,34 @@ def start_time(campaign: Campaign, now: datetime) -> datetime:
     now = (now + timedelta(minutes=1)).replace(second=0, microsecond=0) if now.second or now.microsecond else now
     earliest = campaign.schedule.earliest_at
     return max(now, earliest).astimezone(UTC) if earliest else now.astimezone(UTC)
+
+
+def spec_warnings(campaign: Campaign) -> list[str]:
+    """Each key of the campaign's tables passed to Vapi as written ([assistant_overrides],
+    [assistant], [squad]) that Vapi's spec refuses, naming the key and the limit (every call would
+    then be refused at send time), and the keys the spec does not know (a warning only: Vapi adds
+    fields faster than its spec)."""
+    overrides = "WorkflowOverrides" if campaign.workflow_id else "AssistantOverrides"
+    tables = (
+        ("assistant_overrides", campaign.assistant_overrides, overrides),
+        ("assistant", campaign.assistant, "CreateAssistantDTO"),
+        ("squad", campaign.squad, "CreateSquadDTO"),
+    )
+    warnings = []
+    for key, table, schema in tables:
+        if table is None:
+            continue
+        warnings += [
+            f"[{key}] `{path or key}`: {what} (Vapi's spec, {schema}): every call would be refused; fix the campaign"
+            for path, what in violations(table, schema)
+        ]
+        unknown = sorted(set(table) - properties(schema))
+        if unknown:
+            warnings.append(
+                f"[{key}] {', '.join(f'`{name}`' for name in unknown)}: not in Vapi's spec ({schema}) as this tool "
+                "knows it; sent as written (Vapi may be newer than the copy here)"
+            )
+    return warnings
 
 
 def _relaxed_rules(campaign: Campaign) -> list[str]:

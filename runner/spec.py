@@ -1,0 +1,55 @@
+"""Vapi's own constraints on what the tool sends, from its OpenAPI document: the schemas of POST /call
+and everything they reach, and GET /call's query parameters (runner/vapi_schema.json, made from the
+whole document by tools/trim_vapi_schema.py). The plan checks the campaign's tables against them,
+and the sandbox refuses what they refuse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft7Validator, ValidationError
+from jsonschema.exceptions import best_match
+
+SCHEMA_FILE = Path(__file__).with_name("vapi_schema.json")
+
+
+@cache
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def validator(name: str) -> Draft7Validator:
+    """A validator of Vapi's schema `name` (CreateCallDTO, AssistantOverrides, …)."""
+    return Draft7Validator({"$ref": f"#/$defs/{name}", "$defs": document()["$defs"]})
+
+
+def properties(name: str) -> set[str]:
+    """The keys schema `name` declares."""
+    return set(document()["$defs"][name].get("properties", {}))
+
+
+def violations(value: Any, name: str) -> Iterator[tuple[str, str]]:
+    """Each way `value` breaks schema `name`: (the dotted key, what is wrong and the limit). Of a
+    union (a voice is one of twenty providers' shapes), the error of the branch that fits best."""
+    for error in sorted(validator(name).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+        chosen = best_match(error.context) if error.context else error
+        yield ".".join(str(part) for part in chosen.absolute_path), _said(chosen)
+
+
+def _said(error: ValidationError) -> str:
+    """jsonschema's message, with the limit said plainly where it is not."""
+    kind, limit, instance = error.validator, error.validator_value, error.instance
+    if kind == "maxLength" and isinstance(instance, str):
+        return f"{len(instance)} characters, more than the {limit} Vapi takes"
+    if kind == "minLength" and isinstance(instance, str):
+        return f"{len(instance)} characters, fewer than the {limit} Vapi needs"
+    if kind == "enum" and isinstance(limit, list):
+        shown = ", ".join(map(json.dumps, limit[:8])) + (", …" if len(limit) > 8 else "")
+        return f"{json.dumps(instance)} is not one of {shown}"
+    return error.message
