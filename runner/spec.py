@@ -53,3 +53,39 @@ def _said(error: ValidationError) -> str:
         shown = ", ".join(map(json.dumps, limit[:8])) + (", …" if len(limit) > 8 else "")
         return f"{json.dumps(instance)} is not one of {shown}"
     return error.message
+
+
+def unknown_properties(value: Any, name: str) -> list[str]:
+    """Keys Vapi's API refuses as unknown (NestJS's whitelist: "property x should not exist"),
+    anywhere in `value`, as dotted paths: objects whose schema lists its properties are walked
+    through `$ref`, `allOf` and arrays; a union (oneOf, anyOf) or an open map is not."""
+    found: list[str] = []
+    _walk(value, {"$ref": f"#/$defs/{name}"}, "", found)
+    return found
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while isinstance(schema.get("$ref"), str):
+        schema = document()["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _walk(value: Any, schema: dict[str, Any], path: str, found: list[str]) -> None:
+    schema = _resolve(schema)
+    parts = [_resolve(part) for part in schema.get("allOf", [])]
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            _walk(item, schema["items"], f"{path}.{index}" if path else str(index), found)
+        return
+    if len(parts) == 1 and "properties" not in schema:
+        _walk(value, parts[0], path, found)
+        return
+    declared = schema.get("properties")
+    if not isinstance(value, dict) or not isinstance(declared, dict) or "additionalProperties" in schema:
+        return
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if key not in declared:
+            found.append(where)
+        else:
+            _walk(item, declared[key], where, found)

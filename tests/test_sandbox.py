@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
@@ -243,3 +245,113 @@ def check_sdk(client: Any, SdkCall: type[Any], SdkBatch: type[Any]) -> None:
     assert assistant.id == "asst_1" and assistant.first_message
     number = client.phone_numbers.get("pn_1")
     assert number.id == "pn_1" and number.status == "active" and number.provider == "twilio"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def from_spec(schema: Any, depth: int = 1) -> st.SearchStrategy[Any]:
+    """Values drawn from one of Vapi's schemas (runner/vapi_schema.json), mostly near its limits and
+    sometimes past them: the right shape with wrong values, unknown keys, wrong types. `$ref`s are
+    followed `depth` levels, then anything goes."""
+    from runner.spec import document
+
+    if not isinstance(schema, dict) or depth < 0:
+        return JSON
+    if isinstance(schema.get("$ref"), str):
+        return from_spec(document()["$defs"][schema["$ref"].rsplit("/", 1)[1]], depth - 1)
+    branches = schema.get("oneOf") or schema.get("anyOf")
+    if branches:
+        return st.one_of([from_spec(branch, depth) for branch in branches[:6]])
+    if schema.get("allOf"):
+        return from_spec(schema["allOf"][0], depth)
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if "enum" in schema:
+        exact = st.sampled_from(schema["enum"])
+    elif kind == "string":
+        size = schema.get("maxLength", 50)
+        exact = st.text(min_size=schema.get("minLength", 0), max_size=size) | st.just("x" * (size + 1))
+    elif kind in ("number", "integer"):
+        low, high = schema.get("minimum", -(10**6)), schema.get("maximum", 10**6)
+        exact = st.integers(low, high) | st.sampled_from([low - 1, high + 1])
+    elif kind == "boolean":
+        exact = st.booleans()
+    elif kind == "array":
+        exact = st.lists(from_spec(schema.get("items", {}), depth), max_size=3)
+    elif kind == "object" and isinstance(schema.get("properties"), dict):
+        optional = {key: from_spec(value, depth) for key, value in list(schema["properties"].items())[:25]}
+        shaped = st.fixed_dictionaries({}, optional=optional)
+        exact = shaped | st.tuples(shaped, st.text(min_size=1, max_size=6), JSON).map(lambda t: {**t[0], t[1]: t[2]})
+    else:
+        return JSON
+    return exact | JSON  # now and then a value of the wrong type altogether
+
+
+@pytest.mark.slow
+def test_the_sandbox_answers_any_body_or_query_as_vapi_would_and_survives(sandbox: Any) -> None:
+    """Issue 44, case 6: bodies and queries drawn from Vapi's own schema (runner/vapi_schema.json),
+    on one keep-alive connection: every answer is 201, 200, 400 or 404 in Vapi's envelope, never a
+    500 or a dropped connection; a 201 only for a body the spec accepts; a body on a GET or DELETE
+    does not spoil the next request."""
+    from runner.spec import document, unknown_properties, violations
+
+    server = sandbox()
+    client = httpx.Client(base_url=server.url, headers=HEADERS, timeout=10)
+    bodies = from_spec({"$ref": "#/$defs/CreateCallDTO"})
+    declared = document()["queries"]["GET /call"]
+    queries = st.dictionaries(st.sampled_from([*declared, "sortOrder", "page"]), st.text(max_size=30), max_size=4)
+    ids = st.text(
+        st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="/?#%"), min_size=1, max_size=12
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies, query=queries, call_id=ids, junk=st.binary(max_size=40))
+    def exchange(body: Any, query: dict[str, str], call_id: str, junk: bytes) -> None:
+        posted = client.post("/call", json=body)
+        assert posted.status_code in (201, 400), posted.text
+        assert posted.json().get("statusCode", 201) == posted.status_code
+        if posted.status_code == 201:
+            assert list(violations(body, "CreateCallDTO")) == [] and unknown_properties(body, "CreateCallDTO") == []
+        listed = client.get("/call", params=query)
+        assert listed.status_code in (200, 400), listed.text
+        for method, path in (
+            ("GET", f"/call/{call_id}"), ("DELETE", f"/call/{call_id}"), ("GET", f"/assistant/{call_id}"),
+            ("GET", f"/phone-number/{call_id}"),
+        ):  # fmt: skip
+            answer = client.request(method, path, content=junk)
+            assert answer.status_code in (200, 404), (method, path, answer.text)
+        assert client.get("/call", params={"limit": 1}).status_code == 200  # the connection is still in step
+
+    try:
+        exchange()
+    finally:
+        client.close()
+
+
+def test_the_sandbox_refuses_what_vapis_spec_refuses(sandbox: Any) -> None:
+    """Issue 44, case 6: nested overrides and transient assistants the spec refuses were accepted,
+    a body with `customerId` and no `customer` crashed the handler, and `limit=0` listed every call."""
+    server = sandbox()
+    cases = [
+        ({**BODY, "assistantOverrides": {"maxDurationSeconds": 5}},
+         "assistantOverrides.maxDurationSeconds 5 is less than the minimum of 10"),
+        ({**BODY, "assistantOverrides": {"newThing": 1}}, "assistantOverrides.property newThing should not exist"),
+        ({"workflowId": "wf", "phoneNumberId": "pn_1", "customer": {"number": "+12025550123"},
+          "workflowOverrides": {"firstMessage": "Hi"}}, "workflowOverrides.property firstMessage should not exist"),
+        ({"assistant": {"voice": {"provider": "11labs"}}, "phoneNumberId": "pn_1",
+          "customer": {"number": "+12025550123"}}, "assistant.voice 'voiceId' is a required property"),
+    ]  # fmt: skip
+    for body, message in cases:
+        answer = post(server, body)
+        assert answer.status_code == 400 and message in answer.json()["message"], answer.text
+    saved = post(server, {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customerId": "cus_1"})
+    assert saved.status_code == 400 and "customerId" in saved.json()["message"]
+    assert post(server, BODY).status_code == 201
+    assert httpx.get(f"{server.url}/call", params={"limit": 0}, headers=HEADERS).json() == []
+    unknown = httpx.get(f"{server.url}/call", params={"sortOrder": "ASC"}, headers=HEADERS)
+    assert unknown.status_code == 400 and unknown.json()["message"] == ["property sortOrder should not exist"]

@@ -114,8 +114,8 @@ def test_the_campaigns_tables_are_checked_against_vapis_spec(write_csv: Any, mak
         "AssistantOverrides): every call would be refused; fix the campaign",
         "[assistant_overrides] `name`: 41 characters, more than the 40 Vapi takes (Vapi's spec, AssistantOverrides): "
         "every call would be refused; fix the campaign",
-        "[assistant_overrides] `newThing`: not in Vapi's spec (AssistantOverrides) as this tool knows it; sent as "
-        "written (Vapi may be newer than the copy here)",
+        "[assistant_overrides] `newThing`: not in Vapi's spec (AssistantOverrides) as this tool knows it: Vapi "
+        "refuses keys it does not know, unless it is newer than this copy of its spec",
     ]
     transient = make_campaign(assistant_id=None, assistant={"firstMessage": "Hi", "voice": {"provider": "11labs"}})
     warnings = plan_file(write_csv("phone\n+12025550100\n"), transient).warnings

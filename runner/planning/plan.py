@@ -247,7 +247,7 @@ def spec_warnings(campaign: Campaign) -> list[str]:
         if unknown:
             warnings.append(
                 f"[{key}] {', '.join(f'`{name}`' for name in unknown)}: not in Vapi's spec ({schema}) as this tool "
-                "knows it; sent as written (Vapi may be newer than the copy here)"
+                "knows it: Vapi refuses keys it does not know, unless it is newer than this copy of its spec"
             )
     return warnings
 

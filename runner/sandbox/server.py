@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import secrets
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from runner.sandbox.resources import Resources
 from runner.sandbox.store import CallStore
-from runner.sandbox.validate import business_error, validation_messages
+from runner.sandbox.validate import business_error, query_messages, validation_messages
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,26 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return segments[0], segments[1], params
             return "", None, params
 
+        def _drain(self) -> bytes:
+            """The request's body, read whole (a GET or DELETE may carry one): what is left unread
+            would be taken for the next request on this connection."""
+            try:
+                length = max(0, int(self.headers.get("Content-Length") or 0))
+            except ValueError:
+                length = 0
+            return self.rfile.read(length) if length else b""
+
+        def handle_one_request(self) -> None:
+            """Anything a handler did not foresee is a 500 in Vapi's envelope, never a dropped connection."""
+            try:
+                super().handle_one_request()
+            except (ConnectionError, TimeoutError):
+                raise
+            except Exception as exc:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self._error(500, f"sandbox error: {type(exc).__name__}: {exc}")
+
         def _begin(self) -> tuple[str, str | None, dict[str, str]] | None:
             if config.latency_ms:
                 time.sleep(config.latency_ms / 1000)
@@ -189,6 +210,7 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         # --- verbs --------------------------------------------------------------------------
         def do_GET(self) -> None:
+            self._drain()
             begun = self._begin()
             if begun is None:
                 return
@@ -205,17 +227,14 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 call = sandbox.store.get(call_id)
                 self._send(200, call) if call else self._error(404, f"Call {call_id} Not Found")
                 return
-            limit = params.get("limit", "100")
-            try:
-                ok = 0 <= float(limit) <= 1000
-            except ValueError:
-                ok = False
-            if not ok:
-                self._error(400, ["limit must not be greater than 1000"])
+            messages = query_messages(params)
+            if messages:
+                self._error(400, messages)
                 return
-            self._send(200, sandbox.store.list(params))
+            self._send(200, sandbox.store.list(params) if float(params.get("limit", "100")) >= 1 else [])
 
         def do_DELETE(self) -> None:
+            self._drain()
             begun = self._begin()
             if begun is None:
                 return
@@ -224,8 +243,7 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self._send(200, call) if call else self._error(404, f"Call {call_id} Not Found")
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+            raw = self._drain()
             begun = self._begin()
             if begun is None:
                 return

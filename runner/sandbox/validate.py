@@ -6,6 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from runner.spec import document, unknown_properties, violations
+
 # From Vapi's OpenAPI CreateCallDTO / CreateCustomerDTO (shared/reference/vapi-openapi-excerpt.json).
 CALL_KEYS = {
     "assistantVersion",
@@ -72,6 +74,24 @@ def validation_messages(body: Any) -> list[str]:
     plan = body.get("schedulePlan")
     if plan is not None:
         messages.extend(_schedule_messages(plan))
+    return messages + _spec_messages(body, messages)
+
+
+def _spec_messages(body: dict[str, Any], said: list[str]) -> list[str]:
+    """What Vapi's spec refuses beyond the checks above (runner.spec: the trimmed OpenAPI schemas):
+    unknown keys anywhere, and each constraint of CreateCallDTO and what it reaches (an override's
+    minimum, an enum, a transient assistant's voice). A key the checks above spoke of is not said twice."""
+    messages = []
+    for where in unknown_properties(body, "CreateCallDTO"):
+        key = where.rsplit(".", 1)
+        message = (
+            f"{key[0]}.property {key[1]} should not exist" if len(key) == 2 else f"property {where} should not exist"
+        )
+        if message not in said:
+            messages.append(message)
+    for where, what in violations(body, "CreateCallDTO"):
+        if not any(m.startswith(where or "\0") or m.startswith(f"property {where} ") for m in said):
+            messages.append(f"{where or 'body'} {what}")
     return messages
 
 
@@ -126,6 +146,32 @@ def business_error(body: dict[str, Any]) -> str | None:
         )
     if not (body.get("phoneNumberId") or body.get("phoneNumber")):
         return "Need Either `phoneNumberId` Or `phoneNumber`."
+    if not ("customer" in body or "customers" in body):
+        # A saved customer (customerId) is not something the sandbox keeps.
+        if body.get("customerId"):
+            return f"Couldn't Get Customer. `customerId` {body['customerId']} Not Found."
+        return "Need Either `customer`, `customers` Or `customerId`."
     if isinstance(body.get("assistantId"), str) and body["assistantId"].startswith("missing"):
         return f"Couldn't Get Assistant. `assistantId` {body['assistantId']} Does Not Exist."
     return None
+
+
+def query_messages(params: dict[str, str]) -> list[str]:
+    """What Vapi refuses in GET /call's query (its parameters as the trimmed spec declares them)."""
+    declared = document()["queries"]["GET /call"]
+    messages = [f"property {key} should not exist" for key in params if key not in declared]
+    for key, value in params.items():
+        schema = declared.get(key, {})
+        if schema.get("type") == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                messages.append(f"{key} must be a number conforming to the specified constraints")
+                continue
+            if number != number or number > schema.get("maximum", float("inf")):  # NaN too
+                messages.append(f"{key} must not be greater than {schema.get('maximum', 0):g}")
+            elif number < schema.get("minimum", float("-inf")):
+                messages.append(f"{key} must not be less than {schema['minimum']:g}")
+        elif schema.get("format") == "date-time" and parse_time(value) is None:
+            messages.append(f"{key} must be a valid ISO 8601 date string")
+    return messages
