@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Objects = npt.NDArray[np.object_]
-# Control characters: C0 but tab and line breaks, DEL, C1. They are never sent (see README).
+# Control characters: C0 but tab and line breaks, DEL, C1. They are never sent (docs/input.md).
 CONTROL_CLASS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 # Exactly the characters Python's str.split() and str.strip() treat as whitespace (RE2's \s is ASCII);
 # tests/test_arrays.py checks it against str.isspace.

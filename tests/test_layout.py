@@ -77,9 +77,9 @@ def test_the_package_ships_its_types() -> None:
 
 @pytest.mark.slow  # the example campaign paces its 12 requests at 120 a minute: 6 s
 def test_the_readmes_library_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """README "Using it as a library", executed in a copy of the project's sample data."""
+    """docs/library.md, executed in a copy of the project's sample data."""
     root = PACKAGE.parent
-    readme = (root / "README.md").read_text(encoding="utf-8")
+    readme = (root / "docs" / "library.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Using it as a library") :]
     opening = section.index("```python\n") + len("```python\n")
     example = section[opening : section.index("```\n", opening)]
@@ -88,7 +88,7 @@ def test_the_readmes_library_example_runs_as_written(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(example, "README.md", "exec"), {})
+        exec(compile(example, "docs/library.md", "exec"), {})
     assert (tmp_path / "out" / "plan" / "requests.jsonl").exists()
     results = tmp_path / "runs" / "library" / "results.xlsx"
     assert results.exists() and str(results.relative_to(tmp_path)) in printed.getvalue()

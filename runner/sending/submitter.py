@@ -29,7 +29,7 @@ from runner.statuses import CallStatus, RequestState, Status
 RETRY_STATUSES = (429, 503)
 LIST_LIMIT = 1000  # GET /call's maximum page
 # How old a request's intent must be before --resend-unknown may send its rows again: Vapi may list a
-# call only a while after creating it, and a request may travel slowly (the README states this).
+# call only a while after creating it, and a request may travel slowly (docs/at-most-once.md states this).
 RESEND_AFTER = timedelta(minutes=10)
 # How far before a request's intent the last look for its calls goes (by externalId).
 RECONCILE_HOURS = timedelta(hours=6)

@@ -43,7 +43,7 @@ MAX_CELL_CHARS = 10_000
 # A quoted cell over more lines than this is a stray quote swallowing rows, not an address.
 MAX_CELL_LINES = 10
 # More control characters than this in a text file's first 4 KB: it is not text. Fewer are cells'
-# stray characters, left out of what is sent (README: "Control characters").
+# stray characters, left out of what is sent (docs/input.md: "Control characters").
 BINARY_CONTROLS = 8
 # The header may sit below a title block; look this far down for it.
 HEADER_SEARCH_ROWS = 20
