@@ -40,6 +40,7 @@ def run_args(tmp_path: Path, campaign: Path, outdir: Path, url: str) -> list[str
     return ["run", str(source), "-c", str(campaign), "-o", str(outdir), "--base-url", url, "--yes"]
 
 
+@pytest.mark.slow  # a whole run through the CLI
 @pytest.mark.parametrize("pasted", [f"{SECRET} ", f"{SECRET}\r\n", f"\t{SECRET}\n"])
 def test_a_pasted_keys_whitespace_is_stripped(
     pasted: str, tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
@@ -75,6 +76,7 @@ def test_the_key_is_read_stripped_from_the_environment_and_dotenv(tmp_path: Path
         api_key({"VAPI_API_KEY": " \n"}, tmp_path / "none")
 
 
+@pytest.mark.slow  # a whole run through the CLI
 def test_a_header_httpx_refused_never_left_so_rows_stay_planned_and_unheld(
     tmp_path: Path, make_campaign: Callable[..., Path]
 ) -> None:
@@ -111,6 +113,7 @@ def test_a_urls_password_is_never_shown(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
+@pytest.mark.slow  # a whole run through the CLI
 def test_credentials_in_the_base_url_are_never_stored_or_printed(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
