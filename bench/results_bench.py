@@ -27,9 +27,9 @@ import polars as pl
 from plan_bench import make_input
 
 from runner.planning.plan import write_plan
-from runner.sending.call_fields import calls_of
-from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun
+from runner.store.ledger import Ledger
+from runner.vapi.call_fields import calls_of
 
 CAMPAIGN = """name = "Results bench"
 assistant_id = "asst_bench"

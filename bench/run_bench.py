@@ -18,11 +18,11 @@ from pathlib import Path
 
 from runner.planning.requests import CallRequest
 from runner.sandbox import Sandbox, SandboxConfig
-from runner.sending.client import VapiClient
-from runner.sending.history import Caps, History
-from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.store.history import Caps, History
+from runner.store.ledger import Ledger
+from runner.vapi.client import VapiClient
 
 CAMPAIGN = """name = "Run bench"
 assistant_id = "asst_bench"

@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     )  # fmt: skip
     from runner.planning.plan import Plan, plan_file, write_plan
     from runner.sandbox import Sandbox, SandboxConfig
-    from runner.sending.client import VapiClient
     from runner.sending.run import CampaignRun, RunOutcome, plan_for
     from runner.sending.submitter import SubmitOptions
     from runner.statuses import CallStatus, RequestState, Status
+    from runner.vapi.client import VapiClient
 
 _HOMES = {
     "runner.campaign": ("Campaign", "campaign_from_dict", "load_campaign"),
@@ -45,7 +45,7 @@ _HOMES = {
     ),
     "runner.planning.plan": ("Plan", "plan_file", "write_plan"),
     "runner.sandbox": ("Sandbox", "SandboxConfig"),
-    "runner.sending.client": ("VapiClient",),
+    "runner.vapi.client": ("VapiClient",),
     "runner.sending.run": ("CampaignRun", "RunOutcome", "plan_for"),
     "runner.sending.submitter": ("SubmitOptions",),
     "runner.statuses": ("CallStatus", "RequestState", "Status"),

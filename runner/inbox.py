@@ -28,11 +28,11 @@ from pathlib import Path
 
 from runner.campaign import load_campaign
 from runner.errors import AuthError, CampaignError, NetworkError, RunnerError
-from runner.sending.client import VapiClient
-from runner.sending.ledger import LEDGER_FILE, Ledger
 from runner.sending.run import CampaignRun
 from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
+from runner.store.ledger import LEDGER_FILE, Ledger
+from runner.vapi.client import VapiClient
 
 CAMPAIGN_FILE = "campaign.toml"
 FOLDERS = ("inbox", "processing", "done", "failed", "results")

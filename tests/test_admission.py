@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
-from runner.sending.history import state_dir
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.vapi.client import VapiClient
+from runner.vapi.connect import state_dir
 
 FAST = SubmitOptions(requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05, reconcile_delay=0.05)
 

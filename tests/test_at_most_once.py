@@ -26,10 +26,10 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
-from runner.sending.ledger import LEDGER_FILE, Ledger
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
+from runner.store.ledger import LEDGER_FILE, Ledger
+from runner.vapi.client import VapiClient
 
 from .faults import SlowPostProxy
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.sending import refresh
-from runner.sending.call_fields import CALL_COLUMNS, CALL_SCHEMA, calls_of, page_calls, polars_page, shown
-from runner.sending.refresh import CallSearch, list_calls
+from runner.vapi import call_list as refresh
+from runner.vapi.call_fields import CALL_COLUMNS, CALL_SCHEMA, calls_of, page_calls, polars_page, shown
+from runner.vapi.call_list import CallSearch, list_calls
 
 ENDED = {"id": "c1", "status": "ended", "endedReason": "customer-ended-call", "customer": {"number": "+12025550100"}}
 

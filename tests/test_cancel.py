@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from runner.cli.commands import main
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.vapi.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, to_toml
 

@@ -15,12 +15,12 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.errors import CredentialError, NetworkError
-from runner.sending.client import VapiClient, redact_url
-from runner.sending.credentials import BadUrlError, api_key, base_url
-from runner.sending.history import state_dir
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
 from runner.statuses import Status
+from runner.vapi.client import VapiClient, redact_url
+from runner.vapi.connect import state_dir
+from runner.vapi.credentials import BadUrlError, api_key, base_url
 
 SECRET = "sk-live-0123456789abcdef"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.sending.history import CallHistory, Caps, History
-from runner.sending.history_pg import PostgresHistory
+from runner.store.history import CallHistory, Caps, History
+from runner.store.history_pg import PostgresHistory
 
 API = "https://api.vapi.ai"
 MONDAY = datetime(2030, 12, 2, 15, tzinfo=UTC)

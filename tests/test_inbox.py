@@ -20,7 +20,7 @@ from openpyxl import Workbook
 
 from runner.inbox import Inbox
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
+from runner.vapi.client import VapiClient
 
 CAMPAIGN = """name = "Inbox test"
 assistant_id = "asst_1"

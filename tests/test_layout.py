@@ -29,6 +29,8 @@ LAYERS = [
     {"runner.phones"},
     {"runner.sheets"},
     {"runner.planning"},
+    {"runner.vapi"},
+    {"runner.store"},
     {"runner.sending"},
     {"runner.inbox"},
     {"runner.cli", "runner.entry"},

@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import polars as pl
 
-from runner.sending.call_fields import page_calls
-from runner.sending.call_store import CALLS_FILE
-from runner.sending.ledger import Ledger, RowOutcome
+from runner.store.call_store import CALLS_FILE
+from runner.store.ledger import Ledger, RowOutcome
+from runner.vapi.call_fields import page_calls
 
 ENDED = {"id": "c1", "status": "ended", "endedReason": "customer-ended-call", "customer": {"number": "+12025550100"}}
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from runner.cli.commands import main
 from runner.planning.plan import plan_file
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.vapi.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, to_toml
 

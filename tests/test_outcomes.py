@@ -24,9 +24,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.cli import main
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.vapi.client import VapiClient
 
 FAST = SubmitOptions(requests_per_minute=10_000, reconcile_delay=0.05)
 RETRY_ON = ["customer-did-not-answer", "customer-busy", "voicemail"]

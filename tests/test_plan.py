@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from runner.planning.plan import Plan, plan_file
 from runner.planning.requests import tuple_text
-from runner.sending.client import VapiClient
+from runner.vapi.client import VapiClient
 
 from .conftest import DATA
 

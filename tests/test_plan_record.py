@@ -14,12 +14,12 @@ import pytest
 from runner.campaign import load_campaign
 from runner.sandbox import Sandbox
 from runner.sending import run as run_module
-from runner.sending.client import VapiClient
-from runner.sending.credentials import base_url
-from runner.sending.history import Caps, open_history
-from runner.sending.ledger import now_utc
-from runner.sending.plan_record import RECORD_FILE, SHEET_FILE, PlanRecord
 from runner.sending.run import CampaignRun
+from runner.store.history import Caps, open_history
+from runner.store.ledger import now_utc
+from runner.store.plan_record import RECORD_FILE, SHEET_FILE, PlanRecord
+from runner.vapi.client import VapiClient
+from runner.vapi.credentials import base_url
 
 NUMBERS = ["+12025551000", "+12025551001", "+12025551002"]
 # Headers as marketers write them: one repeated, one blank (the loader names them apart).

@@ -21,8 +21,8 @@ from runner.inbox import Inbox
 from runner.planning.plan import plan_file
 from runner.planning.templates import needed_variables
 from runner.sandbox.resources import Resources
-from runner.sending.client import VapiClient
 from runner.sending.preflight import fetch
+from runner.vapi.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, DATA, to_toml
 from .test_outcomes import wait_until_ended

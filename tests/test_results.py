@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.planning.plan import plan_file, write_plan
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
 from runner.sheets.write import RESULT_COLUMNS, neutralize, neutralize_column
+from runner.vapi.client import VapiClient
 
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.sending.client import Customer
-from runner.sending.ledger import LedgerRequest
 from runner.sending.submitter import RowMatcher
+from runner.store.ledger import LedgerRequest
+from runner.vapi.client import Customer
 
 _FIELDS = {
     "externalId": st.sampled_from([None, "", "e1", "e2"]),

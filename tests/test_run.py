@@ -16,13 +16,13 @@ import pytest
 from runner.campaign import load_campaign
 from runner.errors import OutdirError
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
-from runner.sending.credentials import base_url
-from runner.sending.history import Caps, open_history
-from runner.sending.ledger import now_utc
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
 from runner.sheets.write import RowResult
+from runner.store.history import Caps, open_history
+from runner.store.ledger import now_utc
+from runner.vapi.client import VapiClient
+from runner.vapi.credentials import base_url
 
 FAST = SubmitOptions(
     concurrency=4,
@@ -204,8 +204,8 @@ def test_a_schedule_is_brought_up_to_date_when_sent() -> None:
 
 def test_a_request_whose_window_closed_is_never_sent(tmp_path: Path, sandbox: Any) -> None:
     from runner.planning.requests import CallRequest
-    from runner.sending.ledger import Ledger
     from runner.sending.submitter import Submitter
+    from runner.store.ledger import Ledger
 
     server = sandbox()
     stale = CallRequest.of(

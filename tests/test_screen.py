@@ -261,8 +261,8 @@ def test_summary_counts_each_rule(write_csv: Callable[..., Path], make_campaign:
 def test_history_blocks_a_second_call_too_soon_through_the_same_api(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
 ) -> None:
-    from runner.sending.client import VapiClient
     from runner.sending.run import CampaignRun
+    from runner.vapi.client import VapiClient
 
     campaign = make_campaign(compliance={"require_consent": False, "max_calls_per_day": 2, "min_days_between_calls": 0})
     server = sandbox()
@@ -291,8 +291,8 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
     from runner.campaign import load_campaign
-    from runner.sending.history import Caps, open_history
     from runner.sending.run import plan_for
+    from runner.store.history import Caps, open_history
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
     open_history(load_campaign(campaign)).claim(

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
+from runner.vapi.client import VapiClient
 
 FAST = SubmitOptions(concurrency=4, requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05)
 ROWS = 2_500

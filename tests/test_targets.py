@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun
+from runner.vapi.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, to_toml
 from .test_run import FAST

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.sending.client import VapiClient, parse_retry_after
+from runner.vapi.client import VapiClient, parse_retry_after
 
 
 def client_answering(status: int, content: bytes = b"", headers: dict[str, str] | None = None) -> VapiClient:

@@ -16,12 +16,12 @@ from runner.planning.plan import Plan, write_plan
 from runner.planning.preflight import local_problems
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
-from runner.sending.client import VapiClient
-from runner.sending.connect import open_client
-from runner.sending.ledger import Ledger
 from runner.sending.run import CampaignRun, RunOutcome, plan_for
 from runner.sending.single import SingleCall, place_call
 from runner.statuses import RequestState, Status
+from runner.store.ledger import Ledger
+from runner.vapi.client import VapiClient
+from runner.vapi.connect import open_client
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,4 +1,3 @@
-"""Placing the planned calls at most once and following them: `client` speaks Vapi's API,
-`credentials` and `connect` choose the API, `ledger` records every intent and answer, `submitter`
-sends, `history` keeps the campaign's contacts across runs, `refresh` fetches outcomes, `run` is a
-run folder, and `run_results` joins it all into the results table."""
+"""Placing the planned calls at most once and following them: `admission` decides who may be called
+as each request leaves, `submitter` sends, `cancel` deletes, `preflight` checks before the first
+POST, `run` is a run folder, `single` one call, and `run_results` joins it all into the results table."""

@@ -1,7 +1,7 @@
 """Admission at send time: each request's rows are admitted just before it leaves, against the world
 as it is then, not as it was when the plan was made (minutes, hours or days before, maybe in
 another process): the do-not-call lists and opt-outs as they are now, and a claim of each number in
-the call history that no other run holds (runner.sending.history.History.claim). Rows not admitted
+the call history that no other run holds (runner.store.history.History.claim). Rows not admitted
 become `suppressed` with the reason and leave the body; the plan's screening is the preview."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.planning.body import customers_of
 from runner.planning.screen import load_do_not_call, load_opt_outs
-from runner.sending.history import CallHistory, Caps
-from runner.sending.ledger import LedgerRequest, RowOutcome, now_utc
 from runner.statuses import Status
+from runner.store.history import CallHistory, Caps
+from runner.store.ledger import LedgerRequest, RowOutcome, now_utc
 
 
 @dataclass(frozen=True)

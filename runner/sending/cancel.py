@@ -21,11 +21,11 @@ from typing import Any
 import polars as pl
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.sending.client import VapiClient
-from runner.sending.ledger import Ledger
-from runner.sending.refresh import retrying
 from runner.sending.submitter import Pacer
 from runner.statuses import CallStatus, CancelState, Status
+from runner.store.ledger import Ledger
+from runner.vapi.call_list import retrying
+from runner.vapi.client import VapiClient
 
 NOT_STARTED = (CallStatus.SCHEDULED.value, CallStatus.QUEUED.value)
 # Ended reasons of a call that was deleted, not dialled: without a startedAt, it never rang.

@@ -15,8 +15,8 @@ from runner.planning.customers import PLANNED
 from runner.planning.plan import Plan
 from runner.planning.preflight import SHOWN_ROWS, missing_variables
 from runner.planning.templates import message_texts, needed_variables
-from runner.sending.client import VapiClient
-from runner.sending.refresh import retrying
+from runner.vapi.call_list import retrying
+from runner.vapi.client import VapiClient
 
 SKIP_HINT = "pass --no-preflight to send without these checks"
 

@@ -3,7 +3,7 @@ places follow-up attempts, and writes the results sheet.
 
 The run folder is self-contained: its ledger keeps the campaign, the moment the run was planned and
 a copy of the input, so the same command re-plans exactly the same requests and never sends one
-twice; `status OUTDIR` reads the plan's record (runner.sending.plan_record) and plans only for
+twice; `status OUTDIR` reads the plan's record (runner.store.plan_record) and plans only for
 follow-ups.
 """
 
@@ -44,22 +44,22 @@ from runner.planning.plan import (
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.sending.admission import Admission
-from runner.sending.call_fields import calls_of, shown
-from runner.sending.call_store import STORE_SCHEMA
 from runner.sending.cancel import CancelReport, delete_calls, targets
-from runner.sending.client import VapiClient
-from runner.sending.credentials import base_url
-from runner.sending.history import CallHistory, open_history
-from runner.sending.ledger import Ledger, now_utc
-from runner.sending.opt_outs import record_opt_outs
-from runner.sending.plan_record import PlanRecord
 from runner.sending.preflight import Preflight, check_variables, fetch
-from runner.sending.refresh import fetch_calls, list_calls
 from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.sheets.summary import Summary, summarize
 from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, results_table, write_results
 from runner.statuses import CallStatus, CancelState, RequestState, Status
+from runner.store.call_store import STORE_SCHEMA
+from runner.store.history import CallHistory, open_history
+from runner.store.ledger import Ledger, now_utc
+from runner.store.opt_outs import record_opt_outs
+from runner.store.plan_record import PlanRecord
+from runner.vapi.call_fields import calls_of, shown
+from runner.vapi.call_list import fetch_calls, list_calls
+from runner.vapi.client import VapiClient
+from runner.vapi.credentials import base_url
 
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 # Vapi's call statuses that are final without being `ended`: a watch waits no longer for them.
@@ -140,7 +140,7 @@ class CampaignRun:
         plan: Plan | None,
         replan: Callable[[], Plan],
     ) -> None:
-        self.record = record  # what the results sheet needs of the plan (runner.sending.plan_record)
+        self.record = record  # what the results sheet needs of the plan (runner.store.plan_record)
         self.campaign = campaign
         self._plan = plan  # None until a follow-up needs it (then `replan` makes it)
         self._replan = replan
@@ -351,7 +351,7 @@ class CampaignRun:
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
         """Fetch every call that has not ended yet into the ledger; returns how many were fetched.
 
-        The calls come from Vapi's call list (runner.sending.refresh.list_calls: a page per 1,000
+        The calls come from Vapi's call list (runner.vapi.call_list.list_calls: a page per 1,000
         calls of the run's from-numbers and send times); the first look fetches by id only the
         calls the list did not return. Later looks in the same process (--watch) ask the list for
         what changed since the last one (updatedAtGe) and nothing by id."""

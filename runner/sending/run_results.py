@@ -7,9 +7,9 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from runner.sending.ledger import Ledger
 from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS
 from runner.statuses import CancelState, RequestState, Status
+from runner.store.ledger import Ledger
 
 # The plan's rows are joined this many at a time: the joins gather some 30 columns, which at a
 # million rows at once held 0.75 GB.

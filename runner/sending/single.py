@@ -14,10 +14,10 @@ from pathlib import Path
 
 from runner.campaign import ROLES, Campaign, load_campaign
 from runner.errors import InputError, PreflightError
-from runner.sending.client import VapiClient
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
 from runner.statuses import Status
+from runner.vapi.client import VapiClient
 
 SHEET_NAME = "call.csv"
 NO_CONSENT = "no consent (require_consent = true): pass --consent if this person agreed to be called"

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.planning.body import customers_of
-from runner.sending.client import Call, Created, Customer, VapiClient, customer_of, error_text
-from runner.sending.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.statuses import CallStatus, RequestState, Status
+from runner.store.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
+from runner.vapi.client import Call, Created, Customer, VapiClient, customer_of, error_text
 
 RETRY_STATUSES = (429, 503)
 LIST_LIMIT = 1000  # GET /call's maximum page

@@ -18,7 +18,7 @@ from pathlib import Path
 from runner.campaign import Campaign
 from runner.errors import unwritable
 from runner.planning.screen import load_opt_outs
-from runner.sending.ledger import Ledger
+from runner.store.ledger import Ledger
 
 HEADER = ["number", "opted_out_at", "call_id", "run"]
 

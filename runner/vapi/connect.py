@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from runner.sandbox import Sandbox
-from runner.sending.client import VapiClient
-from runner.sending.credentials import api_key, base_url
-from runner.sending.history import state_dir
+from runner.vapi.client import VapiClient
+from runner.vapi.credentials import api_key, base_url
+
+
+def state_dir() -> Path:
+    """This user's state folder for the tool ($XDG_STATE_HOME/vapi-campaign): the in-process
+    sandbox's calls, and the call history of every campaign (runner.store.history)."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "vapi-campaign"
+
 
 # The in-process sandbox's name in the call history: its port changes with every run, its calls do not.
 SANDBOX_API = "in-process sandbox"

@@ -27,11 +27,11 @@ import polars as pl
 from runner.errors import OutdirError, damaged, unwritable
 from runner.planning.body import customers_of, dumps, request_id, with_customers
 from runner.planning.requests import CallRequest
-from runner.sending.call_fields import CALL_COLUMNS
-from runner.sending.call_store import CALLS_FILE, CallStore, migrate_calls, read_calls
-from runner.sending.refresh import CallSearch
-from runner.sending.sql_frames import paged_frame, query_frame
 from runner.statuses import CallStatus, CancelState, RequestState, Status
+from runner.store.call_store import CALLS_FILE, CallStore, migrate_calls, read_calls
+from runner.store.sql_frames import paged_frame, query_frame
+from runner.vapi.call_fields import CALL_COLUMNS
+from runner.vapi.call_list import CallSearch
 
 LEDGER_FILE = "ledger.sqlite"
 LEDGER_DAMAGED = (
@@ -166,7 +166,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self.calls = CallStore(path.parent)  # the calls fetched, beside the ledger (runner.sending.call_store)
+        self.calls = CallStore(path.parent)  # the calls fetched, beside the ledger (runner.store.call_store)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -265,7 +265,7 @@ class Ledger:
             )
 
     def store_calls(self, calls: pl.DataFrame) -> None:
-        """Keep these fetched calls (runner.sending.call_store.STORE_SCHEMA: the row and the fields
+        """Keep these fetched calls (runner.store.call_store.STORE_SCHEMA: the row and the fields
         of its call): a row keeps its latest call."""
         self.calls.store(calls)
 
@@ -416,7 +416,7 @@ class Ledger:
         )
 
     def _frame(self, table: str, columns: dict[str, tuple[str, Any]]) -> pl.DataFrame:
-        """SELECT these SQL expressions of `table` as a polars frame (runner.sending.sql_frames)."""
+        """SELECT these SQL expressions of `table` as a polars frame (runner.store.sql_frames)."""
         schema = {name: dtype for name, (_, dtype) in columns.items()}
         select = ", ".join(f'{expression} AS "{name}"' for name, (expression, _) in columns.items())
         with self._lock:
@@ -424,7 +424,7 @@ class Ledger:
 
     def opted_out_calls(self) -> list[tuple[str, str, str]]:
         """(call id, number, ended at) of the fetched calls that ended with the campaign's opt-out
-        flag set (runner.sending.call_fields): a few per run."""
+        flag set (runner.vapi.call_fields): a few per run."""
         calls = self.calls.frame().filter(pl.col("opted_out") & (pl.col("status") == CallStatus.ENDED))
         return [(str(a), str(b), str(c)) for a, b, c in calls.select("call_id", "number", "ended_at").iter_rows()]
 
@@ -465,7 +465,7 @@ class Ledger:
 
     def set_aside_by_rule(self) -> Counter[str]:
         """The rows admission set aside at send time, by rule (its reasons' openings, as
-        runner.sending.admission and runner.sending.history word them)."""
+        runner.sending.admission and runner.store.history word them)."""
         with self._lock:
             found = self._db.execute(
                 "SELECT CASE WHEN o.reason LIKE 'on the do-not-call list%' THEN 'do-not-call' "

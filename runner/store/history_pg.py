@@ -1,7 +1,7 @@
 """The call history in PostgreSQL (`[compliance] history = "postgresql://…"`), for an account whose
 runs send from several machines: SQLite's locking holds across the processes of one machine only.
 
-The same claims, keys and rules as the SQLite history (runner.sending.history); a claim is one
+The same claims, keys and rules as the SQLite history (runner.store.history); a claim is one
 transaction that first takes an advisory lock on the account's key, so the claims of every machine
 sending for one account happen one after the other, as `BEGIN IMMEDIATE` makes them on one file.
 The password never goes in the campaign file (the campaign refuses one): libpq reads $PGPASSWORD or
@@ -22,8 +22,8 @@ import polars as pl
 import psycopg
 
 from runner.errors import OutdirError
-from runner.sending.client import redact_url
-from runner.sending.history import RECENT_CALLS, Caps, History, api_key_of, refusals
+from runner.store.history import RECENT_CALLS, Caps, History, api_key_of, refusals
+from runner.vapi.client import redact_url
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (

@@ -22,7 +22,6 @@ the other, so two runs started together never both call a person.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,7 +37,8 @@ import polars as pl
 
 from runner.campaign import Campaign
 from runner.errors import unwritable
-from runner.sending.sql_frames import paged_frame
+from runner.store.sql_frames import paged_frame
+from runner.vapi.connect import state_dir
 
 HISTORY_FILE = "history.sqlite"
 # The call history as the screen reads it: one row per call placed (or scheduled), in no order.
@@ -112,12 +112,6 @@ def refusals(
     return refused
 
 
-def state_dir() -> Path:
-    """This user's state folder for the tool ($XDG_STATE_HOME/vapi-campaign): the call history, the
-    in-process sandbox's calls."""
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "vapi-campaign"
-
-
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -133,7 +127,7 @@ def open_history(campaign: Campaign) -> CallHistory:
     postgresql:// URL); the campaign folder's own (an earlier version's) is moved in on first use."""
     named, legacy = campaign.compliance.history, campaign.base_dir / HISTORY_FILE
     if named and named.startswith(POSTGRES_SCHEMES):
-        from runner.sending.history_pg import PostgresHistory  # psycopg only where it is used
+        from runner.store.history_pg import PostgresHistory  # psycopg only where it is used
 
         return PostgresHistory(named, legacy=legacy)
     return History(history_path(campaign), legacy=legacy)

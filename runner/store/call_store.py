@@ -18,7 +18,7 @@ import orjson
 import polars as pl
 
 from runner.errors import damaged, unwritable
-from runner.sending.call_fields import CALL_SCHEMA, calls_of
+from runner.vapi.call_fields import CALL_SCHEMA, calls_of
 
 CALLS_FILE = "calls.parquet"
 STORE_SCHEMA: dict[str, pl.DataType] = {"row": pl.Int64(), **CALL_SCHEMA}

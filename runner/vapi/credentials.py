@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from runner.errors import RunnerError
-from runner.sending.client import DEFAULT_BASE_URL, clean_key, redact_url
+from runner.vapi.client import DEFAULT_BASE_URL, clean_key, redact_url
 
 KEY_VARIABLE = "VAPI_API_KEY"
 URL_VARIABLE = "VAPI_BASE_URL"

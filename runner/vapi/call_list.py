@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.sending.call_fields import read_page
-from runner.sending.client import VapiClient
+from runner.vapi.call_fields import read_page
+from runner.vapi.client import VapiClient
 
 MAX_TRIES = 6
 MAX_CONNECT_TRIES = 3  # a server that refuses the connection this often is down, not busy
@@ -44,7 +44,7 @@ def list_calls(
     updated_since: datetime | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The wanted calls ((row, call_id) frame) the list holds, a page at a time, each call once: its
-    `row` and its fields as sent (runner.sending.call_fields.read_page; `shown` makes them the
+    `row` and its fields as sent (runner.vapi.call_fields.read_page; `shown` makes them the
     sheet's, once for all the pages).
 
     GET /call answers newest first with no cursor: each next page asks for calls created at or

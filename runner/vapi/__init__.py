@@ -1,0 +1,1 @@
+"""The network edge: the Vapi client, credentials, which API to open, and reading Vapi's call list."""
