@@ -78,7 +78,8 @@ def main() -> None:
             ],
             stdout=subprocess.DEVNULL,
         )
-        env = {**os.environ, "VAPI_API_KEY": "sandbox-key"}
+        # The call history in the temporary folder: a second bench run must not find the first's calls.
+        env = {**os.environ, "VAPI_API_KEY": "sandbox-key", "XDG_STATE_HOME": str(root / "state")}
         try:
             time.sleep(2)
             url = f"http://127.0.0.1:{port}"
