@@ -32,6 +32,7 @@ from runner.sending.run import CampaignRun
 from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
 from runner.store.ledger import LEDGER_FILE, Ledger
+from runner.store.run_folder import default_folder
 from runner.vapi.client import VapiClient
 
 CAMPAIGN_FILE = "campaign.toml"
@@ -209,7 +210,7 @@ class Inbox:
             outcomes.append(self._logged(folder, outcome))
             if outcome.state == "stopped":
                 return outcomes  # the key or the account is refused: the other files would fail the same way
-        ran = {folder / "runs" / f"{Path(o.file).stem}-{o.sha256[:8]}" for o in outcomes}
+        ran = {default_folder(o.file, folder / "runs", o.sha256) for o in outcomes}
         return outcomes + [self._logged(folder, o) for o in self._follow_ups(folder, ran)]
 
     def _logged(self, folder: Path, outcome: FileOutcome) -> FileOutcome:
@@ -264,7 +265,7 @@ class Inbox:
             return outcome
         try:
             campaign = load_campaign(folder / CAMPAIGN_FILE)
-            outdir = folder / "runs" / f"{path.stem}-{outcome.sha256[:8]}"
+            outdir = default_folder(path, folder / "runs", outcome.sha256)
             with CampaignRun.open(path, campaign, outdir, self.fmt, self.client.api_name, self.preflight) as run:
                 result = run.send(self.client)
                 outcome.columns = dict(run.record.roles)

@@ -9,12 +9,8 @@ follow-ups.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
-import hashlib
 import json
-import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -27,7 +23,7 @@ from typing import IO
 import polars as pl
 
 from runner.campaign import Campaign, load_campaign
-from runner.errors import FolderInUse, NetworkError, OutdirError, RunStarting, unwritable
+from runner.errors import NetworkError, OutdirError, RunStarting
 from runner.hours import HORIZON
 from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
@@ -56,6 +52,7 @@ from runner.store.history import CallHistory, open_history
 from runner.store.ledger import Ledger, now_utc
 from runner.store.opt_outs import record_opt_outs
 from runner.store.plan_record import PlanRecord
+from runner.store.run_folder import default_folder, held, keep_input, take
 from runner.vapi.call_fields import calls_of, shown
 from runner.vapi.call_list import fetch_calls, list_calls
 from runner.vapi.client import VapiClient
@@ -64,18 +61,7 @@ from runner.vapi.credentials import base_url
 FAILED_STATUSES = (Status.FAILED, Status.UNKNOWN)
 # Vapi's call statuses that are final without being `ended`: a watch waits no longer for them.
 NEVER_ENDING = ("not-found", "deletion-failed")
-INPUT_COPY = "input"
 CLOCK_SKEW = timedelta(minutes=5)  # how far Vapi's clock may be from ours when searching its call list
-
-
-def default_outdir(input_path: str | Path) -> Path:
-    """runs/<input stem>-<8 hex of its content>: the same file always resumes the same run."""
-    path = Path(input_path)
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        digest = "unreadable"
-    return Path("runs") / f"{path.stem}-{digest[:8]}"
 
 
 @dataclass
@@ -172,8 +158,8 @@ class CampaignRun:
         variables are checked first (runner.sending.preflight): PreflightError, nothing sent."""
         if not isinstance(campaign, Campaign):
             campaign = load_campaign(campaign)
-        folder = Path(outdir) if outdir is not None else default_outdir(input_path)
-        lock = _lock_folder(folder)
+        folder = Path(outdir) if outdir is not None else default_folder(input_path)
+        lock = take(folder)
         try:
             meta = Ledger.read_meta(folder)
             planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
@@ -192,13 +178,7 @@ class CampaignRun:
                 # A resumed run (and status) keeps the file of its first planning, as its ledger
                 # keeps that planning's requests: no body is built again.
                 write_requests(plan, folder, fmt)
-            copy = folder / f"{INPUT_COPY}{plan.sheet.path.suffix.lower()}"
-            if not copy.exists():
-                try:
-                    shutil.copyfile(plan.sheet.path, copy.with_name(copy.name + ".tmp"))
-                    os.replace(copy.with_name(copy.name + ".tmp"), copy)
-                except OSError as exc:
-                    raise unwritable(folder, "the copy of the input", exc) from None
+            copy = keep_input(folder, plan.sheet.path)
             new_meta = {
                 "planned_at": planned_at.isoformat(),
                 "campaign": json.dumps(campaign.model_dump(mode="json")),
@@ -232,7 +212,7 @@ class CampaignRun:
         folder = Path(outdir)
         meta = Ledger.read_meta(folder)
         if "campaign" not in meta:
-            if _held(folder):
+            if held(folder):
                 raise RunStarting(
                     f"{folder}: a run is starting in this folder: it is still planning, nothing has been sent yet; "
                     "run `status` again in a moment"
@@ -251,7 +231,7 @@ class CampaignRun:
     def _from_record(cls, folder: Path, campaign: Campaign, meta: dict[str, str]) -> CampaignRun | None:
         """The run as its folder keeps it, planned again only if a follow-up needs the plan; None
         when the folder holds no record of its plan (an older version's: then `open` plans)."""
-        lock = _lock_folder(folder)
+        lock = take(folder)
         try:
             record = PlanRecord.load(folder)
             if record is None:
@@ -625,35 +605,3 @@ def _replan(
     if plan.run_id != plan_id:
         raise OutdirError(f"{folder}: its copy of the input ({input_path.name}) no longer plans the run it holds")
     return plan
-
-
-def _held(folder: Path) -> bool:
-    """Whether another process holds the folder's lock (without taking it)."""
-    try:
-        with (folder / ".lock").open("r") as handle:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def _lock_folder(folder: Path) -> IO[str]:
-    """One process per run folder at a time: a second one gets a clear error, not a race."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / ".lock").open("a")  # "w" would wipe the holder's pid before the lock is tried
-    except OSError as exc:
-        raise OutdirError(f"{folder}: cannot use as the run folder: {exc.strerror}") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        holder = (folder / ".lock").read_text().strip()
-        who = f" (process {holder})" if holder.isdigit() else ""
-        raise FolderInUse(f"{folder}: another vapi-campaign run{who} is using this folder") from None
-    handle.truncate(0)
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle

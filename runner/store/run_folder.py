@@ -1,0 +1,75 @@
+"""A run folder's own files, besides its ledger and records: the lock that gives it one process at
+a time, the copy of the input it was planned from, and the name a run folder gets by default."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import IO
+
+from runner.errors import FolderInUse, OutdirError, unwritable
+
+LOCK_FILE = ".lock"
+INPUT_COPY = "input"  # input.<the source's suffix>: what a resumed run and `status` plan again
+
+
+def default_folder(input_path: str | Path, runs: Path = Path("runs"), digest: str | None = None) -> Path:
+    """<runs>/<input stem>-<8 hex of its content>: the same file always resumes the same run (`run`
+    without -o, and the inbox, whose `digest` it has already worked out)."""
+    path = Path(input_path)
+    if digest is None:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = "unreadable"
+    return runs / f"{path.stem}-{digest[:8]}"
+
+
+def take(folder: Path) -> IO[str]:
+    """The folder's lock, held until the handle is closed: one process per run folder at a time (a
+    second one gets FolderInUse, naming the holder's pid, not a race)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / LOCK_FILE).open("a")  # "w" would wipe the holder's pid before the lock is tried
+    except OSError as exc:
+        raise OutdirError(f"{folder}: cannot use as the run folder: {exc.strerror}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        holder = (folder / LOCK_FILE).read_text().strip()
+        who = f" (process {holder})" if holder.isdigit() else ""
+        raise FolderInUse(f"{folder}: another vapi-campaign run{who} is using this folder") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def held(folder: Path) -> bool:
+    """Whether another process holds the folder's lock (without taking it)."""
+    try:
+        with (folder / LOCK_FILE).open("r") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def keep_input(folder: Path, source: Path) -> Path:
+    """The folder's copy of the input (made once, whole or not at all): a resumed run plans it again
+    even when the original has moved or changed."""
+    copy = folder / f"{INPUT_COPY}{source.suffix.lower()}"
+    if not copy.exists():
+        partial = copy.with_name(copy.name + ".tmp")
+        try:
+            shutil.copyfile(source, partial)
+            os.replace(partial, copy)
+        except OSError as exc:
+            raise unwritable(folder, "the copy of the input", exc) from None
+    return copy
