@@ -19,6 +19,7 @@ LAYERS = [
         "runner.arrays",
         "runner.frames",
         "runner.errors",
+        "runner.files",
         "runner.text",
         "runner.statuses",
         "runner.hours",

@@ -23,6 +23,7 @@ import pyarrow.csv as pa_csv
 
 from runner.arrays import Objects, first_bytes, text_array
 from runner.errors import unwritable
+from runner.files import atomic_write
 from runner.sheets.summary import Summary
 
 RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
@@ -90,9 +91,11 @@ def default_format(row_count: int, input_columns: int = 0) -> str:
 
 def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
     """Write atomically (temp file, then rename): XLSX with a Summary sheet, or CSV + summary.json."""
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(path.parent, f"the results sheet {path.name}", exc) from None
+    with atomic_write(path, f"the results sheet {path.name}") as temporary:
         if path.suffix == ".xlsx":
             from runner.sheets.xlsx import write_workbook  # openpyxl loads only when a workbook is written
 
@@ -100,10 +103,6 @@ def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
         else:
             _write_csv(table, temporary)
             (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
-        os.replace(temporary, path)
-    except OSError as exc:  # Arrow's writer raises OSError too
-        temporary.unlink(missing_ok=True)
-        raise unwritable(path.parent, f"the results sheet {path.name}", exc) from None
     return path
 
 

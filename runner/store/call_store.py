@@ -9,7 +9,6 @@ SQLite inserted one tuple at a time."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from runner.errors import damaged, unwritable
+from runner.errors import damaged
+from runner.files import atomic_write
 from runner.vapi.call_fields import CALL_SCHEMA, calls_of
 
 CALLS_FILE = "calls.parquet"
@@ -63,14 +63,8 @@ def read_calls(path: Path) -> pl.DataFrame:
 
 def write_calls(calls: pl.DataFrame, path: Path) -> None:
     """Replace the file at `path` with these calls: whole, or not at all."""
-    partial = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_write(path, f"the fetched calls {path.name}") as partial:
         calls.write_parquet(partial)
-        with open(partial, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(partial, path)
-    except OSError as exc:
-        raise unwritable(path.parent, f"the fetched calls {path.name}", exc) from None
 
 
 def migrate_calls(db: sqlite3.Connection, folder: Path, opt_out_field: str) -> None:

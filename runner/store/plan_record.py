@@ -14,7 +14,6 @@ number `n` and its RESULT_COLUMNS, with the plan's summary facts in the file's m
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runner.errors import unwritable
+from runner.files import atomic_write
 from runner.planning.plan import Plan
 from runner.sheets.write import RESULT_COLUMNS
 
@@ -68,11 +67,8 @@ class PlanRecord:
         }
         positional = self.sheet.rename_columns([f"c{i}" for i in range(self.sheet.num_columns)])
         results = self.results.to_arrow()
-        try:
-            _write(positional, folder / SHEET_FILE)
-            _write(results.replace_schema_metadata({_FACTS: json.dumps(facts).encode()}), folder / RECORD_FILE)
-        except OSError as exc:
-            raise unwritable(folder, "the plan's record", exc) from None
+        _write(positional, folder / SHEET_FILE)
+        _write(results.replace_schema_metadata({_FACTS: json.dumps(facts).encode()}), folder / RECORD_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> PlanRecord | None:
@@ -92,6 +88,5 @@ class PlanRecord:
 
 
 def _write(table: pa.Table, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary, compression="zstd")
-    os.replace(temporary, path)
+    with atomic_write(path, "the plan's record") as temporary:
+        pq.write_table(table, temporary, compression="zstd")

@@ -10,7 +10,8 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from runner.errors import FolderInUse, OutdirError, unwritable
+from runner.errors import FolderInUse, OutdirError
+from runner.files import atomic_write
 
 LOCK_FILE = ".lock"
 INPUT_COPY = "input"  # input.<the source's suffix>: what a resumed run and `status` plan again
@@ -66,10 +67,6 @@ def keep_input(folder: Path, source: Path) -> Path:
     even when the original has moved or changed."""
     copy = folder / f"{INPUT_COPY}{source.suffix.lower()}"
     if not copy.exists():
-        partial = copy.with_name(copy.name + ".tmp")
-        try:
+        with atomic_write(copy, "the copy of the input") as partial:
             shutil.copyfile(source, partial)
-            os.replace(partial, copy)
-        except OSError as exc:
-            raise unwritable(folder, "the copy of the input", exc) from None
     return copy
