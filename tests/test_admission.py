@@ -268,7 +268,8 @@ def test_two_calls_of_one_number_spelled_two_ways_place_one_call(
     ]
     outputs = [call.communicate(timeout=120)[0] for call in calls]
     assert calls_per_number(server) == Counter(["+12025550100"]), outputs
-    assert sum("by run folder" in output for output in outputs) == len(spellings) - 1, outputs
+    # Set aside by the plan's preview or at send time, depending on who got there first.
+    assert sum("not called: " in output for output in outputs) == len(spellings) - 1, outputs
 
 
 @pytest.mark.slow

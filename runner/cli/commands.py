@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,10 +70,19 @@ def out_option(required: bool, help: str) -> Callable[[F], F]:
 input_argument = click.argument("input_path", type=click.Path(dir_okay=False, path_type=Path))
 
 
+class ExitCode(IntEnum):
+    """What a command's exit status tells a person or a cron job (the README's "Exit codes")."""
+
+    DONE = 0
+    NOT_ALL_CALLED = 1  # it ran, but some rows failed, are unknown or still unsent (or a call was not placed)
+    NOTHING_SENT = 2  # bad usage or bad input: nothing was sent
+    INTERRUPTED = 130  # Ctrl-C: what was sent is recorded; the same command continues
+
+
 class Failure(click.ClickException):
     """A library error shown as one clear message and exit code 2 (never a traceback)."""
 
-    exit_code = 2
+    exit_code = ExitCode.NOTHING_SENT
 
 
 def _fail(exc: RunnerError) -> Failure:
@@ -81,10 +91,7 @@ def _fail(exc: RunnerError) -> Failure:
 
 def _echo_progress(outdir: Path, quiet: bool) -> None:
     """A run holds the folder: its ledger's counts, read without fetching or writing anything."""
-    try:
-        progress = Ledger.progress(outdir)
-    except RunnerError as exc:
-        raise _fail(exc) from None
+    progress = Ledger.progress(outdir)
     if not quiet:
         click.echo(f"{outdir}: a run is using this folder; its progress so far (read-only: nothing fetched or written)")
         for line in progress.lines():
@@ -130,16 +137,19 @@ def _one_target(sandbox: bool, base_url: str | None) -> None:
 
 
 class _Commands(click.Group):
-    """Ctrl-C in any command (planning, `status --watch`, …) exits 130 with one line, not "Aborted!"."""
+    """What every command shares: a library error is one line and exit 2 (never a traceback), and
+    Ctrl-C (planning, `status --watch`, …) exits 130 with one line, not "Aborted!"."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except RunnerError as exc:  # every library error, in every command: one line, exit 2
+            raise _fail(exc) from None
         except (KeyboardInterrupt, click.exceptions.Abort) as exc:
             if isinstance(exc, click.exceptions.Abort) and not isinstance(exc.__context__, KeyboardInterrupt):
                 raise  # a "no" at the confirmation: click's own Aborted!, exit 1
             click.echo("interrupted: what was sent is recorded; run the same command to continue", err=True)
-            raise click.exceptions.Exit(130) from None
+            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,18 +173,15 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
 
     Example: vapi-campaign plan sample_data/customers.csv -c campaigns/example/campaign.toml -o out
     """
-    try:
-        result = plan_for(input_path, campaign_path)
-        written = write_plan(result, outdir, fmt)
-    except RunnerError as exc:
-        raise _fail(exc) from None
+    result = plan_for(input_path, campaign_path)
+    written = write_plan(result, outdir, fmt)
     _echo_plan(result, quiet)
     if not quiet:
         click.echo(f"wrote {outdir / 'requests.jsonl'} and {written}")
     problems = local_problems(result)
     for problem in problems:
         click.echo(f"error: `run` would stop here: {problem}", err=True)
-    sys.exit(2 if problems else result.exit_code)
+    sys.exit(ExitCode.NOTHING_SENT if problems else result.exit_code)
 
 
 @main.command()
@@ -226,9 +233,7 @@ def run(
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except NetworkError as exc:  # preflight could not reach the API: nothing sent, the same command resumes
         click.echo(f"stopped: {exc}", err=True)
-        sys.exit(1)
-    except RunnerError as exc:
-        raise _fail(exc) from None
+        sys.exit(ExitCode.NOT_ALL_CALLED)
     _echo_stops(outcome)
     if outcome.report.interrupted:
         click.echo("interrupted: in-flight requests were recorded; run the same command to continue", err=True)
@@ -330,8 +335,6 @@ def status(
             return
         _echo_progress(outdir, quiet)
         return
-    except RunnerError as exc:
-        raise _fail(exc) from None
     _echo_stops(outcome)
     if not quiet:
         _echo_outcome(outcome)
@@ -372,22 +375,19 @@ def call(
     if at is not None and at.tzinfo is None:
         raise Failure(f"--at {at.isoformat()}: give a time zone (…Z or …+01:00): a call's time must not be guessed")
     _confirm(f"Call {number} now?", yes, "place the call")
-    try:
-        with open_client(base_url, sandbox) as client:
-            call_asked = SingleCall(number, values, name, consent, at)
-            outcome = place_call(call_asked, campaign_path, client, preflight=_preflight(no_preflight))
-    except RunnerError as exc:
-        raise _fail(exc) from None
+    with open_client(base_url, sandbox) as client:
+        call_asked = SingleCall(number, values, name, consent, at)
+        outcome = place_call(call_asked, campaign_path, client, preflight=_preflight(no_preflight))
     if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
         click.echo(f"not called: {outcome.reason}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.NOT_ALL_CALLED)
     if not quiet:
         said = "placed" if outcome.placed_now else "already placed by this command before: no second call"
         click.echo(f"{said}: call {outcome.call_id or '(none)'}, status {outcome.status}")
         if outcome.reason:
             click.echo(f"reason: {outcome.reason}", err=True)
         click.echo(f"run folder: {outcome.outdir}", err=True)
-    sys.exit(0 if outcome.call_id else 1)
+    sys.exit(ExitCode.DONE if outcome.call_id else ExitCode.NOT_ALL_CALLED)
 
 
 @main.command()
@@ -415,8 +415,6 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
             outcome = campaign_run.cancel(client)
     except FolderInUse as exc:
         raise Failure(f"{exc}; stop that run first (Ctrl-C), then cancel") from None
-    except RunnerError as exc:
-        raise _fail(exc) from None
     if not quiet:
         for line in outcome.report.lines():
             click.echo(line, err=True)
@@ -455,23 +453,20 @@ def inbox(
     """
     _one_target(sandbox, base_url)
     report = (lambda message: None) if quiet else click.echo
-    try:
-        with open_client(base_url, sandbox) as client:
-            processor = Inbox(campaigns_dir, client, settle, fmt, report, _preflight(no_preflight))
-            if mode == "once":
-                outcomes = processor.run_once()
-            else:
-                outcomes = []
-                try:
-                    for round_outcomes in processor.watch(interval):
-                        outcomes.extend(round_outcomes)
-                except KeyboardInterrupt:
-                    pass
-    except RunnerError as exc:
-        raise _fail(exc) from None
+    with open_client(base_url, sandbox) as client:
+        processor = Inbox(campaigns_dir, client, settle, fmt, report, _preflight(no_preflight))
+        if mode == "once":
+            outcomes = processor.run_once()
+        else:
+            outcomes = []
+            try:
+                for round_outcomes in processor.watch(interval):
+                    outcomes.extend(round_outcomes)
+            except KeyboardInterrupt:
+                pass
     if not quiet and not outcomes:
         click.echo("nothing to process")
-    sys.exit(0 if all(outcome.ok for outcome in outcomes) else 1)
+    sys.exit(ExitCode.DONE if all(outcome.ok for outcome in outcomes) else ExitCode.NOT_ALL_CALLED)
 
 
 @main.command("sandbox")
@@ -551,10 +546,7 @@ def sandbox_command(
 
     Example: vapi-campaign sandbox --port 8787 --drop-rate 0.2 --dial-now --call-seconds 5
     """
-    try:
-        known = Resources.load(resources) if resources is not None else Resources()
-    except RunnerError as exc:
-        raise _fail(exc) from None
+    known = Resources.load(resources) if resources is not None else Resources()
     config = SandboxConfig(
         api_key=api_key,
         port=port,
