@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,7 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
     return bodies
 
 
+@pytest.mark.slow  # over a second
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(ROW, min_size=1, max_size=8),

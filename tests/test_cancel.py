@@ -65,6 +65,7 @@ def cancel(outdir: Path, server: Sandbox, *options: str) -> Any:
     )
 
 
+@pytest.mark.slow  # over a second
 def test_a_scheduled_run_is_cancelled_and_a_corrected_campaign_calls_exactly_those_rows(
     tmp_path: Path, sandbox: Any
 ) -> None:

@@ -97,6 +97,7 @@ def test_status_keeps_the_first_plannings_reason_for_a_row_it_did_not_send(
     assert "suppressed" in row and any("called" in cell for cell in row)
 
 
+@pytest.mark.slow  # over a second
 @pytest.mark.parametrize("damage", ["missing", "unreadable"])
 def test_a_folder_without_a_readable_record_is_planned_again_once_and_gets_one(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, planned: list[int], damage: str
