@@ -10,7 +10,6 @@ follow-ups.
 from __future__ import annotations
 
 import getpass
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -52,7 +51,7 @@ from runner.store.history import CallHistory, open_history
 from runner.store.ledger import Ledger, now_utc
 from runner.store.opt_outs import record_opt_outs
 from runner.store.plan_record import PlanRecord
-from runner.store.run_folder import default_folder, held, keep_input, take
+from runner.store.run_folder import RunMeta, default_folder, held, keep_input, take
 from runner.vapi.call_fields import calls_of, shown
 from runner.vapi.call_list import fetch_calls, list_calls
 from runner.vapi.client import VapiClient
@@ -161,47 +160,35 @@ class CampaignRun:
         folder = Path(outdir) if outdir is not None else default_folder(input_path)
         lock = take(folder)
         try:
-            meta = Ledger.read_meta(folder)
-            planned_at = parse_time(meta["planned_at"]) if "planned_at" in meta else now_utc()
+            known = RunMeta.of(Ledger.read_meta(folder))  # a resumed run: as its first planning was made
+            planned_at = known.planned_at if known else now_utc()
+            api = api or (known.api if known else "") or None
             # A resumed run keeps the free numbers of its first planning, so its requests stay the same.
-            free = frozenset(json.loads(meta.get("free_numbers", "[]")))
-            plan_now = partial(
-                plan_for, input_path, campaign, api=api or meta.get("api"), now=planned_at, run_folder=folder
-            )
+            free = known.free_numbers if known else frozenset()
+            plan_now = partial(plan_for, input_path, campaign, api=api, now=planned_at, run_folder=folder)
             plan = plan_now(free_numbers=free)
             checked = None
             if preflight is not None:
-                plan, checked = _preflighted(plan, preflight, None if meta else plan_now, folder, fmt)
-            fmt = fmt or meta.get("format") or None
+                plan, checked = _preflighted(plan, preflight, None if known else plan_now, folder, fmt)
+            fmt = fmt or (known.format if known else None)
             results_target(plan, folder, fmt)
-            if not meta or not (folder / REQUESTS_FILE).exists():
+            if not known or not (folder / REQUESTS_FILE).exists():
                 # A resumed run (and status) keeps the file of its first planning, as its ledger
                 # keeps that planning's requests: no body is built again.
                 write_requests(plan, folder, fmt)
             copy = keep_input(folder, plan.sheet.path)
-            new_meta = {
-                "planned_at": planned_at.isoformat(),
-                "campaign": json.dumps(campaign.model_dump(mode="json")),
-                "base_dir": str(campaign.base_dir.resolve()),
-                "input": copy.name,
-                "source": str(plan.sheet.path),
-                "api": api or "",
-                "format": fmt or "",
-                "free_numbers": json.dumps(sorted(plan.free_numbers)),
-            }
+            meta = RunMeta(planned_at, campaign, copy.name, str(plan.sheet.path), api or "", fmt, plan.free_numbers)
             # A resumed run keeps the record of its first planning, as its ledger keeps its requests.
-            record = PlanRecord.load(folder) if meta else None
+            record = PlanRecord.load(folder) if known else None
             if record is None:
                 record = PlanRecord.of(plan)
                 record.save(folder)
             # Built only for a new ledger, a block at a time: a resumed run (and `status`) builds none.
-            ledger = Ledger.open(folder, plan.run_id, plan.planned_requests.each(), new_meta)
+            ledger = Ledger.open(folder, plan.run_id, plan.planned_requests.each(), meta.as_text())
         except BaseException:
             lock.close()
             raise
-        replan = partial(
-            _replan, copy, campaign, api or meta.get("api"), planned_at, plan.free_numbers, plan.run_id, folder
-        )
+        replan = partial(_replan, copy, campaign, api, planned_at, plan.free_numbers, plan.run_id, folder)
         run = cls(record, campaign, folder, fmt, ledger, lock, plan, replan)
         run.preflight = checked
         return run
@@ -210,25 +197,22 @@ class CampaignRun:
     def reopen(cls, outdir: str | Path, preflight: VapiClient | None = None) -> CampaignRun:
         """Open an existing run folder from what its ledger kept (for `status`; `preflight` as in `open`)."""
         folder = Path(outdir)
-        meta = Ledger.read_meta(folder)
-        if "campaign" not in meta:
+        meta = RunMeta.of(Ledger.read_meta(folder))
+        if meta is None:
             if held(folder):
                 raise RunStarting(
                     f"{folder}: a run is starting in this folder: it is still planning, nothing has been sent yet; "
                     "run `status` again in a moment"
                 )
             raise OutdirError(f"{folder}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
-        campaign = Campaign.model_validate({**json.loads(meta["campaign"]), "base_dir": Path(meta["base_dir"])})
         if preflight is None:
-            resumed = cls._from_record(folder, campaign, meta)
+            resumed = cls._from_record(folder, meta)
             if resumed is not None:
                 return resumed
-        return cls.open(
-            folder / meta["input"], campaign, folder, meta.get("format") or None, meta.get("api"), preflight
-        )
+        return cls.open(folder / meta.input, meta.campaign, folder, meta.format, meta.api or None, preflight)
 
     @classmethod
-    def _from_record(cls, folder: Path, campaign: Campaign, meta: dict[str, str]) -> CampaignRun | None:
+    def _from_record(cls, folder: Path, meta: RunMeta) -> CampaignRun | None:
         """The run as its folder keeps it, planned again only if a follow-up needs the plan; None
         when the folder holds no record of its plan (an older version's: then `open` plans)."""
         lock = take(folder)
@@ -237,15 +221,15 @@ class CampaignRun:
             if record is None:
                 lock.close()
                 return None
-            ledger = Ledger.open(folder, meta["plan_id"], ())
+            ledger = Ledger.open(folder, meta.plan_id, ())
         except BaseException:
             lock.close()
             raise
         replan = partial(
-            _replan, folder / meta["input"], campaign, meta.get("api"), parse_time(meta["planned_at"]),
-            frozenset(json.loads(meta.get("free_numbers", "[]"))), meta["plan_id"], folder,
+            _replan, folder / meta.input, meta.campaign, meta.api or None, meta.planned_at, meta.free_numbers,
+            meta.plan_id, folder,
         )  # fmt: skip
-        return cls(record, campaign, folder, meta.get("format") or None, ledger, lock, None, replan)
+        return cls(record, meta.campaign, folder, meta.format, ledger, lock, None, replan)
 
     @property
     def plan(self) -> Plan:

@@ -218,29 +218,20 @@ class History:
 
     def _move_in(self, db: sqlite3.Connection, legacy: Path) -> None:
         """Move a campaign folder's own history (an earlier version's) into this one, once: its
-        rows under their accounts' keys, then the file renamed aside (history.sqlite.moved)."""
-        old = History(legacy)
+        rows under their accounts' keys, then the file renamed aside (history.sqlite.moved). Done
+        holding this history's write lock, so two processes starting together move it once."""
+        db.execute("BEGIN IMMEDIATE")
         try:
-            old._connect()  # its own earlier tables first
-        finally:
-            old.close()
-        db.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for (api,) in db.execute("SELECT DISTINCT api FROM legacy.claims").fetchall():
-                    db.execute(
-                        "INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) "
-                        "SELECT ?, number, called_at, run_dir, request_id, row FROM legacy.claims WHERE api = ?",
-                        (self._key(db, api), api),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        finally:
-            db.execute("DETACH DATABASE legacy")
-        # Another process may have moved it in first: its rows were then ignored as already there.
+            rows = legacy_rows(legacy)  # none when another process moved it in while we waited
+            db.executemany(
+                "INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(self._key(db, api), *rest) for api, *rest in rows],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         with contextlib.suppress(FileNotFoundError):
             legacy.rename(legacy.with_name(legacy.name + ".moved"))
 
@@ -338,6 +329,22 @@ def _recent_reason(last: tuple[datetime, str], called_at: datetime, caps: Caps) 
     if at > called_at:
         return f"a call is scheduled for {at:%Y-%m-%d %H:%M} UTC {by}, within {days}"
     return f"called {at:%Y-%m-%d %H:%M} UTC {by}, less than {days} ago"
+
+
+def legacy_rows(legacy: Path) -> list[tuple[str, str, str, str, str, int]]:
+    """The claims a campaign folder's own history holds (its earlier tables' rows too), read
+    without writing to it (nor creating it, when another process has just moved it aside)."""
+    try:
+        source = sqlite3.connect(f"{legacy.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return []
+    with contextlib.closing(source):
+        try:
+            tables = {name for (name,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError:
+            return []
+        selects = {"claims": "SELECT api, number, called_at, run_dir, request_id, row FROM claims", **_EARLIER}
+        return [row for table, select in selects.items() if table in tables for row in source.execute(select)]
 
 
 def _move_earlier_tables(db: sqlite3.Connection) -> None:

@@ -11,10 +11,9 @@ The password never goes in the campaign file (the campaign refuses one): libpq r
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import polars as pl
 import psycopg
 
 from runner.errors import OutdirError
-from runner.store.history import RECENT_CALLS, Caps, History, api_key_of, refusals
+from runner.store.history import RECENT_CALLS, Caps, api_key_of, legacy_rows, refusals
 from runner.vapi.client import redact_url
 
 _SCHEMA = """
@@ -160,22 +159,17 @@ class PostgresHistory:
                 )
 
     def _move_in(self, db: psycopg.Connection[tuple[object, ...]], legacy: Path) -> None:
-        """A campaign folder's own SQLite history (earlier versions) moved in once, then renamed aside."""
-        old = History(legacy)
-        try:
-            old._connect()  # its own earlier tables first
-        finally:
-            old.close()
-        with closing(sqlite3.connect(legacy)) as source:
-            rows = source.execute("SELECT api, number, called_at, run_dir, request_id, row FROM claims").fetchall()
+        """A campaign folder's own SQLite history (earlier versions) moved in once, then renamed
+        aside; under the schema's advisory lock, so machines starting together move it once."""
         with db.transaction(), db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            rows = legacy_rows(legacy)  # none when another process moved it in while we waited
             keyed = [(self._key(db, api), n, _utc(datetime.fromisoformat(at)), *rest) for api, n, at, *rest in rows]
             cursor.executemany(
                 "INSERT INTO claims (api, number, called_at, run_dir, request_id, row) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 keyed,
             )
-        # Another machine may have moved it in first: its rows were then ignored as already there.
         with contextlib.suppress(FileNotFoundError):
             legacy.rename(legacy.with_name(legacy.name + ".moved"))
 

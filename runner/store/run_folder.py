@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from runner.campaign import Campaign
 from runner.errors import FolderInUse, OutdirError
 from runner.files import atomic_write
 
@@ -70,3 +74,49 @@ def keep_input(folder: Path, source: Path) -> Path:
         with atomic_write(copy, "the copy of the input") as partial:
             shutil.copyfile(source, partial)
     return copy
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What a run folder's ledger keeps about its run, typed (the ledger's `meta` table holds text):
+    when it was planned, with which campaign, from which copy of which input, through which API,
+    in which results format, with which free Vapi numbers, and the plan's id."""
+
+    planned_at: datetime
+    campaign: Campaign
+    input: str  # the folder's copy of the input (INPUT_COPY + suffix)
+    source: str  # where the input was read from
+    api: str  # the API the run's calls go through ("" for the default)
+    format: str | None  # the results sheet's format, if one was asked for
+    free_numbers: frozenset[str]  # the free Vapi numbers its first planning was screened for
+    plan_id: str = ""  # set by the ledger when it is created
+
+    def as_text(self) -> dict[str, str]:
+        return {
+            "planned_at": self.planned_at.isoformat(),
+            "campaign": json.dumps(self.campaign.model_dump(mode="json")),
+            "base_dir": str(self.campaign.base_dir.resolve()),
+            "input": self.input,
+            "source": self.source,
+            "api": self.api,
+            "format": self.format or "",
+            "free_numbers": json.dumps(sorted(self.free_numbers)),
+        }
+
+    @classmethod
+    def of(cls, text: dict[str, str]) -> RunMeta | None:
+        """The meta a ledger holds as text; None when it holds none (no run was made there yet).
+        Keys later versions added are read at their defaults."""
+        if "campaign" not in text:
+            return None
+        campaign = Campaign.model_validate({**json.loads(text["campaign"]), "base_dir": Path(text["base_dir"])})
+        return cls(
+            planned_at=datetime.fromisoformat(text["planned_at"].replace("Z", "+00:00")),
+            campaign=campaign,
+            input=text["input"],
+            source=text.get("source", ""),
+            api=text.get("api", ""),
+            format=text.get("format") or None,
+            free_numbers=frozenset(json.loads(text.get("free_numbers", "[]"))),
+            plan_id=text.get("plan_id", ""),
+        )
