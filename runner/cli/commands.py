@@ -61,6 +61,10 @@ no_preflight_option = click.option(
 yes_option = click.option("-y", "--yes", is_flag=True, help="Send without asking (required when not on a terminal).")
 
 
+def interval_option(default: float, help: str) -> Callable[[F], F]:
+    return click.option("--interval", default=default, show_default=True, type=click.FloatRange(min=0), help=help)
+
+
 def out_option(required: bool, help: str) -> Callable[[F], F]:
     return click.option(
         "-o", "--out", "outdir", required=required, type=click.Path(file_okay=False, path_type=Path), help=help
@@ -294,13 +298,7 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
 @base_url_option
 @sandbox_option
 @click.option("--watch", is_flag=True, help="Repeat until every call has ended.")
-@click.option(
-    "--interval",
-    default=15.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds between checks with --watch.",
-)
+@interval_option(15.0, "Seconds between checks with --watch.")
 @click.option("--retry", is_flag=True, help="Also place the follow-up attempts that are due ([retry]).")
 @no_preflight_option
 @quiet_option
@@ -426,13 +424,7 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
 @click.argument("campaigns_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--once", "mode", flag_value="once", default=True, help="Process what is there, then exit (cron).")
 @click.option("--watch", "mode", flag_value="watch", help="Keep polling the inboxes.")
-@click.option(
-    "--interval",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds between polls with --watch.",
-)
+@interval_option(30.0, "Seconds between polls with --watch.")
 @click.option("--settle", default=DEFAULT_SETTLE_SECONDS, show_default=True, type=click.FloatRange(min=0),
               help="Seconds a file must stay unchanged before it is taken.")  # fmt: skip
 @format_option

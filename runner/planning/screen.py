@@ -24,7 +24,6 @@ from runner.sheets.read import read_cells
 from runner.statuses import Status
 from runner.text import NO, YES, YES_SHOWN, shown_cell
 
-CONSENT_YES_SHOWN, CONSENT_YES, CONSENT_NO = YES_SHOWN, YES, NO
 _NO_CONSENT_COLUMN = "no consent: the file has no consent column (require_consent = true)"
 _ABROAD = "international number: a free Vapi number cannot call abroad (from_free_number)"
 _FREE_NUMBER = " is a free Vapi number, which calls US numbers only (import a number to call abroad)"
@@ -39,6 +38,11 @@ def mark_duplicates(rows: Rows) -> Rows:
         **with_status(repeat, Status.DUPLICATE, "same number as row " + pl.col("first").cast(pl.String))
     )
     return Rows(again.drop("first"), rows.facts)
+
+
+def do_not_call_reason(list_name: str) -> str:
+    """Why a row on a do-not-call list is suppressed (the plan's screen and admission at send time)."""
+    return f"on the do-not-call list {list_name}"
 
 
 def load_do_not_call(paths: list[Path], region: str, warnings: list[str] | None = None) -> dict[str, str]:
@@ -137,9 +141,7 @@ class Screen:
                 rules.append(("consent", pl.lit(_NO_CONSENT_COLUMN)))
         if self.do_not_call:
             listed = pl.Series(list(self.do_not_call), dtype=pl.String)
-            lists = pl.Series(
-                [f"on the do-not-call list {name}" for name in self.do_not_call.values()], dtype=pl.String
-            )
+            lists = pl.Series([do_not_call_reason(name) for name in self.do_not_call.values()], dtype=pl.String)
             rules.append(("do-not-call", pl.col("e164").replace_strict(listed, lists, default=None)))
         if compliance.from_free_number or self.free_numbers:
             abroad = pl.col("fact").is_in([i for i, facts in enumerate(rows.facts) if facts.region != "US"])
@@ -262,18 +264,18 @@ class Screen:
     def _consent_problem(self, cell: str) -> str | None:
         column = self.roles["consent"]
         value = cell.strip()
-        if value.casefold() in CONSENT_YES:
+        if value.casefold() in YES:
             return None
         if not value:
             return f"no consent: column {column!r} is empty"
-        if value.casefold() in CONSENT_NO:
+        if value.casefold() in NO:
             return f"no consent: column {column!r} is {value!r}"
         # Not a no either (a date, "opted in", "✓"): say what would count, as the sheet's owner decides.
-        return f"no consent: column {column!r} is {value!r}, not one of {', '.join(CONSENT_YES_SHOWN)}"
+        return f"no consent: column {column!r} is {value!r}, not one of {', '.join(YES_SHOWN)}"
 
     def _opt_out_problem(self, cell: str) -> str | None:
         value = cell.strip()
-        return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in CONSENT_YES else None
+        return f"opted out: column {self.roles['opt_out']!r} is {value!r}" if value.casefold() in YES else None
 
     def _zones(self, facts: NumberFacts | None, given: str, home: str | None = None) -> tuple[tuple[str, ...], str]:
         """The recipient's candidate time zones, every one of which must be open: the number's own,

@@ -15,7 +15,7 @@ from typing import Any
 from runner.campaign import Campaign
 from runner.errors import InputError
 from runner.planning.body import customers_of
-from runner.planning.screen import load_do_not_call, load_opt_outs
+from runner.planning.screen import do_not_call_reason, load_do_not_call, load_opt_outs
 from runner.statuses import Status
 from runner.store.history import CallHistory, Caps
 from runner.store.ledger import LedgerRequest, RowOutcome, now_utc
@@ -58,7 +58,7 @@ class CurrentLists:
             if number in lists.opt_outs:
                 refused[row] = lists.opt_outs[number]
             elif number in lists.do_not_call:
-                refused[row] = f"on the do-not-call list {lists.do_not_call[number]}"
+                refused[row] = do_not_call_reason(lists.do_not_call[number])
         return refused
 
     def _current(self) -> _Lists:

@@ -143,11 +143,12 @@ def delete_calls(
                 report.started.append(f"row {row}, call {call_id}: {status}")
             return
         ledger.record_cancellation(call_id, CancelState.CANCELLED)
-        if never_dialled(seen, answer):
+        forgotten = never_dialled(seen, answer)
+        if forgotten:
             forget(request_id, row)
         with lock:
             report.cancelled += 1
-            report.kept += not never_dialled(seen, answer)
+            report.kept += not forgotten
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cancel") as pool:
         list(pool.map(cancel, rows))

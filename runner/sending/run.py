@@ -84,10 +84,6 @@ class RunOutcome:
         return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, Status.PLANNED)) else 0
 
 
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def plan_for(
     input_path: str | Path,
     campaign: Campaign | str | Path,
@@ -267,15 +263,19 @@ class CampaignRun:
     ) -> RunOutcome:
         """Send what is left (and follow-up attempts that are due), then write the results sheet.
         `resend_unknown`: the operator checked the dashboard; rows left unknown are sent again."""
-        options = options or SubmitOptions(
-            concurrency=self.campaign.concurrency,
-            requests_per_minute=self.campaign.requests_per_minute,
-            resend_unknown=resend_unknown,
-        )
+        options = options or self._options(resend_unknown)
         if self.campaign.retry is not None and self.ledger.has_outcomes():
             self.refresh(client)
             self.schedule_followups()
         return self._submit(client, options, progress)
+
+    def _options(self, resend_unknown: bool = False) -> SubmitOptions:
+        """How the campaign sends: its concurrency and pacing."""
+        return SubmitOptions(
+            concurrency=self.campaign.concurrency,
+            requests_per_minute=self.campaign.requests_per_minute,
+            resend_unknown=resend_unknown,
+        )
 
     def _submit(
         self, client: VapiClient, options: SubmitOptions, progress: Callable[[int, int], None] | None = None
@@ -296,12 +296,11 @@ class CampaignRun:
     def _write_after_sending(self) -> tuple[Path, Summary, str]:
         """The results sheet once requests have gone: a sheet that cannot be written (a full disk)
         does not hide what was sent; it is said, and `status` writes it later."""
+        results, summary, path = self._sheet()
         try:
-            path, summary = self._write()
+            write_results(results_table(self.record.sheet, result_arrays(results)), path, summary)
         except OutdirError as exc:
-            results = self.results()
-            path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
-            return path, summarize(results).with_rules(self._suppressed()), f"{exc} (then `status {self.outdir}`)"
+            return path, summary, f"{exc} (then `status {self.outdir}`)"
         return path, summary, ""
 
     def _history_log(self, history: CallHistory, client: VapiClient) -> Admission:
@@ -361,10 +360,7 @@ class CampaignRun:
         if retry:
             self.schedule_followups()
             if self.ledger.requests(RequestState.PLANNED):  # due now, or stranded by an earlier 429
-                options = SubmitOptions(
-                    concurrency=self.campaign.concurrency, requests_per_minute=self.campaign.requests_per_minute
-                )
-                outcome = self._submit(client, options)
+                outcome = self._submit(client, self._options())
                 outcome.report.notes[:0] = report.notes
                 return outcome
         path, summary = self._write()
@@ -519,10 +515,14 @@ class CampaignRun:
 
     def _write(self) -> tuple[Path, Summary]:
         """The results sheet from the ledger as it is now."""
-        results = self.results()
-        summary = summarize(results).with_rules(self._suppressed())
-        path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
+        results, summary, path = self._sheet()
         return write_results(results_table(self.record.sheet, result_arrays(results)), path, summary), summary
+
+    def _sheet(self) -> tuple[pl.DataFrame, Summary, Path]:
+        """The results, their summary, and where the sheet of them goes."""
+        results = self.results()
+        path = results_path(self.outdir, self.fmt, results.height, self.record.sheet.num_columns)
+        return results, summarize(results).with_rules(self._suppressed()), path
 
 
 def _preflighted(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -163,6 +163,26 @@ def api_key_of(api: str) -> str:
     return f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
 
 
+class AccountKeys:
+    """The key each API's claims are kept under, looked up once per API name: `org:<id>` once the
+    history knows the org id of the API's URL (its `accounts` table), else the URL normalised."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def of(self, api: str, org_of: Callable[[str], Sequence[object] | None]) -> str:
+        """`org_of(url)`: the `accounts` row of a normalised URL (its org id first), or None."""
+        if api not in self._known:
+            url = api_key_of(api)
+            found = org_of(url)
+            self._known[api] = f"org:{found[0]}" if found else url
+        return self._known[api]
+
+    def forget(self) -> None:
+        """After `learn`: a URL may have an org id now."""
+        self._known.clear()
+
+
 def stamp(moment: datetime) -> str:
     """A moment as the history writes it (UTC, milliseconds, Z)."""
     moment = moment.astimezone(UTC)
@@ -179,7 +199,7 @@ class History:
         self._legacy = legacy
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._keys: dict[str, str] = {}
+        self._keys = AccountKeys()
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -201,12 +221,7 @@ class History:
         return self._db
 
     def _key(self, db: sqlite3.Connection, api: str) -> str:
-        """The account key claims of `api` are kept under: `org:<id>` once known, else the URL normalised."""
-        if api not in self._keys:
-            url = api_key_of(api)
-            found = db.execute("SELECT org FROM accounts WHERE url = ?", (url,)).fetchone()
-            self._keys[api] = f"org:{found[0]}" if found else url
-        return self._keys[api]
+        return self._keys.of(api, lambda url: db.execute("SELECT org FROM accounts WHERE url = ?", (url,)).fetchone())
 
     def learn(self, api: str, org_id: str) -> None:
         """The account behind `api` is `org_id`: its calls, and any this URL holds, are kept under it."""
@@ -214,7 +229,7 @@ class History:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO accounts (url, org) VALUES (?, ?)", (url, org_id))
             db.execute("UPDATE OR IGNORE claims SET api = ? WHERE api = ?", (key, url))
-            self._keys.clear()
+            self._keys.forget()
 
     def _move_in(self, db: sqlite3.Connection, legacy: Path) -> None:
         """Move a campaign folder's own history (an earlier version's) into this one, once: its

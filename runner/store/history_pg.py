@@ -21,7 +21,7 @@ import polars as pl
 import psycopg
 
 from runner.errors import OutdirError
-from runner.store.history import RECENT_CALLS, Caps, api_key_of, legacy_rows, refusals
+from runner.store.history import RECENT_CALLS, AccountKeys, Caps, api_key_of, legacy_rows, refusals
 from runner.vapi.client import redact_url
 
 _SCHEMA = """
@@ -48,7 +48,7 @@ class PostgresHistory:
         self._legacy = legacy
         self._lock = threading.Lock()
         self._db: psycopg.Connection[tuple[object, ...]] | None = None
-        self._keys: dict[str, str] = {}
+        self._keys = AccountKeys()
 
     def _fail(self, exc: Exception) -> OutdirError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -90,11 +90,7 @@ class PostgresHistory:
                 self._db = None
 
     def _key(self, db: psycopg.Connection[tuple[object, ...]], api: str) -> str:
-        if api not in self._keys:
-            url = api_key_of(api)
-            found = db.execute("SELECT org FROM accounts WHERE url = %s", (url,)).fetchone()
-            self._keys[api] = f"org:{found[0]}" if found else url
-        return self._keys[api]
+        return self._keys.of(api, lambda url: db.execute("SELECT org FROM accounts WHERE url = %s", (url,)).fetchone())
 
     def learn(self, api: str, org_id: str) -> None:
         url, key = api_key_of(api), f"org:{org_id}"
@@ -104,7 +100,7 @@ class PostgresHistory:
                 (url, org_id),
             )
             db.execute("UPDATE claims SET api = %s WHERE api = %s", (key, url))
-            self._keys.clear()
+            self._keys.forget()
 
     def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> pl.DataFrame:
         this_run = str(run_dir.resolve()) if run_dir is not None else ""
