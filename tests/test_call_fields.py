@@ -121,7 +121,7 @@ class _Pages:
         self.pages = pages
         self.asked: list[dict[str, Any]] = []
 
-    def list_call_page(self, **filters: Any) -> bytes:
+    def list_calls(self, **filters: Any) -> bytes:
         self.asked.append(filters)
         page = self.pages[len(self.asked) - 1]
         at = page[-1]["createdAt"]

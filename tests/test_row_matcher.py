@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from runner.sending.submitter import RowMatcher
 from runner.store.ledger import LedgerRequest
-from runner.vapi.client import Customer
 
 _FIELDS = {
     "externalId": st.sampled_from([None, "", "e1", "e2"]),
@@ -44,11 +43,10 @@ def reference(sent: list[dict[str, Any]], rows: list[int], returned: dict[str, A
     return next((table[key] for key in keys if key in table), None)
 
 
-@given(st.lists(customers, min_size=1, max_size=6), customers, st.booleans())
-def test_the_matcher_follows_the_rule(sent: list[dict[str, Any]], returned: dict[str, Any], as_model: bool) -> None:
+@given(st.lists(customers, min_size=1, max_size=6), customers)
+def test_the_matcher_follows_the_rule(sent: list[dict[str, Any]], returned: dict[str, Any]) -> None:
     rows = [10 + 3 * n for n in range(len(sent))]
     request = LedgerRequest("r", 1, "", tuple(rows), "sending", 1, None, "", 1)
     matcher = RowMatcher(request, {"customers": sent})
-    answer: Customer | dict[str, Any] = Customer.model_validate(returned) if as_model else returned
-    assert matcher.row_for(answer) == reference(sent, rows, returned)
+    assert matcher.row_for(returned) == reference(sent, rows, returned)
     assert matcher.row_for(None) is None

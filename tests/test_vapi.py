@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 
 import httpx
+import orjson
 import pytest
 
 from runner.errors import ApiError, AuthError, NetworkError
-from runner.vapi.client import VapiClient, parse_retry_after
+from runner.vapi.client import VapiClient
+from runner.vapi.retry import parse_retry_after
 
 
 def client_answering(status: int, content: bytes = b"", headers: dict[str, str] | None = None) -> VapiClient:
@@ -40,7 +42,7 @@ def test_auth_and_billing_stop_the_run(status: int, body: bytes) -> None:
 
 def test_non_json_error_body_is_kept_as_text() -> None:
     with pytest.raises(ApiError, match="upstream exploded"):
-        client_answering(502, b"<html>upstream exploded</html>").get_call("x")
+        client_answering(502, b"<html>upstream exploded</html>").create_call({})
 
 
 def test_retry_after_seconds_and_date() -> None:
@@ -82,8 +84,8 @@ def test_connection_refused_was_provably_not_sent() -> None:
 
 
 def test_a_proxy_in_the_environment_carries_the_post(sandbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The POST skips httpx's Client for speed, but not a proxy set in the environment: with
-    HTTP_PROXY naming a port no one listens on, the call never reaches the sandbox."""
+    """A proxy set in the environment carries every request: with HTTP_PROXY naming a port no one
+    listens on, the call never reaches the sandbox."""
     server = sandbox()
     body = {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550100"}}
     for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
@@ -96,9 +98,9 @@ def test_a_proxy_in_the_environment_carries_the_post(sandbox, monkeypatch) -> No
     assert caught.value.maybe_sent is False
     monkeypatch.delenv("HTTP_PROXY")
     with VapiClient("sandbox-key", server.url) as direct:
-        assert direct.list_calls() == []
+        assert orjson.loads(direct.list_calls()) == []
         assert len(direct.create_call(body).calls) == 1
-        assert len(direct.list_calls()) == 1
+        assert len(orjson.loads(direct.list_calls())) == 1
 
 
 def test_read_timeout_may_have_been_sent(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -127,3 +129,52 @@ def test_unreadable_success_is_an_error_that_says_so() -> None:
     with pytest.raises(ApiError) as caught:
         client_answering(201, b'{"status": "queued"}').create_call({})  # no id
     assert caught.value.status == 201 and "unreadable answer" in caught.value.message
+
+
+def _counting(answers: list[int], headers: dict[str, str] | None = None) -> tuple[VapiClient, list[str], list[float]]:
+    """A client whose server answers these statuses in turn, recording each request's method, and
+    whose retries record their waits instead of sleeping."""
+    seen: list[str] = []
+    waits: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        status = answers[min(len(seen), len(answers)) - 1]
+        return httpx.Response(status, json=[] if status < 400 else {"message": "busy"}, headers=headers)
+
+    client = VapiClient("key", "http://vapi.test", transport=httpx.MockTransport(handler))
+    client._http._transport._sleep = waits.append  # type: ignore[attr-defined]
+    return client, seen, waits
+
+
+def test_a_get_is_retried_after_the_wait_the_api_asks_for() -> None:
+    client, seen, waits = _counting([429, 503, 200], {"Retry-After": "2"})
+    assert client.list_calls() == b"[]"
+    assert seen == ["GET"] * 3 and waits == [2.0, 2.0]
+
+
+def test_a_post_is_never_retried() -> None:
+    client, seen, waits = _counting([503, 201])
+    with pytest.raises(ApiError) as caught:
+        client.create_call({})
+    assert caught.value.status == 503 and seen == ["POST"] and waits == []
+
+
+def test_a_get_that_keeps_failing_says_how_often_it_was_tried() -> None:
+    client, seen, waits = _counting([500])
+    with pytest.raises(NetworkError) as caught:
+        client.get_call("c1")
+    assert len(seen) == 6 and len(waits) == 5 and all(0 <= wait <= 30 for wait in waits)
+    assert "500 busy (tried 6 times)" in str(caught.value) and caught.value.maybe_sent is False
+
+
+def test_a_refused_connection_is_tried_three_times() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = VapiClient("key", f"http://127.0.0.1:{port}")
+    waits: list[float] = []
+    client._http._transport._sleep = waits.append  # type: ignore[attr-defined]
+    with pytest.raises(NetworkError, match=r"could not connect.*tried 3 times"):
+        client.delete_call("c1")
+    assert len(waits) == 2

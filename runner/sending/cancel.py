@@ -24,7 +24,6 @@ from runner.errors import ApiError, AuthError, NetworkError
 from runner.sending.submitter import Pacer
 from runner.statuses import CallStatus, CancelState, Status
 from runner.store.ledger import Ledger
-from runner.vapi.call_list import retrying
 from runner.vapi.client import VapiClient
 
 NOT_STARTED = (CallStatus.SCHEDULED.value, CallStatus.QUEUED.value)
@@ -118,13 +117,11 @@ def delete_calls(
         call_id, row, request_id = target
         try:
             pacer.wait(stop)
-            seen = retrying(client, f"GET /call/{call_id}", lambda: client.get_call_data(call_id), "look at the calls")
+            seen = client.get_call(call_id)
             answer = seen
             if not started(seen):
                 pacer.wait(stop)
-                answer = retrying(
-                    client, f"DELETE /call/{call_id}", lambda: client.delete_call(call_id), "delete the calls"
-                )
+                answer = client.delete_call(call_id)
         except AuthError:
             stop.set()
             raise

@@ -15,7 +15,6 @@ from runner.planning.customers import PLANNED
 from runner.planning.plan import Plan
 from runner.planning.preflight import SHOWN_ROWS, missing_variables
 from runner.planning.templates import message_texts, needed_variables
-from runner.vapi.call_list import retrying
 from runner.vapi.client import VapiClient
 
 SKIP_HINT = "pass --no-preflight to send without these checks"
@@ -111,9 +110,7 @@ def _get(
 ) -> dict[str, Any] | None:
     """The resource, or None when the API does not know it (404)."""
     try:
-        return retrying(
-            client, f"GET /{kind.replace(' ', '-')}/{resource_id}", lambda: get(resource_id), f"check the {kind}s"
-        )
+        return get(resource_id)
     except AuthError as exc:
         if exc.status == 403:
             raise PreflightError(

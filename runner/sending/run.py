@@ -322,12 +322,21 @@ class CampaignRun:
         started = now_utc()
         search = self.ledger.call_search(CLOCK_SKEW) if unfinished.height else None
         field = self.campaign.compliance.opt_out_field
-        pages = list(list_calls(client, search, unfinished, field, self._last_poll) if search else ())
-        self.list_requests = len(pages)
-        found = [shown(pl.concat(pages), field) if pages else pl.DataFrame(schema=STORE_SCHEMA)]
-        if self._last_poll is None:  # the first look: what the list did not return is fetched by id
+        try:
+            pages = list(list_calls(client, search, unfinished, field, self._last_poll) if search else ())
+            found = [shown(pl.concat(pages), field) if pages else pl.DataFrame(schema=STORE_SCHEMA)]
             left = unfinished.join(found[0], on="call_id", how="anti")
-            fetched = fetch_calls(client, left.get_column("call_id").to_list(), concurrency)
+            # The first look fetches by id what the list did not return; --watch's later ones need not.
+            lookup = left.get_column("call_id").to_list() if self._last_poll is None else []
+            fetched = fetch_calls(client, lookup, concurrency)
+        except NetworkError as exc:
+            raise NetworkError(
+                f"cannot fetch the calls at {client.base_url}: {exc}; nothing was changed: "
+                "run the same command again when the API answers",
+                maybe_sent=False,
+            ) from None
+        self.list_requests = len(pages)
+        if self._last_poll is None:
             by_id = calls_of([{**data, "id": call_id} for call_id, data in fetched.items()], field)
             found.append(by_id.join(left, on="call_id"))
             self._not_found = set(left.get_column("call_id")) - set(fetched)

@@ -14,7 +14,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,10 +24,10 @@ from runner.errors import ApiError, AuthError, NetworkError
 from runner.planning.body import customers_of
 from runner.statuses import CallStatus, RequestState, Status
 from runner.store.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
-from runner.vapi.client import Call, Created, Customer, VapiClient, customer_of, error_text
+from runner.vapi.call_list import call_pages, identities
+from runner.vapi.client import Created, VapiClient, customer_of, error_text
 
 RETRY_STATUSES = (429, 503)
-LIST_LIMIT = 1000  # GET /call's maximum page
 # How old a request's intent must be before --resend-unknown may send its rows again: Vapi may list a
 # call only a while after creating it, and a request may travel slowly (docs/at-most-once.md states this).
 RESEND_AFTER = timedelta(minutes=10)
@@ -141,12 +141,11 @@ class RowMatcher:
             if customer.get("sipUri"):
                 self._by_sip.setdefault(customer["sipUri"], row)
 
-    def row_for(self, customer: Customer | dict[str, Any] | None, ids_only: bool = False) -> int | None:
+    def row_for(self, data: Mapping[str, Any] | None, ids_only: bool = False) -> int | None:
         """`ids_only`: by externalId alone (a call found far from the request's time may be an
         older call to the same number)."""
-        if customer is None:
+        if data is None:
             return None
-        data = customer if isinstance(customer, dict) else _identity(customer)
         if data.get("externalId"):
             return self._by_id.get(data["externalId"])
         if ids_only:
@@ -155,16 +154,6 @@ class RowMatcher:
         if row is None and data.get("sipUri"):
             row = self._by_sip.get(data["sipUri"])
         return row
-
-
-def _identity(customer: Customer) -> dict[str, Any]:
-    """The fields that identify a customer (model_dump would copy every field of every call)."""
-    return {
-        "externalId": customer.externalId,
-        "number": customer.number,
-        "extension": customer.extension,
-        "sipUri": customer.sipUri,
-    }
 
 
 class Submitter:
@@ -389,7 +378,7 @@ class Submitter:
         wanted = rows if rows is not None else list(request.rows)
         body = body or request.body
         matcher = RowMatcher(request, body)
-        found: dict[int, Call] = {}
+        found: dict[int, dict[str, Any]] = {}
         looked = False
         for look in range(2):
             if look:
@@ -404,7 +393,7 @@ class Submitter:
                     if len(found) == len(wanted):
                         break
                     for call in self._calls_since(body, since):
-                        row = matcher.row_for(call.customer, ids_only)
+                        row = matcher.row_for(call, ids_only)
                         if row is not None and row in wanted:
                             found.setdefault(row, call)
             except (ApiError, NetworkError):
@@ -414,9 +403,9 @@ class Submitter:
                 break
         if not looked or (rows is not None and not found):
             return  # still in doubt (a re-check that found nothing changes nothing): looked at again later
+        found_after = f"found in Vapi's call list after: {error}"
         outcomes = [
-            RowOutcome(row, call.status or CallStatus.QUEUED, f"found in Vapi's call list after: {error}", call.id)
-            for row, call in found.items()
+            RowOutcome(row, call["status"] or CallStatus.QUEUED, found_after, call["id"]) for row, call in found.items()
         ]
         missing = [row for row in wanted if row not in found]
         if not missing:
@@ -431,18 +420,13 @@ class Submitter:
         self.ledger.record_unknown(request.id, error, outcomes)
         self.contacts.settled(request, outcomes)
 
-    def _calls_since(self, body: dict[str, Any], start: datetime) -> list[Call]:
+    def _calls_since(self, body: dict[str, Any], start: datetime) -> Iterator[dict[str, Any]]:
+        """The calls of the request's from-number (and saved assistant) created since `start`:
+        their id, status and customer's identity (runner.vapi.call_list.identities)."""
         filters: dict[str, str] = {"phoneNumberId": body.get("phoneNumberId", "")}
         if body.get("assistantId"):
             filters["assistantId"] = body["assistantId"]
         # The call list's createdAt is the API's clock: the window is read on it (the Date header's).
         end = self.client.api_time(now_utc()) + timedelta(seconds=self.options.clock_skew)
-        return self._window(filters, self.client.api_time(start), end)
-
-    def _window(self, filters: dict[str, str], start: datetime, end: datetime) -> list[Call]:
-        """GET /call has no cursor: a full page means the time window is split in two and re-read."""
-        calls = self.client.list_calls(**filters, limit=LIST_LIMIT, createdAtGe=start, createdAtLe=end)
-        if len(calls) < LIST_LIMIT or end - start < timedelta(milliseconds=2):
-            return calls
-        middle = start + (end - start) / 2
-        return self._window(filters, start, middle) + self._window(filters, middle, end)
+        for page in call_pages(self.client, filters, self.client.api_time(start), end, identities):
+            yield from page.iter_rows(named=True)

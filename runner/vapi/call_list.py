@@ -1,29 +1,25 @@
-"""Fetch a run's calls: from Vapi's call list a page of 1,000 at a time, and by id only the ones the
-list did not return. GETs change nothing, so unlike POST /call they are retried freely: on 429
-(honouring Retry-After), 5xx and network errors."""
+"""Read Vapi's call list: the one pager over GET /call (`call_pages`), a run's calls found in it a
+page of 1,000 at a time (`list_calls`), and by id only the ones the list did not return. The
+client's transport retries these GETs (runner.vapi.retry)."""
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 
-from runner.errors import ApiError, AuthError, NetworkError
+from runner.errors import ApiError
 from runner.vapi.call_fields import read_page
 from runner.vapi.client import VapiClient
 
-MAX_TRIES = 6
-MAX_CONNECT_TRIES = 3  # a server that refuses the connection this often is down, not busy
 LIST_LIMIT = 1000  # GET /call's largest page
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,6 +30,45 @@ class CallSearch:
     targets: list[dict[str, str]]  # phoneNumberId, and assistantId where the request named one
     created_from: datetime
     created_until: datetime
+
+
+def call_pages(
+    client: VapiClient,
+    filters: Mapping[str, str | datetime],
+    created_from: datetime,
+    created_until: datetime,
+    read: Callable[[bytes], pl.DataFrame],
+) -> Iterator[pl.DataFrame]:
+    """Every call of GET /call for `filters` created in [created_from, created_until] (the API's
+    clock), newest first, a page at a time, each call once: `read` makes a page's bytes a table
+    with at least `id` and `createdAt`.
+
+    GET /call has no cursor: each next page asks for calls created at or before the oldest one seen
+    (a batch's calls share their creation time, so a page may end inside one; the calls seen at that
+    moment are left out of the next page, and a page with nothing new steps past that moment)."""
+    upper: datetime | str = created_until
+    bound = "createdAtLe"
+    at_upper = pl.Series("id", [], pl.String)  # the ids seen created at `upper`, which the next page repeats
+    while True:
+        answer = client.list_calls(**filters, limit=LIST_LIMIT, createdAtGe=created_from, **{bound: upper})
+        try:
+            page = read(answer)
+        except ValueError:
+            raise ApiError(200, "answer to GET /call is not a list of calls") from None
+        page_ids = page.get_column("id").fill_null("")
+        new = ~page_ids.is_in(at_upper.implode()) if len(at_upper) else pl.repeat(True, page.height, eager=True)
+        yield page.filter(new)
+        if page.height < LIST_LIMIT or (not new.any() and bound == "createdAtLt"):
+            return  # the list is done, or made no progress: never loop
+        created = page.get_column("createdAt").fill_null("")
+        oldest = created.filter(created != "").min()
+        if not oldest:
+            return  # calls without a creation time cannot be paged past
+        if oldest != upper:
+            at_upper = at_upper.clear()
+        at_upper = pl.concat([at_upper, page_ids.filter(created == oldest)])
+        upper = str(oldest)
+        bound = "createdAtLe" if new.any() else "createdAtLt"
 
 
 def list_calls(
@@ -47,9 +82,6 @@ def list_calls(
     `row` and its fields as sent (runner.vapi.call_fields.read_page; `shown` makes them the
     sheet's, once for all the pages).
 
-    GET /call answers newest first with no cursor: each next page asks for calls created at or
-    before the oldest one seen (a batch's calls share their creation time, so a page may end inside
-    one; the calls seen at that moment are skipped, and a page with nothing new steps past it).
     The wanted ids are hashed and sorted by hash once; each page's ids are found by binary search
     over the hashes, then compared as text: a few array operations a page, none per call. (Two
     wanted ids of one hash leave the second to the fetch by id: slower, never a wrong match.)"""
@@ -59,45 +91,47 @@ def list_calls(
     sorted_hashes = hashes[by_hash]
     seen = np.zeros(len(ids), dtype=bool)  # by position in `ids`: found on an earlier page
     left = len(ids)
+    read = partial(read_page, opt_out_field=opt_out_field)
     for target in search.targets:
-        upper: datetime | str = search.created_until
-        bound = "createdAtLe"
-        at_upper = pl.Series("call_id", [], pl.String)  # the ids seen created at `upper`, which the next page repeats
-        while left:
-            filters: dict[str, Any] = {**target, "limit": LIST_LIMIT, "createdAtGe": search.created_from, bound: upper}
-            if updated_since is not None:
-                filters["updatedAtGe"] = updated_since
-            answer = retrying(client, "GET /call", partial(client.list_call_page, **filters))
-            try:
-                page = read_page(answer, opt_out_field)
-            except ValueError:
-                raise ApiError(200, "answer to GET /call is not a list of calls") from None
+        if not left:
+            return
+        filters: dict[str, str | datetime] = {**target, **({"updatedAtGe": updated_since} if updated_since else {})}
+        for page in call_pages(client, filters, search.created_from, search.created_until, read):
             page_ids = page.get_column("id").fill_null("")
-            new = ~page_ids.is_in(at_upper.implode()).to_numpy() if len(at_upper) else np.ones(page.height, bool)
             position = by_hash[np.searchsorted(sorted_hashes, _hashes(page_ids)).clip(max=len(ids) - 1)]
-            hit = np.flatnonzero(new & (ids.gather(position) == page_ids).to_numpy() & ~seen[position])
+            hit = np.flatnonzero((ids.gather(position) == page_ids).to_numpy() & ~seen[position])
             hit = hit[np.sort(np.unique(position[hit], return_index=True)[1])]  # a call listed twice on one page
             seen[position[hit]] = True
             left -= len(hit)
             found = page[hit]
             found.insert_column(0, rows.gather(position[hit]).alias("row"))
             yield found
-            if page.height < LIST_LIMIT or (not new.any() and bound == "createdAtLt"):
-                break  # the list is done, or made no progress: never loop
-            created = page.get_column("createdAt").fill_null("")
-            oldest = created.filter(created != "").min()
-            if not oldest:
-                break  # calls without a creation time cannot be paged past
-            if oldest != upper:
-                at_upper = at_upper.clear()
-            at_upper = pl.concat([at_upper, page_ids.filter(created == oldest)])
-            upper = str(oldest)
-            bound = "createdAtLe" if new.any() else "createdAtLt"
+            if not left:
+                break
 
 
 def _hashes(ids: pl.Series) -> np.ndarray[Any, np.dtype[np.uint64]]:
     """Each id's 64-bit hash (the same for the same text within a process)."""
     return ids.hash().to_numpy()
+
+
+# What identifies a listed call's customer (the submitter matches it to a request's rows).
+IDENTITY_FIELDS = ("id", "createdAt", "status", "externalId", "number", "extension", "sipUri")
+IDENTITY_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in IDENTITY_FIELDS}
+
+
+def identities(answer: bytes) -> pl.DataFrame:
+    """IDENTITY_SCHEMA of each call in one answer of GET /call; ValueError if it is not an array of
+    calls. Few calls are read this way (a request's, when its fate is in doubt): one dict each."""
+    calls = orjson.loads(answer)
+    if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
+        raise ValueError("not a JSON array of calls")
+    rows = []
+    for call in calls:
+        customer = call.get("customer") if isinstance(call.get("customer"), dict) else {}
+        fields = {key: (call if key in ("id", "createdAt", "status") else customer).get(key) for key in IDENTITY_SCHEMA}
+        rows.append({key: value if isinstance(value, str) else None for key, value in fields.items()})
+    return pl.DataFrame(rows, schema=IDENTITY_SCHEMA)
 
 
 def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -> dict[str, dict[str, Any]]:
@@ -109,34 +143,8 @@ def fetch_calls(client: VapiClient, call_ids: list[str], concurrency: int = 4) -
 
 def _fetch(client: VapiClient, call_id: str) -> dict[str, Any] | None:
     try:
-        return retrying(client, f"GET /call/{call_id}", lambda: client.get_call_data(call_id))
+        return client.get_call(call_id)
     except ApiError as exc:
         if exc.status == 404:
             return None
         raise
-
-
-def retrying(client: VapiClient, what: str, request: Callable[[], T], effect: str = "fetch the calls") -> T:
-    """The answer of a request that is safe to repeat (a GET, a DELETE), retried on 429, 5xx and
-    network errors; other errors raise at once. `effect`: what failed, for the message."""
-    error: ApiError | NetworkError | None = None
-    for attempt in range(MAX_TRIES):
-        try:
-            return request()
-        except AuthError:
-            raise
-        except ApiError as exc:
-            if exc.status != 429 and exc.status < 500:
-                raise
-            wait, error = exc.retry_after, exc
-        except NetworkError as exc:
-            wait, error = None, exc
-        refused = isinstance(error, NetworkError) and not error.maybe_sent
-        if attempt == MAX_TRIES - 1 or (refused and attempt == MAX_CONNECT_TRIES - 1):
-            break
-        time.sleep(wait if wait is not None else random.uniform(0, min(30.0, 0.5 * 2**attempt)))
-    raise NetworkError(
-        f"cannot {effect} at {client.base_url}: {what} failed {attempt + 1} times "
-        f"(last: {error}); nothing was changed: run the same command again when the API answers",
-        maybe_sent=False,
-    )

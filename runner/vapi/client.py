@@ -1,15 +1,15 @@
-"""The Vapi HTTP client: one network edge, typed responses, errors parsed, and no automatic retry.
+"""The Vapi HTTP client: the one network edge, one method per endpoint, errors parsed and scrubbed.
 
-Retrying a POST /call can ring people twice, so this client never retries; it tells the caller
-whether a failed request may have reached Vapi (`NetworkError.maybe_sent`, or an `ApiError` status)
-and leaves the decision to the submitter.
+GET and DELETE are retried by the transport (runner.vapi.retry); a POST /call never is, since it can
+ring people twice: the client tells the caller whether a failed POST may have reached Vapi
+(`NetworkError.maybe_sent`, or an `ApiError` status) and leaves the decision to the submitter.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -18,40 +18,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 from runner.errors import ApiError, AuthError, CredentialError, NetworkError
+from runner.vapi.retry import TRIES, RetryTransport, parse_retry_after, retryable
 
 DEFAULT_BASE_URL = "https://api.vapi.ai"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 _BILLING_WORDS = ("insufficient credits", "billing", "payment required")
-
-
-class _Open(BaseModel):
-    """A Vapi object read for the few fields the tool acts on: the rest is skipped, not copied
-    (a call carries its whole assistant; validating every field cost more than the POST itself)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class Customer(_Open):
-    number: str | None = None
-    sipUri: str | None = None
-    extension: str | None = None
-    name: str | None = None
-    externalId: str | None = None
-
-
-class Call(_Open):
-    """A Vapi call; `status` and `endedReason` are open strings (Vapi has hundreds of reasons)."""
-
-    id: str
-    status: str | None = None
-    endedReason: str | None = None
-    createdAt: str | None = None
-    assistantId: str | None = None
-    phoneNumberId: str | None = None
-    customer: Customer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +116,18 @@ def customer_of(item: dict[str, Any]) -> dict[str, Any] | None:
     return customer if isinstance(customer, dict) else None
 
 
+class BearerAuth(httpx.Auth):
+    """The API key as a Bearer token on every request. Set as the client's auth so that a user and
+    password in the base URL never replace it with Basic auth (they are only ever redacted)."""
+
+    def __init__(self, key: str) -> None:
+        self._header = f"Bearer {key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
 class VapiClient:
     """create/list/get/delete calls; get assistants and phone numbers. `transport`: test error
     mapping without a server."""
@@ -161,16 +146,16 @@ class VapiClient:
         self._scrub = Scrubber(api_key, base_url)
         self._shown_url = redact_url(base_url.rstrip("/"))
         limits = httpx.Limits(max_connections=max_connections)
-        self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "vapi-campaign"}
-        self._timeout = {"timeout": timeout.as_dict()}
+        # The proxy is read here, so that a proxied request goes through the retrying transport too.
+        transport = transport or httpx.HTTPTransport(limits=limits, proxy=proxy_for(base_url))
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=self._headers, timeout=timeout, transport=transport, limits=limits
+            base_url=base_url.rstrip("/"),
+            headers={"User-Agent": "vapi-campaign"},
+            auth=BearerAuth(api_key),
+            timeout=timeout,
+            transport=RetryTransport(transport),
+            trust_env=False,
         )
-        self._transport = transport or httpx.HTTPTransport(limits=limits)
-        # A request built whole and handed to the transport skips the Client's per-request merging of
-        # URL, headers, cookies and redirects; a proxy set in the environment is the Client's to apply.
-        self._base = str(self._http.base_url).rstrip("/")
-        self._send = self._http.send if urllib.request.getproxies() else self._send_direct
         self._clock_offset: timedelta | None = None
         self._org_id: str | None = None
 
@@ -209,7 +194,6 @@ class VapiClient:
 
     def close(self) -> None:
         self._http.close()
-        self._transport.close()
 
     def create_call(self, body: Mapping[str, Any]) -> Created:
         """POST /call, for one `customer` or a batch of `customers`."""
@@ -223,23 +207,15 @@ class VapiClient:
             # A success status with a body we cannot read: the calls may well exist.
             raise ApiError(201, f"unreadable answer to POST /call: {exc}") from None
 
-    def list_calls(self, **filters: str | int | datetime | None) -> list[Call]:
-        """GET /call with Vapi's filters (assistantId, phoneNumberId, limit, createdAtGe, …)."""
-        params = {k: _param(v) for k, v in filters.items() if v is not None}
-        data = self._request("GET", "/call", params=params)
-        return [Call.model_validate(item) for item in data]
-
-    def list_call_page(self, **filters: str | int | datetime | None) -> bytes:
-        """GET /call's answer as the bytes Vapi sent (status reads them as a table: no object per call)."""
+    def list_calls(self, **filters: str | int | datetime | None) -> bytes:
+        """GET /call with Vapi's filters (phoneNumberId, limit, createdAtGe, …): the answer as the
+        bytes Vapi sent, a JSON array read as a table (runner.vapi.call_list), no object per call."""
         params = {k: _param(v) for k, v in filters.items() if v is not None}
         response: bytes = self._request("GET", "/call", params=params, raw=True)
         return response
 
-    def get_call(self, call_id: str) -> Call:
-        return Call.model_validate(self._request("GET", f"/call/{call_id}"))
-
-    def get_call_data(self, call_id: str) -> dict[str, Any]:
-        """GET /call/{id} as the JSON object Vapi returns (for status: every field kept)."""
+    def get_call(self, call_id: str) -> dict[str, Any]:
+        """GET /call/{id}: the call as Vapi returns it, every field kept."""
         return self._object("GET", f"/call/{call_id}")
 
     def get_assistant(self, assistant_id: str) -> dict[str, Any]:
@@ -275,16 +251,6 @@ class VapiClient:
         if moment is not None and moment.tzinfo is not None:
             self._clock_offset = moment + timedelta(seconds=0.5) - (sent + (answered - sent) / 2)
 
-    def _send_direct(self, request: httpx.Request) -> httpx.Response:
-        """The request through the transport itself, its answer read whole."""
-        response = self._transport.handle_request(request)
-        response.request = request
-        try:
-            response.read()
-        finally:
-            response.close()
-        return response
-
     def _request(
         self,
         method: str,
@@ -304,30 +270,50 @@ class VapiClient:
             raise NetworkError(self._scrub(str(exc)), exc.maybe_sent) from None
 
     def _exchange(self, method: str, path: str, raw: bool, params: dict[str, str] | None, content: bytes | None) -> Any:
-        headers = self._headers if content is None else {**self._headers, "Content-Type": "application/json"}
-        request = httpx.Request(
-            method, f"{self._base}{path}", params=params, headers=headers, content=content, extensions=self._timeout
-        )
+        headers = None if content is None else {"Content-Type": "application/json"}
+        request = self._http.build_request(method, path, params=params, headers=headers, content=content)
         sent = datetime.now(UTC)
         try:
-            response = self._send(request)
+            response = self._http.send(request)
         except httpx.LocalProtocolError as exc:
             # httpx refused to write the request (a header it cannot carry): nothing left this machine.
             raise NetworkError(f"not sent, the request could not be written: {exc}", maybe_sent=False) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise NetworkError(f"could not connect: {exc or type(exc).__name__}", maybe_sent=False) from None
+            raise NetworkError(
+                f"could not connect: {exc or type(exc).__name__}{_tries(request)}", maybe_sent=False
+            ) from None
         except httpx.TransportError as exc:
             # Read timeouts, dropped connections, write errors: the server may have acted on it.
-            raise NetworkError(f"no answer: {exc or type(exc).__name__}", maybe_sent=True) from None
+            raise NetworkError(f"no answer: {exc or type(exc).__name__}{_tries(request)}", maybe_sent=True) from None
         self._read_clock(response.headers.get("Date"), sent, datetime.now(UTC))
         if response.status_code >= 400:
-            raise api_error(response)
+            error = api_error(response)
+            if retryable(error.status) and request.extensions.get(TRIES, 1) > 1:
+                # Retried until the transport gave up: the API is down or busy, nothing was changed.
+                message = f"{method} {path}: {error.status} {error.message}{_tries(request)}"
+                raise NetworkError(message, maybe_sent=False)
+            raise error
         if raw:
             return response.content
         try:
             return orjson.loads(response.content)
         except ValueError:
             raise ApiError(response.status_code, f"answer is not JSON: {response.text[:200]}") from None
+
+
+def _tries(request: httpx.Request) -> str:
+    """' (tried N times)' for a request the transport sent more than once."""
+    tries = request.extensions.get(TRIES, 1)
+    return f" (tried {tries} times)" if tries > 1 else ""
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, ALL_PROXY, …, NO_PROXY honoured)."""
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    if not proxies or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def api_error(response: httpx.Response) -> ApiError:
@@ -352,21 +338,6 @@ def error_message(response: httpx.Response) -> str:
             return "; ".join(str(m) for m in message)
         return str(message) or json.dumps(data)[:500]
     return json.dumps(data)[:500]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
 
 
 def _param(value: str | int | datetime) -> str:
