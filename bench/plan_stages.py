@@ -19,9 +19,10 @@ from plan_bench import CAMPAIGN, NARROW_CAMPAIGN, SHAPES, make_input, make_narro
 
 from runner.campaign import load_campaign
 from runner.planning.customers import build_rows
-from runner.planning.plan import plan_file, write_plan
+from runner.planning.plan import plan_file
 from runner.planning.requests import plan_requests
 from runner.planning.screen import Screen, mark_duplicates
+from runner.results.plan_sheet import write_plan
 from runner.sheets.read import load_sheet
 
 

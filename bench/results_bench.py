@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import polars as pl
 from plan_bench import make_input
 
-from runner.planning.plan import write_plan
+from runner.results.plan_sheet import write_plan
 from runner.sending.run import CampaignRun
 from runner.store.ledger import Ledger
 from runner.vapi.call_fields import calls_of

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from plan_bench import make_input
 
 from runner.planning.plan import plan_file
-from runner.sheets.write import results_table, write_results
+from runner.results.plan_sheet import plan_summary
+from runner.results.write import results_table, write_results
 
 CAMPAIGN = """name = "Write bench"
 assistant_id = "asst_bench"
@@ -49,7 +50,7 @@ def main() -> None:
         make_input(root / "input.csv", args.rows)
         (root / "campaign.toml").write_text(CAMPAIGN)
         plan = plan_file(root / "input.csv", root / "campaign.toml")
-        table, summary = results_table(plan.sheet.table, plan.result_columns()), plan.summary()
+        table, summary = results_table(plan.sheet.table, plan.result_columns()), plan_summary(plan)
         medians, sizes = {}, {}
         for fmt in ("csv", "xlsx"):
             times = []

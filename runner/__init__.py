@@ -30,7 +30,8 @@ if TYPE_CHECKING:
         PreflightError,
         RunnerError,
     )  # fmt: skip
-    from runner.planning.plan import Plan, plan_file, write_plan
+    from runner.planning.plan import Plan, plan_file
+    from runner.results.plan_sheet import write_plan
     from runner.sandbox import Sandbox, SandboxConfig
     from runner.sending.run import CampaignRun, RunOutcome, plan_for
     from runner.sending.submitter import SubmitOptions
@@ -43,7 +44,8 @@ _HOMES = {
         "ApiError", "AuthError", "CampaignError", "FolderInUse", "InputError", "NetworkError", "OutdirError",
         "PreflightError", "RunnerError",
     ),
-    "runner.planning.plan": ("Plan", "plan_file", "write_plan"),
+    "runner.planning.plan": ("Plan", "plan_file"),
+    "runner.results.plan_sheet": ("write_plan",),
     "runner.sandbox": ("Sandbox", "SandboxConfig"),
     "runner.vapi.client": ("VapiClient",),
     "runner.sending.run": ("CampaignRun", "RunOutcome", "plan_for"),

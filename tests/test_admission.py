@@ -25,6 +25,8 @@ from runner.sending.submitter import SubmitOptions
 from runner.vapi.client import VapiClient
 from runner.vapi.connect import state_dir
 
+from .rows import row_results
+
 FAST = SubmitOptions(requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05, reconcile_delay=0.05)
 
 
@@ -96,7 +98,7 @@ def test_a_resumed_folder_suppresses_the_people_another_folder_called_meanwhile(
             assert run.send(client, FAST).counts == {"queued": 10}
         with CampaignRun.open(source, campaign, tmp_path / "A", api=server.url) as run:  # "the same command"
             outcome = run.send(client, FAST)
-            reasons = {r.reason for r in run.row_results()}
+            reasons = {r.reason for r in row_results(run)}
     assert outcome.counts == {"suppressed": 10} and outcome.report.attempted == 0
     assert len(reasons) == 1 and f"by run folder {(tmp_path / 'B').resolve()}" in reasons.pop()
     assert calls_per_number(server) == Counter(numbers(10))
@@ -121,7 +123,7 @@ def test_numbers_added_to_the_lists_after_the_plan_are_not_called(
             dnc.write(f"{phones[1]}\n")
         (tmp_path / "opt-outs.csv").write_text(f"{phones[4]}\n")
         outcome = run.send(client, FAST)
-        results = {r.e164: (r.status, r.reason) for r in run.row_results()}
+        results = {r.e164: (r.status, r.reason) for r in row_results(run)}
     assert calls_per_number(server) == Counter(phones[:1] + phones[2:4] + phones[5:])
     assert results[phones[1]] == ("suppressed", "on the do-not-call list dnc.csv")
     assert results[phones[4]] == ("suppressed", "opted out (opt-outs.csv, line 1)")
@@ -242,7 +244,7 @@ def test_stranded_follow_ups_are_sent_by_status_retry_and_say_why_they_wait(
         time.sleep(0.5)
         run.refresh(client)
         due = run.schedule_followups()
-        waiting = [r for r in run.row_results() if r.attempts == "2"]
+        waiting = [r for r in row_results(run) if r.attempts == "2"]
         # The process stops here (a 429 storm, Ctrl-C): the follow-ups stay planned.
     assert due >= 1 and len(waiting) == due
     assert {(r.status, r.reason) for r in waiting} == {

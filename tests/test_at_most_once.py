@@ -32,6 +32,7 @@ from runner.store.ledger import LEDGER_FILE, Ledger
 from runner.vapi.client import VapiClient
 
 from .faults import SlowPostProxy
+from .rows import row_results
 
 FAST = SubmitOptions(requests_per_minute=60_000, backoff_base=0.01, backoff_cap=0.05, reconcile_delay=0.05)
 
@@ -188,7 +189,7 @@ def test_a_follow_up_is_never_taken_for_the_previous_attempts_call(
         assert due >= 1
         server.config.__dict__["error_rate"] = 1.0  # every follow-up POST answered 500, nothing created
         run.send(client, FAST)
-        results = run.row_results()
+        results = row_results(run)
     second = [r for r in results if r.attempts == "2"]
     assert len(second) == due
     assert {r.status for r in second} == {"unknown"}

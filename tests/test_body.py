@@ -20,6 +20,7 @@ from runner.planning.plan import plan_file
 from runner.spec import violations
 
 from .conftest import BASE_CAMPAIGN, to_toml
+from .rows import row_results
 
 PHONES = st.sampled_from(
     ["+12025550100", "202-555-0101", "(202) 555-0102 x12", "12025550103.0", "sip:alice@example.com",
@@ -43,7 +44,7 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
     """Each request's body built by runner.planning.body from the cells of the rows it carries."""
     campaign = plan.campaign
     by_row = dict(zip(row_numbers, cells, strict=True))
-    windows = {r.row: (r.earliest_at, r.latest_at) for r in plan.row_results()}
+    windows = {r.row: (r.earliest_at, r.latest_at) for r in row_results(plan)}
     bodies = {}
     for seq, request in enumerate(plan.requests, start=1):
         values = [

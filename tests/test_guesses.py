@@ -22,9 +22,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 from runner.cli import main
 from runner.errors import InputError
 from runner.planning.plan import plan_file
+from runner.results.summary import Summary
+from runner.results.xlsx import write_workbook
 from runner.sending.run import CampaignRun
-from runner.sheets.summary import Summary
-from runner.sheets.xlsx import write_workbook
+
+from .rows import row_results
 
 CONSENTING = {"compliance": {"require_consent": True}}
 
@@ -34,7 +36,7 @@ def cli(*args: str | Path) -> Any:
 
 
 def statuses(write_csv: Callable[..., Path], campaign: Path, text: str) -> list[tuple[str, str]]:
-    return [(r.status, r.reason) for r in plan_file(write_csv(text), campaign).row_results()]
+    return [(r.status, r.reason) for r in row_results(plan_file(write_csv(text), campaign))]
 
 
 def test_a_withdrawn_consent_column_is_an_opt_out_never_consent(
@@ -71,7 +73,7 @@ def test_email_consent_never_decides_a_phone_call(
 ) -> None:
     text = "phone,Email consent,Phone consent\n+12025550100,yes,\n+12025550101,,yes\n"
     plan = plan_file(write_csv(text), make_campaign(**CONSENTING))
-    assert [r.status for r in plan.row_results()] == ["suppressed", "planned"]
+    assert [r.status for r in row_results(plan)] == ["suppressed", "planned"]
     assert any("'Email consent' is consent for another channel" in w for w in plan.warnings)
 
 
@@ -157,10 +159,10 @@ OLD = [["phone", "name"], ["+12025550199", "Old"]]
 def test_a_hidden_sheet_is_never_read_unless_named(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
     path = book(tmp_path / "leads.xlsx", [("Old (do not call)", OLD, "hidden"), ("Leads", LEADS, "visible")], 1)
     plan = plan_file(path, make_campaign())
-    assert [r.e164 for r in plan.row_results()] == ["+12025550100", "+12025550101"]
+    assert [r.e164 for r in row_results(plan)] == ["+12025550100", "+12025550101"]
     assert any("sheet 'Leads'" in w for w in plan.warnings)
     named = plan_file(path, make_campaign(sheet="Old (do not call)"))
-    assert [r.e164 for r in named.row_results()] == ["+12025550199"]
+    assert [r.e164 for r in row_results(named)] == ["+12025550199"]
 
 
 def test_an_instructions_sheet_first_is_passed_over_for_the_sheet_with_numbers(
@@ -170,14 +172,14 @@ def test_an_instructions_sheet_first_is_passed_over_for_the_sheet_with_numbers(
         tmp_path / "leads.xlsx", [("Read me", [["Fill the Leads sheet"]], "visible"), ("Leads", LEADS, "visible")]
     )
     plan = plan_file(path, make_campaign())
-    assert len(plan.row_results()) == 2
+    assert len(row_results(plan)) == 2
     assert any("read sheet 'Leads'" in w and "'Read me'" in w for w in plan.warnings)
 
 
 def test_data_on_another_sheet_is_warned_about(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
     path = book(tmp_path / "leads.xlsx", [("Leads", LEADS, "visible"), ("More leads", OLD, "visible")])
     plan = plan_file(path, make_campaign())
-    assert len(plan.row_results()) == 2
+    assert len(row_results(plan)) == 2
     assert any("'More leads' also holds data" in w and 'sheet = "More leads"' in w for w in plan.warnings)
 
 
@@ -283,7 +285,7 @@ def test_a_header_repeated_mid_file_is_invalid_and_says_why(
     write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
 ) -> None:
     text = "Phone,Name\n+12025550100,Ann\nPhone,Name\n+12025550101,Bob\n"
-    results = plan_file(write_csv(text), make_campaign()).row_results()
+    results = row_results(plan_file(write_csv(text), make_campaign()))
     assert [(r.row, r.status) for r in results] == [(2, "planned"), (3, "invalid"), (4, "planned")]
     assert "the header row again" in results[1].reason
 
@@ -334,7 +336,7 @@ def test_hidden_rows_are_suppressed_with_a_reason_and_said(tmp_path: Path, make_
     sheet.row_dimensions[5].hidden = True  # Di, filtered out
     workbook.save(path := tmp_path / "leads.xlsx")
     plan = plan_file(path, make_campaign())
-    results = [(r.row, r.status, r.reason) for r in plan.row_results()]
+    results = [(r.row, r.status, r.reason) for r in row_results(plan)]
     hidden = "row hidden in the workbook: unhide it to call it"
     assert results == [(2, "planned", ""), (3, "suppressed", hidden), (4, "planned", ""), (5, "suppressed", hidden)]
     assert any("2 row(s) hidden in the workbook (rows 3, 5)" in w for w in plan.warnings)

@@ -32,6 +32,7 @@ LAYERS = [
     {"runner.planning"},
     {"runner.vapi"},
     {"runner.store"},
+    {"runner.results"},
     {"runner.sending"},
     {"runner.inbox"},
     {"runner.cli", "runner.entry"},

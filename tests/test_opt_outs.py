@@ -18,6 +18,7 @@ from runner.sending.submitter import SubmitOptions
 from runner.vapi.client import VapiClient
 
 from .conftest import BASE_CAMPAIGN, to_toml
+from .rows import row_results
 
 NUMBERS = [f"+1202555{n:04d}" for n in range(100, 130)]
 
@@ -63,7 +64,7 @@ def test_opt_outs_found_by_status_suppress_those_numbers_in_a_new_sheet(tmp_path
     fresh = tmp_path / "next-month.csv"  # a new sheet of the same campaign, with the hand-added number
     fresh.write_text("phone\n" + "\n".join([*NUMBERS, "202-555-0199"]) + "\n", encoding="utf-8")
     plan = plan_file(fresh, campaign)
-    rows = {r.e164: r for r in plan.row_results()}
+    rows = {r.e164: r for r in row_results(plan)}
     for number in opted:
         assert rows[number].status == "suppressed"
         assert rows[number].reason.startswith("opted out on 20") and "(opt-outs.csv)" in rows[number].reason

@@ -16,6 +16,7 @@ from runner.phones.parse import Phone, normalize, region_for
 from runner.planning.plan import plan_file
 
 from .conftest import BASE_CAMPAIGN, DATA
+from .rows import row_results
 
 
 def expected_rows(name: str) -> list[dict[str, str]]:
@@ -30,7 +31,7 @@ def expected_rows(name: str) -> list[dict[str, str]]:
 def test_golden_phone_cases(input_name: str, expected_name: str) -> None:
     campaign = campaign_from_dict(BASE_CAMPAIGN, base_dir=DATA)
     plan = plan_file(DATA / input_name, campaign)
-    got = plan.row_results()
+    got = row_results(plan)
     expected = expected_rows(expected_name)
     assert len(got) == len(expected)
     for result, want in zip(got, expected, strict=True):
@@ -41,7 +42,7 @@ def test_golden_phone_cases(input_name: str, expected_name: str) -> None:
 def test_numeric_xlsx_phone_cells_are_repaired(tmp_path: Path) -> None:
     campaign = campaign_from_dict({**BASE_CAMPAIGN, "sheet": "Leads"}, base_dir=DATA)
     plan = plan_file(DATA / "numeric.xlsx", campaign)
-    assert [r.e164 for r in plan.row_results()] == ["+12025550130", "+12025550131", "+447400123458"]
+    assert [r.e164 for r in row_results(plan)] == ["+12025550130", "+12025550131", "+447400123458"]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,7 @@ def test_a_sheet_with_such_cells_calls_only_its_clear_numbers(tmp_path: Path) ->
     source = tmp_path / "leads.csv"
     source.write_text("phone\n202 555 0176\ncall 202 555 0174 after 5\n202-555-0174; 202-555-0175\n447400123456\n")
     plan = plan_file(source, campaign_from_dict(BASE_CAMPAIGN, base_dir=tmp_path))
-    assert [(r.e164, r.status, r.reason.split(" (")[0]) for r in plan.row_results()] == [
+    assert [(r.e164, r.status, r.reason.split(" (")[0]) for r in row_results(plan)] == [
         ("+12025550176", "planned", ""),
         ("", "invalid", "too long"),
         ("", "invalid", "2 numbers in one cell"),
@@ -142,12 +143,12 @@ def test_a_sheet_with_country_names_is_planned_for_each_country(tmp_path: Path) 
     source = tmp_path / "leads.csv"
     source.write_text("phone,country\n604 555 0101,Canada\n020 7946 0958,United Kingdom\n020 7946 0959,Narnia\n")
     plan = plan_file(source, campaign_from_dict(BASE_CAMPAIGN, base_dir=tmp_path))
-    assert [(r.e164, r.status) for r in plan.row_results()] == [
+    assert [(r.e164, r.status) for r in row_results(plan)] == [
         ("+16045550101", "planned"),
         ("+442079460958", "planned"),
         ("", "invalid"),
     ]
-    assert "unknown country 'Narnia' in column 'country'" in plan.row_results()[2].reason
+    assert "unknown country 'Narnia' in column 'country'" in row_results(plan)[2].reason
 
 
 REGIONS = ["US", "GB", "DE", "FR", "IN", "BR", "AU", "JP", "MX", "CA"]

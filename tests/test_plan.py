@@ -14,6 +14,7 @@ from runner.planning.requests import tuple_text
 from runner.vapi.client import VapiClient
 
 from .conftest import DATA
+from .rows import row_results
 
 ALLOWED_BODY_KEYS = {
     "name",
@@ -82,7 +83,7 @@ def test_exact_body_with_schedule_and_limits(
         },
         "schedulePlan": {"earliestAt": "2030-12-02T14:00:00Z", "latestAt": "2030-12-02T22:00:00Z"},
     }
-    row = plan.row_results()[0]
+    row = row_results(plan)[0]
     assert row.reason == "name shortened to 40 characters; email not sent: longer than 40 characters"
     assert (row.earliest_at, row.latest_at) == ("2030-12-02T14:00:00Z", "2030-12-02T22:00:00Z")
 
@@ -159,7 +160,7 @@ def test_duplicates_name_the_first_row(write_csv: Callable[..., Path], make_camp
     text = "phone\n2025550101\n+1 (202) 555-0101\n2025550101 x2\n12025550101.0\n202-555-0101 ext 2\n"
     text += "sip:desk@pbx.example.com\n2025550101 x3\nsip:desk@pbx.example.com\n"
     plan = plan_text(write_csv, make_campaign, text)
-    assert [(r.status, r.reason) for r in plan.row_results()] == [
+    assert [(r.status, r.reason) for r in row_results(plan)] == [
         ("planned", ""),
         ("duplicate", "same number as row 2"),
         ("planned", ""),  # an extension reaches someone else
@@ -174,7 +175,7 @@ def test_duplicates_name_the_first_row(write_csv: Callable[..., Path], make_camp
 def test_duplicates_without_any_extension(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
     text = "phone\n2025550101\n2025550102\n+1 (202) 555-0101\n"
     plan = plan_text(write_csv, make_campaign, text)
-    assert [r.status for r in plan.row_results()] == ["planned", "planned", "duplicate"]
+    assert [r.status for r in row_results(plan)] == ["planned", "planned", "duplicate"]
 
 
 @given(st.lists(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), max_size=6))
@@ -195,7 +196,7 @@ def test_an_extension_column_reaches_the_customer_and_two_desks_are_two_people(
     )
     plan = plan_text(write_csv, make_campaign, text)
     assert plan.sheet.roles["extension"] == "Ext"
-    results = plan.row_results()
+    results = row_results(plan)
     assert [(r.status, r.reason) for r in results[4:7]] == [
         ("invalid", "not a number: extension 'front desk' in column 'Ext' is not digits"),
         ("invalid", "too long: extension 12345678901 in column 'Ext' has more than 10 digits"),
@@ -224,7 +225,7 @@ def test_a_number_behind_an_international_prefix_says_how_to_write_it(
 ) -> None:
     """Issue 44, case 10: `001 212 555 0101` was only "too long"."""
     plan = plan_text(write_csv, make_campaign, "phone\n001 212 555 0101\n1234567890123456\n")
-    assert [(r.status, r.reason) for r in plan.row_results()] == [
+    assert [(r.status, r.reason) for r in row_results(plan)] == [
         ("invalid", "too long: it starts with 00, an international dialling prefix; if it means +1 212-555-0101, "
                     "write it so (column 'phone')"),
         ("invalid", "too long (column 'phone')"),

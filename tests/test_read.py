@@ -14,6 +14,7 @@ from runner.planning.plan import plan_file
 from runner.sheets.read import load_sheet
 
 from .conftest import DATA
+from .rows import row_results
 
 
 def test_cp1252_semicolons_title_block_and_blank_row() -> None:
@@ -198,7 +199,7 @@ def test_a_crm_workbook_with_a_mobile_hash_column_is_planned(
     assert plan.sheet.roles["number"] == "Mobile #"
     assert "columns: number = 'Mobile #', name = 'First Name'" in plan.summary_lines()
     assert any("read sheet 'Leads'" in warning for warning in plan.warnings)
-    results = [(r.row, r.e164, r.status) for r in plan.row_results()]
+    results = [(r.row, r.e164, r.status) for r in row_results(plan)]
     assert results == [(2, "+12025550151", "planned"), (3, "+12025550152", "planned"), (4, "", "invalid")]
 
 

@@ -13,9 +13,10 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.planning.plan import plan_file, write_plan
+from runner.planning.plan import RESULT_COLUMNS, plan_file
+from runner.results.plan_sheet import write_plan
+from runner.results.write import neutralize, neutralize_column
 from runner.sending.run import CampaignRun
-from runner.sheets.write import RESULT_COLUMNS, neutralize, neutralize_column
 from runner.vapi.client import VapiClient
 
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]

@@ -18,11 +18,12 @@ from runner.errors import OutdirError
 from runner.sandbox import Sandbox
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.submitter import SubmitOptions
-from runner.sheets.write import RowResult
 from runner.store.history import Caps, open_history
 from runner.store.ledger import now_utc
 from runner.vapi.client import VapiClient
 from runner.vapi.credentials import base_url
+
+from .rows import RowResult, row_results
 
 FAST = SubmitOptions(
     concurrency=4,
@@ -62,7 +63,7 @@ def send(
 ) -> tuple[RunOutcome, list[RowResult]]:
     client = VapiClient(key or server.config.api_key, server.url, timeout=httpx.Timeout(5.0, read=read_timeout))
     with client, CampaignRun.open(write_input(tmp_path, count), campaign, tmp_path / "run") as run:
-        return run.send(client, options), run.row_results()
+        return run.send(client, options), row_results(run)
 
 
 def statuses(results: list[RowResult]) -> Counter[str]:
@@ -253,7 +254,7 @@ def test_the_results_are_the_same_joined_a_few_rows_at_a_time(
 ) -> None:
     """A large sheet's results are joined onto the plan's rows a chunk at a time (memory): the same
     table as all at once, wherever the chunks cut (inside a request, beside a row never sent)."""
-    from runner.sending import run_results
+    from runner.results import run_results
 
     server = sandbox()
     source = write_input(tmp_path, 6)

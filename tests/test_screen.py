@@ -16,7 +16,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.errors import InputError
 from runner.planning.plan import Plan, plan_file
-from runner.sheets.write import RowResult
+
+from .rows import RowResult, row_results
 
 ET = ZoneInfo("America/New_York")
 MONDAY_10_ET = datetime(2030, 12, 2, 10, 0, tzinfo=ET)  # 15:00 UTC
@@ -30,7 +31,7 @@ def strict(**changes: Any) -> dict[str, Any]:
 def plan_rows(
     write_csv: Callable[..., Path], make_campaign: Callable[..., Path], text: str, now: datetime, **campaign: Any
 ) -> list[RowResult]:
-    return plan_at(write_csv, make_campaign, text, now, **campaign).row_results()
+    return row_results(plan_at(write_csv, make_campaign, text, now, **campaign))
 
 
 def plan_at(
@@ -144,7 +145,7 @@ def test_us_time_zone_names_keep_daylight_saving_time(
 def test_no_window_before_latest_at(write_csv: Callable[..., Path], make_campaign: Callable[..., Path]) -> None:
     schedule = {"earliest_at": "2030-12-01T09:00:00-05:00", "latest_at": "2030-12-01T20:00:00-05:00"}
     plan = plan_at(write_csv, make_campaign, "phone,consent\n+14015550100,yes\n", MONDAY_10_ET, schedule=schedule)
-    [result] = plan.row_results()
+    [result] = row_results(plan)
     assert result.status == "suppressed"
     assert result.reason == ("calling hours: no window open in RI (America/New_York) before 2030-12-01T20:00:00-05:00")
     assert plan.suppressed == {"calling hours": 1}
@@ -164,7 +165,7 @@ def test_hours_margin_and_state_rules_are_configurable(
     text = "phone,consent\n+13055550100,yes\n"
     relaxed = plan_at(write_csv, make_campaign, text, MONDAY_10_ET,
                       compliance={"state_rules": False, "closing_margin_minutes": 0})  # fmt: skip
-    assert window(relaxed.row_results()[0]) == ("2030-12-02T15:00:00Z", "2030-12-03T02:00:00Z")
+    assert window(row_results(relaxed)[0]) == ("2030-12-02T15:00:00Z", "2030-12-03T02:00:00Z")
     assert "state_rules = false: state calling-hour rules are not applied" in relaxed.warnings
     narrow = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET, schedule={"calling_hours": "11:00-13:00"})
     assert window(narrow[0]) == ("2030-12-02T16:00:00Z", "2030-12-02T17:45:00Z")
@@ -210,7 +211,7 @@ def test_no_consent_column_suppresses_every_row_unless_turned_off(
     [result] = plan_rows(write_csv, make_campaign, text, MONDAY_10_ET)
     assert result.reason == "no consent: the file has no consent column (require_consent = true)"
     relaxed = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance={"require_consent": False})
-    assert relaxed.row_results()[0].status == "planned"
+    assert row_results(relaxed)[0].status == "planned"
     assert "require_consent = false: rows are called without checking consent" in relaxed.warnings
 
 
@@ -273,7 +274,7 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
         outdir = tmp_path / source.stem
         with VapiClient("sandbox-key", url) as client, CampaignRun.open(source, campaign, outdir, api=url) as run:
             run.send(client)
-            return run.row_results()
+            return row_results(run)
 
     first = run("phone\n+12025550100\n+12025550101\n", "monday.csv", server.url)
     assert [r.status for r in first] == ["queued", "queued"]
@@ -301,21 +302,21 @@ def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Pat
     )  # fmt: skip
     source = tmp_path / "in.csv"
     source.write_text("phone\n+12025550100\n")
-    [result] = plan_for(source, campaign, api="https://api.vapi.ai", now=MONDAY_10_ET).row_results()
+    [result] = row_results(plan_for(source, campaign, api="https://api.vapi.ai", now=MONDAY_10_ET))
     assert (result.status, result.reason) == (
         "suppressed",
         "called 2030-12-01 15:00 UTC, less than min_days_between_calls = 2 day(s) ago",
     )
-    [later] = plan_for(
-        source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 4, 10, tzinfo=ET)
-    ).row_results()
+    [later] = row_results(
+        plan_for(source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 4, 10, tzinfo=ET))
+    )
     assert later.status == "planned"
-    [pure] = plan_file(source, campaign, now=MONDAY_10_ET).row_results()  # reads no history of its own
+    [pure] = row_results(plan_file(source, campaign, now=MONDAY_10_ET))  # reads no history of its own
     assert pure.status == "planned"
     # An earlier run's call scheduled for later than this plan could start is not "ago".
-    [before] = plan_for(
-        source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 1, 8, tzinfo=ET)
-    ).row_results()
+    [before] = row_results(
+        plan_for(source, campaign, api="https://api.vapi.ai", now=datetime(2030, 12, 1, 8, tzinfo=ET))
+    )
     assert (before.status, before.reason) == (
         "suppressed",
         "a call is scheduled for 2030-12-01 15:00 UTC, within min_days_between_calls = 2 day(s)",
@@ -332,7 +333,7 @@ def test_a_state_column_adds_its_rules_and_time_zones(
     text = "phone,State,consent\n" + "".join(f"+1212555010{i},{state},{c}\n" for i, (state, c) in enumerate(rows))
     plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET)  # 15:00 UTC
     assert plan.sheet.roles["state"] == "State"
-    assert [window(r) for r in plan.row_results()] == [
+    assert [window(r) for r in row_results(plan)] == [
         ("2030-12-02T16:00:00Z", "2030-12-03T01:45:00Z"),  # 08:00 Pacific to 20:45 Eastern
         ("2030-12-02T15:00:00Z", "2030-12-03T00:45:00Z"),  # now (09:00 Central) to 19:45 Eastern
         ("2030-12-02T15:00:00Z", "2030-12-03T01:45:00Z"),
@@ -361,14 +362,14 @@ def test_calling_hours_wider_than_the_federal_window_are_clamped_unless_not_tele
     early = datetime(2030, 12, 2, 6, 0, tzinfo=ET)
     text = "phone,consent\n+12125550100,yes\n"
     plan = plan_at(write_csv, make_campaign, text, early, schedule={"calling_hours": hours})
-    assert window(plan.row_results()[0]) == ("2030-12-02T13:00:00Z", "2030-12-03T01:45:00Z")  # 08:00-20:45 ET
+    assert window(row_results(plan)[0]) == ("2030-12-02T13:00:00Z", "2030-12-03T01:45:00Z")  # 08:00-20:45 ET
     assert any(f"calling_hours {hours} is wider than the federal 08:00-21:00 (TCPA)" in w for w in plan.warnings)
 
     informational = plan_at(
         write_csv, make_campaign, text, early, schedule={"calling_hours": "07:00-22:00"},
         compliance={"telemarketing": False},
     )  # fmt: skip
-    assert window(informational.row_results()[0]) == ("2030-12-02T12:00:00Z", "2030-12-03T02:45:00Z")
+    assert window(row_results(informational)[0]) == ("2030-12-02T12:00:00Z", "2030-12-03T02:45:00Z")
     assert any(w.startswith("telemarketing = false: the federal 08:00-21:00") for w in informational.warnings)
 
 
@@ -408,7 +409,7 @@ def test_numbers_of_other_countries_are_suppressed_unless_the_campaign_opts_in(
     assert london.reason.startswith("calling hours: no calling-hour rules are known here for numbers of GB")
     opted = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance={"other_countries": "calling_hours"})
     # In London's own local hours, the campaign's 08:00-21:00.
-    assert window(opted.row_results()[0]) == ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")
+    assert window(row_results(opted)[0]) == ("2030-12-02T15:00:00Z", "2030-12-02T20:45:00Z")
     assert any(w.startswith('other_countries = "calling_hours"') for w in opted.warnings)
 
 
@@ -430,7 +431,7 @@ def test_hand_written_list_lines_are_read_whole(
     text = "phone,consent\n" + "".join(f"+1212555010{n},yes\n" for n in range(7))
     compliance = {"do_not_call": ["dnc.csv"]} if as_list == "dnc.csv" else {}
     plan = plan_at(write_csv, make_campaign, text, MONDAY_10_ET, compliance=compliance)
-    results = plan.row_results()
+    results = row_results(plan)
     assert [r.status for r in results] == ["suppressed"] * 6 + ["planned"]
     if as_list == "opt-outs.csv":
         assert results[2].reason == "opted out (opt-outs.csv, line 3)"
@@ -450,5 +451,5 @@ def test_the_tools_own_opt_out_lines_keep_their_date_and_call(
         "number,opted_out_at,call_id,run\n+12125550100,2030-11-30T10:00:00+00:00,call-1,runs/a\n"
     )
     plan = plan_at(write_csv, make_campaign, "phone,consent\n+12125550100,yes\n", MONDAY_10_ET)
-    assert plan.row_results()[0].reason == "opted out on 2030-11-30, call call-1 (opt-outs.csv)"
+    assert row_results(plan)[0].reason == "opted out on 2030-11-30, call call-1 (opt-outs.csv)"
     assert not [w for w in plan.warnings if "no phone number read" in w]

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 
-from runner.sheets.summary import Summary
-from runner.sheets.write import write_results
-from runner.sheets.xlsx import REPEATS, RESULTS_PART, _append_text, write_workbook
+from runner.results.summary import Summary
+from runner.results.write import write_results
+from runner.results.xlsx import REPEATS, RESULTS_PART, _append_text, write_workbook
 
 SUMMARY = Summary({"planned": 3, "invalid": 1}, {}, {}, 0, 0)
 TRICKY = [

@@ -13,8 +13,9 @@ import pyarrow
 
 from runner.errors import FolderInUse, NetworkError, RunnerError, RunStarting
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
-from runner.planning.plan import Plan, write_plan
+from runner.planning.plan import Plan
 from runner.planning.preflight import local_problems
+from runner.results.plan_sheet import write_plan
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
 from runner.sending.run import CampaignRun, RunOutcome, plan_for

@@ -5,30 +5,28 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
 from runner.hours import FEDERAL_HOURS, us_state
-from runner.planning.customers import HIDDEN_ROW, PLANNED, Rows, build_rows, variable_columns, with_status
+from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_columns
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
-from runner.sheets.summary import Summary, problems
-from runner.sheets.write import RESULT_COLUMNS, RowResult, default_format, results_table, write_results
 from runner.spec import properties, violations
 from runner.statuses import Status
 
 REQUESTS_FILE = "requests.jsonl"
+# The columns a plan gives every row of the results sheet (Plan.result_columns), in their order.
+RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 SHOWN_VARIABLES = 20  # the summary names this many variables, then counts the rest
 MANY_VARIABLES = 100  # more than this per call is a sheet of the wrong shape, most likely
 
@@ -96,18 +94,6 @@ class Plan:
             latest_at=moment("window_end", campaign_schedule.get("latestAt", "")),
         ).to_arrow()
         return {name: text_array(table.column(name)) for name in table.column_names}
-
-    def row_results(self) -> list[RowResult]:
-        arrays = self.result_columns()
-        columns = [pc.fill_null(arrays[name], "").to_pylist() for name in RESULT_COLUMNS]
-        return [
-            RowResult(int(row), e164, status, reason, call_id, request_id, earliest, latest)
-            for row, e164, status, reason, call_id, request_id, earliest, latest in zip(*columns, strict=True)
-        ]
-
-    def summary(self) -> Summary:
-        counts = dict(self.rows.counts().most_common())
-        return Summary(counts, {}, {}, 0, 0, by_problem=problems(self.rows.frame)).with_rules(self.suppressed)
 
     def summary_lines(self) -> list[str]:
         counts = self.counts()
@@ -283,66 +269,14 @@ def _relaxed_rules(campaign: Campaign) -> list[str]:
     return warnings
 
 
-def results_path(outdir: Path, fmt: str | None, row_count: int, input_columns: int = 0) -> Path:
-    return outdir / f"results.{fmt or default_format(row_count, input_columns)}"
-
-
-def write_requests(plan: Plan, outdir: Path, fmt: str | None) -> Path:
-    """Write requests.jsonl; returns where the results sheet goes (never over the input)."""
-    target = results_target(plan, outdir, fmt)
-    _write_request_lines(plan, outdir)
-    return target
-
-
-def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
-    """Write requests.jsonl and the results sheet (every row `planned` or set aside); returns its path.
-
-    The sheet is written on a second thread while the request bodies are joined and written: both
-    are mostly Arrow's work, which lets go of the GIL."""
-    outdir = Path(outdir)
-    target = results_target(plan, outdir, fmt)
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        written = worker.submit(
-            lambda: write_results(results_table(plan.sheet.as_written(), plan.result_columns()), target, plan.summary())
-        )
-        _write_request_lines(plan, outdir)
-        return written.result()
-
-
-def write_unsent(plan: Plan, outdir: Path, fmt: str | None, why: str) -> Path:
-    """The results sheet of a run stopped before anything was sent: every row as planned, the
-    planned ones saying they were not sent and why."""
-    rows = plan.planned_requests.rows
-    why = f"not sent: {why}"
-    reason = pl.concat_str(
-        [pl.lit(why), pl.when(pl.col("reason") != "").then("; " + pl.col("reason"))], ignore_nulls=True
-    )
-    stopped = replace(
-        plan,
-        planned_requests=replace(
-            plan.planned_requests, rows=rows.with_columns(**with_status(PLANNED, Status.PLANNED, reason))
-        ),
-    )
-    target = results_target(plan, outdir, fmt)
-    return write_results(results_table(plan.sheet.as_written(), stopped.result_columns()), target, stopped.summary())
-
-
-def results_target(plan: Plan, outdir: Path, fmt: str | None) -> Path:
-    """Where the results sheet goes, never over the input; makes the folder."""
-    target = results_path(outdir, fmt, len(plan.rows), plan.sheet.table.num_columns)
-    if target.resolve() == plan.sheet.path.resolve():
-        raise OutdirError(f"{target}: would overwrite the input; choose another --out folder")
+def write_requests(plan: Plan, outdir: Path) -> Path:
+    """Write the plan's POST /call bodies, one JSON line each, to requests.jsonl (makes the folder)."""
+    path = outdir / REQUESTS_FILE
     try:
         outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutdirError(f"{outdir}: cannot write: {exc.strerror}") from None
-    return target
-
-
-def _write_request_lines(plan: Plan, outdir: Path) -> None:
-    try:
-        with (outdir / REQUESTS_FILE).open("wb") as handle:
+        with path.open("wb") as handle:
             for lines in plan.planned_requests.json_lines():
                 handle.write(lines)
     except OSError as exc:
         raise OutdirError(f"{outdir}: cannot write: {exc.strerror}") from None
+    return path

@@ -1,3 +1,3 @@
 """Placing the planned calls at most once and following them: `admission` decides who may be called
 as each request leaves, `submitter` sends, `cancel` deletes, `preflight` checks before the first
-POST, `run` is a run folder, `single` one call, and `run_results` joins it all into the results table."""
+POST, `run` is a run folder, and `single` one call."""

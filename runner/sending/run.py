@@ -26,25 +26,17 @@ from runner.errors import NetworkError, OutdirError, RunStarting
 from runner.hours import HORIZON
 from runner.planning.body import dumps, followup_body, request_id
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
-from runner.planning.plan import (
-    REQUESTS_FILE,
-    Plan,
-    plan_file,
-    results_path,
-    results_target,
-    start_time,
-    write_requests,
-    write_unsent,
-)
+from runner.planning.plan import REQUESTS_FILE, Plan, plan_file, start_time, write_requests
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
+from runner.results.plan_sheet import results_path, results_target, write_unsent
+from runner.results.run_results import result_arrays, run_results
+from runner.results.summary import Summary, summarize
+from runner.results.write import results_table, write_results
 from runner.sending.admission import Admission
 from runner.sending.cancel import CancelReport, delete_calls, targets
 from runner.sending.preflight import Preflight, check_variables, fetch
-from runner.sending.run_results import result_arrays, run_results
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
-from runner.sheets.summary import Summary, summarize
-from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS, RowResult, results_table, write_results
 from runner.statuses import CallStatus, CancelState, RequestState, Status
 from runner.store.call_store import STORE_SCHEMA
 from runner.store.history import CallHistory, open_history
@@ -171,7 +163,7 @@ class CampaignRun:
             if not known or not (folder / REQUESTS_FILE).exists():
                 # A resumed run (and status) keeps the file of its first planning, as its ledger
                 # keeps that planning's requests: no body is built again.
-                write_requests(plan, folder, fmt)
+                write_requests(plan, folder)
             copy = keep_input(folder, plan.sheet.path)
             meta = RunMeta(planned_at, campaign, copy.name, str(plan.sheet.path), api or "", fmt, plan.free_numbers)
             # A resumed run keeps the record of its first planning, as its ledger keeps its requests.
@@ -505,12 +497,6 @@ class CampaignRun:
         frame = self.ledger.cancellations_frame()
         done = pl.col("state").is_in([CancelState.CANCELLED.value, CancelState.STARTED.value])
         return frame.filter(done).select("call_id", "by", "at", "state")
-
-    def row_results(self) -> list[RowResult]:
-        """The results as one object per row: for Python callers and tests (the run and status
-        path works on `results()` and never builds these)."""
-        names = RESULT_COLUMNS + OUTCOME_COLUMNS
-        return [RowResult(int(r[0]), *r[1:]) for r in self.results().select(*names).iter_rows()]
 
     def summary(self) -> Summary:
         return summarize(self.results()).with_rules(self._suppressed())

@@ -23,8 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runner.files import atomic_write
-from runner.planning.plan import Plan
-from runner.sheets.write import RESULT_COLUMNS
+from runner.planning.plan import RESULT_COLUMNS, Plan
 
 RECORD_FILE = "plan.parquet"
 SHEET_FILE = "sheet.parquet"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from runner.sheets.write import OUTCOME_COLUMNS, RESULT_COLUMNS
+from runner.planning.plan import RESULT_COLUMNS
+from runner.results.write import OUTCOME_COLUMNS
 from runner.statuses import CancelState, RequestState, Status
 from runner.store.ledger import Ledger
 

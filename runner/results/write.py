@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,9 @@ import pyarrow.csv as pa_csv
 from runner.arrays import Objects, first_bytes, text_array
 from runner.errors import unwritable
 from runner.files import atomic_write
-from runner.sheets.summary import Summary
+from runner.planning.plan import RESULT_COLUMNS
+from runner.results.summary import Summary
 
-RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
 # After a run: what became of each call (from GET /call/{id}).
 OUTCOME_COLUMNS = (
     "attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary", "success_evaluation",
@@ -37,28 +36,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_BYTES = np.frombuffer("".join(_FORMULA_START).encode(), dtype=np.uint8)
 _SIGNS = np.frombuffer(b"+-", dtype=np.uint8)
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9.]*")  # whole cell: a spreadsheet reads it as a number
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass is several times slower to build, per row
-class RowResult:
-    """What happened to one input row."""
-
-    row: int
-    e164: str
-    status: str
-    reason: str
-    call_id: str = ""
-    request_id: str = ""
-    earliest_at: str = ""
-    latest_at: str = ""
-    attempts: str = ""
-    ended_reason: str = ""
-    started_at: str = ""
-    ended_at: str = ""
-    duration_s: str = ""
-    cost: str = ""
-    summary: str = ""
-    success_evaluation: str = ""
 
 
 def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_COLUMNS) -> list[str]:
@@ -97,7 +74,7 @@ def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
         raise unwritable(path.parent, f"the results sheet {path.name}", exc) from None
     with atomic_write(path, f"the results sheet {path.name}") as temporary:
         if path.suffix == ".xlsx":
-            from runner.sheets.xlsx import write_workbook  # openpyxl loads only when a workbook is written
+            from runner.results.xlsx import write_workbook  # openpyxl loads only when a workbook is written
 
             write_workbook(table, temporary, summary)
         else:

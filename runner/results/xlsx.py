@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from runner.arrays import map_distinct, string_buffers, strip, text_array
-from runner.sheets.summary import Summary
+from runner.results.summary import Summary
 
 XLSX_MAX_CELL = 32_767
 RESULTS_PART = "xl/worksheets/sheet1.xml"  # the Results sheet: the workbook's first
