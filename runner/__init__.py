@@ -33,9 +33,10 @@ if TYPE_CHECKING:
     from runner.planning.plan import Plan, plan_file
     from runner.results.plan_sheet import write_plan
     from runner.sandbox import Sandbox, SandboxConfig
-    from runner.sending.run import CampaignRun, RunOutcome, plan_for
+    from runner.sending.run import CampaignRun, RunOutcome
     from runner.sending.submitter import SubmitOptions
     from runner.statuses import CallStatus, RequestState, Status
+    from runner.store.run_folder import plan_for
     from runner.vapi.client import VapiClient
 
 _HOMES = {
@@ -48,7 +49,8 @@ _HOMES = {
     "runner.results.plan_sheet": ("write_plan",),
     "runner.sandbox": ("Sandbox", "SandboxConfig"),
     "runner.vapi.client": ("VapiClient",),
-    "runner.sending.run": ("CampaignRun", "RunOutcome", "plan_for"),
+    "runner.sending.run": ("CampaignRun", "RunOutcome"),
+    "runner.store.run_folder": ("plan_for",),
     "runner.sending.submitter": ("SubmitOptions",),
     "runner.statuses": ("CallStatus", "RequestState", "Status"),
 }  # fmt: skip

@@ -1,14 +1,17 @@
-"""Writing a file whole or not at all: every file a run folder keeps (the results sheet, the calls
-fetched, the plan's record, the copy of the input) is written through `atomic_write`."""
+"""Files whole and folders owned: every file a run folder keeps (the results sheet, the calls
+fetched, the plan's record, the copy of the input) is written through `atomic_write`; a run folder
+and a campaign's inbox are held by one process at a time through `hold`."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
-from runner.errors import unwritable
+from runner.errors import FolderInUse, OutdirError, unwritable
 
 
 @contextmanager
@@ -25,3 +28,38 @@ def atomic_write(path: Path, what: str) -> Iterator[Path]:
     except OSError as exc:  # Arrow's and polars' writers raise OSError too
         temporary.unlink(missing_ok=True)
         raise unwritable(path.parent, what, exc) from None
+
+
+def hold(lock_file: Path, holder: str) -> IO[str]:
+    """The lock of the folder `lock_file` is in, held until the handle is closed: one process at a
+    time. Another one gets FolderInUse naming the holder's pid (`holder`: what holds it, for the
+    message), never a race. The folder is made if need be."""
+    folder = lock_file.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = lock_file.open("a")  # "w" would wipe the holder's pid before the lock is tried
+    except OSError as exc:
+        raise OutdirError(f"{folder}: cannot use this folder: {exc.strerror}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        pid = lock_file.read_text().strip()
+        who = f" (process {pid})" if pid.isdigit() else ""
+        raise FolderInUse(f"{folder}: another {holder}{who} is using this folder") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def held(lock_file: Path) -> bool:
+    """Whether another process holds this lock (without taking it)."""
+    try:
+        with lock_file.open("r") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False

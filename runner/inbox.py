@@ -12,7 +12,6 @@ Safe from cron, twice at once, after a crash and on half-copied files:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.campaign import load_campaign
-from runner.errors import AuthError, CampaignError, NetworkError, RunnerError
+from runner.errors import AuthError, CampaignError, FolderInUse, NetworkError, RunnerError
+from runner.files import hold
 from runner.sending.run import CampaignRun
 from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
@@ -132,12 +132,12 @@ class InboxMemory:
 @contextmanager
 def campaign_lock(folder: Path) -> Iterator[bool]:
     """True when this process holds the campaign's lock; False when another process does."""
-    with (folder / ".inbox.lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+    try:
+        handle = hold(folder / ".inbox.lock", "inbox run")
+    except FolderInUse:
+        yield False
+        return
+    with handle:
         yield True
 
 

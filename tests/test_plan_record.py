@@ -13,8 +13,8 @@ import pytest
 
 from runner.campaign import load_campaign
 from runner.sandbox import Sandbox
-from runner.sending import run as run_module
 from runner.sending.run import CampaignRun
+from runner.store import run_folder as run_module
 from runner.store.history import Caps, open_history
 from runner.store.ledger import now_utc
 from runner.store.plan_record import RECORD_FILE, SHEET_FILE, PlanRecord

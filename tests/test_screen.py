@@ -292,8 +292,8 @@ def test_history_blocks_a_second_call_too_soon_through_the_same_api(
 
 def test_min_days_between_calls(tmp_path: Path, make_campaign: Callable[..., Path]) -> None:
     from runner.campaign import load_campaign
-    from runner.sending.run import plan_for
     from runner.store.history import Caps, open_history
+    from runner.store.run_folder import plan_for
 
     campaign = make_campaign(compliance={"require_consent": False, "min_days_between_calls": 2})
     open_history(load_campaign(campaign)).claim(

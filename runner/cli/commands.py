@@ -18,10 +18,11 @@ from runner.planning.preflight import local_problems
 from runner.results.plan_sheet import write_plan
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
-from runner.sending.run import CampaignRun, RunOutcome, plan_for
+from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.single import SingleCall, place_call
 from runner.statuses import RequestState, Status
 from runner.store.ledger import Ledger
+from runner.store.run_folder import plan_for
 from runner.vapi.client import VapiClient
 from runner.vapi.connect import open_client
 

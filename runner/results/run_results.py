@@ -4,13 +4,18 @@ column by column; SQLite extracts the calls' fields, so no Python object is made
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pyarrow as pa
 
 from runner.planning.plan import RESULT_COLUMNS
-from runner.results.write import OUTCOME_COLUMNS
+from runner.results.plan_sheet import results_path
+from runner.results.summary import Summary, summarize
+from runner.results.write import OUTCOME_COLUMNS, results_table, write_results
 from runner.statuses import CancelState, RequestState, Status
 from runner.store.ledger import Ledger
+from runner.store.plan_record import PlanRecord
 
 # The plan's rows are joined this many at a time: the joins gather some 30 columns, which at a
 # million rows at once held 0.75 GB.
@@ -134,3 +139,38 @@ def result_arrays(results: pl.DataFrame) -> dict[str, pa.Array]:
     """The result and outcome columns as Arrow text, for the results sheet."""
     table = results.select(*RESULT_COLUMNS, *OUTCOME_COLUMNS).to_arrow()
     return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
+
+
+class RunSheet:
+    """A run folder's results sheet: its plan's record joined with its ledger as it is now, the
+    summary of that, and the file (results.xlsx, or .csv as the run asked or the size demands)."""
+
+    def __init__(self, record: PlanRecord, ledger: Ledger, outdir: Path, fmt: str | None) -> None:
+        self._record = record
+        self._ledger = ledger
+        self._outdir = outdir
+        self._fmt = fmt
+
+    def results(self, not_found: set[str]) -> pl.DataFrame:
+        """Every row's result (run_results); `not_found`: the calls the API answered 404 for."""
+        return run_results(self._record.results, self._ledger, not_found, self._cancelled())
+
+    def summary(self, results: pl.DataFrame) -> Summary:
+        """The results' counts, with the suppressed rows by rule: the plan's, and those admission
+        set aside when they were to leave."""
+        return summarize(results).with_rules(self._record.suppressed + self._ledger.set_aside_by_rule())
+
+    def path(self, rows: int) -> Path:
+        return results_path(self._outdir, self._fmt, rows, self._record.sheet.num_columns)
+
+    def write(self, not_found: set[str]) -> tuple[Path, Summary]:
+        """Write the sheet (atomically); its path and summary. OutdirError when it cannot be written."""
+        results = self.results(not_found)
+        summary, path = self.summary(results), self.path(results.height)
+        return write_results(results_table(self._record.sheet, result_arrays(results)), path, summary), summary
+
+    def _cancelled(self) -> pl.DataFrame:
+        """The calls `cancel` deleted, or found started before it could: call id, who, when, state."""
+        frame = self._ledger.cancellations_frame()
+        done = pl.col("state").is_in([CancelState.CANCELLED.value, CancelState.STARTED.value])
+        return frame.filter(done).select("call_id", "by", "at", "state")

@@ -10,17 +10,20 @@ call) leaves the history; a queued one cancelled may have begun to dial in betwe
 
 from __future__ import annotations
 
+import getpass
 import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from runner.errors import ApiError, AuthError, NetworkError
+from runner.results.summary import Summary
 from runner.sending.submitter import Pacer
 from runner.statuses import CallStatus, CancelState, Status
 from runner.store.ledger import Ledger
@@ -150,3 +153,20 @@ def delete_calls(
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cancel") as pool:
         list(pool.map(cancel, rows))
     return report
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What `cancel` did, and the results sheet it rewrote."""
+
+    results_path: Path
+    report: CancelReport
+    summary: Summary
+
+
+def who_cancels() -> str:
+    """Who is cancelling, for the results' reason: the login name, if the system knows one."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown user"

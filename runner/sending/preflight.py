@@ -5,7 +5,8 @@ have no value for. Free Vapi numbers call the US only: their other rows are set 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -15,6 +16,8 @@ from runner.planning.customers import PLANNED
 from runner.planning.plan import Plan
 from runner.planning.preflight import SHOWN_ROWS, missing_variables
 from runner.planning.templates import message_texts, needed_variables
+from runner.results.plan_sheet import write_unsent
+from runner.store.run_folder import RunFolder, RunMeta
 from runner.vapi.client import VapiClient
 
 SKIP_HINT = "pass --no-preflight to send without these checks"
@@ -138,3 +141,19 @@ def _used_by(plan: Plan, column: str, value: str) -> str:
     own = getattr(plan.campaign, column)
     where = f"{column} in the campaign file" if value == own else f"the rows' column {header!r}"
     return f"used by {len(rows)} row(s) (rows {shown}); fix {where}, or {SKIP_HINT}"
+
+
+def preflighted(plan: Plan, client: VapiClient, folder: RunFolder, meta: RunMeta, new: bool) -> tuple[Plan, Preflight]:
+    """The plan once preflight (runner.sending.preflight) passed it, before its ledger exists. A
+    `new` run is planned again for the free Vapi numbers found (a resumed run keeps those of its
+    first planning); an API that cannot be reached leaves a new run's sheet saying why no row was sent."""
+    try:
+        checked = fetch(plan, client)
+    except NetworkError as exc:
+        if new:
+            write_unsent(plan, folder.path, meta.format, str(exc))
+        raise
+    if new and checked.free_numbers:
+        plan = folder.plan(Path(meta.source), replace(meta, free_numbers=frozenset(checked.free_numbers)))
+    check_variables(plan, checked)
+    return plan, checked

@@ -1,21 +1,29 @@
-"""A run folder's own files, besides its ledger and records: the lock that gives it one process at
-a time, the copy of the input it was planned from, and the name a run folder gets by default."""
+"""A run folder, owned: one process at a time (its lock), the copy of the input it was planned
+from, what its ledger keeps about the run (RunMeta), its plan made again as the first planning made
+it, and the name a run folder gets by default.
+
+A run folder holds: `.lock`, `input.<suffix>` (the copy), `ledger.sqlite` (runner.store.ledger),
+`plan.parquet` and `sheet.parquet` (runner.store.plan_record), `calls.parquet`
+(runner.store.call_store), `requests.jsonl` and the results sheet (runner.results)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from runner.campaign import Campaign
-from runner.errors import FolderInUse, OutdirError
-from runner.files import atomic_write
+from runner.campaign import Campaign, load_campaign
+from runner.errors import OutdirError, RunStarting
+from runner.files import atomic_write, held, hold
+from runner.planning.plan import REQUESTS_FILE, Plan, plan_file, start_time
+from runner.store.history import open_history
+from runner.store.ledger import Ledger, now_utc
+from runner.vapi.credentials import base_url
 
 LOCK_FILE = ".lock"
 INPUT_COPY = "input"  # input.<the source's suffix>: what a resumed run and `status` plan again
@@ -33,47 +41,88 @@ def default_folder(input_path: str | Path, runs: Path = Path("runs"), digest: st
     return runs / f"{path.stem}-{digest[:8]}"
 
 
-def take(folder: Path) -> IO[str]:
-    """The folder's lock, held until the handle is closed: one process per run folder at a time (a
-    second one gets FolderInUse, naming the holder's pid, not a race)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / LOCK_FILE).open("a")  # "w" would wipe the holder's pid before the lock is tried
-    except OSError as exc:
-        raise OutdirError(f"{folder}: cannot use as the run folder: {exc.strerror}") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        holder = (folder / LOCK_FILE).read_text().strip()
-        who = f" (process {holder})" if holder.isdigit() else ""
-        raise FolderInUse(f"{folder}: another vapi-campaign run{who} is using this folder") from None
-    handle.truncate(0)
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
+def plan_for(
+    input_path: str | Path,
+    campaign: Campaign | str | Path,
+    api: str | None = None,
+    now: datetime | None = None,
+    run_folder: Path | None = None,
+    free_numbers: Collection[str] = (),
+) -> Plan:
+    """plan_file with the account's call history: the calls placed through `api` (default:
+    $VAPI_BASE_URL or Vapi's) recently enough to matter, leaving out `run_folder`'s own."""
+    if not isinstance(campaign, Campaign):
+        campaign = load_campaign(campaign)
+    moment = now or now_utc()
+    lookback = timedelta(days=max(1.0, campaign.compliance.min_days_between_calls))
+    history = open_history(campaign)
+    try:  # since the earliest start: the screen measures each call against the plan's own start
+        recent = history.calls_since(api or base_url(None), start_time(campaign, moment) - lookback, run_folder)
+    finally:
+        history.close()
+    return plan_file(input_path, campaign, now=moment, recent_calls=recent, free_numbers=free_numbers)
 
 
-def held(folder: Path) -> bool:
-    """Whether another process holds the folder's lock (without taking it)."""
-    try:
-        with (folder / LOCK_FILE).open("r") as handle:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
+class RunFolder:
+    """A run folder held by this process (`RunFolder.take`) until `close`."""
 
+    def __init__(self, path: Path, lock: IO[str]) -> None:
+        self.path = path
+        self._lock = lock
 
-def keep_input(folder: Path, source: Path) -> Path:
-    """The folder's copy of the input (made once, whole or not at all): a resumed run plans it again
-    even when the original has moved or changed."""
-    copy = folder / f"{INPUT_COPY}{source.suffix.lower()}"
-    if not copy.exists():
-        with atomic_write(copy, "the copy of the input") as partial:
-            shutil.copyfile(source, partial)
-    return copy
+    @classmethod
+    def take(cls, path: Path) -> RunFolder:
+        """The folder, made if need be, its lock taken (FolderInUse when another process has it)."""
+        return cls(path, hold(path / LOCK_FILE, "vapi-campaign run"))
+
+    @staticmethod
+    def meta_of(path: Path) -> RunMeta:
+        """What the folder's ledger keeps about its run, read without taking the folder: RunStarting
+        while a run holds it but has written no ledger yet, OutdirError when it is no run folder."""
+        meta = RunMeta.of(Ledger.read_meta(path))
+        if meta is not None:
+            return meta
+        if held(path / LOCK_FILE):
+            raise RunStarting(
+                f"{path}: a run is starting in this folder: it is still planning, nothing has been sent yet; "
+                "run `status` again in a moment"
+            )
+        raise OutdirError(f"{path}: not a run folder (no ledger.sqlite written by `vapi-campaign run`)")
+
+    def meta(self) -> RunMeta | None:
+        """What the ledger keeps about the run; None before the first planning made the ledger."""
+        return RunMeta.of(Ledger.read_meta(self.path))
+
+    def keep_input(self, source: Path) -> Path:
+        """The folder's copy of the input (made once, whole or not at all): a resumed run plans it
+        again even when the original has moved or changed."""
+        copy = self.path / f"{INPUT_COPY}{source.suffix.lower()}"
+        if not copy.exists():
+            with atomic_write(copy, "the copy of the input") as partial:
+                shutil.copyfile(source, partial)
+        return copy
+
+    def has_requests_file(self) -> bool:
+        return (self.path / REQUESTS_FILE).exists()
+
+    def plan(self, input_path: Path, meta: RunMeta) -> Plan:
+        """The input planned as `meta` says (its moment, campaign, API and free numbers), screened
+        against the account's call history less this folder's own calls."""
+        return plan_for(
+            input_path, meta.campaign, api=meta.api or None, now=meta.planned_at, run_folder=self.path,
+            free_numbers=meta.free_numbers,
+        )  # fmt: skip
+
+    def replan(self, meta: RunMeta) -> Plan:
+        """The run's plan again, as its first planning made it, from the folder's copy of the input:
+        the same plan or none (the copy no longer plans the run: refused)."""
+        plan = self.plan(self.path / meta.input, meta)
+        if plan.run_id != meta.plan_id:
+            raise OutdirError(f"{self.path}: its copy of the input ({meta.input}) no longer plans the run it holds")
+        return plan
+
+    def close(self) -> None:
+        self._lock.close()
 
 
 @dataclass(frozen=True)
