@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
 from runner.store.ledger import LEDGER_FILE, Ledger
 from runner.store.run_folder import default_folder
+from runner.store.sqlite import atomic, connect
 from runner.vapi.client import VapiClient
 
 CAMPAIGN_FILE = "campaign.toml"
@@ -112,7 +112,7 @@ class InboxMemory:
     """The content hashes a campaign folder has run (inbox.sqlite beside campaign.toml)."""
 
     def __init__(self, folder: Path) -> None:
-        self._db = sqlite3.connect(folder / "inbox.sqlite", timeout=30)
+        self._db = connect(folder / "inbox.sqlite")
         self._db.execute("CREATE TABLE IF NOT EXISTS files (sha256 TEXT PRIMARY KEY, name TEXT, done_at TEXT)")
 
     def seen(self, sha256: str) -> tuple[str, str] | None:
@@ -120,10 +120,8 @@ class InboxMemory:
         return (row[0], row[1]) if row else None
 
     def remember(self, sha256: str, name: str) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR IGNORE INTO files VALUES (?, ?, ?)", (sha256, name, datetime.now(UTC).isoformat())
-            )
+        with atomic(self._db) as db:
+            db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?)", (sha256, name, datetime.now(UTC).isoformat()))
 
     def close(self) -> None:
         self._db.close()

@@ -107,7 +107,7 @@ def test_the_tables_of_earlier_versions_are_moved_in_once(tmp_path: Path) -> Non
     assert refused[4].startswith("called 2030-12-01 09:30 UTC by an earlier version's run")
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"claims", "accounts"}
+    assert tables == {"claims", "accounts", "migrations"}  # the earlier ones dropped
 
 
 def test_an_org_id_learned_for_a_url_keys_its_calls_and_other_spellings_of_it(store: CallHistory) -> None:

@@ -38,6 +38,7 @@ import polars as pl
 from runner.campaign import Campaign
 from runner.errors import unwritable
 from runner.store.sql_frames import paged_frame
+from runner.store.sqlite import atomic, connect, migrate, tables
 from runner.vapi.connect import state_dir
 
 HISTORY_FILE = "history.sqlite"
@@ -205,10 +206,9 @@ class History:
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
+                db = connect(self.path, timeout=60)
                 db.executescript(_SCHEMA)
-                _move_earlier_tables(db)
+                migrate(db, [("earlier tables into claims", _move_earlier_tables)])
                 if (
                     self._legacy is not None
                     and self._legacy.is_file()
@@ -235,18 +235,13 @@ class History:
         """Move a campaign folder's own history (an earlier version's) into this one, once: its
         rows under their accounts' keys, then the file renamed aside (history.sqlite.moved). Done
         holding this history's write lock, so two processes starting together move it once."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with atomic(db):
             rows = legacy_rows(legacy)  # none when another process moved it in while we waited
             db.executemany(
                 "INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(self._key(db, api), *rest) for api, *rest in rows],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         with contextlib.suppress(FileNotFoundError):
             legacy.rename(legacy.with_name(legacy.name + ".moved"))
 
@@ -258,20 +253,11 @@ class History:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._connect()
-            try:
-                db.execute("BEGIN IMMEDIATE")
+        try:
+            with self._lock, atomic(self._connect()) as db:
                 yield db
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        except sqlite3.Error as exc:
+            raise unwritable(self.path.parent, f"the call history {self.path.name}", exc) from None
 
     def calls_since(self, api: str, since: datetime, run_dir: Path | None = None) -> pl.DataFrame:
         """Every call placed (or scheduled) through `api` since `since` by any run but the one in
@@ -355,25 +341,17 @@ def legacy_rows(legacy: Path) -> list[tuple[str, str, str, str, str, int]]:
         return []
     with contextlib.closing(source):
         try:
-            tables = {name for (name,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            present = tables(source)
         except sqlite3.DatabaseError:
             return []
         selects = {"claims": "SELECT api, number, called_at, run_dir, request_id, row FROM claims", **_EARLIER}
-        return [row for table, select in selects.items() if table in tables for row in source.execute(select)]
+        return [row for table, select in selects.items() if table in present for row in source.execute(select)]
 
 
 def _move_earlier_tables(db: sqlite3.Connection) -> None:
-    """Move the rows of the tables earlier versions wrote into `claims`, once (then drop them)."""
-    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables & set(_EARLIER):
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for table, select in _EARLIER.items():
-            if table in tables:
-                db.execute(f"INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) {select}")
-                db.execute(f"DROP TABLE {table}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    """Move the rows of the tables earlier versions wrote into `claims` (then drop them)."""
+    present = tables(db)
+    for table, select in _EARLIER.items():
+        if table in present:
+            db.execute(f"INSERT OR IGNORE INTO claims (api, number, called_at, run_dir, request_id, row) {select}")
+            db.execute(f"DROP TABLE {table}")

@@ -30,6 +30,7 @@ from runner.planning.requests import CallRequest
 from runner.statuses import CallStatus, CancelState, RequestState, Status
 from runner.store.call_store import CALLS_FILE, CallStore, migrate_calls, read_calls
 from runner.store.sql_frames import paged_frame, query_frame
+from runner.store.sqlite import atomic, connect, migrate
 from runner.vapi.call_fields import CALL_COLUMNS
 from runner.vapi.call_list import CallSearch
 
@@ -168,11 +169,11 @@ class Ledger:
         self._lock = threading.RLock()
         self.calls = CallStore(path.parent)  # the calls fetched, beside the ledger (runner.store.call_store)
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db = connect(path, durable=True)
             self._db.executescript(_SCHEMA)
-            migrate_calls(self._db, path.parent, self._opt_out_field())
+            migrate(
+                self._db, [("calls to calls.parquet", lambda db: migrate_calls(db, path.parent, self._opt_out_field()))]
+            )
         except sqlite3.DatabaseError as exc:
             if _is_damage(exc):
                 raise damaged(path, exc, LEDGER_DAMAGED) from None
@@ -297,19 +298,12 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                # A full disk: the transaction is rolled back, so the ledger still tells the truth.
-                raise unwritable(self.path.parent, f"the ledger {self.path.name}", exc) from None
+        try:
+            with atomic(self._db, self._lock) as db:
+                yield db
+        except sqlite3.Error as exc:
+            # A full disk: the transaction is rolled back, so the ledger still tells the truth.
+            raise unwritable(self.path.parent, f"the ledger {self.path.name}", exc) from None
 
     # --- reading -------------------------------------------------------------------------------
     def requests(self, state: str | None = None) -> list[LedgerRequest]:
