@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from runner.errors import CampaignError
 from runner.hours import Hours, parse_hours
+from runner.spec import max_length
 
 ROLES = (
     "number",
@@ -173,7 +174,7 @@ class Campaign(_Strict):
     """One campaign: who calls (assistant, squad or workflow; from-number), how rows become
     requests, and pacing."""
 
-    name: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=max_length("CreateCallDTO", "name"))
     assistant_id: str | None = None
     assistant: dict[str, Any] | None = None
     assistant_version: str | None = None  # a published version of assistant_id (else its latest)

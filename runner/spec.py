@@ -34,6 +34,11 @@ def properties(name: str) -> set[str]:
     return set(document()["$defs"][name].get("properties", {}))
 
 
+def max_length(name: str, key: str) -> int:
+    """The longest text Vapi's schema `name` takes for `key` (a customer's name: 40)."""
+    return int(document()["$defs"][name]["properties"][key]["maxLength"])
+
+
 def violations(value: Any, name: str) -> Iterator[tuple[str, str]]:
     """Each way `value` breaks schema `name`: (the dotted key, what is wrong and the limit). Of a
     union (a voice is one of twenty providers' shapes), the error of the branch that fits best."""

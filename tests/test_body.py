@@ -1,5 +1,5 @@
 """The fast path (Arrow text joins over every row) writes exactly the bodies the plain reference in
-runner/body.py says, byte for byte, whatever the cells hold."""
+tests/body_reference.py says, byte for byte, whatever the cells hold."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from runner.arrays import CONTROL_CLASS
 from runner.phones.parse import normalize
-from runner.planning.body import call_body, call_name, customer, dumps, request_id, variable_values
+from runner.planning.body import dumps, request_id
 from runner.planning.plan import plan_file
 from runner.spec import violations
 
+from .body_reference import call_body, call_name, customer, variable_values
 from .conftest import BASE_CAMPAIGN, to_toml
 from .rows import row_results
 
@@ -41,7 +42,7 @@ ROW = st.tuples(PHONES, TEXT, TEXT | st.sampled_from(["ann@example.com", "b@c.io
 
 
 def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: Any) -> dict[str, dict[str, Any]]:
-    """Each request's body built by runner.planning.body from the cells of the rows it carries."""
+    """Each request's body built by the reference (tests/body_reference.py) from the cells of the rows it carries."""
     campaign = plan.campaign
     by_row = dict(zip(row_numbers, cells, strict=True))
     windows = {r.row: (r.earliest_at, r.latest_at) for r in row_results(plan)}

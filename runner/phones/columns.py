@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from runner.arrays import Objects, byte_lengths, objects, on_every_core, string_buffers, text_array
-from runner.phones.parse import MAX_EXTENSION, Phone, home_region, length_fault, normalize
+from runner.phones.parse import EXTENSION, FLOAT, MAX_EXTENSION, Phone, home_region, length_fault, normalize
 from runner.phones.patterns import (
     GEOGRAPHIC_CODES,
     country_codes,
@@ -40,8 +40,6 @@ MAX_PARSED = 250
 # Below this many leftover cells, a process pool costs more than it saves.
 POOL_THRESHOLD = 20_000
 
-_EXTENSION = r"(?i)^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|x|#)\s*:?\s*)(?P<ext>\d+)$"
-_FLOAT = r"^(?P<plus>\+?)(?P<digits>\d+)\.0+$"
 _SCIENTIFIC = r"^(?P<plus>\+?)(?P<int>\d)[.,](?P<frac>\d+)[eE]\+?(?P<exp>\d{1,2})$"
 _PLUS = r"^\+\d[\d .\-]*$"
 _NANP = (
@@ -188,7 +186,7 @@ def _split_extension(text: pa.Array) -> tuple[pa.Array, pa.Array]:
     if not pc.any(marked).as_py():
         return text, extension
     candidates = text.filter(marked)
-    split = pc.extract_regex(candidates, _EXTENSION)
+    split = pc.extract_regex(candidates, EXTENSION)
     main = pc.if_else(pc.is_valid(split), pc.struct_field(split, "main"), candidates)
     return (
         pc.replace_with_mask(text, marked, pc.utf8_trim_whitespace(main)),
@@ -210,9 +208,9 @@ def _digits_only(text: pa.Array) -> pa.Array:
 
 def _undo_excel(main: pa.Array) -> pa.Array:
     """12025550123.0 -> 12025550123; 1.2025550123E+10 -> 12025550123 when no digit was lost."""
-    is_float = pc.match_substring_regex(main, _FLOAT)
+    is_float = pc.match_substring_regex(main, FLOAT)
     if pc.any(is_float).as_py():
-        floats = pc.extract_regex(main.filter(is_float), _FLOAT)
+        floats = pc.extract_regex(main.filter(is_float), FLOAT)
         plain = pc.binary_join_element_wise(pc.struct_field(floats, "plus"), pc.struct_field(floats, "digits"), "")
         main = pc.replace_with_mask(main, is_float, plain)
     is_scientific = pc.match_substring_regex(main, _SCIENTIFIC)

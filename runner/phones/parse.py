@@ -22,8 +22,11 @@ from runner.text import comparison_key
 MAX_EXTENSION = 10  # Vapi's limit on customer.extension
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), None)
-_EXTENSION = re.compile(r"^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|x|#)\s*:?\s*)(?P<ext>\d+)$", re.I)
-_FLOAT = re.compile(r"^\+?(\d+)\.0+$")
+# Shared with the column path (runner.phones.columns), which runs them in polars' regex engine.
+EXTENSION = r"(?i)^(?P<main>.*?\d.*?)\s*(?:[,;]?\s*(?:ext(?:ension)?\.?|x|#)\s*:?\s*)(?P<ext>\d+)$"
+FLOAT = r"^(?P<plus>\+?)(?P<digits>\d+)\.0+$"
+_EXTENSION = re.compile(EXTENSION)
+_FLOAT = re.compile(FLOAT)
 _SCIENTIFIC = re.compile(r"^\+?(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,2})$")
 _SIP = re.compile(r"^sips?:[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$", re.I)
 # Only a cell with a separator and digits enough for two numbers is searched for several (the
@@ -167,7 +170,7 @@ def extension_cell(cell: str | None, header: str) -> tuple[str | None, str | Non
         return None, None
     digits = _EXTENSION_PREFIX.sub("", text)
     whole = _FLOAT.match(digits)
-    digits = whole[1] if whole and not digits.startswith("+") else digits
+    digits = whole["digits"] if whole and not digits.startswith("+") else digits
     if not (digits.isascii() and digits.isdigit()):
         return None, f"not a number: extension {text!r} in column {header!r} is not digits"
     if len(digits) > MAX_EXTENSION:
@@ -207,7 +210,7 @@ def _undo_excel(text: str) -> tuple[str, str | None]:
     """Undo Excel's number formatting when no digit was lost; else return the reason."""
     match = _FLOAT.match(text)
     if match:
-        return ("+" if text.startswith("+") else "") + match[1], None
+        return ("+" if text.startswith("+") else "") + match["digits"], None
     match = _SCIENTIFIC.match(text)
     if not match:
         return text, None

@@ -24,10 +24,11 @@ from runner.phones.facts import NumberFacts, facts_column, load_tables
 from runner.phones.parse import extension_cell, prefix_hint, region_for
 from runner.planning.body import dumps
 from runner.sheets.read import Sheet, find_header
+from runner.spec import max_length
 from runner.statuses import Status
 from runner.text import shown_headers
 
-MAX_FIELD = 40  # Vapi's limit on customer name, email and externalId
+MAX_FIELD = max_length("CreateCustomerDTO", "name")  # and email and externalId: Vapi's limit
 # The roles whose cells the screen reads (the others are spent once the customer is built).
 SCREENED_ROLES = ("consent", "opt_out", "timezone", "state")
 # Names where collapsing whitespace changes more than the ends: a run of it, or any but a space.
@@ -279,7 +280,7 @@ def _destination(frame: pl.DataFrame) -> pl.Expr:
 
 
 def _variables(frame: pl.DataFrame, names: list[str], defaults: dict[str, Any]) -> pl.Expr:
-    """Each row's variableValues as JSON text, or null (body.variable_values): its non-blank
+    """Each row's variableValues as JSON text, or null (tests/body_reference.py: variable_values): its non-blank
     variables in column order (the blank ones are null in `frame`), a blank one's default in its
     place, then the defaults of variables no column holds."""
     members = []

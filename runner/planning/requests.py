@@ -20,8 +20,9 @@ from runner.campaign import Campaign
 from runner.hours import Interval
 from runner.planning.body import dumps, request_id_of, target
 from runner.planning.customers import PLANNED, Rows
+from runner.spec import max_length
 
-MAX_CALL_NAME = 40
+MAX_CALL_NAME = max_length("CreateCallDTO", "name")
 # Request bodies are built this many at a time (some tens of megabytes).
 REQUESTS_PER_BLOCK = 1024
 
@@ -220,7 +221,7 @@ class _Frames:
 
     def _shared(self, request: dict[str, Any]) -> tuple[str, str]:
         """The members after the name, and the schedulePlan member, of a group's requests (as
-        body.call_body writes them)."""
+        the reference, tests/body_reference.py, writes them)."""
         campaign = self.campaign
         assistant_id = request["assistant_id"]
         members = [dumps(target(campaign, assistant_id))[1:-1] if assistant_id else self._without_id]
