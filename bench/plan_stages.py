@@ -21,6 +21,7 @@ from runner.campaign import load_campaign
 from runner.planning.customers import build_rows
 from runner.planning.plan import plan_file
 from runner.planning.requests import plan_requests
+from runner.planning.roles import with_roles
 from runner.planning.screen import Screen, mark_duplicates
 from runner.results.plan_sheet import write_plan
 from runner.sheets.read import load_sheet
@@ -46,7 +47,7 @@ def main() -> None:
         def mark(name: str) -> None:
             marks.append((name, time.perf_counter()))
 
-        sheet = load_sheet(source, campaign.columns, campaign.sheet)
+        sheet = with_roles(load_sheet(source, campaign.columns, campaign.sheet), campaign.columns)
         mark("load")
         rows = build_rows(sheet, campaign, "bench000")
         mark("build_rows (normalize + customers)")

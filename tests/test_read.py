@@ -11,14 +11,21 @@ from openpyxl import Workbook
 from runner.campaign import Columns
 from runner.errors import InputError
 from runner.planning.plan import plan_file
-from runner.sheets.read import load_sheet
+from runner.planning.roles import with_roles
+from runner.sheets.read import Sheet, load_sheet
 
 from .conftest import DATA
 from .rows import row_results
 
 
+def read(path: Path, columns: Columns | None = None) -> Sheet:
+    """The sheet as planning sees it: loaded, and its columns' roles found."""
+    columns = columns or Columns()
+    return with_roles(load_sheet(path, columns), columns)
+
+
 def test_cp1252_semicolons_title_block_and_blank_row() -> None:
-    sheet = load_sheet(DATA / "cp1252_semicolon.csv")
+    sheet = read(DATA / "cp1252_semicolon.csv")
     assert sheet.table.column_names == ["Telefon Nummer", "Name", "Stadt"]
     assert sheet.table.column("Name").to_pylist() == ["Jürgen Weiß", "Zoë Ç"]
     assert sheet.row_numbers.tolist() == [4, 6]  # as Excel numbers them: title, blank, header come first
@@ -38,7 +45,7 @@ def test_excel_unicode_text_export_is_utf16_with_tabs() -> None:
 
 
 def test_pipes_with_bom_and_cell_header() -> None:
-    sheet = load_sheet(DATA / "pipes.txt")
+    sheet = read(DATA / "pipes.txt")
     assert sheet.roles == {"number": "cell", "name": "name"}
     assert sheet.table.column("cell").to_pylist() == ["2025550142", "2025550143"]
 
@@ -57,7 +64,7 @@ def test_xlsx_first_sheet_with_numbers_by_default_and_unknown_sheet_named() -> N
     sheet = load_sheet(DATA / "numeric.xlsx")
     assert "read sheet 'Leads' (passed over: 'Ignored')" in " ".join(sheet.warnings)
     with pytest.raises(InputError, match=r"no phone number column; its headers are: not this sheet"):
-        load_sheet(DATA / "numeric.xlsx", sheet="Ignored")
+        with_roles(load_sheet(DATA / "numeric.xlsx", sheet="Ignored"), Columns())
     with pytest.raises(InputError, match=r"no sheet named 'Nope'; its sheets are: 'Ignored', 'Leads'"):
         load_sheet(DATA / "numeric.xlsx", sheet="Nope")
 
@@ -86,18 +93,18 @@ def test_csv_named_xlsx_is_read_as_text_with_a_warning() -> None:
 )
 def test_unusable_files_name_the_file_and_the_problem(name: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
-        load_sheet(DATA / name)
+        read(DATA / name)
     assert str(caught.value).startswith(str(DATA / name))
     assert message in str(caught.value)
 
 
 def test_configured_column_missing_lists_the_headers(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"column 'Tel' \(from \[columns\] number\) is not in the file"):
-        load_sheet(DATA / "pipes.txt", Columns(number="Tel"))
+        read(DATA / "pipes.txt", Columns(number="Tel"))
 
 
 def test_configured_column_matches_loosely_and_beats_detection() -> None:
-    sheet = load_sheet(DATA / "dashboard.csv", Columns(number="NUMBER", name="appointment"))
+    sheet = read(DATA / "dashboard.csv", Columns(number="NUMBER", name="appointment"))
     assert sheet.roles["number"] == "number"
     assert sheet.roles["name"] == "appointment"
 
@@ -180,7 +187,7 @@ def test_a_few_control_characters_are_cells_not_binary(tmp_path: Path) -> None:
 def test_headers_are_read_past_punctuation_and_accents(tmp_path: Path, headers: str, roles: dict[str, str]) -> None:
     path = tmp_path / "leads.csv"
     path.write_text(f"{headers}\n2025550150,Ana,yes\n", encoding="utf-8")
-    assert load_sheet(path).roles == roles
+    assert read(path).roles == roles
 
 
 def test_a_crm_workbook_with_a_mobile_hash_column_is_planned(

@@ -23,7 +23,8 @@ from runner.phones.columns import PhoneColumn, normalize_column
 from runner.phones.facts import NumberFacts, facts_column, load_tables
 from runner.phones.parse import extension_cell, prefix_hint, region_for
 from runner.planning.body import dumps
-from runner.sheets.read import Sheet, find_header
+from runner.planning.roles import find_header
+from runner.sheets.read import Sheet
 from runner.spec import max_length
 from runner.statuses import Status
 from runner.text import shown_headers

@@ -19,6 +19,7 @@ from runner.errors import OutdirError
 from runner.hours import FEDERAL_HOURS, us_state
 from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_columns
 from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
+from runner.planning.roles import with_roles
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
 from runner.spec import properties, violations
@@ -125,12 +126,12 @@ def plan_file(
 
     `now` is when calls may start (default: the clock); `recent_calls` is when each E.164 number was
     called by this campaign, a frame of `e164` and `at` (UTC) (the call history:
-    `runner.sending.run.plan_for` reads it);
+    `runner.store.run_folder.plan_for` reads it);
     `free_numbers` the phone number ids that are free Vapi numbers, which call the US only
     (preflight finds them: runner.sending.preflight)."""
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
-    sheet = load_sheet(input_path, campaign.columns, campaign.sheet)
+    sheet = with_roles(load_sheet(input_path, campaign.columns, campaign.sheet), campaign.columns)
     run_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     rows = mark_duplicates(rows)

@@ -14,8 +14,8 @@ from runner.arrays import CONTROL_CLASS
 from runner.frames import strip
 from runner.planning.customers import PLANNED, variable_columns
 from runner.planning.plan import Plan
+from runner.planning.roles import find_header
 from runner.planning.templates import message_texts, needed_variables
-from runner.sheets.read import find_header
 
 SHOWN_ROWS = 10  # a message names this many rows, then counts the rest
 
