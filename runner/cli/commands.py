@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from enum import IntEnum
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 import pyarrow
@@ -137,9 +140,20 @@ def _echo_preflight(campaign_run: CampaignRun, quiet: bool) -> None:
             click.echo(f"preflight: {line}")
 
 
-def _one_target(sandbox: bool, base_url: str | None) -> None:
-    if sandbox and base_url:
-        raise click.UsageError("--sandbox and --base-url exclude each other")
+OpenClient = Callable[[], AbstractContextManager[VapiClient]]
+
+
+def api_options(command: F) -> F:
+    """--base-url and --sandbox (which exclude each other), given to the command as one `api`: what
+    opens its client, the real API's or the in-process sandbox's (runner.vapi.connect)."""
+
+    @functools.wraps(command)
+    def with_api(*args: Any, base_url: str | None, sandbox: bool, **kwargs: Any) -> Any:
+        if sandbox and base_url:
+            raise click.UsageError("--sandbox and --base-url exclude each other")
+        return command(*args, api=partial(open_client, base_url, sandbox), **kwargs)
+
+    return cast(F, base_url_option(sandbox_option(with_api)))
 
 
 class _Commands(click.Group):
@@ -195,8 +209,7 @@ def plan(input_path: Path, campaign_path: Path, outdir: Path, fmt: str | None, q
 @campaign_option
 @out_option(required=False, help="Run folder (default: runs/<input stem>-<8 hex of its content>).")
 @format_option
-@base_url_option
-@sandbox_option
+@api_options
 @yes_option
 @click.option(
     "--resend-unknown", is_flag=True, help="Send again the rows whose fate stayed unknown (check the dashboard first)."
@@ -208,8 +221,7 @@ def run(
     campaign_path: Path,
     outdir: Path | None,
     fmt: str | None,
-    base_url: str | None,
-    sandbox: bool,
+    api: OpenClient,
     yes: bool,
     resend_unknown: bool,
     no_preflight: bool,
@@ -219,10 +231,9 @@ def run(
 
     Example: vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml --sandbox
     """
-    _one_target(sandbox, base_url)
     try:
         with (
-            open_client(base_url, sandbox) as client,
+            api() as client,
             CampaignRun.open(
                 input_path, campaign_path, outdir, fmt, client.api_name, client if _preflight(no_preflight) else None
             ) as campaign_run,
@@ -297,25 +308,23 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
 
 @main.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@base_url_option
-@sandbox_option
+@api_options
 @click.option("--watch", is_flag=True, help="Repeat until every call has ended.")
 @interval_option(15.0, "Seconds between checks with --watch.")
 @click.option("--retry", is_flag=True, help="Also place the follow-up attempts that are due ([retry]).")
 @no_preflight_option
 @quiet_option
 def status(
-    outdir: Path, base_url: str | None, sandbox: bool, watch: bool, interval: float, retry: bool, no_preflight: bool,
+    outdir: Path, api: OpenClient, watch: bool, interval: float, retry: bool, no_preflight: bool,
     quiet: bool,
 ) -> None:  # fmt: skip
     """Fetch each call's outcome into the run's results sheet (status, ended reason, duration, cost).
 
     Example: vapi-campaign status runs/customers-1a2b3c4d --watch
     """
-    _one_target(sandbox, base_url)
     try:
         with (
-            open_client(base_url, sandbox) as client,
+            api() as client,
             # Only --retry sends: then preflight checks the follow-ups' assistants and variables.
             CampaignRun.reopen(outdir, client if retry and _preflight(no_preflight) else None) as campaign_run,
         ):
@@ -349,14 +358,13 @@ def status(
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S"]),
               default=None, help="Earliest start, ISO 8601 (default: now; calling hours still apply).")  # fmt: skip
 @click.option("--consent", is_flag=True, help="This person agreed to be called (for require_consent).")
-@base_url_option
-@sandbox_option
+@api_options
 @yes_option
 @no_preflight_option
 @quiet_option
 def call(
     number: str, campaign_path: Path, variables: tuple[str, ...], name: str, at: Any, consent: bool,
-    base_url: str | None, sandbox: bool, yes: bool, no_preflight: bool, quiet: bool,
+    api: OpenClient, yes: bool, no_preflight: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Place one call, exactly as a spreadsheet row would be (normalized, screened, at most once).
 
@@ -365,7 +373,6 @@ def call(
 
     Example: vapi-campaign call "(202) 555-0100" -c campaigns/example/campaign.toml --var appointment="Mon 10:00"
     """
-    _one_target(sandbox, base_url)
     values = {}
     for item in variables:
         key, equals, value = item.partition("=")
@@ -375,7 +382,7 @@ def call(
     if at is not None and at.tzinfo is None:
         raise Failure(f"--at {at.isoformat()}: give a time zone (…Z or …+01:00): a call's time must not be guessed")
     _confirm(f"Call {number} now?", yes, "place the call")
-    with open_client(base_url, sandbox) as client:
+    with api() as client:
         call_asked = SingleCall(number, values, name, consent, at)
         outcome = place_call(call_asked, campaign_path, client, preflight=_preflight(no_preflight))
     if outcome.status in (Status.SUPPRESSED, Status.DUPLICATE):
@@ -392,11 +399,10 @@ def call(
 
 @main.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@base_url_option
-@sandbox_option
+@api_options
 @click.option("-y", "--yes", is_flag=True, help="Cancel without asking (required when not on a terminal).")
 @quiet_option
-def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: bool) -> None:
+def cancel(outdir: Path, api: OpenClient, yes: bool, quiet: bool) -> None:
     """Delete every call of a run that has not started yet (scheduled or queued).
 
     Each cancellation is recorded in the run's ledger before it is sent; the results sheet shows
@@ -406,9 +412,8 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
 
     Example: vapi-campaign cancel runs/customers-1a2b3c4d
     """
-    _one_target(sandbox, base_url)
     try:
-        with open_client(base_url, sandbox) as client, CampaignRun.reopen(outdir) as campaign_run:
+        with api() as client, CampaignRun.reopen(outdir) as campaign_run:
             count = campaign_run.cancellable(client)
             if count:
                 _confirm(f"Cancel {count} call(s) that have not started?", yes, "cancel")
@@ -430,13 +435,12 @@ def cancel(outdir: Path, base_url: str | None, sandbox: bool, yes: bool, quiet: 
 @click.option("--settle", default=DEFAULT_SETTLE_SECONDS, show_default=True, type=click.FloatRange(min=0),
               help="Seconds a file must stay unchanged before it is taken.")  # fmt: skip
 @format_option
-@base_url_option
-@sandbox_option
+@api_options
 @no_preflight_option
 @quiet_option
 def inbox(
-    campaigns_dir: Path, mode: str, interval: float, settle: float, fmt: str | None, base_url: str | None,
-    sandbox: bool, no_preflight: bool, quiet: bool,
+    campaigns_dir: Path, mode: str, interval: float, settle: float, fmt: str | None, api: OpenClient,
+    no_preflight: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Run every spreadsheet dropped into CAMPAIGNS_DIR/<campaign>/inbox/ (safe from cron).
 
@@ -445,9 +449,8 @@ def inbox(
 
     Example: vapi-campaign inbox campaigns --once
     """
-    _one_target(sandbox, base_url)
     report = (lambda message: None) if quiet else click.echo
-    with open_client(base_url, sandbox) as client:
+    with api() as client:
         processor = Inbox(campaigns_dir, client, settle, fmt, report, _preflight(no_preflight))
         if mode == "once":
             outcomes = processor.run_once()
@@ -474,6 +477,7 @@ def inbox(
 @click.option("--api-key", default="sandbox-key", show_default=True, help="The key clients must send.")
 @click.option(
     "--state",
+    "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="JSON file that keeps calls across restarts.",
@@ -516,54 +520,18 @@ def inbox(
     default=None,
     help='JSON {"assistants": [...], "phoneNumbers": [...]}: the only ids GET /assistant and /phone-number know.',
 )
-def sandbox_command(
-    port: int,
-    api_key: str,
-    state: Path | None,
-    seed: int,
-    error_rate: float,
-    throttle_rate: float,
-    drop_rate: float,
-    slow_rate: float,
-    partial_rate: float,
-    latency_ms: float,
-    slow_seconds: float,
-    dial_now: bool,
-    call_seconds: float,
-    concurrency_limit: int,
-    opt_out_rate: float,
-    clock_offset: float,
-    resources: Path | None,
-) -> None:
+def sandbox_command(resources: Path | None, **options: Any) -> None:
     """Serve a local Vapi-compatible API (POST/GET/DELETE /call, GET /assistant and /phone-number)
     for demos and fault drills.
 
     Example: vapi-campaign sandbox --port 8787 --drop-rate 0.2 --dial-now --call-seconds 5
     """
     known = Resources.load(resources) if resources is not None else Resources()
-    config = SandboxConfig(
-        api_key=api_key,
-        port=port,
-        seed=seed,
-        state_path=state,
-        error_rate=error_rate,
-        throttle_rate=throttle_rate,
-        drop_rate=drop_rate,
-        slow_rate=slow_rate,
-        partial_rate=partial_rate,
-        latency_ms=latency_ms,
-        slow_seconds=slow_seconds,
-        dial_now=dial_now,
-        call_seconds=call_seconds,
-        clock_offset=clock_offset,
-        concurrency_limit=concurrency_limit,
-        opt_out_rate=opt_out_rate,
-        resources=known,
-    )
+    config = SandboxConfig(**options, resources=known)
     try:
         server = Sandbox(config)
     except OSError as exc:
-        raise Failure(f"cannot listen on port {port}: {exc.strerror}") from None
+        raise Failure(f"cannot listen on port {config.port}: {exc.strerror}") from None
     click.echo(f"Vapi sandbox on {server.url} (send the key given with --api-key); Ctrl-C stops it")
     try:
         server.serve_forever()
