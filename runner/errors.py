@@ -7,6 +7,7 @@
     ├── OutdirError       the output folder holds another run, or cannot be written (exit 2)
     │   └── FolderInUse   another process is running in it (`status` then reads it read-only)
     │       └── RunStarting   …and is still planning: no ledger yet
+    ├── PreflightError    an assistant, phone number or template variable Vapi would refuse (exit 2, nothing sent)
     ├── ApiError          Vapi (or the sandbox) answered with an error
     │   └── AuthError     401/403 or billing: the whole run must stop at once
     └── NetworkError      no answer; `maybe_sent` says whether Vapi may have acted on it

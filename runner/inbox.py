@@ -237,7 +237,7 @@ class Inbox:
             outcome = FileOutcome(folder.name, run_folder.name, "follow-ups")
             try:
                 with CampaignRun.reopen(run_folder, self.preflight) as run:
-                    result = run.update(self.client, retry=True)
+                    result = run.status(self.client, retry=True)
             except RunnerError as exc:
                 outcome.state, outcome.error = "failed", str(exc)
             else:

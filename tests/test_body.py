@@ -58,7 +58,7 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
             customers.append(
                 customer(
                     number=phone.e164, sip_uri=phone.sip_uri, extension=phone.extension,
-                    name=by_row[row]["name"], email=by_row[row]["email"], external_id=f"{plan.run_tag}-r{row}",
+                    name=by_row[row]["name"], email=by_row[row]["email"], external_id=f"{plan.input_tag}-r{row}",
                     variables=row_values if campaign.overrides == "per-customer" else None,
                     overrides_key=campaign.overrides_key,
                 )
@@ -73,7 +73,7 @@ def reference_bodies(cells: list[dict[str, str]], row_numbers: list[int], plan: 
             customers=customers,
             schedule={key: at for key, at in (("earliestAt", earliest), ("latestAt", latest)) if at} or None,
         )
-        assert request.id == request_id(plan.run_id, request.rows)
+        assert request.id == request_id(plan.plan_id, request.rows)
     return bodies
 
 

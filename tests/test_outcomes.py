@@ -68,7 +68,7 @@ def wait_until_ended(server: Sandbox, timeout: float = 10) -> None:
 
 def update(outdir: Path, server: Sandbox, retry: bool = False) -> Any:
     with VapiClient("sandbox-key", server.url) as client, CampaignRun.reopen(outdir) as run:
-        outcome = run.update(client, retry)
+        outcome = run.status(client, retry)
         return outcome, row_results(run)
 
 

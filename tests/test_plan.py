@@ -70,7 +70,7 @@ def test_exact_body_with_schedule_and_limits(
     # A Monday in Washington D.C.: the calling window (08:00-20:45) holds the whole schedule.
     schedule = {"earliest_at": "2030-12-02T09:00:00-05:00", "latest_at": "2030-12-02T17:00:00-05:00"}
     plan = plan_text(write_csv, make_campaign, text, schedule=schedule)
-    tag = plan.run_tag
+    tag = plan.input_tag
     assert plan.requests[0].body == {
         "name": "Test campaign #1",
         "assistantId": "asst_test",

@@ -65,11 +65,11 @@ def test_status_reads_the_record_and_plans_only_when_a_follow_up_needs_the_plan(
     assert planned == [1]
     first = (folder / "results.csv").read_text()
     with _client(server) as client, CampaignRun.reopen(folder) as run:
-        outcome = run.update(client)
+        outcome = run.status(client)
         assert planned == [1]  # the sheet was not planned again
         assert sorted(outcome.counts) == ["queued"]
         assert (folder / "results.csv").read_text() == first
-        assert run.plan.run_id == run.ledger.read_meta(folder)["plan_id"]  # planned on first use
+        assert run.plan.plan_id == run.ledger.read_meta(folder)["plan_id"]  # planned on first use
         assert planned == [1, 1]
     assert _sheet(folder)[0][:4] == ["phone", "name", "name", ""]  # the headers as the file writes them
 
@@ -89,7 +89,7 @@ def test_status_keeps_the_first_plannings_reason_for_a_row_it_did_not_send(
     history.forget(elsewhere, "req-x")
     history.close()
     with _client(server) as client, CampaignRun.reopen(folder) as run:
-        outcome = run.update(client)
+        outcome = run.status(client)
         assert run.plan.counts()["planned"] == 3  # what a plan today would say
     assert outcome.counts == {"queued": 2, "suppressed": 1}
     assert outcome.exit_code == 0
@@ -118,7 +118,7 @@ def test_a_folder_without_a_readable_record_is_planned_again_once_and_gets_one(
     with _client(server) as client:
         for _ in range(2):
             with CampaignRun.reopen(folder) as run:
-                run.update(client)
+                run.status(client)
             assert (folder / "results.csv").read_text() == first
     assert planned == [1, 1]  # the run, then the first status only
     again = PlanRecord.load(folder)

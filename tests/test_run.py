@@ -244,7 +244,7 @@ def test_a_resumed_run_keeps_the_requests_of_its_first_planning(
     history.close()
     with VapiClient(server.config.api_key, server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:
         assert run.plan.counts()["suppressed"] == 1  # what a plan today would say
-        outcome = run.update(client)
+        outcome = run.status(client)
     assert (tmp_path / "run" / "requests.jsonl").read_bytes() == planned
     assert outcome.counts == {"queued": 5}  # the ledger's truth: all five were sent
 

@@ -41,7 +41,7 @@ def test_status_lists_a_page_per_thousand_calls_and_fetches_by_id_only_what_the_
     server.requests.clear()
     client = VapiClient(server.config.api_key, server.url)
     with client, CampaignRun.reopen(outdir) as run:
-        outcome = run.update(client)
+        outcome = run.status(client)
     # The call not found keeps the status Vapi answered the POST with (queued, or later on a busy machine).
     assert outcome.summary.by_status["ended"] == ROWS - 1 and sum(outcome.summary.by_status.values()) == ROWS
     assert server.requests["GET /call"] <= ROWS // 1000 + 10

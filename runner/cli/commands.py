@@ -335,7 +335,7 @@ def status(
                         waiting = campaign_run.unfinished_calls()
                         click.echo(f"{outcome.summary.ended} call(s) ended, {waiting} not yet", err=True)
             else:
-                outcome = campaign_run.update(client, retry)
+                outcome = campaign_run.status(client, retry)
     except FolderInUse as exc:
         if watch or retry:
             raise Failure(f"{exc}; wait for it, or run `status` without --watch/--retry to see its progress") from None

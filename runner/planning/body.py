@@ -22,16 +22,16 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def request_id(run_id: str, rows: Sequence[int], attempt: int = 1, resend: int = 0) -> str:
+def request_id(plan_id: str, rows: Sequence[int], attempt: int = 1, resend: int = 0) -> str:
     """A request's id: from the run (campaign + input content), the spreadsheet rows it carries,
     the attempt (follow-ups are 2, 3, …) and, for a re-send of rows left unknown, its number. Never
     from the clock, so planning the same input again gives the same ids."""
-    return request_id_of(run_id, str(tuple(rows)), attempt, resend)
+    return request_id_of(plan_id, str(tuple(rows)), attempt, resend)
 
 
-def request_id_of(run_id: str, rows_text: str, attempt: int = 1, resend: int = 0) -> str:
+def request_id_of(plan_id: str, rows_text: str, attempt: int = 1, resend: int = 0) -> str:
     """request_id, from its rows' tuple written out (as str(tuple(rows)) does) by the planner."""
-    key = f"{run_id}:{rows_text}" + (f":a{attempt}" if attempt > 1 else "") + (f":s{resend}" if resend else "")
+    key = f"{plan_id}:{rows_text}" + (f":a{attempt}" if attempt > 1 else "") + (f":s{resend}" if resend else "")
     return f"req_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
 
 

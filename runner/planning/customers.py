@@ -125,7 +125,7 @@ def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
     return {header: header for header in sheet.table.column_names if header not in used}
 
 
-def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
+def build_rows(sheet: Sheet, campaign: Campaign, input_tag: str) -> Rows:
     """Normalize every row; rows that cannot be called get status `invalid` and a reason.
 
     The phone numbers are normalized on Arrow (runner.phones, held equal to phonenumbers by
@@ -170,7 +170,7 @@ def build_rows(sheet: Sheet, campaign: Campaign, run_tag: str) -> Rows:
         frame = frame.with_columns(
             pl.Series(name, column) for name, column in zip(names, phones.columns(), strict=True)
         )
-        frame = _customers(frame, run_tag, list(variable_headers), campaign)
+        frame = _customers(frame, input_tag, list(variable_headers), campaign)
         fact_index, facts = facts_job.result()
     frame = frame.with_columns(fact=pl.Series(fact_index, dtype=pl.Int32), **unplanned())
     frame = _invalid(frame, campaign, roles, sheet.hidden)
@@ -184,7 +184,7 @@ def _cell_headers(roles: dict[str, str], variable_headers: dict[str, str]) -> di
     return headers | {f"var_{i}": header for i, header in enumerate(variable_headers.values())}
 
 
-def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], campaign: Campaign) -> pl.DataFrame:
+def _customers(frame: pl.DataFrame, input_tag: str, variable_names: list[str], campaign: Campaign) -> pl.DataFrame:
     """Each row's customer object as JSON text (null where the row has no destination), its
     variableValues (null where there are none), destination key, assistant, from-number and notes.
     The fields are worked out first, as columns of their own, so that each is computed once."""
@@ -215,7 +215,7 @@ def _customers(frame: pl.DataFrame, run_tag: str, variable_names: list[str], cam
             number,
             member("name", json_texts(fields, "name_sent")),
             member("email", json_texts(fields, "email_sent")),
-            pl.lit(f',"externalId":"{external_id_prefix(run_tag)}'),
+            pl.lit(f',"externalId":"{external_id_prefix(input_tag)}'),
             pl.col("row").cast(pl.String),
             pl.lit('"'),
             overrides,
@@ -404,6 +404,6 @@ def _with_extension_column(phones: PhoneColumn, cells: pa.Array, header: str) ->
     )
 
 
-def external_id_prefix(run_tag: str) -> str:
+def external_id_prefix(input_tag: str) -> str:
     """Each customer's externalId is this and its row number: it ties a call back to its input row."""
-    return f"{run_tag}-r"
+    return f"{input_tag}-r"

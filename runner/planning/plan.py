@@ -18,7 +18,7 @@ from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
 from runner.hours import FEDERAL_HOURS, us_state
 from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_columns
-from runner.planning.requests import CallRequest, PlannedRequests, plan_requests, schedule_plan
+from runner.planning.requests import CallRequest, PlannedRequests, campaign_schedule_plan, plan_requests
 from runner.planning.roles import with_roles
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.sheets.read import Sheet, load_sheet
@@ -41,7 +41,7 @@ class Plan:
     rows: Rows
     planned_requests: PlannedRequests
     variables: list[str]
-    run_id: str
+    plan_id: str
     suppressed: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     blocked: str = ""  # why the campaign itself can call no one (then plan and run exit 1)
@@ -58,7 +58,7 @@ class Plan:
         return self.planned_requests.build()
 
     @property
-    def run_tag(self) -> str:
+    def input_tag(self) -> str:
         """8 hex of the input's content hash: names the default run folder and each externalId."""
         return self.sheet.content_hash[:8]
 
@@ -69,7 +69,7 @@ class Plan:
         """The result columns for every row (RESULT_COLUMNS), as Arrow text columns: a selection
         of the planning table's columns. A row sent without a window of its own carries the
         campaign's schedule; a row not sent, none."""
-        campaign_schedule = schedule_plan(self.campaign) or {}
+        campaign_schedule = campaign_schedule_plan(self.campaign) or {}
         ids = pl.DataFrame(
             {"request": range(len(self.planned_requests)), "request_id": self.planned_requests.ids},
             schema={"request": pl.Int64, "request_id": pl.String},
@@ -132,7 +132,7 @@ def plan_file(
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = with_roles(load_sheet(input_path, campaign.columns, campaign.sheet), campaign.columns)
-    run_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
+    plan_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     rows = mark_duplicates(rows)
     list_warnings: list[str] = []
@@ -150,7 +150,7 @@ def plan_file(
     hidden = rows.frame.filter(pl.col("reason") == HIDDEN_ROW).height
     if hidden:  # the workbook's own rule, decided before the screen's: counted with them
         suppressed = Counter({"hidden row": hidden}) + suppressed
-    requests = plan_requests(rows, campaign, run_id)
+    requests = plan_requests(rows, campaign, plan_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [
         *sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign),
@@ -166,7 +166,7 @@ def plan_file(
         blocked = f"nobody can be called: {blocked}"
         warnings.append(blocked)
     return Plan(
-        campaign, sheet, rows, requests, variables, run_id, suppressed, warnings, blocked, frozenset(free_numbers)
+        campaign, sheet, rows, requests, variables, plan_id, suppressed, warnings, blocked, frozenset(free_numbers)
     )
 
 

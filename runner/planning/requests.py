@@ -51,7 +51,7 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
+def campaign_schedule_plan(campaign: Campaign) -> dict[str, str] | None:
     schedule = campaign.schedule
     if schedule.earliest_at is None:
         return None
@@ -61,9 +61,9 @@ def schedule_plan(campaign: Campaign) -> dict[str, str] | None:
     return plan
 
 
-def build_requests(rows: Rows, campaign: Campaign, run_id: str) -> list[CallRequest]:
+def build_requests(rows: Rows, campaign: Campaign, plan_id: str) -> list[CallRequest]:
     """The requests for the planned rows, bodies and all (see `plan_requests`)."""
-    return plan_requests(rows, campaign, run_id).build()
+    return plan_requests(rows, campaign, plan_id).build()
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _texts(
     return joined_bytes(taken), offsets[start + length] - offsets[0]
 
 
-def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequests:
+def plan_requests(rows: Rows, campaign: Campaign, plan_id: str) -> PlannedRequests:
     """Group planned rows (split mode: by their variables too) and chunk them into requests: the
     rows with each one's `request` (an index into the requests; null: not sent).
 
@@ -172,7 +172,7 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
         )
         .sort("request")
     )
-    frames = _Frames(campaign)
+    frames = _Envelopes(campaign)
     heads, tails = [], []
     firsts = requests.filter(pl.col("group").is_first_distinct()).select("group", *keys)
     shared = {request["group"]: request for request in firsts.iter_rows(named=True)}  # once per group
@@ -182,7 +182,7 @@ def plan_requests(rows: Rows, campaign: Campaign, run_id: str) -> PlannedRequest
         heads.append(head)
         tails.append(tail)
     numbers = requests.get_column("rows").to_list()
-    ids = [request_id_of(run_id, tuple_text(text, size)) for text, size in zip(numbers, sizes, strict=True)]
+    ids = [request_id_of(plan_id, tuple_text(text, size)) for text, size in zip(numbers, sizes, strict=True)]
     planned = Rows(frame.drop("position", "group", "seat"), rows.facts)
     return PlannedRequests(planned, ids, numbers, sizes, heads, tails)
 
@@ -193,7 +193,7 @@ def tuple_text(numbers: str, size: int) -> str:
     return "(" + numbers.replace(",", ", ") + ("," if size == 1 else "") + ")"
 
 
-class _Frames:
+class _Envelopes:
     """Each POST /call body around its customers, as (text before, text after): what a group's
     requests share is written once per group, not once per request."""
 
@@ -232,7 +232,7 @@ class _Frames:
         if overrides:
             members.append(f'"{campaign.overrides_key}":{{{",".join(overrides)}}}')
         if request["window_start"] is None:
-            schedule = schedule_plan(campaign)
+            schedule = campaign_schedule_plan(campaign)
         else:
             schedule = _window_plan((request["window_start"], request["window_end"]))
         return ",".join(members), f',"schedulePlan":{dumps(schedule)}' if schedule else ""

@@ -56,11 +56,11 @@ def schedule_followups(
         again = _placeable(screen.apply(run_plan.rows.subset(positions))[0], start, campaign)
         requests = [
             CallRequest(
-                request_id(run_plan.run_id, request.rows, attempt),
+                request_id(run_plan.plan_id, request.rows, attempt),
                 request.rows,
                 dumps(followup_body(request.body, attempt)),
             )
-            for request in build_requests(again, campaign, run_plan.run_id)
+            for request in build_requests(again, campaign, run_plan.plan_id)
         ]
         ledger.add_requests(requests, attempt)
         planned += again.counts()[Status.PLANNED]

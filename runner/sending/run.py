@@ -123,7 +123,7 @@ class CampaignRun:
             copy = folder.keep_input(plan.sheet.path)
             meta = RunMeta(
                 meta.planned_at, campaign, copy.name, str(plan.sheet.path), meta.api, meta.format, plan.free_numbers,
-                plan.run_id,
+                plan.plan_id,
             )  # fmt: skip
             # A resumed run keeps the record of its first planning, as its ledger keeps its requests.
             record = PlanRecord.load(folder.path) if known else None
@@ -131,7 +131,7 @@ class CampaignRun:
                 record = PlanRecord.of(plan)
                 record.save(folder.path)
             # Built only for a new ledger, a block at a time: a resumed run (and `status`) builds none.
-            ledger = Ledger.open(folder.path, plan.run_id, plan.planned_requests.each(), meta.as_text())
+            ledger = Ledger.open(folder.path, plan.plan_id, plan.planned_requests.each(), meta.as_text())
         except BaseException:
             folder.close()
             raise
@@ -245,7 +245,7 @@ class CampaignRun:
         """Fetch every call that has not ended yet into the ledger (runner.sending.outcomes)."""
         return self.calls.look(client, concurrency)
 
-    def update(self, client: VapiClient, retry: bool = False) -> RunOutcome:
+    def status(self, client: VapiClient, retry: bool = False) -> RunOutcome:
         """`status`: look again for calls left in doubt, fetch the calls' outcomes, optionally place
         due follow-ups, rewrite the sheet."""
         report = self.reconcile(client)
@@ -302,7 +302,7 @@ class CampaignRun:
         says (it answers 404 for it, or its status is not-found or deletion-failed): then the last
         outcome says which calls, and exits 1."""
         while True:
-            outcome = self.update(client, retry)
+            outcome = self.status(client, retry)
             unfinished = self.calls.unfinished()
             stuck = self.calls.never_ending(unfinished)
             if unfinished.height == stuck.height and stuck.height:

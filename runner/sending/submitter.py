@@ -25,7 +25,7 @@ from runner.planning.body import customers_of
 from runner.statuses import CallStatus, RequestState, Status
 from runner.store.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.vapi.call_list import call_pages, identities
-from runner.vapi.client import Created, VapiClient, customer_of, error_text
+from runner.vapi.client import CallsCreated, VapiClient, customer_of, error_text
 
 RETRY_STATUSES = (429, 503)
 # How old a request's intent must be before --resend-unknown may send its rows again: Vapi may list a
@@ -345,7 +345,7 @@ class Submitter:
             )
         self.stop.set()
 
-    def _record(self, request: LedgerRequest, body: dict[str, Any], response: Created) -> None:
+    def _record(self, request: LedgerRequest, body: dict[str, Any], response: CallsCreated) -> None:
         matcher = RowMatcher(request, body)
         outcomes: dict[int, RowOutcome] = {}
         for call in response.calls:

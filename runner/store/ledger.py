@@ -562,7 +562,7 @@ class Ledger:
         `sent_before` go into new planned requests. Returns (rows requeued, rows held back)."""
         unknown = self.unknown_rows()
         requests = self.requests()
-        run_id = self._db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()[0]
+        plan_id = self._db.execute("SELECT value FROM meta WHERE key = 'plan_id'").fetchone()[0]
         count = held = 0
         with self._transaction() as db:
             seq = max((r.seq for r in requests), default=0)
@@ -585,7 +585,7 @@ class Ledger:
                 db.execute(
                     "INSERT INTO requests (id, seq, body, rows, state, attempt) VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        request_id(run_id, rows_sent, request.attempt, resend=seq),
+                        request_id(plan_id, rows_sent, request.attempt, resend=seq),
                         seq,
                         dumps(body),
                         json.dumps(rows_sent),

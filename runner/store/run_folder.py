@@ -117,7 +117,7 @@ class RunFolder:
         """The run's plan again, as its first planning made it, from the folder's copy of the input:
         the same plan or none (the copy no longer plans the run: refused)."""
         plan = self.plan(self.path / meta.input, meta)
-        if plan.run_id != meta.plan_id:
+        if plan.plan_id != meta.plan_id:
             raise OutdirError(f"{self.path}: its copy of the input ({meta.input}) no longer plans the run it holds")
         return plan
 

@@ -28,7 +28,7 @@ _BILLING_WORDS = ("insufficient credits", "billing", "payment required")
 
 
 @dataclass(frozen=True, slots=True)
-class Created:
+class CallsCreated:
     """POST /call's answer as the submitter reads it: the calls made and the customers refused,
     each the JSON object Vapi returned (no model per call: a batch's answer holds a thousand), and
     the subscription's limits. One shape for a `customer` and a `customers` request."""
@@ -43,7 +43,7 @@ class Created:
         return bool(self.limits.get("concurrencyBlocked")) or self.limits.get("remainingConcurrentCalls") == 0
 
 
-def created(data: Any) -> Created:
+def calls_created(data: Any) -> CallsCreated:
     """Read POST /call's answer (a batch's when it has `results`, else one call); ValueError names
     what is unreadable. Each call needs a string id and, if any, a string status."""
     batch = isinstance(data, dict) and "results" in data
@@ -58,7 +58,7 @@ def created(data: Any) -> Created:
             raise ValueError(f"call {call['id']}: status is not a string")
     if not all(isinstance(error, dict) for error in errors):
         raise ValueError("an error that is not an object")
-    return Created(calls, errors, limits if isinstance(limits, dict) else {})
+    return CallsCreated(calls, errors, limits if isinstance(limits, dict) else {})
 
 
 def error_text(error: Any) -> str:
@@ -195,11 +195,11 @@ class VapiClient:
     def close(self) -> None:
         self._http.close()
 
-    def create_call(self, body: Mapping[str, Any]) -> Created:
+    def create_call(self, body: Mapping[str, Any]) -> CallsCreated:
         """POST /call, for one `customer` or a batch of `customers`."""
         data = self._request("POST", "/call", content=orjson.dumps(dict(body)))
         try:
-            answer = created(data)
+            answer = calls_created(data)
             if answer.calls:
                 self._learn_org(answer.calls[0])
             return answer
