@@ -327,7 +327,15 @@ def _check_json(value: Any, key: str) -> None:
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file; raises CampaignError naming the file and the key."""
+    """Read and validate a campaign file; raises CampaignError naming the file and the key.
+
+    Examples:
+        >>> load_campaign("campaigns/example/campaign.toml").name
+        'December reminders'
+        >>> load_campaign("no/such/campaign.toml")
+        Traceback (most recent call last):
+        runner.errors.CampaignError: no/such/campaign.toml: campaign file not found
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad saves a BOM

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import doctest
+import importlib
 import io
 import shutil
 from pathlib import Path
@@ -99,3 +101,20 @@ def test_the_readmes_library_example_runs_as_written(tmp_path: Path, monkeypatch
     [sent] = [line for line in printed.getvalue().splitlines() if "results.xlsx" in line]
     counts = ast.literal_eval(sent.split(" runs/")[0])  # outcome.counts: all 30 rows placed, scheduled or queued
     assert sum(counts.values()) == 30 and set(counts) <= {"scheduled", "queued"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "runner.campaign",
+        "runner.planning.plan",
+        "runner.vapi.client",
+        pytest.param("runner.sending.run", marks=pytest.mark.slow),  # the example campaign's pacing: 5 s
+    ],
+)
+def test_the_public_entry_points_examples_run(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Examples sections of plan_file, load_campaign, CampaignRun and VapiClient, as doctests,
+    from the checkout's root (they read its sample data and example campaign)."""
+    monkeypatch.chdir(PACKAGE.parent)
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted and not result.failed

@@ -106,8 +106,8 @@ def test_a_proxy_in_the_environment_carries_the_post(sandbox, monkeypatch) -> No
 def test_read_timeout_may_have_been_sent(sandbox) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(latency_ms=500)
     client = VapiClient("sandbox-key", server.url, timeout=httpx.Timeout(5.0, read=0.1))
-    with pytest.raises(NetworkError) as caught:
-        client.list_calls()
+    with pytest.raises(NetworkError) as caught:  # a POST: never retried, so it may have been sent once
+        client.create_call({"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550100"}})
     assert caught.value.maybe_sent is True
 
 

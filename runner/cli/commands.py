@@ -176,9 +176,8 @@ class _Commands(click.Group):
 @click.version_option(package_name="vapi-campaign")
 def main() -> None:
     """Turn a spreadsheet into Vapi outbound calls, each sent at most once."""
-    # Arrow on glibc's allocator rather than its default (mimalloc): a 1M-row plan spent half the
-    # system time in page faults and ran ~0.8 s faster (bench/plan_bench.py). The allocator is the
-    # process's choice, so the command line makes it, not the library.
+    # Arrow on glibc's allocator rather than mimalloc: fewer page faults at a million rows
+    # (bench/README.md); the allocator is the process's choice, so the command line makes it.
     pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 

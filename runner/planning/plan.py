@@ -128,7 +128,17 @@ def plan_file(
     called by this campaign, a frame of `e164` and `at` (UTC) (the call history:
     `runner.store.run_folder.plan_for` reads it);
     `free_numbers` the phone number ids that are free Vapi numbers, which call the US only
-    (preflight finds them: runner.sending.preflight)."""
+    (preflight finds them: runner.sending.preflight).
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> plan = plan_file("sample_data/customers.csv", "campaigns/example/campaign.toml",
+        ...                  now=datetime(2030, 12, 2, 15, tzinfo=UTC))
+        >>> plan.counts(), len(plan.requests)
+        ({'planned': 30}, 12)
+        >>> plan.requests[0].body["customers"][0]["number"]
+        '+12025550100'
+    """
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = with_roles(load_sheet(input_path, campaign.columns, campaign.sheet), campaign.columns)

@@ -17,8 +17,8 @@ from runner.statuses import CancelState, RequestState, Status
 from runner.store.ledger import Ledger
 from runner.store.plan_record import PlanRecord
 
-# The plan's rows are joined this many at a time: the joins gather some 30 columns, which at a
-# million rows at once held 0.75 GB.
+# The plan's rows are joined this many at a time: the joins gather some 30 columns, and a
+# million rows at once held most of a gigabyte (bench/README.md).
 CHUNK_ROWS = 250_000
 NOT_FOUND = "the API answered 404 for this call at the last status"
 STARTED_FIRST = "started before it could be cancelled (cancel by "
@@ -131,7 +131,7 @@ def _results(
 
 
 def _unless_empty(text: pl.Expr) -> pl.Expr:
-    """The text, or null when it is empty: concat_str then skips it (a list filtered per row is 25x slower)."""
+    """The text, or null when it is empty: concat_str then skips it (no list filtered per row)."""
     return pl.when(text != "").then(text)
 
 

@@ -66,7 +66,7 @@ def write_workbook(table: pa.Table, path: Path, summary: Summary) -> None:
             with out.open(info.filename, "w", force_zip64=True) as handle:
                 # zipfile deflates with zlib and has no hook for another deflater: its writer holds one
                 # compressor object, swapped before the first write for ISA-L's (the same raw deflate,
-                # several times faster). Were the attribute renamed, zlib would still write it right.
+                # faster: bench/README.md). Were the attribute renamed, zlib would still write it right.
                 handle._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)  # type: ignore[attr-defined]
                 handle.write(head)
                 for block in row_blocks(table):

@@ -132,7 +132,7 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
-            # Headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms.
+            # Headers and body go out in two writes: without this, Nagle and delayed ACK stall each answer.
             self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demos read stdout

@@ -62,7 +62,18 @@ class RunOutcome:
 
 class CampaignRun:
     """Open with `CampaignRun.open(...)` (or `reopen(outdir)`); `send(client)` places the calls,
-    `update(client)` fetches their outcomes; `close()` releases the folder."""
+    `status(client)` fetches their outcomes; `close()` releases the folder.
+
+    Examples:
+        >>> import tempfile
+        >>> from runner import Sandbox, VapiClient
+        >>> with Sandbox() as sandbox, VapiClient("sandbox-key", sandbox.url) as client:
+        ...     with CampaignRun.open("sample_data/customers.csv", "campaigns/example/campaign.toml",
+        ...                           tempfile.mkdtemp(), api=sandbox.url) as run:
+        ...         outcome = run.send(client)
+        >>> sum(outcome.counts.values()), outcome.exit_code, outcome.results_path.name
+        (30, 0, 'results.xlsx')
+    """
 
     def __init__(
         self, folder: RunFolder, meta: RunMeta, record: PlanRecord, ledger: Ledger, plan: Plan | None = None

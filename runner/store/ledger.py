@@ -360,8 +360,8 @@ class Ledger:
         outcomes = self._frame("outcomes", {name: (name, dtype) for name, dtype in schema.items()})
         calls = self.calls.frame().select("row", pl.col("call_id").alias("c_call_id"), *CALL_COLUMNS)
         # On the row alone (the store keeps one call a row): a join on (row, call id) hashes every
-        # id and, at a million rows, held 0.6 GB more. An older call of the row (before a follow-up)
-        # is then blanked, which is rare, so only when there is one.
+        # id, which costs memory at scale. An older call of the row (before a follow-up) is then
+        # blanked, which is rare, so only when there is one.
         joined = outcomes.join(calls.rename({"status": "c_status"}), on="row", how="left", maintain_order="left")
         other = pl.col("c_call_id") != pl.col("call_id")
         if joined.select(other.any()).item():

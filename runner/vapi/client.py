@@ -130,7 +130,17 @@ class BearerAuth(httpx.Auth):
 
 class VapiClient:
     """create/list/get/delete calls; get assistants and phone numbers. `transport`: test error
-    mapping without a server."""
+    mapping without a server.
+
+    Examples:
+        >>> from runner import Sandbox
+        >>> with Sandbox() as sandbox, VapiClient("sandbox-key", sandbox.url) as client:
+        ...     answer = client.create_call(
+        ...         {"assistantId": "asst_1", "phoneNumberId": "pn_1", "customer": {"number": "+12025550100"}}
+        ...     )
+        >>> [call["status"] for call in answer.calls], answer.limits["concurrencyLimit"]
+        (['queued'], 10)
+    """
 
     def __init__(
         self,
