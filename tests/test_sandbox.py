@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
-from runner.sandbox.store import CallStore
+from runner.sandbox.store import LIMIT_REASON, START_ERRORS, CallStore
 
 from .conftest import DATA
 
@@ -198,6 +198,14 @@ def test_official_sdk_parses_every_answer(sandbox: Any) -> None:
     server = sandbox(dial_now=True, call_seconds=0.2, partial_rate=0.3, seed=2)
     with httpx.Client() as http:
         check_sdk(Vapi(token="sandbox-key", base_url=server.url, httpx_client=http), SdkCall, SdkBatch)
+    # Calls that never rang (no line free, a fault at start) parse too.
+    lines = sandbox(dial_now=True, call_seconds=1, concurrency_limit=1, start_error_rate=0.4, seed=3)
+    post(lines, _batch(6))
+    time.sleep(0.2)
+    with httpx.Client() as http:
+        listed = Vapi(token="sandbox-key", base_url=lines.url, httpx_client=http).calls.list(limit=100)
+    reasons = {call.ended_reason for call in listed if call.status == "ended"}
+    assert len(listed) == 6 and LIMIT_REASON in reasons and reasons & set(START_ERRORS)
 
 
 @pytest.mark.slow
@@ -355,3 +363,88 @@ def test_the_sandbox_refuses_what_vapis_spec_refuses(sandbox: Any) -> None:
     assert httpx.get(f"{server.url}/call", params={"limit": 0}, headers=HEADERS).json() == []
     unknown = httpx.get(f"{server.url}/call", params={"sortOrder": "ASC"}, headers=HEADERS)
     assert unknown.status_code == 400 and unknown.json()["message"] == ["property sortOrder should not exist"]
+
+
+def _batch(count: int, **extra: Any) -> dict[str, Any]:
+    body = {key: value for key, value in BODY.items() if key != "customer"}
+    return {**body, "customers": [{"number": f"+1202555{n:04d}"} for n in range(count)], **extra}
+
+
+def _calls(server: Sandbox) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=HEADERS).json()
+    return listed
+
+
+def _live_or(status: str) -> str:
+    """A call holding a line is ringing, or in progress once answered: both are `live`."""
+    return "live" if status in ("ringing", "in-progress") else status
+
+
+def test_a_call_due_with_no_line_free_ends_with_the_limit_reason(sandbox: Any) -> None:
+    """Two lines, five calls at once, over_limit fail (the default): two ring, three end at once,
+    never having rung, with Vapi's reason; the answer's limits say so, and the lines free again."""
+    server = sandbox(concurrency_limit=2, dial_now=True, call_seconds=0.5)
+    answer = post(server, _batch(5)).json()
+    assert answer["subscriptionLimits"]["remainingConcurrentCalls"] == 2  # nobody rings yet
+    time.sleep(0.15)  # every call is due: it rings if a line is free
+    calls = _calls(server)
+    assert sorted(_live_or(call["status"]) for call in calls) == ["ended", "ended", "ended", "live", "live"]
+    failed = [call for call in calls if call["status"] == "ended"]
+    assert {call["endedReason"] for call in failed} == {LIMIT_REASON}
+    assert not any("startedAt" in call for call in failed)
+    assert server.limits() == {"concurrencyBlocked": True, "concurrencyLimit": 2, "remainingConcurrentCalls": 0}
+    time.sleep(0.4)
+    assert server.limits()["remainingConcurrentCalls"] == 2
+
+
+def test_over_limit_queue_waits_for_a_line_and_never_exceeds_the_lines(sandbox: Any) -> None:
+    server = sandbox(concurrency_limit=2, dial_now=True, call_seconds=0.3, over_limit="queue")
+    post(server, _batch(5))
+    most = 0
+    for _ in range(22):
+        most = max(most, server.store.active_count())
+        time.sleep(0.05)
+    calls = _calls(server)
+    assert most == 2
+    assert [call["status"] for call in calls] == ["ended"] * 5
+    assert LIMIT_REASON not in {call["endedReason"] for call in calls}
+
+
+def test_a_scheduled_call_needs_a_line_when_its_time_comes(sandbox: Any) -> None:
+    server = sandbox(concurrency_limit=1, call_seconds=1)
+    soon = (datetime.now(UTC) + timedelta(seconds=0.3)).isoformat()
+    post(server, _batch(3, schedulePlan={"earliestAt": soon}))
+    assert {call["status"] for call in _calls(server)} == {"scheduled"}
+    time.sleep(0.6)
+    statuses = sorted((_live_or(call["status"]), call.get("endedReason")) for call in _calls(server))
+    assert statuses == [("ended", LIMIT_REASON), ("ended", LIMIT_REASON), ("live", None)]
+
+
+def test_a_start_error_ends_a_call_that_never_rang(sandbox: Any) -> None:
+    server = sandbox(concurrency_limit=2, dial_now=True, call_seconds=1, start_error_rate=1.0)
+    post(server, _batch(4))
+    time.sleep(0.2)
+    calls = _calls(server)
+    assert {call["endedReason"] for call in calls} <= set(START_ERRORS) and len(calls) == 4
+    assert server.store.active_count() == 0 and not any("startedAt" in call for call in calls)
+
+
+def test_a_deleted_call_frees_its_line_for_the_next_queued_one(sandbox: Any) -> None:
+    server = sandbox(concurrency_limit=1, dial_now=True, call_seconds=3, over_limit="queue")
+    first, second = (call["id"] for call in post(server, _batch(2)).json()["results"])
+    time.sleep(0.4)
+    assert [call["status"] for call in _calls(server)] == ["queued", "ringing"]  # newest first
+    httpx.delete(f"{server.url}/call/{first}", headers=HEADERS)
+    assert httpx.get(f"{server.url}/call/{second}", headers=HEADERS).json()["status"] == "ringing"
+
+
+def test_the_lines_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "calls.jsonl"
+    config = SandboxConfig(state_path=state, concurrency_limit=1, dial_now=True, call_seconds=3)
+    with Sandbox(config) as first:
+        post(first, _batch(2))
+        time.sleep(0.4)
+        before = sorted((call["id"], call["status"]) for call in _calls(first))
+    with Sandbox(config) as second:
+        assert sorted((call["id"], call["status"]) for call in _calls(second)) == before
+        assert second.store.active_count() == 1

@@ -508,7 +508,11 @@ def inbox(
 @click.option("--dial-now", is_flag=True, help="Ignore earliestAt: calls start at once.")
 @click.option("--call-seconds", default=30.0, show_default=True, help="How long a call lasts.")
 @click.option("--concurrency-limit", default=10, show_default=True,
-              help="Live calls at once before subscriptionLimits say none are left (Vapi's default: 10).")  # fmt: skip
+              help="The account's lines: calls ringing or in progress at once (Vapi's default: 10).")  # fmt: skip
+@click.option("--over-limit", type=click.Choice(["fail", "queue"]), default="fail", show_default=True,
+              help="A call due with no line free ends at once with Vapi's limit reason, or waits queued.")  # fmt: skip
+@click.option("--start-error-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of calls that end at start with a transient Vapi fault, never having rung.")  # fmt: skip
 @click.option("--opt-out-rate", default=0.0, help="Share of answered calls whose person asks not to be called again.")
 @click.option(
     "--clock-offset", default=0.0, help="Seconds the API's clock is ahead of this machine's (negative: behind)."

@@ -42,7 +42,9 @@ class SandboxConfig:
     retry_after: float = 1.0
     dial_now: bool = False  # ignore earliestAt: calls start at once
     call_seconds: float = 30.0  # how long a call takes from queued to ended
-    concurrency_limit: int = 10
+    concurrency_limit: int = 10  # the account's lines: calls ringing or in progress at once
+    over_limit: str = "fail"  # a call due with no line free: "fail" (ends with the limit reason) or "queue"
+    start_error_rate: float = 0.0  # calls that end at start with a transient fault, never having rung
     opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
     clock_offset: float = 0.0  # seconds the API's clock is ahead of this machine's (createdAt, Date)
     # The assistants and phone numbers GET /assistant and /phone-number know (Resources.load).
@@ -64,9 +66,10 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        config = self.config
         self.store = CallStore(
-            self.config.seed, self.config.call_seconds, self.config.dial_now, self.config.state_path,
-            self.config.opt_out_rate, self.config.clock_offset,
+            config.seed, config.call_seconds, config.dial_now, config.state_path, config.opt_out_rate,
+            config.clock_offset, config.concurrency_limit, config.over_limit, config.start_error_rate,
         )  # fmt: skip
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
