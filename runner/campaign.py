@@ -157,6 +157,20 @@ class Retry(_Strict):
         return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 
+class Dialing(_Strict):
+    """How many of the account's lines (calls ringing or in progress at once) the campaign may hold."""
+
+    lines: int | None = Field(default=None, ge=1, le=100_000)  # None: Vapi's concurrencyLimit, as it reports it
+    reserve_lines: int = Field(default=0, ge=0)  # kept free for inbound calls and other campaigns
+    expected_call_seconds: float | None = Field(default=None, gt=0, le=86_400)  # None: learned, else 120
+
+    @model_validator(mode="after")
+    def _leaves_a_line(self) -> Dialing:
+        if self.lines is not None and self.reserve_lines >= self.lines:
+            raise ValueError(f"reserve_lines ({self.reserve_lines}) must leave at least one of the {self.lines} lines")
+        return self
+
+
 # Overrides fields this project reads itself (preflight's templates, the variables): their types are checked.
 _TEXT_OVERRIDES = ("firstMessage", "voicemailMessage", "endCallMessage")
 _TABLE_OVERRIDES = ("variableValues", "metadata")
@@ -196,6 +210,7 @@ class Campaign(_Strict):
     schedule: Schedule = Schedule()
     compliance: Compliance = Compliance()
     retry: Retry | None = None
+    dialing: Dialing = Dialing()
     # Where the file was read from: relative paths inside it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -311,6 +326,7 @@ class Campaign(_Strict):
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):
             if data.get(key) is None:
                 del data[key]
+        del data["dialing"]  # when calls go, not what they say: a run may resume with other lines
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -34,6 +34,11 @@ def properties(name: str) -> set[str]:
     return set(document()["$defs"][name].get("properties", {}))
 
 
+def ended_reasons() -> list[str]:
+    """Every value of a call's endedReason, as Vapi's OpenAPI document lists them."""
+    return list(document()["ended_reasons"])
+
+
 def max_length(name: str, key: str) -> int:
     """The longest text Vapi's schema `name` takes for `key` (a customer's name: 40)."""
     return int(document()["$defs"][name]["properties"][key]["maxLength"])

@@ -290,6 +290,7 @@ def test_a_header_repeated_mid_file_is_invalid_and_says_why(
     assert "the header row again" in results[1].reason
 
 
+@pytest.mark.slow  # 300 rows on 10 lines until Vapi says the account has more
 def test_control_characters_are_never_sent_and_the_results_keep_them(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ LAYERS = [
         "runner.hours",
         "runner.campaign",
         "runner.spec",
+        "runner.ended_reasons",
         "runner.sandbox",
     },
     {"runner.phones"},

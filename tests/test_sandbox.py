@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runner.ended_reasons import LIMIT_REASON
 from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
-from runner.sandbox.store import LIMIT_REASON, START_ERRORS, CallStore
+from runner.sandbox.store import START_ERRORS, CallStore
 
 from .conftest import DATA
 
@@ -397,6 +398,7 @@ def test_a_call_due_with_no_line_free_ends_with_the_limit_reason(sandbox: Any) -
     assert server.limits()["remainingConcurrentCalls"] == 2
 
 
+@pytest.mark.slow  # three waves of calls: about 1 s
 def test_over_limit_queue_waits_for_a_line_and_never_exceeds_the_lines(sandbox: Any) -> None:
     server = sandbox(concurrency_limit=2, dial_now=True, call_seconds=0.3, over_limit="queue")
     post(server, _batch(5))

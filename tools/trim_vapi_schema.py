@@ -1,7 +1,8 @@
 """Make runner/vapi_schema.json, the part of Vapi's OpenAPI document the tool checks against, from
 the whole document (../shared/reference/vapi-openapi.json): the bodies of POST /call and every
 schema they reach (CreateCallDTO, AssistantOverrides, CreateAssistantDTO, CreateSquadDTO,
-WorkflowOverrides, …), and the query parameters of GET /call, as JSON Schema.
+WorkflowOverrides, …), the query parameters of GET /call, as JSON Schema, and the list of a
+call's ended reasons.
 
 Descriptions, examples and titles are left out (they are most of the bytes); OpenAPI's `nullable`
 becomes a "null" type and `#/components/schemas/X` becomes `#/$defs/X`, so that the `jsonschema`
@@ -64,6 +65,8 @@ def main() -> None:
         "made_by": "tools/trim_vapi_schema.py",
         "$defs": {name: trimmed(schemas[name]) for name in reached(schemas, ROOTS)},
         "queries": {"GET /call": {p["name"]: trimmed(p.get("schema", {})) for p in listing if p.get("in") == "query"}},
+        # Every way a call can end (Call.endedReason): runner.ended_reasons is checked against it.
+        "ended_reasons": sorted(set(schemas["Call"]["properties"]["endedReason"]["enum"])),
     }
     OUTPUT.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size:,} bytes, {len(document['$defs'])} schemas)")

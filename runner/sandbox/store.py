@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from runner.ended_reasons import LIMIT_REASON
 from runner.sandbox.validate import parse_time
 
 
@@ -48,9 +49,7 @@ ENDED_REASONS = (
     ("customer-busy", 8),
     ("voicemail", 12),
 )
-# Vapi's ended reason for a call dialled with no line free (its list of ended reasons).
-LIMIT_REASON = "call.start.error-subscription-concurrency-limit-reached"
-# Transient faults at start: the call never rang, and the same call placed again may well ring.
+# The transient faults at start the sandbox gives (--start-error-rate): never rang.
 START_ERRORS = ("call.in-progress.error-vapifault-worker-not-available", "call.start.error-vapifault-database-error")
 OVER_LIMIT = ("fail", "queue")
 # A call's life, in shares of call_seconds from when it is due: it needs a line (rings) at RINGS,

@@ -26,6 +26,7 @@ from runner.results.summary import Summary
 from runner.sending.admission import Admission
 from runner.sending.cancel import CancelOutcome, delete_calls, targets, who_cancels
 from runner.sending.followups import schedule_followups
+from runner.sending.lines import Lines
 from runner.sending.outcomes import CallWatch, stuck_note
 from runner.sending.preflight import Preflight, preflighted
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
@@ -56,7 +57,8 @@ class RunOutcome:
         if self.report.interrupted:
             return 130
         report = self.report
-        trouble = report.fatal or report.unreachable or report.not_found or report.unwritten or self.blocked
+        trouble = report.fatal or report.unreachable or report.not_found or report.unwritten or report.stopped_by
+        trouble = trouble or self.blocked
         return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, Status.PLANNED)) else 0
 
 
@@ -66,8 +68,9 @@ class CampaignRun:
 
     Examples:
         >>> import tempfile
-        >>> from runner import Sandbox, VapiClient
-        >>> with Sandbox() as sandbox, VapiClient("sandbox-key", sandbox.url) as client:
+        >>> from runner import Sandbox, SandboxConfig, VapiClient
+        >>> account = SandboxConfig(concurrency_limit=100)  # an account of 100 lines: nobody waits
+        >>> with Sandbox(account) as sandbox, VapiClient("sandbox-key", sandbox.url) as client:
         ...     with CampaignRun.open("sample_data/customers.csv", "campaigns/example/campaign.toml",
         ...                           tempfile.mkdtemp(), api=sandbox.url) as run:
         ...         outcome = run.send(client)
@@ -226,7 +229,8 @@ class CampaignRun:
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
         history = open_history(self.campaign)
         try:
-            report = Submitter(self.ledger, client, options, progress, self._history_log(history, client)).run()
+            lines = Lines(client, self.campaign.dialing)
+            report = Submitter(self.ledger, client, options, progress, self._history_log(history, client), lines).run()
         finally:
             history.close()
             path, summary, unwritten = self._write_after_sending()

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.planning.body import customers_of
+from runner.sending.lines import Lines, rings_now
 from runner.statuses import CallStatus, RequestState, Status
 from runner.store.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
 from runner.vapi.call_list import call_pages, identities
@@ -61,6 +62,7 @@ class SubmitReport:
     unreachable: str = ""  # why the run stopped: the API could not be reached
     not_found: int = 0  # calls of the run that the API answered 404 for
     unwritten: bool = False  # the results sheet could not be written after sending (a note says why)
+    stopped_by: str = ""  # an ended reason that stopped the run: the account cannot call (no credit, …)
     notes: list[str] = field(default_factory=list)
 
 
@@ -166,8 +168,10 @@ class Submitter:
         options: SubmitOptions,
         progress: Callable[[int, int], None] | None = None,
         contacts: ContactLog | None = None,
+        lines: Lines | None = None,
     ) -> None:
         self.ledger = ledger
+        self.lines = lines  # the account's lines, when calls that ring now are paced to them
         self.client = client
         self.options = options
         self.progress = progress
@@ -257,6 +261,39 @@ class Submitter:
 
     # --- one request ------------------------------------------------------------------------
     def _send(self, request: LedgerRequest) -> None:
+        """Send a request; one whose calls ring now goes out as lines free, cut into pieces of no
+        more customers than there are free lines (runner.sending.lines)."""
+        piece: LedgerRequest | None = request
+        while piece is not None and not self.stop.is_set():
+            body = current_schedule(piece.body, now_utc())
+            if self.lines is None or body is None or not rings_now(body, now_utc()):
+                self._send_one(piece)
+                return
+            taken = self.lines.take(len(piece.rows), self.stop)
+            if not taken:
+                return
+            rest = None
+            if taken < len(piece.rows):
+                piece, rest = self.ledger.split(piece, taken)
+            try:
+                self._send_one(piece)
+            finally:
+                self.lines.release(taken)
+            if self.lines.stopped_by:
+                self._stop_for_the_account(self.lines.stopped_by)
+            piece = rest
+
+    def _stop_for_the_account(self, reason: str) -> None:
+        with self._lock:
+            if not self.report.stopped_by:
+                self.report.stopped_by = reason
+                self.report.notes.append(
+                    f"stopped: a call ended with {reason}, which every later call of this account would too; "
+                    "nothing more was sent. Fix the account in Vapi's dashboard, then run the same command again"
+                )
+        self.stop.set()
+
+    def _send_one(self, request: LedgerRequest) -> None:
         for attempt in range(1, self.options.max_attempts + 1):
             self.pacer.wait(self.stop)
             if self.stop.is_set():
@@ -360,7 +397,9 @@ class Submitter:
             outcomes.setdefault(row, RowOutcome(row, Status.UNKNOWN, "Vapi's answer did not mention this customer"))
         self.ledger.record_sent(request.id, list(outcomes.values()))
         self.contacts.settled(request, list(outcomes.values()))
-        if response.saturated:
+        if self.lines is not None and rings_now(body, now_utc()):
+            self.lines.placed(body, response.calls, response.limits)
+        elif response.saturated:
             self.pacer.pause(self.options.limits_pause)
 
     # --- reconciliation ------------------------------------------------------------------------

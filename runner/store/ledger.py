@@ -513,6 +513,32 @@ class Ledger:
             return None
         return replace(request, rows=tuple(row for row, _ in kept), body_text=body)
 
+    def split(self, request: LedgerRequest, head: int) -> tuple[LedgerRequest, LedgerRequest]:
+        """A planned request cut in two, in one transaction, when fewer lines are free than it has
+        customers: it keeps its first `head` rows (and their customers, still aligned), and the rest
+        become a planned request of their own, sent when lines free. Returns (head, rest)."""
+        planned = request.body
+        pairs = list(zip(request.rows, customers_of(planned), strict=True))
+        first, others = pairs[:head], pairs[head:]
+        first_body = dumps(with_customers(planned, [c for _, c in first]))
+        rest_body = dumps(with_customers(planned, [c for _, c in others]))
+        with self._transaction() as db:
+            (seq,) = db.execute("SELECT max(seq) + 1 FROM requests").fetchone()
+            rest_id = f"{request.id.split('-from-')[0]}-from-{others[0][0]}"  # named by the rows it carries
+            db.execute(
+                "UPDATE requests SET rows = ?, body = ? WHERE id = ?",
+                (json.dumps([row for row, _ in first]), first_body, request.id),
+            )
+            db.execute(
+                "INSERT INTO requests (id, seq, body, rows, state, attempt, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rest_id, seq, rest_body, json.dumps([row for row, _ in others]), RequestState.PLANNED,
+                    request.attempt, request.error,
+                ),
+            )  # fmt: skip
+        rest = replace(request, id=rest_id, rows=tuple(row for row, _ in others), body_text=rest_body)
+        return replace(request, rows=tuple(row for row, _ in first), body_text=first_body), rest
+
     def mark_not_sent(self, request_id: str, error: str) -> None:
         """The request provably never reached Vapi: it may be sent again."""
         self._finish(request_id, RequestState.PLANNED, error, [])

@@ -115,8 +115,10 @@ def _hashes(ids: pl.Series) -> np.ndarray[Any, np.dtype[np.uint64]]:
     return ids.hash().to_numpy()
 
 
-# What identifies a listed call's customer (the submitter matches it to a request's rows).
-IDENTITY_FIELDS = ("id", "createdAt", "status", "externalId", "number", "extension", "sipUri")
+# A listed call's state and what identifies its customer (the submitter matches it to a request's
+# rows; the lines see which calls ended, and why).
+CALL_FIELDS = ("id", "createdAt", "status", "endedReason", "endedAt")
+IDENTITY_FIELDS = (*CALL_FIELDS, "externalId", "number", "extension", "sipUri")
 IDENTITY_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in IDENTITY_FIELDS}
 
 
@@ -129,7 +131,7 @@ def identities(answer: bytes) -> pl.DataFrame:
     rows = []
     for call in calls:
         customer = call.get("customer") if isinstance(call.get("customer"), dict) else {}
-        fields = {key: (call if key in ("id", "createdAt", "status") else customer).get(key) for key in IDENTITY_SCHEMA}
+        fields = {key: (call if key in CALL_FIELDS else customer).get(key) for key in IDENTITY_SCHEMA}
         rows.append({key: value if isinstance(value, str) else None for key, value in fields.items()})
     return pl.DataFrame(rows, schema=IDENTITY_SCHEMA)
 
