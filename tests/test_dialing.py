@@ -4,7 +4,9 @@ number once; what Vapi's ended reasons mean is one table, checked against Vapi's
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,9 @@ from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
 from runner.spec import ended_reasons
 from runner.vapi.client import VapiClient
+from runner.vapi.connect import state_dir
+
+from .rows import row_results
 
 FAST = SubmitOptions(requests_per_minute=10_000, reconcile_delay=0.05)
 
@@ -107,3 +112,68 @@ def test_a_campaign_that_keeps_every_line_free_is_refused(make_campaign: Callabl
 
     with pytest.raises(CampaignError, match="reserve_lines"):
         load_campaign(make_campaign(dialing={"lines": 2, "reserve_lines": 2}))
+
+
+@pytest.mark.slow  # calls on 3 lines, then a status: about 3 s
+def test_calls_that_never_rang_are_placed_again_and_counted_nowhere_as_calls(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """A quarter of the calls end at start with a Vapi fault: the run places those rows again as
+    its looks find them (and status --retry the rest), each number rings at most once, a row gives
+    up only after three placements more, no placement is an attempt, and the call history holds a
+    claim only for the calls that rang."""
+    server = sandbox(dial_now=True, call_seconds=0.3, start_error_rate=0.25)
+    campaign = make_campaign(batch_size=20, dialing={"lines": 3})
+    _dial(tmp_path, campaign, server, 20)
+    with VapiClient("sandbox-key", server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:
+        for _ in range(4):
+            _wait_until_ended(server)
+            run.status(client, retry=True)
+        attempts = {r.attempts for r in row_results(run)}
+    calls = _calls(server)
+    never = [call for call in calls if ending(call.get("endedReason")) is Ending.NEVER_RANG]
+    assert never, "no call failed at start: the sandbox's rate did not apply"
+    by_number: dict[str, list[bool]] = {}
+    for call in calls:
+        by_number.setdefault(call["customer"]["number"], []).append(call not in never)
+    assert len(by_number) == 20
+    for number, rang in by_number.items():
+        assert sum(rang) <= 1, number
+        assert sum(rang) == 1 or len(rang) == 4, (number, rang)  # placed again three times, then left
+    assert attempts == {"1"}
+    with sqlite3.connect(state_dir() / "history.sqlite") as history:
+        claimed = Counter(number for (number,) in history.execute("SELECT number FROM claims"))
+    assert claimed == Counter({number for number, rang in by_number.items() if any(rang)})
+
+
+def _wait_until_ended(server: Sandbox, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(call["status"] != "ended" for call in _calls(server)):
+        time.sleep(0.05)
+
+
+@pytest.mark.slow  # a second or two of calls on 2 lines
+def test_a_call_that_ends_for_the_account_stops_the_run(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Every call ends with 'insufficient credits': the run stops at the first look that sees it,
+    says why, exits 1, and the rows not sent stay planned for the same command to send later."""
+    credits = "call.start.error-subscription-insufficient-credits"
+    server = sandbox(dial_now=True, call_seconds=0.3, start_error_rate=1.0, start_errors=(credits,))
+    _, outcome = _dial(tmp_path, make_campaign(batch_size=10, dialing={"lines": 2}), server, 10)
+    assert outcome.report.stopped_by == credits and outcome.exit_code == 1
+    assert any(credits in note for note in outcome.report.notes)
+    assert len(_calls(server)) < 10 and outcome.counts.get("planned", 0) == 10 - len(_calls(server))
+
+
+@pytest.mark.slow  # forty calls that never ring, on 3 lines
+def test_a_run_pauses_when_most_calls_fail_at_start(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Vapi failing every call at start (an outage): the run places rows again for a while, then
+    pauses with the reason and exit 1 instead of burning through the sheet; rows stay to send."""
+    server = sandbox(dial_now=True, call_seconds=0.2, start_error_rate=1.0)
+    _, outcome = _dial(tmp_path, make_campaign(batch_size=30, dialing={"lines": 3}), server, 30)
+    assert outcome.report.paused and outcome.exit_code == 1
+    assert any("failed at start" in note for note in outcome.report.notes)
+    assert outcome.counts.get("planned", 0) > 0

@@ -22,11 +22,12 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def request_id(plan_id: str, rows: Sequence[int], attempt: int = 1, resend: int = 0) -> str:
+def request_id(plan_id: str, rows: Sequence[int], attempt: int = 1, resend: int = 0, placement: int = 0) -> str:
     """A request's id: from the run (campaign + input content), the spreadsheet rows it carries,
     the attempt (follow-ups are 2, 3, …) and, for a re-send of rows left unknown, its number. Never
-    from the clock, so planning the same input again gives the same ids."""
-    return request_id_of(plan_id, str(tuple(rows)), attempt, resend)
+    from the clock, so planning the same input again gives the same ids. `placement`: the row placed
+    again after a call that never rang (1, 2, …)."""
+    return request_id_of(plan_id, str(tuple(rows)), attempt, resend) + (f"-p{placement}" if placement else "")
 
 
 def request_id_of(plan_id: str, rows_text: str, attempt: int = 1, resend: int = 0) -> str:

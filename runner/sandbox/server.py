@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from runner.sandbox.resources import Resources
-from runner.sandbox.store import CallStore
+from runner.sandbox.store import START_ERRORS, CallStore
 from runner.sandbox.validate import business_error, query_messages, validation_messages
 
 
@@ -45,6 +45,7 @@ class SandboxConfig:
     concurrency_limit: int = 10  # the account's lines: calls ringing or in progress at once
     over_limit: str = "fail"  # a call due with no line free: "fail" (ends with the limit reason) or "queue"
     start_error_rate: float = 0.0  # calls that end at start with a transient fault, never having rung
+    start_errors: tuple[str, ...] = START_ERRORS  # the ended reasons those calls are given
     opt_out_rate: float = 0.0  # answered calls whose analysis.structuredData.optOut is true
     clock_offset: float = 0.0  # seconds the API's clock is ahead of this machine's (createdAt, Date)
     # The assistants and phone numbers GET /assistant and /phone-number know (Resources.load).
@@ -70,6 +71,7 @@ class Sandbox:
         self.store = CallStore(
             config.seed, config.call_seconds, config.dial_now, config.state_path, config.opt_out_rate,
             config.clock_offset, config.concurrency_limit, config.over_limit, config.start_error_rate,
+            config.start_errors,
         )  # fmt: skip
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()

@@ -95,6 +95,7 @@ class CallStore:
         lines: int = 10,
         over_limit: str = "fail",
         start_error_rate: float = 0.0,
+        start_errors: tuple[str, ...] = START_ERRORS,
     ) -> None:
         if over_limit not in OVER_LIMIT:
             raise ValueError(f"over_limit must be one of {OVER_LIMIT}, not {over_limit!r}")
@@ -108,6 +109,7 @@ class CallStore:
         self._lines = lines
         self._queue_over_limit = over_limit == "queue"
         self._start_error_rate = start_error_rate
+        self._start_errors = start_errors
         self._lock = threading.Lock()
         self._calls: dict[str, dict[str, Any]] = {}  # in creation order, oldest first
         self._order: list[str] = []
@@ -202,7 +204,7 @@ class CallStore:
             if call_id in self._deleted:
                 continue  # deleted before it was due: it never dials
             if random.Random(f"{self._seed}:{call_id}:start").random() < self._start_error_rate:
-                reason = random.Random(f"{self._seed}:{call_id}:fault").choice(START_ERRORS)
+                reason = random.Random(f"{self._seed}:{call_id}:fault").choice(self._start_errors)
                 decided.append(self._fail(call_id, due, reason))
             elif len(self._live) < self._lines:
                 decided.append(self._ring(call_id, due))

@@ -5,20 +5,28 @@ sends them like any other (admission screens them once more as they leave)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
 from runner.campaign import Campaign
+from runner.ended_reasons import NEVER_RANG
 from runner.hours import HORIZON
-from runner.planning.body import dumps, followup_body, request_id
+from runner.planning.body import customers_of, dumps, followup_body, request_id, with_customers
 from runner.planning.customers import PLANNED, WHEN, Rows, with_status
 from runner.planning.plan import Plan
 from runner.planning.requests import CallRequest, build_requests
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs
 from runner.statuses import CallStatus, Status
+from runner.store.history import CallHistory, open_history
 from runner.store.ledger import Ledger
+
+MAX_PLACEMENTS = 3  # a row placed again this often, its call never ringing, is left with the reason
+_PLACEMENT = re.compile(r"-p(\d+)$")  # the externalId suffix of a row placed again
 
 
 def schedule_followups(
@@ -78,3 +86,53 @@ def _placeable(rows: Rows, start: datetime, campaign: Campaign) -> Rows:
     )
     too_short = pl.col("window_end") - pl.col("window_start") < timedelta(minutes=1)
     return rows.with_columns(**with_status(PLANNED & too_short.fill_null(False), Status.NOT_DUE, ""))
+
+
+def place_again(ledger: Ledger, plan_id: str, never_rang: Mapping[str, str], forget: Callable[[str, int], None]) -> int:
+    """Rows whose call never rang (no line was free, a fault before dialling: `never_rang`, call id
+    -> ended reason) become planned requests again, of the same attempt: no call happened, so it is
+    not an attempt, and the claim of the call that never rang is forgotten (`forget(request id,
+    row)`), so it counts toward no cap. Each customer's externalId names the placement (-p1, -p2,
+    …), so a call that never rang is never taken for the one placed after it; a row placed
+    MAX_PLACEMENTS times keeps its last call's reason. Returns the rows placed again."""
+    by_attempt: dict[int, list[CallRequest]] = defaultdict(list)
+    for _, row, request in ledger.requests_of_calls(never_rang):
+        customer = dict(zip(request.rows, customers_of(request.body), strict=True))[row]
+        external = str(customer.get("externalId") or "")
+        earlier = _PLACEMENT.search(external)
+        placement = int(earlier[1]) + 1 if earlier else 1
+        if placement > MAX_PLACEMENTS:
+            continue
+        if external:
+            customer = {
+                **customer,
+                "externalId": f"{external[: earlier.start()] if earlier else external}-p{placement}",
+            }
+        body = dumps(with_customers(request.body, [customer]))
+        by_attempt[request.attempt].append(
+            CallRequest(request_id(plan_id, (row,), request.attempt, placement=placement), (row,), body)
+        )
+        forget(request.id, row)
+    for attempt, requests in by_attempt.items():
+        ledger.add_requests(requests, attempt, "placed again: its call never rang; not sent yet")
+    return sum(len(requests) for requests in by_attempt.values())
+
+
+def forgetting(history: CallHistory, folder: Path) -> Callable[[str, int], None]:
+    """What takes a row's claim of a request out of the history (a call that never happened)."""
+    run_dir = str(folder.resolve())
+    return lambda request_id, row: history.forget(run_dir, request_id, [row])
+
+
+def place_never_rang(ledger: Ledger, campaign: Campaign, plan_id: str, folder: Path) -> int:
+    """After a look at a run's calls: the rows whose call never rang, planned again (place_again)."""
+    calls = ledger.outcome_calls_frame()
+    never_rang = calls.filter(pl.col("ended_reason").is_in(list(NEVER_RANG)))
+    if never_rang.is_empty():
+        return 0
+    history = open_history(campaign)
+    try:
+        reasons = dict(never_rang.select("call_id", "ended_reason").iter_rows())
+        return place_again(ledger, plan_id, reasons, forgetting(history, folder))
+    finally:
+        history.close()

@@ -28,6 +28,8 @@ DEFAULT_LINES = 10  # Vapi's default concurrency limit, until an answer says the
 MIN_LOOK, MAX_LOOK = 0.25, 5.0  # seconds between two looks at the call list
 LOOK_MARGIN = timedelta(minutes=5)  # the call list is searched by creation time, on a clock that may be off
 DUE_NOW = timedelta(seconds=30)  # a request whose calls start within this rings now: it needs lines
+# The circuit breaker: of at least this many calls ended within the window, more than half never rang.
+OUTAGE_CALLS, OUTAGE_WINDOW = 20, timedelta(minutes=1)
 
 
 class Lines:
@@ -52,6 +54,8 @@ class Lines:
         self.most_live = 0  # the most calls this run held at once
         self.never_rang: dict[str, str] = {}  # call id -> why it ended without ringing
         self.stopped_by: str = ""  # an ended reason that stops the whole run (the account)
+        self.outage: str = ""  # why the run pauses: most of the last minute's calls failed at start
+        self._recent: list[tuple[datetime, bool]] = []  # (seen ended at, never rang) over the last minute
 
     @property
     def capacity(self) -> int:
@@ -114,6 +118,12 @@ class Lines:
             self.most_live = max(self.most_live, len(self._live))
             self._cond.notify_all()
 
+    def take_never_rang(self) -> dict[str, str]:
+        """The calls found ended without ringing since the last time this was asked (call id -> why)."""
+        with self._cond:
+            found, self.never_rang = self.never_rang, {}
+            return found
+
     def release(self, taken: int) -> None:
         """The lines a POST held, given back once its answer is recorded (or it was not sent)."""
         with self._cond:
@@ -151,6 +161,14 @@ class Lines:
                     self.stopped_by = self.stopped_by or reason
                 elif lasted is not None:
                     self._lengths.append(lasted)
+                self._recent.append((started, kind is Ending.NEVER_RANG))
+            self._recent = [entry for entry in self._recent if started - entry[0] <= OUTAGE_WINDOW]
+            failed = sum(never for _, never in self._recent)
+            if len(self._recent) >= OUTAGE_CALLS and failed * 2 > len(self._recent) and not self.outage:
+                self.outage = (
+                    f"{failed} of the last {len(self._recent)} calls failed at start (Vapi may be having an "
+                    "outage, or the account has no free line)"
+                )
             self._since = min((created for _, created in self._live.values()), default=None)
             self._probe = MIN_LOOK if ended else min(MAX_LOOK, self._probe * 2)
             self._blocked = False

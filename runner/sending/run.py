@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +26,7 @@ from runner.results.run_results import RunSheet
 from runner.results.summary import Summary
 from runner.sending.admission import Admission
 from runner.sending.cancel import CancelOutcome, delete_calls, targets, who_cancels
-from runner.sending.followups import schedule_followups
+from runner.sending.followups import forgetting, place_again, place_never_rang, schedule_followups
 from runner.sending.lines import Lines
 from runner.sending.outcomes import CallWatch, stuck_note
 from runner.sending.preflight import Preflight, preflighted
@@ -58,7 +59,7 @@ class RunOutcome:
             return 130
         report = self.report
         trouble = report.fatal or report.unreachable or report.not_found or report.unwritten or report.stopped_by
-        trouble = trouble or self.blocked
+        trouble = trouble or report.paused or self.blocked
         return 1 if trouble or any(self.counts.get(s) for s in (*FAILED_STATUSES, Status.PLANNED)) else 0
 
 
@@ -229,8 +230,9 @@ class CampaignRun:
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first
         history = open_history(self.campaign)
         try:
-            lines = Lines(client, self.campaign.dialing)
-            report = Submitter(self.ledger, client, options, progress, self._history_log(history, client), lines).run()
+            again = partial(place_again, self.ledger, self.meta.plan_id, forget=forgetting(history, self.outdir))
+            admission, lines = self._history_log(history, client), Lines(client, self.campaign.dialing)
+            report = Submitter(self.ledger, client, options, progress, admission, lines, again).run()
         finally:
             history.close()
             path, summary, unwritten = self._write_after_sending()
@@ -265,6 +267,12 @@ class CampaignRun:
         due follow-ups, rewrite the sheet."""
         report = self.reconcile(client)
         self.refresh(client)
+        placed = place_never_rang(self.ledger, self.campaign, self.meta.plan_id, self.outdir)
+        if placed:
+            report.notes.append(
+                f"{placed} call(s) never rang (no line was free, or Vapi failed before dialling): placed again, "
+                "not counted as attempts; `status --retry` or the next run sends them"
+            )
         report.notes += self.calls.notes(client.base_url)
         report.not_found = len(self.calls.not_found)
         if retry:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from runner.errors import ApiError, AuthError, NetworkError
 from runner.planning.body import customers_of
+from runner.sending.followups import MAX_PLACEMENTS
 from runner.sending.lines import Lines, rings_now
 from runner.statuses import CallStatus, RequestState, Status
 from runner.store.ledger import Ledger, LedgerRequest, RowOutcome, now_utc
@@ -63,6 +64,7 @@ class SubmitReport:
     not_found: int = 0  # calls of the run that the API answered 404 for
     unwritten: bool = False  # the results sheet could not be written after sending (a note says why)
     stopped_by: str = ""  # an ended reason that stopped the run: the account cannot call (no credit, …)
+    paused: str = ""  # why the run paused: most of the last minute's calls failed at start
     notes: list[str] = field(default_factory=list)
 
 
@@ -169,9 +171,11 @@ class Submitter:
         progress: Callable[[int, int], None] | None = None,
         contacts: ContactLog | None = None,
         lines: Lines | None = None,
+        place_again: Callable[[Mapping[str, str]], int] | None = None,
     ) -> None:
         self.ledger = ledger
         self.lines = lines  # the account's lines, when calls that ring now are paced to them
+        self.place_again = place_again  # plans again the rows of calls that never rang: rows planned
         self.client = client
         self.options = options
         self.progress = progress
@@ -206,6 +210,7 @@ class Submitter:
                 future.result()
                 if self.progress:
                     self.progress(done, len(pending))
+            self._place_again(executor)
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop.set()
@@ -215,6 +220,19 @@ class Submitter:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         return self.report
+
+    def _place_again(self, executor: ThreadPoolExecutor) -> None:
+        """Rows whose calls never rang (as the lines' looks found them while the run waited) are
+        placed again and sent in this run, a few rounds at most (runner.sending.followups)."""
+        for _ in range(MAX_PLACEMENTS):
+            if self.stop.is_set() or self.lines is None or self.place_again is None:
+                return
+            never_rang = self.lines.take_never_rang()
+            if not never_rang or not self.place_again(never_rang):
+                return
+            again = [executor.submit(self._send, request) for request in self.ledger.requests(RequestState.PLANNED)]
+            for future in as_completed(again):
+                future.result()
 
     def _clock_refusal(self) -> str:
         """Why --resend-unknown must not send now, or "": a row is re-sent only when its call is not
@@ -281,6 +299,8 @@ class Submitter:
                 self.lines.release(taken)
             if self.lines.stopped_by:
                 self._stop_for_the_account(self.lines.stopped_by)
+            elif self.lines.outage:
+                self._pause_for_an_outage(self.lines.outage)
             piece = rest
 
     def _stop_for_the_account(self, reason: str) -> None:
@@ -290,6 +310,15 @@ class Submitter:
                 self.report.notes.append(
                     f"stopped: a call ended with {reason}, which every later call of this account would too; "
                     "nothing more was sent. Fix the account in Vapi's dashboard, then run the same command again"
+                )
+        self.stop.set()
+
+    def _pause_for_an_outage(self, why: str) -> None:
+        with self._lock:
+            if not self.report.paused:
+                self.report.paused = why
+                self.report.notes.append(
+                    f"paused: {why}; nothing more was sent. Run the same command again later: it sends the rest"
                 )
         self.stop.set()
 

@@ -256,11 +256,11 @@ class Ledger:
             ),
         )
 
-    def add_requests(self, requests: Sequence[CallRequest], attempt: int) -> None:
-        """Follow-up attempts: new planned requests that supersede the rows' earlier ones, each
-        saying what it is until it is sent."""
+    def add_requests(self, requests: Sequence[CallRequest], attempt: int, note: str = "") -> None:
+        """Follow-up attempts (or rows placed again): new planned requests that supersede the rows'
+        earlier ones, each saying what it is until it is sent."""
         with self._transaction() as db:
-            self._insert(db, requests, attempt, f"follow-up attempt {attempt}, not sent yet")
+            self._insert(db, requests, attempt, note or f"follow-up attempt {attempt}, not sent yet")
             db.executemany(
                 "DELETE FROM outcomes WHERE row = ?", [(row,) for request in requests for row in request.rows]
             )
@@ -512,6 +512,14 @@ class Ledger:
         if not kept:
             return None
         return replace(request, rows=tuple(row for row, _ in kept), body_text=body)
+
+    def requests_of_calls(self, call_ids: Iterable[str]) -> list[tuple[str, int, LedgerRequest]]:
+        """(call id, row, the request that placed it) of each of these calls the rows' outcomes hold."""
+        wanted = set(call_ids)
+        with self._lock:
+            found = self._db.execute("SELECT call_id, row, request_id FROM outcomes WHERE call_id != ''").fetchall()
+        owners = {request.id: request for request in self.requests()}
+        return [(call, row, owners[owner]) for call, row, owner in found if call in wanted and owner in owners]
 
     def split(self, request: LedgerRequest, head: int) -> tuple[LedgerRequest, LedgerRequest]:
         """A planned request cut in two, in one transaction, when fewer lines are free than it has
