@@ -19,6 +19,7 @@ from runner.planning.screen import do_not_call_reason, load_do_not_call, load_op
 from runner.statuses import Status
 from runner.store.history import CallHistory, Caps
 from runner.store.ledger import LedgerRequest, RowOutcome, now_utc
+from runner.vapi.client import VapiClient
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class Admission:
         self.lists = CurrentLists(campaign)
         compliance = campaign.compliance
         self.caps = Caps(compliance.min_days_between_calls, compliance.max_calls_per_day)
+
+    @classmethod
+    def through(cls, client: VapiClient, history: CallHistory, run_folder: Path, campaign: Campaign) -> Admission:
+        """Admission of the calls going through `client`: claimed under the account's org id once
+        the API has told it (preflight's answers carry it), else under its URL."""
+        if client.org_id is not None:
+            history.learn(client.api_name, client.org_id)
+        return cls(history, client.api_name, run_folder, campaign)
 
     def admit(self, request: LedgerRequest, body: dict[str, Any]) -> list[RowOutcome]:
         """Claim the request's numbers; returns the rows not admitted, `suppressed` with why."""

@@ -124,15 +124,22 @@ def forgetting(history: CallHistory, folder: Path) -> Callable[[str, int], None]
     return lambda request_id, row: history.forget(run_dir, request_id, [row])
 
 
-def place_never_rang(ledger: Ledger, campaign: Campaign, plan_id: str, folder: Path) -> int:
-    """After a look at a run's calls: the rows whose call never rang, planned again (place_again)."""
+def place_never_rang(ledger: Ledger, campaign: Campaign, plan_id: str, folder: Path) -> list[str]:
+    """After a look at a run's calls: the rows whose call never rang, planned again (place_again);
+    what a person should know of it."""
     calls = ledger.outcome_calls_frame()
     never_rang = calls.filter(pl.col("ended_reason").is_in(list(NEVER_RANG)))
     if never_rang.is_empty():
-        return 0
+        return []
     history = open_history(campaign)
     try:
         reasons = dict(never_rang.select("call_id", "ended_reason").iter_rows())
-        return place_again(ledger, plan_id, reasons, forgetting(history, folder))
+        placed = place_again(ledger, plan_id, reasons, forgetting(history, folder))
     finally:
         history.close()
+    if not placed:
+        return []
+    return [
+        f"{placed} call(s) never rang (no line was free, or Vapi failed before dialling): placed again, "
+        "not counted as attempts; `status --retry` or the next run sends them"
+    ]

@@ -32,7 +32,7 @@ from runner.sending.outcomes import CallWatch, stuck_note
 from runner.sending.preflight import Preflight, preflighted
 from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
 from runner.statuses import RequestState, Status
-from runner.store.history import CallHistory, open_history
+from runner.store.history import open_history
 from runner.store.ledger import Ledger, now_utc
 from runner.store.plan_record import PlanRecord
 from runner.store.run_folder import RunFolder, RunMeta, default_folder
@@ -217,11 +217,8 @@ class CampaignRun:
 
     def _options(self, resend_unknown: bool = False) -> SubmitOptions:
         """How the campaign sends: its concurrency and pacing."""
-        return SubmitOptions(
-            concurrency=self.campaign.concurrency,
-            requests_per_minute=self.campaign.requests_per_minute,
-            resend_unknown=resend_unknown,
-        )
+        campaign = self.campaign
+        return SubmitOptions(campaign.concurrency, campaign.requests_per_minute, resend_unknown=resend_unknown)
 
     def _submit(
         self, client: VapiClient, options: SubmitOptions, progress: Callable[[int, int], None] | None = None
@@ -231,7 +228,8 @@ class CampaignRun:
         history = open_history(self.campaign)
         try:
             again = partial(place_again, self.ledger, self.meta.plan_id, forget=forgetting(history, self.outdir))
-            admission, lines = self._history_log(history, client), Lines(client, self.campaign.dialing)
+            admission = Admission.through(client, history, self.outdir, self.campaign)
+            lines = Lines(client, self.campaign.dialing)
             report = Submitter(self.ledger, client, options, progress, admission, lines, again).run()
         finally:
             history.close()
@@ -250,13 +248,6 @@ class CampaignRun:
             results = self.results()
             return self.sheet.path(results.height), self.sheet.summary(results), f"{exc} (then `status {self.outdir}`)"
 
-    def _history_log(self, history: CallHistory, client: VapiClient) -> Admission:
-        """What admits each request's rows as it leaves: the current lists, a claim in the history
-        (under the account's org id, when the API has told it: preflight's answers carry it)."""
-        if client.org_id is not None:
-            history.learn(client.api_name, client.org_id)
-        return Admission(history, client.api_name, self.outdir, self.campaign)
-
     # --- outcomes and follow-ups -----------------------------------------------------------------
     def refresh(self, client: VapiClient, concurrency: int = 4) -> int:
         """Fetch every call that has not ended yet into the ledger (runner.sending.outcomes)."""
@@ -267,12 +258,7 @@ class CampaignRun:
         due follow-ups, rewrite the sheet."""
         report = self.reconcile(client)
         self.refresh(client)
-        placed = place_never_rang(self.ledger, self.campaign, self.meta.plan_id, self.outdir)
-        if placed:
-            report.notes.append(
-                f"{placed} call(s) never rang (no line was free, or Vapi failed before dialling): placed again, "
-                "not counted as attempts; `status --retry` or the next run sends them"
-            )
+        report.notes += place_never_rang(self.ledger, self.campaign, self.meta.plan_id, self.outdir)
         report.notes += self.calls.notes(client.base_url)
         report.not_found = len(self.calls.not_found)
         if retry:
@@ -290,7 +276,8 @@ class CampaignRun:
         options = SubmitOptions(concurrency=self.campaign.concurrency)
         history = open_history(self.campaign)
         try:
-            return Submitter(self.ledger, client, options, contacts=self._history_log(history, client)).reconcile()
+            admission = Admission.through(client, history, self.outdir, self.campaign)
+            return Submitter(self.ledger, client, options, contacts=admission).reconcile()
         finally:
             history.close()
 
