@@ -157,12 +157,27 @@ class Retry(_Strict):
         return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 
+DEFAULT_LINES = 10  # Vapi's default concurrency limit, until an answer says the account's
+DEFAULT_CALL_SECONDS = 120.0  # a call's length, until the campaign says or its calls show
+
+
 class Dialing(_Strict):
     """How many of the account's lines (calls ringing or in progress at once) the campaign may hold."""
 
     lines: int | None = Field(default=None, ge=1, le=100_000)  # None: Vapi's concurrencyLimit, as it reports it
     reserve_lines: int = Field(default=0, ge=0)  # kept free for inbound calls and other campaigns
     expected_call_seconds: float | None = Field(default=None, gt=0, le=86_400)  # None: learned, else 120
+
+    def budget(self, calls: int) -> str:
+        """What dialling `calls` takes on these lines, for the plan's summary."""
+        lines = self.lines or DEFAULT_LINES
+        usable = max(1, lines - self.reserve_lines)
+        said = f"lines {lines}" + ("" if self.lines else " (Vapi's default, until it reports the account's)")
+        said += f" ({usable} after reserve)" if self.reserve_lines else ""
+        seconds = self.expected_call_seconds or DEFAULT_CALL_SECONDS
+        minutes = round(calls * seconds / usable / 60)
+        need = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        return f"dialling: {said} · about {seconds:g} s a call · {calls:,} call(s) need about {need} of dialling"
 
     @model_validator(mode="after")
     def _leaves_a_line(self) -> Dialing:

@@ -18,7 +18,7 @@ import pytest
 from runner.ended_reasons import ACCOUNT_STOPS, FINAL_FOR_ROW, LIMIT_REASON, NEVER_RANG, Ending, ending
 from runner.sandbox import Sandbox
 from runner.sending.run import CampaignRun
-from runner.sending.submitter import SubmitOptions
+from runner.sending.submitter import Dialled, SubmitOptions
 from runner.spec import ended_reasons
 from runner.vapi.client import VapiClient
 from runner.vapi.connect import state_dir
@@ -49,7 +49,9 @@ def _calls(server: Sandbox) -> list[dict[str, Any]]:
     return listed
 
 
-def _dial(tmp_path: Path, campaign: Path, server: Sandbox, count: int) -> tuple[int, Any]:
+def _dial(
+    tmp_path: Path, campaign: Path, server: Sandbox, count: int, progress: Callable[[Dialled], None] | None = None
+) -> tuple[int, Any]:
     """Run the campaign over `count` rows; the most calls the sandbox had live at once, sampled
     while the run sends, and the run's outcome."""
     most, done = 0, threading.Event()
@@ -67,7 +69,7 @@ def _dial(tmp_path: Path, campaign: Path, server: Sandbox, count: int) -> tuple[
             VapiClient("sandbox-key", server.url) as client,
             CampaignRun.open(_leads(tmp_path, count), campaign, tmp_path / "run", "csv", server.url) as run,
         ):
-            outcome = run.send(client, FAST)
+            outcome = run.send(client, FAST, progress)
     finally:
         done.set()
         sampler.join()
@@ -101,9 +103,13 @@ def test_the_lines_come_from_the_campaign_before_vapi_says(
     say 1000); a batch of 12 goes out in pieces as lines free."""
     server = sandbox(dial_now=True, call_seconds=0.4)
     campaign = make_campaign(batch_size=12, dialing={"lines": 3})
-    most, outcome = _dial(tmp_path, campaign, server, 12)
+    shown: list[Dialled] = []
+    most, outcome = _dial(tmp_path, campaign, server, 12, shown.append)
     assert outcome.exit_code == 0 and 0 < most <= 3
     assert len(_calls(server)) == 12 and server.requests["POST /call"] >= 4
+    # The progress a person sees: people placed, waiting, calls live (never more than the lines).
+    assert [now.placed for now in shown] == sorted(now.placed for now in shown) and shown[-1].placed == 12
+    assert shown[-1].waiting == 0 and max(now.live for now in shown) <= 3
 
 
 def test_a_campaign_that_keeps_every_line_free_is_refused(make_campaign: Callable[..., Path]) -> None:
@@ -177,3 +183,14 @@ def test_a_run_pauses_when_most_calls_fail_at_start(
     assert outcome.report.paused and outcome.exit_code == 1
     assert any("failed at start" in note for note in outcome.report.notes)
     assert outcome.counts.get("planned", 0) > 0
+
+
+def test_the_plan_says_what_dialling_takes() -> None:
+    from runner.campaign import Dialing
+
+    said = Dialing(lines=10, reserve_lines=2, expected_call_seconds=90).budget(1200)
+    assert (
+        said
+        == "dialling: lines 10 (8 after reserve) · about 90 s a call · 1,200 call(s) need about 3 h 45 min of dialling"
+    )
+    assert "Vapi's default" in Dialing().budget(30) and "about 6 min" in Dialing().budget(30)

@@ -23,6 +23,7 @@ from runner.sandbox import Sandbox, SandboxConfig
 from runner.sandbox.resources import Resources
 from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.single import SingleCall, place_call
+from runner.sending.submitter import Dialled
 from runner.statuses import RequestState, Status
 from runner.store.ledger import Ledger
 from runner.store.run_folder import plan_for
@@ -298,10 +299,14 @@ def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bo
     """The library reports progress through a callback; the bar is the CLI's, on a terminal only."""
     if quiet or not sys.stderr.isatty():
         return campaign_run.send(client, resend_unknown=resend_unknown)
-    total = max(1, campaign_run.pending().get(RequestState.PLANNED, 0))
-    with click.progressbar(length=total, label="sending", file=sys.stderr) as bar:
+    total = max(1, campaign_run.people_to_call())
+
+    def shown(now: Dialled | None) -> str:
+        return f"live {now.live} · waiting {now.waiting}" if now else ""
+
+    with click.progressbar(length=total, label="calling", file=sys.stderr, item_show_func=shown) as bar:
         return campaign_run.send(
-            client, progress=lambda done, _total: bar.update(done - bar.pos), resend_unknown=resend_unknown
+            client, progress=lambda now: bar.update(now.placed - bar.pos, now), resend_unknown=resend_unknown
         )
 
 

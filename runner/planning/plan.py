@@ -111,6 +111,7 @@ class Plan:
             lines.append(f"variables: {shown}" + (f" and {more:,} more" if more > 0 else ""))
         roles = self.sheet.roles
         lines.append("columns: " + ", ".join(f"{role} = {header!r}" for role, header in roles.items()))
+        lines.append(self.campaign.dialing.budget(counts.get(Status.PLANNED, 0)))
         return lines
 
 

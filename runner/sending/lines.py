@@ -17,14 +17,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner.campaign import Dialing
+from runner.campaign import DEFAULT_LINES, Dialing
 from runner.ended_reasons import Ending, ending
 from runner.errors import ApiError, NetworkError
 from runner.store.ledger import now_utc
 from runner.vapi.call_list import call_pages, identities
 from runner.vapi.client import VapiClient
 
-DEFAULT_LINES = 10  # Vapi's default concurrency limit, until an answer says the account's
 MIN_LOOK, MAX_LOOK = 0.25, 5.0  # seconds between two looks at the call list
 LOOK_MARGIN = timedelta(minutes=5)  # the call list is searched by creation time, on a clock that may be off
 DUE_NOW = timedelta(seconds=30)  # a request whose calls start within this rings now: it needs lines

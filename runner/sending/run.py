@@ -30,7 +30,7 @@ from runner.sending.followups import forgetting, place_again, place_never_rang, 
 from runner.sending.lines import Lines
 from runner.sending.outcomes import CallWatch, stuck_note
 from runner.sending.preflight import Preflight, preflighted
-from runner.sending.submitter import SubmitOptions, SubmitReport, Submitter
+from runner.sending.submitter import Dialled, SubmitOptions, SubmitReport, Submitter
 from runner.statuses import RequestState, Status
 from runner.store.history import open_history
 from runner.store.ledger import Ledger, now_utc
@@ -204,7 +204,7 @@ class CampaignRun:
         self,
         client: VapiClient,
         options: SubmitOptions | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[Dialled], None] | None = None,
         resend_unknown: bool = False,
     ) -> RunOutcome:
         """Send what is left (and follow-up attempts that are due), then write the results sheet.
@@ -221,7 +221,7 @@ class CampaignRun:
         return SubmitOptions(campaign.concurrency, campaign.requests_per_minute, resend_unknown=resend_unknown)
 
     def _submit(
-        self, client: VapiClient, options: SubmitOptions, progress: Callable[[int, int], None] | None = None
+        self, client: VapiClient, options: SubmitOptions, progress: Callable[[Dialled], None] | None = None
     ) -> RunOutcome:
         """Send every request the ledger holds as planned (first attempts, resends, follow-ups)."""
         self._plan = None  # sending needs only the ledger: a million rows' planning table goes first

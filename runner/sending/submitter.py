@@ -52,6 +52,15 @@ class SubmitOptions:
     unreachable_after: int = 5  # consecutive connection failures, with no answer yet, that stop the run
 
 
+@dataclass(frozen=True)
+class Dialled:
+    """Where a send stands, for a progress display."""
+
+    placed: int  # people whose request has gone (or was settled without going)
+    waiting: int  # people still to place (for a free line, most often)
+    live: int  # calls the run holds lines with now
+
+
 @dataclass
 class SubmitReport:
     attempted: int = 0
@@ -168,7 +177,7 @@ class Submitter:
         ledger: Ledger,
         client: VapiClient,
         options: SubmitOptions,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[Dialled], None] | None = None,
         contacts: ContactLog | None = None,
         lines: Lines | None = None,
         place_again: Callable[[Mapping[str, str]], int] | None = None,
@@ -187,6 +196,8 @@ class Submitter:
         self._lock = threading.Lock()
         self._answered = False  # the API has answered at least once in this run
         self._refused = 0  # consecutive connection failures
+        self._to_place = 0  # people in the requests this send found planned
+        self._placed_rows = 0
 
     def run(self) -> SubmitReport:
         executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="send")
@@ -205,11 +216,9 @@ class Submitter:
                         "were not re-sent (Vapi may not list a call at once); run --resend-unknown again later"
                     )
             pending = self.ledger.requests(RequestState.PLANNED)
-            futures = [executor.submit(self._send, request) for request in pending]
-            for done, future in enumerate(as_completed(futures), start=1):
+            self._to_place = sum(len(request.rows) for request in pending)
+            for future in as_completed([executor.submit(self._send, request) for request in pending]):
                 future.result()
-                if self.progress:
-                    self.progress(done, len(pending))
             self._place_again(executor)
         except KeyboardInterrupt:
             self.report.interrupted = True
@@ -286,6 +295,7 @@ class Submitter:
             body = current_schedule(piece.body, now_utc())
             if self.lines is None or body is None or not rings_now(body, now_utc()):
                 self._send_one(piece)
+                self._placed(len(piece.rows))
                 return
             taken = self.lines.take(len(piece.rows), self.stop)
             if not taken:
@@ -297,11 +307,21 @@ class Submitter:
                 self._send_one(piece)
             finally:
                 self.lines.release(taken)
+            self._placed(len(piece.rows))
             if self.lines.stopped_by:
                 self._stop_for_the_account(self.lines.stopped_by)
             elif self.lines.outage:
                 self._pause_for_an_outage(self.lines.outage)
             piece = rest
+
+    def _placed(self, rows: int) -> None:
+        """Tell the progress display: people placed so far, people still waiting, calls live."""
+        with self._lock:
+            self._placed_rows += rows
+            placed = self._placed_rows
+        if self.progress:
+            live = self.lines.live() if self.lines is not None else 0
+            self.progress(Dialled(placed, max(0, self._to_place - placed), live))
 
     def _stop_for_the_account(self, reason: str) -> None:
         with self._lock:
