@@ -341,7 +341,8 @@ class Campaign(_Strict):
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):
             if data.get(key) is None:
                 del data[key]
-        del data["dialing"]  # when calls go, not what they say: a run may resume with other lines
+        if data["dialing"] == Dialing().model_dump(mode="json"):
+            del data["dialing"]  # the lines spread scheduled calls: other lines, other requests
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -194,3 +194,41 @@ def test_the_plan_says_what_dialling_takes() -> None:
         == "dialling: lines 10 (8 after reserve) · about 90 s a call · 1,200 call(s) need about 3 h 45 min of dialling"
     )
     assert "Vapi's default" in Dialing().budget(30) and "about 6 min" in Dialing().budget(30)
+
+
+def test_scheduled_calls_spread_over_their_window_across_time_zones(
+    tmp_path: Path, make_campaign: Callable[..., Path]
+) -> None:
+    """Planned at midnight in New York: 12 New York rows and 3 Los Angeles rows, calling hours
+    09:00-10:00 (less the 15-minute closing margin), 2 lines, 10-minute calls. New York's window
+    takes 5 slots of 2 calls (14:00 to 14:40 UTC) and its 2 rows left go to the next day's window;
+    Los Angeles' window opens at 17:00 UTC and takes 2 slots. No slot holds more calls than the
+    lines. With the schedule ending that evening, the 2 rows left are not due, saying why."""
+    from datetime import UTC, datetime
+
+    from runner.planning.plan import plan_file
+
+    path = tmp_path / "leads.csv"
+    new_york = [f"+1212555{n:04d}" for n in range(100, 112)]
+    los_angeles = [f"+1213555{n:04d}" for n in range(100, 103)]
+    path.write_text("phone\n" + "".join(f"{n}\n" for n in new_york + los_angeles))
+    dialing = {"lines": 2, "expected_call_seconds": 600}
+    midnight = datetime(2030, 12, 2, 5, tzinfo=UTC)
+    first_day = {f"2030-12-02T14:{minute:02d}:00Z": 2 for minute in range(0, 50, 10)}
+    los_angeles_slots = {"2030-12-02T17:00:00Z": 2, "2030-12-02T17:10:00Z": 1}
+
+    plan = plan_file(path, make_campaign(schedule={"calling_hours": "09:00-10:00"}, dialing=dialing), now=midnight)
+    assert _due(plan) == {**first_day, **los_angeles_slots, "2030-12-03T14:00:00Z": 2}
+    assert plan.counts() == {"planned": 15}
+    assert any("13 on Mon 02 Dec, 2 on Tue 03 Dec" in warning for warning in plan.warnings)
+
+    ends = {"calling_hours": "09:00-10:00", "earliest_at": "2030-12-02T05:00:00Z", "latest_at": "2030-12-02T23:00:00Z"}
+    short = plan_file(path, make_campaign(schedule=ends, dialing=dialing), now=midnight)
+    assert _due(short) == {**first_day, **los_angeles_slots}
+    assert short.counts() == {"planned": 13, "not due": 2}
+    assert any("do not fit before the schedule ends" in warning for warning in short.warnings)
+
+
+def _due(plan: Any) -> Counter[str]:
+    """How many customers each earliestAt of a plan's requests carries."""
+    return Counter(request.body["schedulePlan"]["earliestAt"] for request in plan.requests for _ in request.rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +21,7 @@ from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_col
 from runner.planning.requests import CallRequest, PlannedRequests, campaign_schedule_plan, plan_requests
 from runner.planning.roles import with_roles
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
+from runner.planning.spread import spread
 from runner.sheets.read import Sheet, load_sheet
 from runner.spec import properties, violations
 from runner.statuses import Status
@@ -161,11 +162,14 @@ def plan_file(
     hidden = rows.frame.filter(pl.col("reason") == HIDDEN_ROW).height
     if hidden:  # the workbook's own rule, decided before the screen's: counted with them
         suppressed = Counter({"hidden row": hidden}) + suppressed
+    rows, spread_notes = spread(
+        rows, campaign, start, lambda at, positions: replace(screen, start=at).apply(rows.subset(positions))[0]
+    )
     requests = plan_requests(rows, campaign, plan_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [
         *sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign),
-        *spec_warnings(campaign),
+        *spec_warnings(campaign), *spread_notes,
     ]  # fmt: skip
     if len(variables) > MANY_VARIABLES:
         warnings.append(
