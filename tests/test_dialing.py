@@ -135,7 +135,8 @@ def test_calls_that_never_rang_are_placed_again_and_counted_nowhere_as_calls(
         for _ in range(4):
             _wait_until_ended(server)
             run.status(client, retry=True)
-        attempts = {r.attempts for r in row_results(run)}
+        results = {r.e164: r for r in row_results(run)}
+        attempts = {r.attempts for r in results.values()}
     calls = _calls(server)
     never = [call for call in calls if ending(call.get("endedReason")) is Ending.NEVER_RANG]
     assert never, "no call failed at start: the sandbox's rate did not apply"
@@ -147,6 +148,9 @@ def test_calls_that_never_rang_are_placed_again_and_counted_nowhere_as_calls(
         assert sum(rang) <= 1, number
         assert sum(rang) == 1 or len(rang) == 4, (number, rang)  # placed again three times, then left
     assert attempts == {"1"}
+    for number, rang in by_number.items():  # a row that never rang in four tries has failed, saying so
+        if not any(rang):
+            assert results[number].status == "failed" and results[number].reason.startswith("never rang")
     with sqlite3.connect(state_dir() / "history.sqlite") as history:
         claimed = Counter(number for (number,) in history.execute("SELECT number FROM claims"))
     assert claimed == Counter({number for number, rang in by_number.items() if any(rang)})
@@ -232,3 +236,19 @@ def test_scheduled_calls_spread_over_their_window_across_time_zones(
 def _due(plan: Any) -> Counter[str]:
     """How many customers each earliestAt of a plan's requests carries."""
     return Counter(request.body["schedulePlan"]["earliestAt"] for request in plan.requests for _ in request.rows)
+
+
+def test_a_call_that_can_never_start_fails_its_row_in_plain_words(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """A free Vapi number cannot call abroad: Vapi ends such calls at start. The row is not placed
+    again (it would fail the same way): it is `failed`, its reason in words a person reads."""
+    international = "call.start.error-vapi-number-international"
+    server = sandbox(dial_now=True, call_seconds=0.2, start_error_rate=1.0, start_errors=(international,))
+    _dial(tmp_path, make_campaign(batch_size=5), server, 3)
+    with VapiClient("sandbox-key", server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:
+        _wait_until_ended(server)
+        outcome = run.status(client, retry=True)
+        rows = row_results(run)
+    assert {(r.status, r.reason) for r in rows} == {("failed", "a free Vapi number cannot call outside the US")}
+    assert len(_calls(server)) == 3 and outcome.exit_code == 1

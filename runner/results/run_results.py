@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from runner.ended_reasons import FINAL_FOR_ROW, NEVER_RANG
 from runner.planning.plan import RESULT_COLUMNS
 from runner.results.plan_sheet import results_path
 from runner.results.summary import Summary, summarize
@@ -92,9 +93,19 @@ def _results(
     joined_reason = pl.concat_str(*(_unless_empty(part) for part in (reason, notes, missing)), separator="; ",
                                   ignore_nulls=True)  # fmt: skip
     call_status = pl.col("c_status")
+    # A call that ended before it could ring, for good: the row failed, in plain words.
+    final = list(FINAL_FOR_ROW)
+    words = pl.col("ended_reason").replace_strict(final, list(FINAL_FOR_ROW.values()), default=None)
+    never_rang = pl.col("ended_reason").is_in(list(NEVER_RANG))
+    unplaced = pl.when(never_rang).then(
+        pl.concat_str(pl.lit("never rang: placed again as often as allowed, each time "), "ended_reason")
+    )
+    failed_at_start = pl.coalesce(words, unplaced)
     owned_columns = {
         "status": pl.when(was_cancelled)
         .then(pl.lit(Status.CANCELLED.value))
+        .when(failed_at_start.is_not_null())
+        .then(pl.lit(Status.FAILED.value))
         .when(call_status.is_not_null() & (call_status != ""))
         .then(call_status)
         .otherwise(status),
@@ -114,6 +125,8 @@ def _results(
                 ignore_nulls=True,
             )
         )
+        .when(failed_at_start.is_not_null())
+        .then(failed_at_start)
         .otherwise(joined_reason),
         "call_id": call_id,
         "request_id": pl.col("owner"),
