@@ -51,6 +51,7 @@ CALL = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+@pytest.mark.slow  # a property test over pages: over a second
 @given(st.lists(CALL, max_size=6))
 def test_polars_reads_a_page_as_the_specification_does(calls: list[dict[str, Any]]) -> None:
     read = polars_page(orjson.dumps(calls), "optOut")

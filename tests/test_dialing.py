@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from runner.ended_reasons import ACCOUNT_STOPS, FINAL_FOR_ROW, LIMIT_REASON, NEVER_RANG, Ending, ending
+from runner.errors import NetworkError
 from runner.sandbox import Sandbox
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import Dialled, SubmitOptions
@@ -252,3 +253,25 @@ def test_a_call_that_can_never_start_fails_its_row_in_plain_words(
         rows = row_results(run)
     assert {(r.status, r.reason) for r in rows} == {("failed", "a free Vapi number cannot call outside the US")}
     assert len(_calls(server)) == 3 and outcome.exit_code == 1
+
+
+class _UnreadableList:
+    """A client whose call list never answers (each GET already retried by the real transport)."""
+
+    base_url = "http://vapi.test"
+
+    def api_time(self, moment: Any) -> Any:
+        return moment
+
+    def list_calls(self, **filters: Any) -> bytes:
+        raise NetworkError("could not connect: refused (tried 3 times)", maybe_sent=False)
+
+
+def test_a_run_that_cannot_read_the_call_list_pauses_instead_of_waiting_for_ever() -> None:
+    from runner.campaign import Dialing
+    from runner.sending.lines import Lines
+
+    lines = Lines(_UnreadableList(), Dialing(lines=1), sleep=lambda seconds: None)  # type: ignore[arg-type]
+    lines.placed({"phoneNumberId": "pn"}, [{"id": "c1", "status": "queued"}], {})  # the only line is held
+    assert lines.take(1, threading.Event()) == 0
+    assert "could not be read 10 times in a row" in lines.outage

@@ -57,6 +57,7 @@ def _run(tmp_path: Path, campaign: Path, server: Sandbox) -> Path:
     return tmp_path / "run"
 
 
+@pytest.mark.slow  # a run, a status and a planning again: over a second
 def test_status_reads_the_record_and_plans_only_when_a_follow_up_needs_the_plan(
     tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any, planned: list[int]
 ) -> None:

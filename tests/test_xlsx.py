@@ -70,6 +70,7 @@ def test_any_cells_are_written_exactly_as_openpyxl_writes_them(rows: list[list[s
 REPEATED = st.sampled_from(["", " a", "a&b", "\x01", "_x0041_", "ok", "=1+1", "x" * 40_000])
 
 
+@pytest.mark.slow  # a property test over workbooks: over a second
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(REPEATED, REPEATED, st.text(max_size=8)), min_size=40, max_size=120))
 def test_columns_of_repeated_cells_are_written_exactly_as_openpyxl_writes_them(

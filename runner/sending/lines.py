@@ -29,6 +29,7 @@ LOOK_MARGIN = timedelta(minutes=5)  # the call list is searched by creation time
 DUE_NOW = timedelta(seconds=30)  # a request whose calls start within this rings now: it needs lines
 # The circuit breaker: of at least this many calls ended within the window, more than half never rang.
 OUTAGE_CALLS, OUTAGE_WINDOW = 20, timedelta(minutes=1)
+MAX_FAILED_LOOKS = 10  # looks in a row that could not read the call list (each retried by the client)
 
 
 class Lines:
@@ -50,6 +51,7 @@ class Lines:
         self._since: datetime | None = None  # the earliest creation time of a call still live
         self._lengths: list[float] = []  # seconds the run's ended calls lasted (from creation)
         self._probe = MIN_LOOK  # the wait between looks while no call's length is known
+        self._failed_looks = 0  # looks in a row the call list could not be read
         self.most_live = 0  # the most calls this run held at once
         self.never_rang: dict[str, str] = {}  # call id -> why it ended without ringing
         self.stopped_by: str = ""  # an ended reason that stops the whole run (the account)
@@ -73,9 +75,12 @@ class Lines:
             return len(self._live)
 
     def take(self, wanted: int, stop: threading.Event) -> int:
-        """Up to `wanted` lines, once at least one is free (0: the run is stopping)."""
+        """Up to `wanted` lines, once at least one is free (0: the run is stopping, or must: the
+        account cannot call, most calls fail at start, or the call list cannot be read)."""
         while not stop.is_set():
             with self._cond:
+                if self.stopped_by or self.outage:
+                    return 0
                 free = 0 if self._blocked else self.capacity - len(self._live) - self._held
                 if free > 0:
                     taken = min(wanted, free)
@@ -147,9 +152,18 @@ class Lines:
                     for page in call_pages(self._client, filters, created_from, api_now + LOOK_MARGIN, identities):
                         for call in page.filter(page.get_column("status") == "ended").iter_rows(named=True):
                             ended[call["id"]] = (call["endedReason"] or "", _lasted(call))
-            except (ApiError, NetworkError):
-                pass  # no look this time: the lines stay as they were, and the next look tries again
+            except (ApiError, NetworkError) as exc:
+                # No look this time: the lines stay as they were, and the next look tries again;
+                # a run that cannot read the call list at all would wait for ever: it pauses.
+                with self._cond:
+                    self._failed_looks += 1
+                    if self._failed_looks >= MAX_FAILED_LOOKS and not self.outage:
+                        self.outage = f"Vapi's call list could not be read {self._failed_looks} times in a row ({exc})"
+                    self._last_look = started
+                    self._cond.notify_all()
+                return
         with self._cond:
+            self._failed_looks = 0
             for call_id, (reason, lasted) in ended.items():
                 if self._live.pop(call_id, None) is None:
                     continue

@@ -299,6 +299,7 @@ class Submitter:
                 return
             taken = self.lines.take(len(piece.rows), self.stop)
             if not taken:
+                self._halt_for_the_lines()
                 return
             rest = None
             if taken < len(piece.rows):
@@ -308,10 +309,7 @@ class Submitter:
             finally:
                 self.lines.release(taken)
             self._placed(len(piece.rows))
-            if self.lines.stopped_by:
-                self._stop_for_the_account(self.lines.stopped_by)
-            elif self.lines.outage:
-                self._pause_for_an_outage(self.lines.outage)
+            self._halt_for_the_lines()
             piece = rest
 
     def _placed(self, rows: int) -> None:
@@ -322,6 +320,13 @@ class Submitter:
         if self.progress:
             live = self.lines.live() if self.lines is not None else 0
             self.progress(Dialled(placed, max(0, self._to_place - placed), live))
+
+    def _halt_for_the_lines(self) -> None:
+        """Stop sending when the lines say so: the account cannot call, or calls cannot be placed now."""
+        if self.lines is not None and self.lines.stopped_by:
+            self._stop_for_the_account(self.lines.stopped_by)
+        elif self.lines is not None and self.lines.outage:
+            self._pause_for_an_outage(self.lines.outage)
 
     def _stop_for_the_account(self, reason: str) -> None:
         with self._lock:
