@@ -47,6 +47,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     blocked: str = ""  # why the campaign itself can call no one (then plan and run exit 1)
     free_numbers: frozenset[str] = frozenset()  # the free Vapi numbers it was screened for (preflight)
+    schedule_lines: list[str] = field(default_factory=list)  # when the scheduled calls are due, by day
 
     @property
     def exit_code(self) -> int:
@@ -113,7 +114,7 @@ class Plan:
         roles = self.sheet.roles
         lines.append("columns: " + ", ".join(f"{role} = {header!r}" for role, header in roles.items()))
         lines.append(self.campaign.dialing.budget(counts.get(Status.PLANNED, 0)))
-        return lines
+        return lines + self.schedule_lines
 
 
 def plan_file(
@@ -162,14 +163,14 @@ def plan_file(
     hidden = rows.frame.filter(pl.col("reason") == HIDDEN_ROW).height
     if hidden:  # the workbook's own rule, decided before the screen's: counted with them
         suppressed = Counter({"hidden row": hidden}) + suppressed
-    rows, spread_notes = spread(
+    rows, schedule_lines, spread_warnings = spread(
         rows, campaign, start, lambda at, positions: replace(screen, start=at).apply(rows.subset(positions))[0]
     )
     requests = plan_requests(rows, campaign, plan_id)
     variables = list(variable_columns(sheet, campaign))
     warnings = [
         *sheet.warnings, *list_warnings, *_unknown_states(rows, sheet, campaign), *_relaxed_rules(campaign),
-        *spec_warnings(campaign), *spread_notes,
+        *spec_warnings(campaign), *spread_warnings,
     ]  # fmt: skip
     if len(variables) > MANY_VARIABLES:
         warnings.append(
@@ -181,8 +182,9 @@ def plan_file(
         blocked = f"nobody can be called: {blocked}"
         warnings.append(blocked)
     return Plan(
-        campaign, sheet, rows, requests, variables, plan_id, suppressed, warnings, blocked, frozenset(free_numbers)
-    )
+        campaign, sheet, rows, requests, variables, plan_id, suppressed, warnings, blocked, frozenset(free_numbers),
+        schedule_lines,
+    )  # fmt: skip
 
 
 def _unknown_states(rows: Rows, sheet: Sheet, campaign: Campaign) -> list[str]:

@@ -30,8 +30,9 @@ DUE_NOW = timedelta(seconds=30)  # a window opening within this is open now: the
 
 def spread(
     rows: Rows, campaign: Campaign, now: datetime, rescreen: Callable[[datetime, list[int]], Rows] | None = None
-) -> tuple[Rows, list[str]]:
-    """The rows with each scheduled one's window_start moved to its slot; what to tell about it.
+) -> tuple[Rows, list[str], list[str]]:
+    """The rows with each scheduled one's window_start moved to its slot; when they are due, day by
+    day (for the plan's summary), and what a person must be warned of (rows that did not fit).
 
     Rows that find no slot before their window closes are screened again (`rescreen(start,
     positions)`: the plan's screen as of `start`, over those rows) as of the moment the last of
@@ -44,7 +45,7 @@ def spread(
     frame = rows.frame.with_row_index("position")
     waiting = frame.filter(later).select("position", "status", "reason", "window_start", "window_end")
     if waiting.height <= usable:
-        return rows, []
+        return rows, [], []
     until = campaign.schedule.latest_at or now + HORIZON
     settled: list[pl.DataFrame] = []  # position, status, reason, window_start (the slot), window_end
     stuck: list[pl.DataFrame] = []  # rows with no slot and no later window
@@ -78,8 +79,8 @@ def spread(
         pl.when(pl.col("new_status").is_not_null()).then(f"new_{name}").otherwise(name).alias(name) for name in changed
     )
     placed = pl.concat(settled).filter(PLANNED & pl.col("window_start").is_not_null()) if settled else waiting.clear()
-    notes = _notes(placed.get_column("window_start"), unplaced.height, usable, step)
-    return Rows(frame.drop("position", *(f"new_{name}" for name in changed)), rows.facts), notes
+    summary, warnings = _notes(placed.get_column("window_start"), unplaced.height, usable, step)
+    return Rows(frame.drop("position", *(f"new_{name}" for name in changed)), rows.facts), summary, warnings
 
 
 def _slots(
@@ -102,16 +103,14 @@ def _slots(
     return pl.Series("window_start", due).dt.replace_time_zone("UTC").cast(WHEN), cursor
 
 
-def _notes(due: pl.Series, unplaced: int, usable: int, step: timedelta) -> list[str]:
-    """What the spread means for a person: when the scheduled calls go out, day by day, and how many wait."""
+def _notes(due: pl.Series, unplaced: int, usable: int, step: timedelta) -> tuple[list[str], list[str]]:
+    """When the scheduled calls go out, day by day; and how many rows wait (a warning)."""
+    warnings = [f"{unplaced:,} row(s) do not fit before the schedule ends: not due (each says why)"] if unplaced else []
     if due.is_empty():
-        return []
+        return [], warnings
     days = due.dt.date().value_counts(sort=False).sort(due.name)
     said = ", ".join(f"{count:,} on {day:%a %d %b}" for day, count in days.iter_rows())
-    notes = [
-        f"{due.len():,} scheduled call(s) at {usable} line(s), about {step.total_seconds():g} s a call, "
-        f"spread over their windows: {said} (UTC days)"
-    ]
-    if unplaced:
-        notes.append(f"{unplaced:,} row(s) do not fit before the schedule ends: not due (each says why)")
-    return notes
+    summary = (
+        f"scheduled: {due.len():,} call(s) at {usable} line(s), about {step.total_seconds():g} s a call: {said} (UTC)"
+    )
+    return [summary], warnings
