@@ -127,8 +127,8 @@ def forgetting(history: CallHistory, folder: Path) -> Callable[[str, int], None]
 def place_never_rang(ledger: Ledger, campaign: Campaign, plan_id: str, folder: Path) -> list[str]:
     """After a look at a run's calls: the rows whose call never rang, planned again (place_again);
     what a person should know of it."""
-    calls = ledger.outcome_calls_frame()
-    never_rang = calls.filter(pl.col("ended_reason").is_in(list(NEVER_RANG)))
+    # The fetched calls alone (a Parquet file): the rows' outcomes are read only when one never rang.
+    never_rang = ledger.calls.frame().filter(pl.col("ended_reason").is_in(list(NEVER_RANG)))
     if never_rang.is_empty():
         return []
     history = open_history(campaign)

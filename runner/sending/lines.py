@@ -20,13 +20,13 @@ from typing import Any
 from runner.campaign import DEFAULT_LINES, Dialing
 from runner.ended_reasons import Ending, ending
 from runner.errors import ApiError, NetworkError
+from runner.planning.spread import DUE_NOW
+from runner.sending.outcomes import CLOCK_SKEW
 from runner.store.ledger import now_utc
 from runner.vapi.call_list import call_pages, identities
 from runner.vapi.client import VapiClient
 
 MIN_LOOK, MAX_LOOK = 0.25, 5.0  # seconds between two looks at the call list
-LOOK_MARGIN = timedelta(minutes=5)  # the call list is searched by creation time, on a clock that may be off
-DUE_NOW = timedelta(seconds=30)  # a request whose calls start within this rings now: it needs lines
 # The circuit breaker: of at least this many calls ended within the window, more than half never rang.
 OUTAGE_CALLS, OUTAGE_WINDOW = 20, timedelta(minutes=1)
 MAX_FAILED_LOOKS = 10  # looks in a row that could not read the call list (each retried by the client)
@@ -147,9 +147,9 @@ class Lines:
                 for number in sorted(numbers):
                     filters: dict[str, str | datetime] = {"phoneNumberId": number}
                     if updated is not None:
-                        filters["updatedAtGe"] = self._client.api_time(updated - LOOK_MARGIN / 60)
-                    created_from = self._client.api_time(since) - LOOK_MARGIN
-                    for page in call_pages(self._client, filters, created_from, api_now + LOOK_MARGIN, identities):
+                        filters["updatedAtGe"] = self._client.api_time(updated - CLOCK_SKEW / 60)
+                    created_from = self._client.api_time(since) - CLOCK_SKEW
+                    for page in call_pages(self._client, filters, created_from, api_now + CLOCK_SKEW, identities):
                         for call in page.filter(page.get_column("status") == "ended").iter_rows(named=True):
                             ended[call["id"]] = (call["endedReason"] or "", _lasted(call))
             except (ApiError, NetworkError) as exc:
