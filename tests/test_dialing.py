@@ -277,3 +277,24 @@ def test_a_run_that_cannot_read_the_call_list_pauses_instead_of_waiting_for_ever
     lines.placed({"phoneNumberId": "pn"}, [{"id": "c1", "status": "queued"}], {})  # the only line is held
     assert lines.take(1, threading.Event()) == 0
     assert "could not be read 10 times in a row" in lines.outage
+
+
+@pytest.mark.slow  # four rounds of calls that never ring: about 3 s
+def test_a_row_that_never_rings_is_given_up_and_leaves_no_claim(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Every call fails at start: each row is placed again three times, then fails with the
+    reason, and the call history holds no claim for it (no call ever happened)."""
+    server = sandbox(dial_now=True, call_seconds=0.2, start_error_rate=1.0)
+    _dial(tmp_path, make_campaign(batch_size=3, dialing={"lines": 3}), server, 3)
+    with VapiClient("sandbox-key", server.url) as client, CampaignRun.reopen(tmp_path / "run") as run:
+        for _ in range(5):
+            _wait_until_ended(server)
+            run.status(client, retry=True)
+        rows = row_results(run)
+    assert Counter(call["customer"]["number"] for call in _calls(server)) == Counter(
+        {f"+1202555{4000 + n:04d}": 4 for n in range(3)}
+    )
+    assert {r.status for r in rows} == {"failed"} and all(r.reason.startswith("never rang") for r in rows)
+    with sqlite3.connect(state_dir() / "history.sqlite") as history:
+        assert history.execute("SELECT count(*) FROM claims").fetchone() == (0,)

@@ -94,13 +94,14 @@ def place_again(ledger: Ledger, plan_id: str, never_rang: Mapping[str, str], for
     not an attempt, and the claim of the call that never rang is forgotten (`forget(request id,
     row)`), so it counts toward no cap. Each customer's externalId names the placement (-p1, -p2,
     …), so a call that never rang is never taken for the one placed after it; a row placed
-    MAX_PLACEMENTS times keeps its last call's reason. Returns the rows placed again."""
+    MAX_PLACEMENTS times keeps its last call's reason (and no claim). Returns the rows placed again."""
     by_attempt: dict[int, list[CallRequest]] = defaultdict(list)
     for _, row, request in ledger.requests_of_calls(never_rang):
         customer = dict(zip(request.rows, customers_of(request.body), strict=True))[row]
         external = str(customer.get("externalId") or "")
         earlier = _PLACEMENT.search(external)
         placement = int(earlier[1]) + 1 if earlier else 1
+        forget(request.id, row)  # whether or not it is placed again: its call never happened
         if placement > MAX_PLACEMENTS:
             continue
         if external:
@@ -112,7 +113,6 @@ def place_again(ledger: Ledger, plan_id: str, never_rang: Mapping[str, str], for
         by_attempt[request.attempt].append(
             CallRequest(request_id(plan_id, (row,), request.attempt, placement=placement), (row,), body)
         )
-        forget(request.id, row)
     for attempt, requests in by_attempt.items():
         ledger.add_requests(requests, attempt, "placed again: its call never rang; not sent yet")
     return sum(len(requests) for requests in by_attempt.values())
