@@ -27,7 +27,7 @@ from plan_bench import make_input
 
 from runner.planning.plan import plan_file
 from runner.results.plan_sheet import plan_summary
-from runner.results.write import results_table, write_results
+from runner.results.write import plan_columns, results_table, write_results
 
 CAMPAIGN = """name = "Write bench"
 assistant_id = "asst_bench"
@@ -50,7 +50,7 @@ def main() -> None:
         make_input(root / "input.csv", args.rows)
         (root / "campaign.toml").write_text(CAMPAIGN)
         plan = plan_file(root / "input.csv", root / "campaign.toml")
-        table, summary = results_table(plan.sheet.table, plan.result_columns()), plan_summary(plan)
+        table, summary = results_table(plan.sheet.table, plan_columns(plan.result_columns())), plan_summary(plan)
         medians, sizes = {}, {}
         for fmt in ("csv", "xlsx"):
             times = []

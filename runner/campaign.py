@@ -186,6 +186,12 @@ class Dialing(_Strict):
         return self
 
 
+class Results(_Strict):
+    """How the results sheet reports the campaign."""
+
+    segment: str | None = None  # a column of the sheet (such as "Lead Source"): the Summary's rates by its values
+
+
 # Overrides fields this project reads itself (preflight's templates, the variables): their types are checked.
 _TEXT_OVERRIDES = ("firstMessage", "voicemailMessage", "endCallMessage")
 _TABLE_OVERRIDES = ("variableValues", "metadata")
@@ -226,6 +232,7 @@ class Campaign(_Strict):
     compliance: Compliance = Compliance()
     retry: Retry | None = None
     dialing: Dialing = Dialing()
+    results: Results = Results()
     # Where the file was read from: relative paths inside it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -341,6 +348,7 @@ class Campaign(_Strict):
         for key in ("assistant_version", "squad_id", "squad", "workflow_id", "assistant_overrides"):
             if data.get(key) is None:
                 del data[key]
+        del data["results"]  # how the sheet reports: no request changes with it
         if data["dialing"] == Dialing().model_dump(mode="json"):
             del data["dialing"]  # the lines spread scheduled calls: other lines, other requests
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

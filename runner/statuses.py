@@ -46,3 +46,31 @@ class CancelState(StrEnum):
     CANCELLED = "cancelled"  # Vapi deleted it (or no longer knows it) before it started
     FAILED = "failed"  # the DELETE got no answer or an error: `cancel` again tries again
     STARTED = "started"  # it had started ringing (or more) before it could be cancelled: left alone
+
+
+class Outcome(StrEnum):
+    """What became of a person, in a marketer's words: the results sheet's `outcome` column
+    (docs/results.md). The first five are calls that happened, best first."""
+
+    REACHED = "Reached"
+    VOICEMAIL = "Left voicemail"
+    NO_ANSWER = "No answer"
+    BUSY = "Busy"
+    FAILED = "Call failed"
+    SCHEDULED = "Scheduled"
+    IN_PROGRESS = "In progress"
+    CANCELLED = "Cancelled"
+    NOT_CONFIRMED = "Not confirmed"  # sent, but Vapi's answer was lost and the call is not found yet
+    NO_CONSENT = "Not called — no consent"
+    INVALID = "Not called — invalid number"
+    DUPLICATE = "Not called — duplicate"  # the sheet says "duplicate of row N"
+    OPTED_OUT = "Not called — opted out"
+    DO_NOT_CALL = "Not called — do not call"
+    RECENTLY_CALLED = "Not called — recently called"
+    OUTSIDE_HOURS = "Not called — outside calling hours"
+    NOT_CALLED = "Not called"  # another rule (a hidden row, a free number abroad): the detail says
+    NOT_SENT = "Not sent yet"
+
+
+# Calls that happened, best first: a person's best outcome over their attempts.
+CALL_OUTCOMES = (Outcome.REACHED, Outcome.VOICEMAIL, Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED)

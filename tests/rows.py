@@ -23,6 +23,7 @@ class RowResult:
     request_id: str = ""
     earliest_at: str = ""
     latest_at: str = ""
+    time_zone: str = ""
     attempts: str = ""
     ended_reason: str = ""
     started_at: str = ""

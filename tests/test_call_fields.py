@@ -92,7 +92,8 @@ def test_the_fields_kept_of_odd_calls(extra: dict[str, Any], expected: dict[str,
     (fields,) = page_calls(orjson.dumps([{**ENDED, **extra}]), "optOut").to_dicts()
     blank = dict.fromkeys(CALL_COLUMNS, "")
     assert fields == {**blank, "status": "ended", "ended_reason": "customer-ended-call", **expected,
-                      "call_id": "c1", "created_at": "", "number": "+12025550100", "opted_out": False}  # fmt: skip
+                      "call_id": "c1", "created_at": "", "number": "+12025550100", "opted_out": False,
+                      "recording_url": "", "assistant_name": ""}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""What a run keeps of each call it fetched: one row per spreadsheet row, in calls.parquet beside the
-ledger, and the calls that earlier versions kept in the ledger itself."""
+"""What a run keeps of each call it fetched: every call of every spreadsheet row (each attempt), in
+calls.parquet beside the ledger, and the calls that earlier versions kept in the ledger itself."""
 
 from __future__ import annotations
 
@@ -23,16 +23,17 @@ def _stored(rows_and_calls: list[tuple[int, dict[str, Any]]]) -> pl.DataFrame:
     return calls.with_columns(row=pl.Series([row for row, _ in rows_and_calls], dtype=pl.Int64))
 
 
-def test_a_row_keeps_its_latest_call_and_the_opt_out_flag(tmp_path: Path) -> None:
+def test_a_row_keeps_every_attempts_call_and_the_opt_out_flag(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     opted = {**ENDED, "id": "c2", "analysis": {"structuredData": {"optOut": True}}}
     ledger.store_calls(_stored([(2, ENDED), (3, {**ENDED, "id": "c3", "status": "queued"})]))
-    ledger.store_calls(_stored([(2, opted)]))  # the row's follow-up call replaces the first
-    assert sorted(ledger.calls_frame().select("call_id", "status").iter_rows()) == [("c2", "ended"), ("c3", "queued")]
+    ledger.store_calls(_stored([(2, opted), (3, {**ENDED, "id": "c3"})]))  # a follow-up's call; c3 fetched again
+    assert sorted(ledger.calls_frame().select("call_id", "status").iter_rows()) == [
+        ("c1", "ended"), ("c2", "ended"), ("c3", "ended")]  # fmt: skip
     assert ledger.opted_out_calls() == [("c2", "+12025550100", "")]
     ledger.close()
     again = Ledger(tmp_path / "ledger.sqlite")  # kept on disk
-    assert sorted(again.calls_frame().get_column("call_id")) == ["c2", "c3"]
+    assert sorted(again.calls_frame().get_column("call_id")) == ["c1", "c2", "c3"]
     again.close()
 
 
@@ -56,10 +57,11 @@ def test_a_ledger_that_kept_each_calls_json_keeps_its_calls(tmp_path: Path) -> N
                  ("b1", 3, json.dumps({**ENDED, "id": "b1"}), "2030-12-02T09:00:00+00:00", "")])  # fmt: skip
     ledger = Ledger(path)
     calls = {row[0]: row for row in ledger.calls_frame().select("call_id", "ended_reason", "summary").iter_rows()}
-    assert calls == {"a2": ("a2", "customer-ended-call", "Booked."), "b1": ("b1", "customer-ended-call", "")}
+    assert calls == {"a1": ("a1", "voicemail", ""), "a2": ("a2", "customer-ended-call", "Booked."),
+                     "b1": ("b1", "customer-ended-call", "")}  # fmt: skip
     assert [call_id for call_id, *_ in ledger.opted_out_calls()] == ["a2"]
     ledger.close()
-    assert Ledger(path).calls_frame().height == 2  # migrated once
+    assert Ledger(path).calls_frame().height == 3  # migrated once
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'calls'").fetchall() == []
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from runner.cli import main
+from runner.results.people import PERSON_COLUMNS
+from runner.results.write import RUN_TECHNICAL
 from runner.sandbox import Sandbox
 from runner.sending.run import CampaignRun
 from runner.sending.submitter import SubmitOptions
@@ -89,15 +93,30 @@ def test_outcomes_land_in_the_sheet(tmp_path: Path, make_campaign: Callable[...,
     book = openpyxl.load_workbook(outdir / "results.xlsx")
     sheet = book["Results"]
     header = [c.value for c in sheet[1]]
-    assert header[-8:] == ["attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary",
-                           "success_evaluation"]  # fmt: skip
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q13"
+    first = header.index("outcome")
+    assert header[first:] == ["outcome", "outcome_detail", *PERSON_COLUMNS[:-1], *RUN_TECHNICAL]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{get_column_letter(len(header))}13"
     assert sheet["A1"].font.bold
+    assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows == "$1:$1"
+    records: list[dict[str, Any]] = [
+        dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    assert {record["outcome"] for record in records} <= {"Reached", "Left voicemail", "No answer", "Busy"}
+    assert all(isinstance(record["total_cost"], float) and record["attempts"] == 1 for record in records)
+    assert all(isinstance(record["row"], int) and isinstance(record["called_at"], datetime) for record in records)
+    reached = [record for record in records if record["outcome"] == "Reached"]
+    assert len(reached) == len(answered) and all(isinstance(r["duration_s"], int) for r in reached)
+    assert all(isinstance(r["success_evaluation"], bool) and r["recording_url"] for r in reached)
     summary_sheet = book["Summary"]
     assert isinstance(summary_sheet, Worksheet)
     assert len(summary_sheet._charts) == 1  # type: ignore[attr-defined]  # the stubs miss charts
-    summary = list(summary_sheet.iter_rows(values_only=True))
+    summary = [row[:2] for row in summary_sheet.iter_rows(values_only=True)]
     assert ("reach rate", round(len(answered) / 12, 4)) in summary
+    assert ("Reached", len(answered)) in summary and ("people called", 12) in summary
+    total = next(value for name, value in summary if name == "total cost")
+    assert total == pytest.approx(sum(record["total_cost"] for record in records))
+    calls = list(book["Attempts"].iter_rows(values_only=True))
+    assert calls[0][:4] == ("row", "e164", "attempt", "outcome") and len(calls) == 13
     assert ("ended", 12) in summary
 
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.planning.plan import RESULT_COLUMNS, plan_file
+from runner.planning.plan import plan_file
 from runner.results.plan_sheet import write_plan
-from runner.results.write import neutralize, neutralize_column
+from runner.results.write import PLAN_TECHNICAL, neutralize, neutralize_column
 from runner.sending.run import CampaignRun
 from runner.vapi.client import VapiClient
 
@@ -45,20 +45,25 @@ def test_xlsx_cells_are_text_and_nothing_is_a_formula(
     book = openpyxl.load_workbook(path)
     sheet = book["Results"]
     rows = list(sheet.iter_rows(values_only=False))
-    assert [c.value for c in rows[0]] == ["phone", "note", "zip", *RESULT_COLUMNS]
+    assert [c.value for c in rows[0]] == ["phone", "note", "zip", "outcome", "outcome_detail", *PLAN_TECHNICAL]
     assert len(rows) == 1 + len(DANGEROUS) + 1
     for row in rows:
         for cell in row:
             assert cell.data_type != "f"
-            assert cell.value is None or isinstance(cell.value, str)
+            assert cell.value is None or isinstance(cell.value, str) or cell.column == 6  # `row`: a number
     # XML turns a lone CR into LF on reading back; the cell is still plain text.
     assert [str(r[1].value).replace("\n", "\r") for r in rows[1:-1]] == DANGEROUS
-    assert rows[1][3].value == "2"
-    assert rows[1][4].value == "+12025550100"
+    assert rows[1][5].value == 2 and rows[1][5].data_type == "n"
+    assert rows[1][6].value == "+12025550100"
     assert rows[1][2].value == "02134"
-    assert [c.value for c in rows[-1][3:7]] == ["8", None, "invalid", "not a number (column 'phone')"]
-    summary = list(book["Summary"].iter_rows(values_only=True))
-    assert summary[:4] == [("status", "rows"), ("planned", 6), ("invalid", 1), (None, None)]
+    assert rows[1][3].value == "Not sent yet"
+    assert [c.value for c in rows[-1][3:9]] == [
+        "Not called — invalid number", "not a number (column 'phone')", 8, None, "invalid",
+        "not a number (column 'phone')"]  # fmt: skip
+    summary = [row[:2] for row in book["Summary"].iter_rows(values_only=True)]
+    start = summary.index(("status", "rows"))
+    assert summary[start : start + 4] == [("status", "rows"), ("planned", 6), ("invalid", 1), (None, None)]
+    assert ("Not sent yet", 6) in summary and ("Not called — invalid number", 1) in summary
 
 
 def test_csv_neutralizes_and_keeps_every_row(
@@ -68,9 +73,9 @@ def test_csv_neutralizes_and_keeps_every_row(
     path = write_plan(plan, tmp_path / "out", "csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["phone", "note", "zip", *RESULT_COLUMNS]
+    assert rows[0] == ["phone", "note", "zip", "outcome", "outcome_detail", *PLAN_TECHNICAL]
     assert [r[1] for r in rows[1:-1]] == ["'" + v for v in DANGEROUS]
-    assert [r[4] for r in rows[1:-1]] == [f"+12025550{100 + i}" for i in range(len(DANGEROUS))]
+    assert [r[6] for r in rows[1:-1]] == [f"+12025550{100 + i}" for i in range(len(DANGEROUS))]
     assert rows[-1][:3] == ["bad", "ok", "NA"]
 
 
@@ -81,8 +86,8 @@ def test_input_columns_named_like_ours_are_kept(
     path = write_plan(plan, tmp_path / "out", "csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         header, row = list(csv.reader(handle))
-    assert header[:5] == ["phone", "status", "row", "e164", "vapi_status"]
-    assert row[1] == "VIP" and row[4] == "planned"
+    assert header[:7] == ["phone", "status", "outcome", "outcome_detail", "row", "e164", "vapi_status"]
+    assert row[1] == "VIP" and row[6] == "planned"
 
 
 def test_requests_jsonl_matches_plan(
@@ -117,7 +122,7 @@ def test_the_summary_counts_the_rows_not_called_by_why(
     plan = plan_file(source, make_campaign(compliance={"require_consent": True, "do_not_call": ["dnc.csv"]}))
     assert "suppressed: 3 (consent 2, do-not-call 1)" in plan.summary_lines()
     book = openpyxl.load_workbook(write_plan(plan, tmp_path / "xlsx"))
-    summary = list(book["Summary"].iter_rows(values_only=True))
+    summary = [row[:2] for row in book["Summary"].iter_rows(values_only=True)]
     start = summary.index(("suppressed, by rule", "rows"))
     assert summary[start + 1 : start + 4] == [("consent", 2), ("do-not-call", 1), (None, None)]
     start = summary.index(("invalid, by reason", "rows"))
@@ -146,4 +151,4 @@ def test_repeated_and_blank_headers_stay_as_written_in_the_results(
     for folder in ("planned", "run"):
         with (tmp_path / folder / "results.csv").open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle))
-        assert header[:5] == ["Phone", "Name", "", "Phone", "row"], folder
+        assert header[:5] == ["Phone", "Name", "", "Phone", "outcome"], folder

@@ -15,11 +15,12 @@ import pyarrow as pa
 
 from runner.arrays import text_array
 from runner.campaign import Campaign, load_campaign
-from runner.errors import OutdirError
-from runner.hours import FEDERAL_HOURS, us_state
+from runner.errors import CampaignError, OutdirError
+from runner.frames import per_distinct
+from runner.hours import FEDERAL_HOURS, named_zones, us_state
 from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_columns
 from runner.planning.requests import CallRequest, PlannedRequests, campaign_schedule_plan, plan_requests
-from runner.planning.roles import with_roles
+from runner.planning.roles import find_header, with_roles
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.planning.spread import spread
 from runner.sheets.read import Sheet, load_sheet
@@ -28,7 +29,7 @@ from runner.statuses import Status
 
 REQUESTS_FILE = "requests.jsonl"
 # The columns a plan gives every row of the results sheet (Plan.result_columns), in their order.
-RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at")
+RESULT_COLUMNS = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at", "time_zone")
 SHOWN_VARIABLES = 20  # the summary names this many variables, then counts the rest
 MANY_VARIABLES = 100  # more than this per call is a sheet of the wrong shape, most likely
 
@@ -86,6 +87,20 @@ class Plan:
             return pl.when(~sent).then(pl.lit("")).otherwise(own.fill_null(pl.lit(campaign)))
 
         frame = self.planned_requests.rows.frame.join(ids, on="request", how="left", maintain_order="left")
+        # The recipient's time zone, for their local times in the results: the zone column's, else
+        # the number's where it has one zone only ("" where neither says: shown in UTC).
+        own_zones = pl.Series([facts.zones[0] if len(facts.zones) == 1 else None for facts in self.rows.facts],
+                              dtype=pl.String)  # fmt: skip
+        number_zone = (
+            pl.when(pl.col("fact") >= 0).then(pl.lit(own_zones).gather(pl.col("fact").clip(0)))
+            if len(own_zones)
+            else pl.lit(None, pl.String)
+        )
+        cell_zone = (
+            per_distinct(frame, "cell_timezone", lambda cell: _one_zone(cell.strip()))
+            if "cell_timezone" in frame.columns and len(own_zones)
+            else pl.lit(None, pl.String)
+        )
         table = frame.select(
             row=pl.col("row").cast(pl.String),
             e164=pl.coalesce("e164", "sip_uri", pl.lit("")),
@@ -95,6 +110,7 @@ class Plan:
             request_id=pl.col("request_id").fill_null(""),
             earliest_at=moment("window_start", campaign_schedule.get("earliestAt", "")),
             latest_at=moment("window_end", campaign_schedule.get("latestAt", "")),
+            time_zone=pl.coalesce(cell_zone, number_zone, pl.lit("")),
         ).to_arrow()
         return {name: text_array(table.column(name)) for name in table.column_names}
 
@@ -115,6 +131,12 @@ class Plan:
         lines.append("columns: " + ", ".join(f"{role} = {header!r}" for role, header in roles.items()))
         lines.append(self.campaign.dialing.budget(counts.get(Status.PLANNED, 0)))
         return lines + self.schedule_lines
+
+
+def _one_zone(cell: str) -> str | None:
+    """The one time zone a zone cell names (None: none, or several, such as "Mountain")."""
+    zones = named_zones(cell) if cell else None
+    return zones[0] if zones and len(zones) == 1 else None
 
 
 def plan_file(
@@ -145,6 +167,12 @@ def plan_file(
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     sheet = with_roles(load_sheet(input_path, campaign.columns, campaign.sheet), campaign.columns)
+    segment = campaign.results.segment
+    if segment is not None and find_header(sheet.table.column_names, segment) is None:
+        raise CampaignError(
+            f"[results] segment = {segment!r}: {sheet.path} has no such column; its columns are: "
+            + ", ".join(map(repr, sheet.table.column_names))
+        )
     plan_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])
     rows = mark_duplicates(rows)

@@ -3,24 +3,35 @@ its reason; and where a run folder's sheet goes, never over the input."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from runner.errors import OutdirError
 from runner.planning.customers import PLANNED, with_status
 from runner.planning.plan import Plan, write_requests
+from runner.results.people import attempts_frame
+from runner.results.report import heading, report, segment_of
 from runner.results.summary import Summary, problems
-from runner.results.write import default_format, results_table, write_results
+from runner.results.write import default_format, plan_columns, results_table, write_results
 from runner.statuses import Status
 
 
-def plan_summary(plan: Plan) -> Summary:
-    """The Summary of a plan: rows by status, the suppressed ones by rule, the problems found."""
+def plan_summary(plan: Plan, columns: Mapping[str, pa.Array] | None = None) -> Summary:
+    """The Summary of a plan: rows by status, the suppressed ones by rule, the problems found, and
+    (given its sheet's columns, plan_columns) people by outcome and by the campaign's segment."""
     counts = dict(plan.rows.counts().most_common())
-    return Summary(counts, {}, {}, 0, 0, by_problem=problems(plan.rows.frame)).with_rules(plan.suppressed)
+    summary = Summary(counts, {}, {}, 0, 0, by_problem=problems(plan.rows.frame)).with_rules(plan.suppressed)
+    if columns is None:
+        return summary
+    people = pl.DataFrame({"outcome": columns["outcome"]})
+    segment = segment_of(plan.sheet.as_written(), plan.campaign.results.segment)
+    title = heading(plan.campaign.name, str(plan.sheet.path), "planned, not sent")
+    return summary.with_report(title, report(people, attempts_frame(), segment))
 
 
 def results_path(outdir: Path, fmt: str | None, row_count: int, input_columns: int = 0) -> Path:
@@ -47,11 +58,12 @@ def write_plan(plan: Plan, outdir: str | Path, fmt: str | None = None) -> Path:
     outdir = Path(outdir)
     target = results_target(plan, outdir, fmt)
     with ThreadPoolExecutor(max_workers=1) as worker:
-        written = worker.submit(
-            lambda: write_results(
-                results_table(plan.sheet.as_written(), plan.result_columns()), target, plan_summary(plan)
-            )
-        )
+
+        def write() -> Path:
+            columns = plan_columns(plan.result_columns())
+            return write_results(results_table(plan.sheet.as_written(), columns), target, plan_summary(plan, columns))
+
+        written = worker.submit(write)
         write_requests(plan, outdir)
         return written.result()
 
@@ -71,6 +83,5 @@ def write_unsent(plan: Plan, outdir: Path, fmt: str | None, why: str) -> Path:
         ),
     )
     target = results_target(plan, outdir, fmt)
-    return write_results(
-        results_table(plan.sheet.as_written(), stopped.result_columns()), target, plan_summary(stopped)
-    )
+    columns = plan_columns(stopped.result_columns())
+    return write_results(results_table(plan.sheet.as_written(), columns), target, plan_summary(stopped, columns))

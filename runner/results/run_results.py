@@ -11,12 +11,15 @@ import pyarrow as pa
 
 from runner.ended_reasons import FINAL_FOR_ROW, NEVER_RANG
 from runner.planning.plan import RESULT_COLUMNS
+from runner.results.people import attempts
 from runner.results.plan_sheet import results_path
+from runner.results.report import Report, heading, report, segment_of
 from runner.results.summary import Summary, summarize
-from runner.results.write import OUTCOME_COLUMNS, results_table, write_results
+from runner.results.write import OUTCOME_COLUMNS, results_table, sheet_columns, write_results
 from runner.statuses import CancelState, RequestState, Status
 from runner.store.ledger import Ledger
 from runner.store.plan_record import PlanRecord
+from runner.store.run_folder import RunMeta
 
 # The plan's rows are joined this many at a time: the joins gather some 30 columns, and a
 # million rows at once held most of a gigabyte (bench/README.md).
@@ -148,21 +151,16 @@ def _unless_empty(text: pl.Expr) -> pl.Expr:
     return pl.when(text != "").then(text)
 
 
-def result_arrays(results: pl.DataFrame) -> dict[str, pa.Array]:
-    """The result and outcome columns as Arrow text, for the results sheet."""
-    table = results.select(*RESULT_COLUMNS, *OUTCOME_COLUMNS).to_arrow()
-    return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
-
-
 class RunSheet:
     """A run folder's results sheet: its plan's record joined with its ledger as it is now, the
     summary of that, and the file (results.xlsx, or .csv as the run asked or the size demands)."""
 
-    def __init__(self, record: PlanRecord, ledger: Ledger, outdir: Path, fmt: str | None) -> None:
+    def __init__(self, record: PlanRecord, ledger: Ledger, outdir: Path, meta: RunMeta) -> None:
         self._record = record
         self._ledger = ledger
         self._outdir = outdir
-        self._fmt = fmt
+        self._fmt = meta.format
+        self._meta = meta
 
     def results(self, not_found: set[str]) -> pl.DataFrame:
         """Every row's result (run_results); `not_found`: the calls the API answered 404 for."""
@@ -179,8 +177,25 @@ class RunSheet:
     def write(self, not_found: set[str]) -> tuple[Path, Summary]:
         """Write the sheet (atomically); its path and summary. OutdirError when it cannot be written."""
         results = self.results(not_found)
-        summary, path = self.summary(results), self.path(results.height)
-        return write_results(results_table(self._record.sheet, result_arrays(results)), path, summary), summary
+        path = self.path(results.height)
+        calls = self._ledger.calls.frame()
+        columns = sheet_columns(results, calls)
+        people = results.select(pl.col("row").cast(pl.Int64), "e164", "time_zone", "assistant")
+        calls_made = attempts(calls, people)
+        summary = self.summary(results).with_report(self._heading(), self._figures(columns, calls_made))
+        table = results_table(self._record.sheet, columns)
+        return write_results(table, path, summary, calls_made.to_arrow()), summary
+
+    def _figures(self, columns: dict[str, pa.Array], calls_made: pl.DataFrame) -> Report:
+        people = pl.from_arrow(pa.table({name: columns[name] for name in ("outcome", "attempts", "total_cost")}))
+        assert isinstance(people, pl.DataFrame)
+        segment = segment_of(self._record.sheet, self._meta.campaign.results.segment)
+        return report(people, calls_made, segment)
+
+    def _heading(self) -> tuple[str, ...]:
+        meta, first = self._meta, self._ledger.first_sent()
+        sent = f"sent {first:%Y-%m-%d %H:%M} UTC" if first else "not sent yet"
+        return heading(meta.campaign.name, meta.source or meta.input, sent, meta.by)
 
     def _cancelled(self) -> pl.DataFrame:
         """The calls `cancel` deleted, or found started before it could: call id, who, when, state."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from runner.results.report import Report
 from runner.statuses import Status
 
 # Ended reasons that mean a person was on the line (reach rate); everything else did not reach anyone.
@@ -29,6 +30,11 @@ class Summary:
     reached: int
     by_rule: dict[str, int] = field(default_factory=dict)  # the suppressed rows, by rule (consent, calling hours…)
     by_problem: dict[str, int] = field(default_factory=dict)  # the invalid rows, by kind of reason (too short…)
+    heading: tuple[str, ...] = ()  # the Summary sheet's title and who sent what, when
+    report: Report | None = None  # the figures to report from (results.report)
+
+    def with_report(self, heading: tuple[str, ...], figures: Report) -> Summary:
+        return replace(self, heading=heading, report=figures)
 
     def with_rules(self, suppressed: Counter[str]) -> Summary:
         """This summary with the plan's count of suppressed rows by rule, most first."""
@@ -48,6 +54,8 @@ class Summary:
             "ended": self.ended,
             "reached": self.reached,
             "reach_rate": self.reach_rate,
+            "title": list(self.heading),
+            **({"report": self.report.to_json()} if self.report is not None else {}),
         }
 
 

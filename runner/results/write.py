@@ -1,7 +1,10 @@
-"""The results sheet: every input row, its own columns unchanged, then one status and its reason.
+"""The results sheet: every input row, its own columns unchanged, then the person's outcome in
+plain words (results.people), what their calls cost and said, and the technical columns last.
 
-Safe to open in Excel: XLSX cells are typed text (E.164 stays "+1…", nothing is a formula), and CSV
-cells that a spreadsheet would evaluate are neutralized with a leading apostrophe.
+Cells are typed: counts and costs are numbers, flags booleans, times date-times (in the recipient's
+local time; CSV writes them as ISO text without fractions of a second). Text stays text: E.164
+keeps its "+", nothing becomes a formula (XLSX cells are typed strings; CSV cells a spreadsheet
+would evaluate are neutralized with a leading apostrophe).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -24,12 +28,22 @@ from runner.arrays import Objects, first_bytes, text_array
 from runner.errors import unwritable
 from runner.files import atomic_write
 from runner.planning.plan import RESULT_COLUMNS
+from runner.results.people import PERSON_COLUMNS, person_columns
 from runner.results.summary import Summary
 
-# After a run: what became of each call (from GET /call/{id}).
+# After a run: what became of each row's current call (run_results; the sheet shows PERSON_COLUMNS).
 OUTCOME_COLUMNS = (
     "attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary", "success_evaluation",
 )  # fmt: skip
+# The technical columns, last: of a plan's sheet, and of a run's.
+PLAN_TECHNICAL = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at", "time_zone")
+RUN_TECHNICAL = (
+    "row", "e164", "status", "reason", "ended_reason", "call_id", "request_id", "earliest_at", "latest_at",
+    "called_at_utc",
+)  # fmt: skip
+SHEET_COLUMNS = 2 + len(PERSON_COLUMNS) + len(RUN_TECHNICAL)  # the most a sheet adds to the input's
+ATTEMPTS_CSV = "attempts.csv"  # beside results.csv: one row per call
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%S"  # a local time in CSV: ISO 8601 without fractions
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 XLSX_MAX_COLUMNS = 16_384  # a sheet's columns (A to XFD)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -53,21 +67,75 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
     return headers
 
 
+def sheet_columns(results: pl.DataFrame, calls: pl.DataFrame | None = None) -> dict[str, pa.Array]:
+    """The columns the sheet adds to the input's, typed: `outcome` and `outcome_detail`, then (after
+    a run: `results` holds OUTCOME_COLUMNS) PERSON_COLUMNS from every call of the row, then the
+    technical ones. `results`: a plan's RESULT_COLUMNS, or run_results's."""
+    ran = "ended_reason" in results.columns
+    people = person_columns(results, calls)
+    technical = results.select(
+        *(name for name in (RUN_TECHNICAL if ran else PLAN_TECHNICAL) if name in results.columns)
+    ).with_columns(pl.col("row").cast(pl.Int64))
+    if ran:
+        shown = pl.concat([people, technical], how="horizontal")
+        shown = shown.select("outcome", "outcome_detail", *PERSON_COLUMNS[:-1], *RUN_TECHNICAL)
+    else:
+        shown = pl.concat([people.select("outcome", "outcome_detail"), technical], how="horizontal")
+    table = shown.to_arrow()
+    return {name: table.column(name).combine_chunks() for name in table.column_names}
+
+
+def plan_columns(columns: Mapping[str, pa.Array]) -> dict[str, pa.Array]:
+    """sheet_columns of a plan, from its result columns (Plan.result_columns)."""
+    frame = pl.from_arrow(pa.table(dict(columns)))
+    assert isinstance(frame, pl.DataFrame)
+    return sheet_columns(frame)
+
+
+def is_text(array: pa.Array | pa.ChunkedArray) -> bool:
+    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_null(array.type))
+
+
 def results_table(inputs: pa.Table, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:
-    """The input's columns, unchanged and in input order, then the result (and outcome) columns."""
+    """The input's columns, unchanged and in input order, then the result columns: text columns as
+    text ("" for none), typed ones (numbers, flags, times) as they are (null for none)."""
     headers = [*inputs.column_names, *result_headers(inputs.column_names, list(columns))]
-    arrays = [*map(text_array, inputs.columns), *map(text_array, columns.values())]
-    return pa.table([pc.fill_null(array, "") for array in arrays], names=headers)
+    ours = [
+        values if isinstance(values, pa.Array | pa.ChunkedArray) and not is_text(values) else text_array(values)
+        for values in columns.values()
+    ]
+    arrays = [
+        pc.fill_null(array, "") if is_text(array) else array for array in [*map(text_array, inputs.columns), *ours]
+    ]
+    fields = [pa.field(name, array.type) for name, array in zip(headers, arrays, strict=True)]
+    kinds = [inputs.schema.field(index).metadata for index in range(inputs.num_columns)]
+    fields[: inputs.num_columns] = [
+        field.with_metadata(kind) for field, kind in zip(fields[: inputs.num_columns], kinds, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def csv_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A typed column as CSV text: times as ISO 8601 to the second, flags as true/false, numbers
+    as Arrow writes them; nulls as empty cells."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_timestamp(column.type):
+        column = pc.strftime(column, ISO_SECONDS)
+    elif pa.types.is_boolean(column.type):
+        column = pc.if_else(column, "true", "false")
+    return pc.fill_null(text_array(column), "")
 
 
 def default_format(row_count: int, input_columns: int = 0) -> str:
     """xlsx, unless the sheet would not fit Excel's grid (our columns come after the input's)."""
-    columns = input_columns + len(RESULT_COLUMNS) + len(OUTCOME_COLUMNS)
+    columns = input_columns + SHEET_COLUMNS
     return "xlsx" if row_count <= XLSX_MAX_ROWS and columns <= XLSX_MAX_COLUMNS else "csv"
 
 
-def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
-    """Write atomically (temp file, then rename): XLSX with a Summary sheet, or CSV + summary.json."""
+def write_results(table: pa.Table, path: Path, summary: Summary, attempts: pa.Table | None = None) -> Path:
+    """Write atomically (temp file, then rename): XLSX with a Summary sheet (and an Attempts sheet,
+    one row per call, after a run), or CSV + summary.json (+ attempts.csv)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -76,9 +144,12 @@ def write_results(table: pa.Table, path: Path, summary: Summary) -> Path:
         if path.suffix == ".xlsx":
             from runner.results.xlsx import write_workbook  # openpyxl loads only when a workbook is written
 
-            write_workbook(table, temporary, summary)
+            write_workbook(table, temporary, summary, attempts)
         else:
             _write_csv(table, temporary)
+            if attempts is not None:
+                with atomic_write(path.parent / ATTEMPTS_CSV, f"the calls sheet {ATTEMPTS_CSV}") as calls:
+                    _write_csv(attempts, calls)
             (path.parent / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return path
 
@@ -94,7 +165,7 @@ def _write_csv(table: pa.Table, path: Path) -> None:
     """Column by column (vectorized, a thread per core), then Arrow's C++ writer. A UTF-8 BOM first:
     Excel reads a BOM-less CSV as the local code page and garbles accents."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        columns = list(pool.map(neutralize_column, table.columns))
+        columns = list(pool.map(neutralize_column, map(csv_text, table.columns)))
     safe = pa.table(columns, names=list(map(neutralize, table.column_names)))
     with pa.OSFile(str(path), "wb") as handle:  # Arrow's own file: writing never waits for the GIL
         handle.write(codecs.BOM_UTF8)

@@ -379,6 +379,8 @@ class CallStore:
             view["endedReason"] = reason
             talk = (ends - picked_up).total_seconds() if answered else 0.0
             view["cost"] = round(0.05 + 0.1 * talk / 60, 4)
+            if answered or reason == "voicemail":
+                view["artifact"] = {"recordingUrl": f"https://sandbox.invalid/recordings/{call['id']}.wav"}
             if answered:
                 booked = random.Random(f"{self._seed}:{call['id']}:booked").random() < 0.6
                 view["analysis"] = {

@@ -91,7 +91,7 @@ class CampaignRun:
         self.ledger = ledger
         self._plan = plan  # None until a follow-up needs it (then the folder plans it again)
         self.calls = CallWatch(ledger, meta.campaign, folder.path)
-        self.sheet = RunSheet(record, ledger, folder.path, meta.format)
+        self.sheet = RunSheet(record, ledger, folder.path, meta)
         self.preflight: Preflight | None = None  # what preflight found, when open() ran it
 
     @classmethod

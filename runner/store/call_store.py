@@ -1,5 +1,5 @@
-"""The calls a run has fetched, one per spreadsheet row (the row's latest call): calls.parquet in
-the run folder, beside the ledger.
+"""The calls a run has fetched, every call of every spreadsheet row (each attempt, each placement
+that never rang): calls.parquet in the run folder, beside the ledger.
 
 It is a copy of what Vapi said, which Vapi keeps: unlike the ledger's intents and outcomes, losing
 it can never ring anyone twice, only make the next `status` fetch the calls again. So it is a
@@ -33,18 +33,22 @@ class CallStore:
         self._frame: pl.DataFrame | None = None  # read once, then kept as stored
 
     def frame(self) -> pl.DataFrame:
-        """STORE_SCHEMA, one row per spreadsheet row whose call was fetched."""
+        """STORE_SCHEMA, one row per fetched call (a spreadsheet row has one per attempt)."""
         with self._lock:
             if self._frame is None:
                 self._frame = read_calls(self.path)
             return self._frame
 
     def store(self, calls: pl.DataFrame) -> None:
-        """Keep these calls (STORE_SCHEMA): a row's call replaces the one it had (a follow-up's call
-        replaces the earlier attempt's)."""
+        """Keep these calls (STORE_SCHEMA): a call fetched again replaces what was kept of it; a
+        follow-up's call joins the earlier attempts' (the results count every attempt's cost)."""
         if calls.is_empty():
             return
-        merged = pl.concat([self.frame(), calls.select(*STORE_SCHEMA)]).unique("row", keep="last").sort("row")
+        merged = (
+            pl.concat([self.frame(), calls.select(*STORE_SCHEMA)])
+            .unique(["row", "call_id"], keep="last")
+            .sort("row", "created_at", maintain_order=True)
+        )
         with self._lock:
             write_calls(merged, self.path)
             self._frame = merged
@@ -55,10 +59,13 @@ def read_calls(path: Path) -> pl.DataFrame:
     if not path.exists():
         return pl.DataFrame(schema=STORE_SCHEMA)
     try:
-        return pl.read_parquet(path)
+        kept = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         # Only a copy of what Vapi holds: fetched again in full once it is gone.
         raise damaged(path, exc, "delete it and run `status` again: the calls are fetched from Vapi anew") from None
+    # A file of an earlier version lacks the fields added since: empty, as Vapi sent none.
+    missing = {name: pl.lit("", pl.String) for name in STORE_SCHEMA if name not in kept.columns}
+    return kept.with_columns(**missing).select(*STORE_SCHEMA) if missing else kept
 
 
 def write_calls(calls: pl.DataFrame, path: Path) -> None:
@@ -91,5 +98,5 @@ def migrate_calls(db: sqlite3.Connection, folder: Path, opt_out_field: str) -> N
                 orient="row",
             )
         missing = {name: pl.lit("", pl.String) for name in STORE_SCHEMA if name not in fetched.columns}
-        write_calls(fetched.with_columns(**missing).unique("row", keep="last").select(*STORE_SCHEMA), path)
+        write_calls(fetched.with_columns(**missing).unique(["row", "call_id"], keep="last").select(*STORE_SCHEMA), path)
     db.execute("DROP TABLE calls")

@@ -358,16 +358,14 @@ class Ledger:
         call was not fetched, or the row's stored call is not the one its outcome names)."""
         schema = {"row": pl.Int64, "status": pl.String, "reason": pl.String, "call_id": pl.String}
         outcomes = self._frame("outcomes", {name: (name, dtype) for name, dtype in schema.items()})
-        calls = self.calls.frame().select("row", pl.col("call_id").alias("c_call_id"), *CALL_COLUMNS)
-        # On the row alone (the store keeps one call a row): a join on (row, call id) hashes every
-        # id, which costs memory at scale. An older call of the row (before a follow-up) is then
-        # blanked, which is rare, so only when there is one.
-        joined = outcomes.join(calls.rename({"status": "c_status"}), on="row", how="left", maintain_order="left")
-        other = pl.col("c_call_id") != pl.col("call_id")
-        if joined.select(other.any()).item():
-            shown = ["c_status" if name == "status" else name for name in CALL_COLUMNS]
-            joined = joined.with_columns(pl.when(~other).then(pl.col(name)).alias(name) for name in shown)
-        return joined.drop("c_call_id")
+        calls = self.calls.frame().select("row", "call_id", *CALL_COLUMNS).rename({"status": "c_status"})
+        return outcomes.join(calls, on=["row", "call_id"], how="left", maintain_order="left")
+
+    def first_sent(self) -> datetime | None:
+        """When the run's first request left (None: nothing was sent yet)."""
+        with self._lock:
+            (first,) = self._db.execute("SELECT MIN(intent_at) FROM requests WHERE intent_at IS NOT NULL").fetchone()
+        return datetime.fromisoformat(first) if first else None
 
     def call_search(self, margin: timedelta) -> CallSearch | None:
         """Where this run's calls are in Vapi's call list: each from-number (and saved assistant)

@@ -29,7 +29,7 @@ RECORD_FILE = "plan.parquet"
 SHEET_FILE = "sheet.parquet"
 _FACTS = b"vapi-campaign"  # the metadata key of the plan's facts in plan.parquet
 # The record's layout: a file of another layout is planned again, never misread.
-VERSION = 1
+VERSION = 2  # 2: the rows' time zone
 
 
 @dataclass(frozen=True)

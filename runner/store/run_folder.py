@@ -8,11 +8,12 @@ A run folder holds: `.lock`, `input.<suffix>` (the copy), `ledger.sqlite` (runne
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import shutil
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -125,6 +126,14 @@ class RunFolder:
         self._lock.close()
 
 
+def user_name() -> str:
+    """This computer's user name ("" where the system cannot say)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
 @dataclass(frozen=True)
 class RunMeta:
     """What a run folder's ledger keeps about its run, typed (the ledger's `meta` table holds text):
@@ -139,6 +148,7 @@ class RunMeta:
     format: str | None  # the results sheet's format, if one was asked for
     free_numbers: frozenset[str]  # the free Vapi numbers its first planning was screened for
     plan_id: str = ""  # set by the ledger when it is created
+    by: str = field(default_factory=user_name)  # who planned it (the Summary sheet says)
 
     def as_text(self) -> dict[str, str]:
         return {
@@ -150,6 +160,7 @@ class RunMeta:
             "api": self.api,
             "format": self.format or "",
             "free_numbers": json.dumps(sorted(self.free_numbers)),
+            "by": self.by,
         }
 
     @classmethod
@@ -168,4 +179,5 @@ class RunMeta:
             format=text.get("format") or None,
             free_numbers=frozenset(json.loads(text.get("free_numbers", "[]"))),
             plan_id=text.get("plan_id", ""),
+            by=text.get("by", ""),
         )

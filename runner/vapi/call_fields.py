@@ -37,6 +37,8 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
     "created_at": pl.String(),
     **{name: pl.String() for name in CALL_COLUMNS},
+    "recording_url": pl.String(),
+    "assistant_name": pl.String(),
     "number": pl.String(),
     "opted_out": pl.Boolean(),
 }
@@ -52,6 +54,8 @@ _TEXTS: dict[str, tuple[str, ...]] = {
     "number": ("customer", "number"),
     "summary": ("analysis", "summary"),
     "success_evaluation": ("analysis", "successEvaluation"),
+    "recording_url": ("artifact", "recordingUrl"),
+    "assistant_name": ("assistant", "name"),
 }
 OPTED_OUT_TEXTS = ("true", "1")  # a flag of true or 1 (or that text) means "do not call me again"
 
