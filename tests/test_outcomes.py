@@ -92,7 +92,7 @@ def test_outcomes_land_in_the_sheet(tmp_path: Path, make_campaign: Callable[...,
     assert outcome.summary.reached == len(answered) and outcome.summary.ended == 12
     book = openpyxl.load_workbook(outdir / "results.xlsx")
     sheet = book["Results"]
-    header = [c.value for c in sheet[1]]
+    header = [str(c.value) for c in sheet[1]]
     first = header.index("outcome")
     assert header[first:] == ["outcome", "outcome_detail", *PERSON_COLUMNS[:-1], *RUN_TECHNICAL]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{get_column_letter(len(header))}13"
