@@ -141,18 +141,18 @@ def local_time(frame: pl.DataFrame, column: str) -> pl.Expr:
     return shown
 
 
-def person_columns(results: pl.DataFrame, calls: pl.DataFrame | None) -> pl.DataFrame:
+def person_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None) -> pl.DataFrame:
     """`outcome`, `outcome_detail` and PERSON_COLUMNS for every row of `results` (run_results's,
-    or a plan's RESULT_COLUMNS), in its order, from its status and every call of the row.
+    or a plan's RESULT_COLUMNS), in its order, from its status and every call of the row
+    (`calls_made`: the rows' calls as `attempts` gives them; None: no call yet).
 
     The outcome is the best of the person's calls that ended (Reached, then Left voicemail, No
     answer, Busy, Call failed), unless nobody was reached yet and a call is still to come
     (Scheduled, In progress); a row never called says why (Not called — …, Not sent yet)."""
     results = results.with_columns(pl.col("row").cast(pl.Int64))
     now = results.select("row", "time_zone", current=row_outcome(results), detail=_current_detail(results))
-    if calls is None:
-        calls = pl.DataFrame(schema=STORE_SCHEMA)
-    calls_made = attempts(calls, results.select("row", "e164", "time_zone", pl.lit("").alias("assistant")))
+    if calls_made is None:
+        calls_made = attempts_frame()
     made = calls_made.filter(pl.col("outcome").is_in(list(_RANK)))
     rank = pl.col("outcome").replace_strict(_RANK, default=None, return_dtype=pl.Int64)
     per_person = made.group_by("row").agg(
@@ -169,8 +169,8 @@ def person_columns(results: pl.DataFrame, calls: pl.DataFrame | None) -> pl.Data
         recording_url=pl.col("recording_url").last(),
         called_at_utc=pl.col("called_at_utc").last(),
     )
-    spent = pl.col("cost").cast(pl.Float64, strict=False)
-    cost = calls.group_by("row").agg(total_cost=pl.when(spent.is_not_null().any()).then(spent.sum().round(4)))
+    spent = pl.col("cost")
+    cost = calls_made.group_by("row").agg(total_cost=pl.when(spent.is_not_null().any()).then(spent.sum().round(4)))
     joined = (
         now.join(per_person, on="row", how="left", maintain_order="left")
         .join(cost, on="row", how="left", maintain_order="left")

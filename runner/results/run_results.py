@@ -178,10 +178,9 @@ class RunSheet:
         """Write the sheet (atomically); its path and summary. OutdirError when it cannot be written."""
         results = self.results(not_found)
         path = self.path(results.height)
-        calls = self._ledger.calls.frame()
-        columns = sheet_columns(results, calls)
         people = results.select(pl.col("row").cast(pl.Int64), "e164", "time_zone", "assistant")
-        calls_made = attempts(calls, people)
+        calls_made = attempts(self._ledger.calls.frame(), people)
+        columns = sheet_columns(results, calls_made)
         summary = self.summary(results).with_report(self._heading(), self._figures(columns, calls_made))
         table = results_table(self._record.sheet, columns)
         return write_results(table, path, summary, calls_made.to_arrow()), summary

@@ -67,12 +67,13 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
     return headers
 
 
-def sheet_columns(results: pl.DataFrame, calls: pl.DataFrame | None = None) -> dict[str, pa.Array]:
+def sheet_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None = None) -> dict[str, pa.Array]:
     """The columns the sheet adds to the input's, typed: `outcome` and `outcome_detail`, then (after
     a run: `results` holds OUTCOME_COLUMNS) PERSON_COLUMNS from every call of the row, then the
-    technical ones. `results`: a plan's RESULT_COLUMNS, or run_results's."""
+    technical ones. `results`: a plan's RESULT_COLUMNS, or run_results's; `calls_made`: its rows'
+    calls (results.people.attempts)."""
     ran = "ended_reason" in results.columns
-    people = person_columns(results, calls)
+    people = person_columns(results, calls_made)
     technical = results.select(
         *(name for name in (RUN_TECHNICAL if ran else PLAN_TECHNICAL) if name in results.columns)
     ).with_columns(pl.col("row").cast(pl.Int64))
@@ -121,7 +122,7 @@ def csv_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_timestamp(column.type):
-        column = pc.strftime(column, ISO_SECONDS)
+        column = pc.strftime(column.cast(pa.timestamp("s"), safe=False), ISO_SECONDS)  # %S: no fraction in seconds
     elif pa.types.is_boolean(column.type):
         column = pc.if_else(column, "true", "false")
     return pc.fill_null(text_array(column), "")

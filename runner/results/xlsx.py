@@ -29,10 +29,10 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from runner.arrays import map_distinct, string_buffers, strip, text_array
 from runner.results.report import Rates
 from runner.results.summary import Summary
+from runner.sheets.read import KIND_KEY
 
 XLSX_MAX_CELL = 32_767
 RESULTS_PART = "xl/worksheets/sheet1.xml"  # the Results sheet: the workbook's first
-KIND_KEY = b"kind"  # an input column's field metadata: what its XLSX cells held (sheets.read)
 EXCEL_EPOCH_DAYS = 25_569  # 1970-01-01 as Excel's serial day (1900 date system)
 NUMBER_FORMATS = {
     "datetime": "yyyy-mm-dd hh:mm",

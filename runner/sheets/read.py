@@ -18,6 +18,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -97,10 +98,22 @@ class Sheet:
     # The headers as the file writes them (repeats and blanks too): `table` names its columns
     # apart ("Phone (2)", "Column C"), the results sheet shows them as written. Empty: the same.
     written: list[str] = field(default_factory=list)
+    # Per column, what every filled cell of a workbook's column held: "number", "date", "datetime",
+    # "flag", or "" (text, a mix, or a text file). The results sheet gives the cells that type again.
+    kinds: list[str] = field(default_factory=list)
 
     def as_written(self) -> pa.Table:
-        """The table under the headers as the file writes them: the input's part of the results."""
-        return self.table.rename_columns(self.written) if self.written else self.table
+        """The table under the headers as the file writes them: the input's part of the results,
+        each typed column marked with its kind (a phone number column stays text)."""
+        table = self.table.rename_columns(self.written) if self.written else self.table
+        if not any(self.kinds):
+            return table
+        numbers = {self.roles.get("number")}
+        fields = [
+            field.with_metadata({KIND_KEY: kind}) if kind and header not in numbers else field
+            for field, kind, header in zip(table.schema, self.kinds, self.table.column_names, strict=True)
+        ]
+        return table.cast(pa.schema(fields))
 
 
 def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | None = None) -> Sheet:
@@ -143,6 +156,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         rest = [column.filter(pa.array(keep)) for column in rest]
         filled = [column[keep] for column in filled]
     body = pa.table(rest[:width], names=headers)
+    kinds = column_kinds(table, header_index + 1, keep, width)
     row_numbers = np.flatnonzero(keep) + header_index + 2
     hidden = np.flatnonzero(np.isin(row_numbers, list(hidden_rows))).tolist() if hidden_rows else []
     if hidden:
@@ -158,6 +172,7 @@ def load_sheet(path: str | Path, columns: Columns | None = None, sheet: str | No
         written=[cell.strip() for cell in header] if headers != [cell.strip() for cell in header] else [],
         content_hash=content_hash.result(),
         row_problems=_row_problems(body, filled[width:]),
+        kinds=kinds,
         warnings=warnings,
         hidden=hidden,
     )
@@ -585,9 +600,44 @@ def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
 
 
 def _sheet_table(book: Any, *names: str) -> pa.Table:
-    """The cells of these sheets, one after the other, as text."""
+    """The cells of these sheets, one after the other, as text; what each cell held (CellKind, a
+    byte per cell, row after row) rides in the table's metadata for load_sheet (KINDS)."""
     rows = [row for name in names for row in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
-    return _table([[cell_text(cell) for cell in row] for row in rows])
+    table = _table([[cell_text(cell) for cell in row] for row in rows])
+    kinds = np.zeros((len(rows), table.num_columns), dtype=np.uint8)
+    for index, row in enumerate(rows):
+        kinds[index, : len(row)] = [cell_kind(cell) for cell in row]
+    return table.replace_schema_metadata({KINDS: kinds.tobytes()})
+
+
+def cell_kind(value: object) -> int:
+    """What a workbook cell held: CellKind's code."""
+    if value is None or value == "":
+        return CellKind.EMPTY
+    if isinstance(value, bool):
+        return CellKind.FLAG
+    if isinstance(value, int | float):
+        return CellKind.NUMBER
+    if isinstance(value, datetime):
+        return CellKind.DATETIME if value.time() != time(0) else CellKind.DATE
+    if isinstance(value, date):
+        return CellKind.DATE
+    return CellKind.TEXT
+
+
+def column_kinds(table: pa.Table, first: int, keep: npt.NDArray[np.bool_], width: int) -> list[str]:
+    """Per column of the body (the records from `first` on that `keep` keeps): the kind every
+    filled cell shares (number, date, datetime, flag), or "" for text or a mix. Only workbooks
+    have kinds (a text file: all "")."""
+    found = (table.schema.metadata or {}).get(KINDS)
+    if found is None:
+        return [""] * width
+    kinds = np.frombuffer(found, dtype=np.uint8).reshape(table.num_rows, -1)[first:][keep]
+    shared = []
+    for column in range(width):
+        seen = set(np.unique(kinds[:, column]).tolist()) - {CellKind.EMPTY} if column < kinds.shape[1] else set()
+        shared.append(CellKind(seen.pop()).name.lower() if len(seen) == 1 and seen != {CellKind.TEXT} else "")
+    return shared
 
 
 def _number_headers(columns: Columns) -> set[str]:
@@ -604,6 +654,21 @@ def _names_a_number_column(table: pa.Table, columns: Columns) -> bool:
         for record in records(table.slice(0, HEADER_SEARCH_ROWS))
         for cell in record
     )
+
+
+class CellKind(IntEnum):
+    """What a workbook cell held, as a byte."""
+
+    EMPTY = 0
+    TEXT = 1
+    NUMBER = 2
+    DATE = 3
+    DATETIME = 4
+    FLAG = 5
+
+
+KINDS = b"cell kinds"  # a workbook table's metadata: CellKind per cell
+KIND_KEY = b"kind"  # an input column's field metadata in the results: what its cells held
 
 
 def cell_text(value: object) -> str:
