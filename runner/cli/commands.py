@@ -270,18 +270,21 @@ def _echo_stops(outcome: RunOutcome) -> None:
 
 
 def _echo_outcome(outcome: RunOutcome) -> None:
-    """A small aligned table: rows by status (and by ended reason once calls have ended)."""
-    summary = outcome.summary
-    tables = [("status", summary.by_status)]
-    if summary.by_ended_reason:
-        tables.append(("ended reason", summary.by_ended_reason))
-    width = max(len(key) for title, counts in tables for key in [title, *counts])
-    for title, counts in tables:
-        click.echo(f"{title:<{width}}  {'rows':>6}")
+    """A small aligned table: rows by status, people by outcome once calls have ended, and what
+    the calls cost."""
+    summary, figures = outcome.summary, outcome.summary.report
+    tables = [("status", "rows", summary.by_status)]
+    if summary.by_ended_reason and figures is not None:
+        tables.append(("outcome", "people", figures.by_outcome))
+    width = max(len(key) for title, _, counts in tables for key in [title, *counts])
+    for title, unit, counts in tables:
+        click.echo(f"{title:<{width}}  {unit:>6}")
         for key, count in counts.items():
             click.echo(f"{key:<{width}}  {count:>6}")
     if summary.reach_rate is not None:
         click.echo(f"reached {summary.reached} of {summary.ended} ended calls ({summary.reach_rate:.0%})")
+    if figures is not None and figures.calls:
+        click.echo(f"{figures.calls} call(s) cost ${figures.total_cost:,.2f}")
     if not outcome.report.unwritten:
         click.echo(f"wrote {outcome.results_path}")
 
