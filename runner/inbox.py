@@ -8,6 +8,12 @@ Safe from cron, twice at once, after a crash and on half-copied files:
   `run`, so nothing is sent twice;
 - the campaign folder remembers the content hash of every file it ran: the same content dropped
   again, under any name, goes to `done/` with a note and places no calls.
+
+And it closes the loop, never silently: each dropped file has one current results file,
+`results/<file stem>.xlsx`, refreshed by every later inbox run until its calls are all settled;
+every run appends a line to `inbox-runs.jsonl` (empty nights too) and may notify someone
+(runner.notify) when a file fails or a run stops; a file the inbox will never take gets a note
+saying why, once, and a file still settling is said to be waiting.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from runner.campaign import load_campaign
 from runner.errors import AuthError, CampaignError, FolderInUse, NetworkError, RunnerError
-from runner.files import hold
+from runner.files import atomic_write, hold
 from runner.sending.run import CampaignRun
 from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
@@ -39,6 +45,8 @@ CAMPAIGN_FILE = "campaign.toml"
 FOLDERS = ("inbox", "processing", "done", "failed", "results")
 IGNORED_SUFFIXES = {".part", ".tmp", ".crdownload", ".partial", ".download"}
 DEFAULT_SETTLE_SECONDS = 10.0
+RUNS_LOG = "inbox-runs.jsonl"  # in the campaigns folder: one line per inbox run
+NOTE_SUFFIXES = (".note.txt", ".error.txt")  # the inbox's own notes: never taken as spreadsheets
 
 
 @dataclass
@@ -47,7 +55,9 @@ class FileOutcome:
 
     campaign: str
     file: str
-    state: str  # done | duplicate | failed | interrupted | stopped | pending | follow-ups (an earlier run's)
+    # done | duplicate | failed | interrupted | stopped | pending; for an earlier file: follow-ups
+    # (its campaign has [retry]) or updated (its results file refreshed)
+    state: str
     sha256: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     results: str = ""
@@ -59,7 +69,7 @@ class FileOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("done", "duplicate", "follow-ups") and not (
+        return self.state in ("done", "duplicate", "follow-ups", "updated") and not (
             self.counts.get(Status.FAILED) or self.counts.get(Status.UNKNOWN)
         )
 
@@ -75,13 +85,34 @@ def campaign_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob(f"*/{CAMPAIGN_FILE}"))
 
 
+def misnamed_campaigns(root: Path) -> list[str]:
+    """Folders under root that look like campaigns (an inbox/, or a file named like campaign.toml
+    in another case or with another ending) but have no campaign.toml: each said, with the fix."""
+    problems = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not (p / CAMPAIGN_FILE).exists()):
+        lookalikes = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file() and p.name.lower().startswith("campaign") and ".toml" in p.name.lower()
+        )
+        if lookalikes:
+            found = ", ".join(map(repr, lookalikes))
+            problems.append(f"{folder.name}: no {CAMPAIGN_FILE}, but {found}: rename it to {CAMPAIGN_FILE}")
+        elif (folder / "inbox").is_dir():
+            problems.append(f"{folder.name}: has an inbox/ but no {CAMPAIGN_FILE}: its files are not run")
+    return problems
+
+
+def is_transient(path: Path) -> bool:
+    """A lock, temporary, partly downloaded or hidden file: gone or renamed soon, never said."""
+    if path.name.startswith((".", "~$")):
+        return True
+    return bool({s.lower() for s in path.suffixes} & IGNORED_SUFFIXES)
+
+
 def is_spreadsheet_name(path: Path) -> bool:
-    """Named like a spreadsheet a person dropped: not a lock, temp or hidden file."""
-    name = path.name
-    if name.startswith((".", "~$")):
-        return False
-    suffixes = {s.lower() for s in path.suffixes}
-    if suffixes & IGNORED_SUFFIXES:
+    """Named like a spreadsheet a person dropped: not a lock, temp or hidden file, nor a note."""
+    if is_transient(path) or path.name.endswith(NOTE_SUFFIXES):
         return False
     return path.suffix.lower() in TEXT_SUFFIXES | BOOK_SUFFIXES
 
@@ -114,6 +145,23 @@ class InboxMemory:
     def __init__(self, folder: Path) -> None:
         self._db = connect(folder / "inbox.sqlite")
         self._db.execute("CREATE TABLE IF NOT EXISTS files (sha256 TEXT PRIMARY KEY, name TEXT, done_at TEXT)")
+        # Each run folder's results file under results/: chosen once, when its file is taken.
+        self._db.execute("CREATE TABLE IF NOT EXISTS results (run TEXT PRIMARY KEY, name TEXT UNIQUE)")
+
+    def results_name(self, run: str, stem: str, suffix: str) -> str:
+        """The name of a run's one current results file: `<stem><suffix>`, or (when another file
+        of that name, another content, took it) `<stem> (2)<suffix>`, … kept for good."""
+        known = self._db.execute("SELECT name FROM results WHERE run = ?", (run,)).fetchone()
+        if known:
+            return str(known[0])
+        taken = {row[0] for row in self._db.execute("SELECT name FROM results")}
+        name, n = f"{stem}{suffix}", 1
+        while name in taken:
+            n += 1
+            name = f"{stem} ({n}){suffix}"
+        with atomic(self._db) as db:
+            db.execute("INSERT INTO results VALUES (?, ?)", (run, name))
+        return name
 
     def seen(self, sha256: str) -> tuple[str, str] | None:
         row = self._db.execute("SELECT name, done_at FROM files WHERE sha256 = ?", (sha256,)).fetchone()
@@ -139,6 +187,57 @@ def campaign_lock(folder: Path) -> Iterator[bool]:
         yield True
 
 
+@dataclass
+class InboxRound:
+    """One inbox run over every campaign: what it took and did, what it left waiting or will
+    never take, and its exit code; a line of inbox-runs.jsonl."""
+
+    started: datetime
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # campaign/file still settling
+    never_taken: list[str] = field(default_factory=list)  # what it said, once, of files it will never take
+    problems: list[str] = field(default_factory=list)  # folders that look like campaigns but are not
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file went through and nothing is wrong; 1 otherwise."""
+        return 0 if all(outcome.ok for outcome in self.outcomes) and not self.problems else 1
+
+    @property
+    def alarming(self) -> bool:
+        """Someone should hear of it: a file failed or was stopped, or a campaign folder is broken."""
+        return bool(self.problems) or any(outcome.state in ("failed", "stopped") for outcome in self.outcomes)
+
+    def lines(self) -> list[str]:
+        """What a person reads when nothing was processed: why not, not just silence."""
+        said = [*self.problems]
+        if self.waiting:
+            said.append(
+                f"{len(self.waiting)} file(s) waiting to settle, taken after {self.settle_seconds:g} s "
+                f"unchanged: {', '.join(self.waiting)}"
+            )
+        if not self.outcomes and not said:
+            said.append("nothing to process")
+        return said
+
+    def record(self) -> dict[str, object]:
+        states: dict[str, int] = {}
+        for outcome in self.outcomes:
+            states[outcome.state] = states.get(outcome.state, 0) + 1
+        return {
+            "started": self.started.isoformat(timespec="seconds"),
+            "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exit_code": self.exit_code,
+            "files": states,
+            "taken": [f"{o.campaign}/{o.file}" for o in self.outcomes if o.state not in ("follow-ups", "updated")],
+            "failed": [o.line() for o in self.outcomes if not o.ok],
+            "waiting": self.waiting,
+            "never_taken": self.never_taken,
+            "problems": self.problems,
+        }
+
+
 class Inbox:
     """Processes the inboxes of every campaign under a folder with one Vapi client."""
 
@@ -150,19 +249,37 @@ class Inbox:
         fmt: str | None = None,
         report: Callable[[str], None] | None = None,
         preflight: bool = True,
+        alert: Callable[[str], None] | None = None,
+        notify: Callable[[dict[str, object]], list[str]] | None = None,
     ) -> None:
+        """`report` hears every line; `alert` (default: `report`) the lines of files that did not
+        go through, even when `report` is silent; `notify` (runner.notify.Notifier) is handed a
+        round's record when someone should hear of it, and gives back what went wrong doing so."""
         self.root = root
         self.client = client
         self.preflight = client if preflight else None  # checks each file's plan before it is sent
         self.settle_seconds = settle_seconds
         self.fmt = fmt
         self.report = report or (lambda message: None)
+        self.alert = alert or self.report
+        self.notify = notify
+        self.last = InboxRound(datetime.now(UTC), settle_seconds=settle_seconds)
 
     def run_once(self) -> list[FileOutcome]:
-        outcomes: list[FileOutcome] = []
+        """One round over every campaign folder, logged in inbox-runs.jsonl (see `last`)."""
+        self.last = InboxRound(datetime.now(UTC), settle_seconds=self.settle_seconds)
+        self.last.problems = misnamed_campaigns(self.root)
         for folder in campaign_folders(self.root):
-            outcomes.extend(self._campaign(folder))
-        return outcomes
+            self.last.outcomes.extend(self._campaign(folder))
+        for line in self.last.problems:
+            self.alert(line)
+        record = self.last.record()
+        if self.notify is not None and self.last.alarming:
+            for trouble in self.notify(record):
+                self.alert(f"warning: {trouble}")
+        with (self.root / RUNS_LOG).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return self.last.outcomes
 
     def watch(self, interval: float, stop: Callable[[], bool] = lambda: False) -> Iterator[list[FileOutcome]]:
         """Run again every `interval` seconds; yields each round's outcomes."""
@@ -203,50 +320,73 @@ class Inbox:
                 except FileNotFoundError:
                     continue  # another process took it
                 files.append(taken)
+            elif is_candidate(path):
+                self.last.waiting.append(f"{folder.name}/{path.name}")
+            elif not is_transient(path) and not path.name.endswith(NOTE_SUFFIXES):
+                self._never_taken(folder, path)
         for path in files:
             outcome = self._file(folder, path, memory)
             outcomes.append(self._logged(folder, outcome))
             if outcome.state == "stopped":
                 return outcomes  # the key or the account is refused: the other files would fail the same way
         ran = {default_folder(o.file, folder / "runs", o.sha256) for o in outcomes}
-        return outcomes + [self._logged(folder, o) for o in self._follow_ups(folder, ran)]
+        return outcomes + [self._logged(folder, o) for o in self._refresh(folder, ran, memory)]
+
+    def _never_taken(self, folder: Path, path: Path) -> None:
+        """A file (or folder) in inbox/ the inbox will never take: said once, in a note beside it."""
+        note = path.with_name(path.name + ".note.txt")
+        if note.exists():
+            return
+        kinds = ", ".join(sorted(TEXT_SUFFIXES | BOOK_SUFFIXES))
+        what = "a folder" if path.is_dir() else f"not a spreadsheet ({path.suffix or 'no extension'})"
+        why = f"{path.name} is {what}: the inbox takes files ending {kinds}; move it out of inbox/"
+        note.write_text(why + "\n")
+        self.last.never_taken.append(f"{folder.name}/{path.name}")
+        self.alert(f"{folder.name}/{path.name}: never taken: {why}")
 
     def _logged(self, folder: Path, outcome: FileOutcome) -> FileOutcome:
         _log(folder, outcome)
-        self.report(outcome.line())
+        (self.report if outcome.ok else self.alert)(outcome.line())
         if outcome.columns:
             self.report("  columns: " + ", ".join(f"{role} = {header!r}" for role, header in outcome.columns.items()))
         for warning in outcome.warnings:
             self.report(f"  warning: {warning}")
         return outcome
 
-    def _follow_ups(self, folder: Path, skip: set[Path]) -> list[FileOutcome]:
-        """Earlier runs of a campaign with [retry]: fetch their outcomes and place the attempts now due,
-        as `status --retry` would (a nightly import is where marketers expect follow-ups to happen)."""
+    def _refresh(self, folder: Path, skip: set[Path], memory: InboxMemory) -> list[FileOutcome]:
+        """Earlier files whose calls are not all settled: their outcomes fetched and their results
+        file replaced, as `status` would; with [retry], the attempts now due placed too (a nightly
+        import is where marketers expect follow-ups to happen). A settled run is left alone."""
         try:
             retry = load_campaign(folder / CAMPAIGN_FILE).retry
         except CampaignError:
             return []
-        if retry is None:
-            return []
+        retry_on, max_attempts = (retry.on, retry.max_attempts) if retry is not None else ([], 1)
         outcomes = []
         for ledger in sorted((folder / "runs").glob(f"*/{LEDGER_FILE}")):
             run_folder = ledger.parent
-            if run_folder in skip or not Ledger.awaits_outcomes(run_folder, retry.on, retry.max_attempts):
+            if run_folder in skip or not Ledger.awaits_outcomes(run_folder, retry_on, max_attempts):
                 continue
-            outcome = FileOutcome(folder.name, run_folder.name, "follow-ups")
+            outcome = FileOutcome(folder.name, run_folder.name, "follow-ups" if retry is not None else "updated")
             try:
                 with CampaignRun.reopen(run_folder, self.preflight) as run:
-                    result = run.status(self.client, retry=True)
+                    result = run.status(self.client, retry=retry is not None)
+                    source = Path(run.meta.source or run.meta.input)
             except RunnerError as exc:
                 outcome.state, outcome.error = "failed", str(exc)
             else:
                 outcome.counts = result.counts
-                results = folder / "results" / f"{run_folder.name}-{_stamp()}{result.results_path.suffix}"
-                shutil.copyfile(result.results_path, results)
-                outcome.results = str(results.relative_to(self.root))
+                outcome.results = self._publish(folder, memory, run_folder, source.stem, result.results_path)
             outcomes.append(outcome)
         return outcomes
+
+    def _publish(self, folder: Path, memory: InboxMemory, run_folder: Path, stem: str, sheet: Path) -> str:
+        """Replace the run's one current results file (results/<file stem>.xlsx) with its sheet,
+        atomically: a person who has it open keeps the old one whole. Returns its path as said."""
+        target = folder / "results" / memory.results_name(run_folder.name, stem, sheet.suffix)
+        with atomic_write(target, f"the results file {target.name}") as partial:
+            shutil.copyfile(sheet, partial)
+        return str(target.relative_to(self.root))
 
     def _file(self, folder: Path, path: Path, memory: InboxMemory) -> FileOutcome:
         outcome = FileOutcome(folder.name, path.name, "done")
@@ -288,9 +428,7 @@ class Inbox:
             outcome.state = "pending"
             outcome.error = f"{result.counts[Status.PLANNED]} row(s) not sent yet; the next inbox run sends them"
             return outcome
-        results = folder / "results" / f"{path.stem}-{_stamp()}{result.results_path.suffix}"
-        shutil.copyfile(result.results_path, results)
-        outcome.results = str(results.relative_to(self.root))
+        outcome.results = self._publish(folder, memory, outdir, path.stem, result.results_path)
         memory.remember(outcome.sha256, path.name)
         _move(path, folder / "done")
         return outcome
@@ -303,10 +441,6 @@ class Inbox:
             f"{path.name} was not run.\n\nWhy: {why}\n\nFix the file (or the campaign) and drop it into inbox/ again.\n"
         )
         return outcome
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def _unique(target: Path) -> Path:

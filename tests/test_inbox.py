@@ -3,18 +3,21 @@ when two runs overlap or one is killed (calls counted from the sandbox)."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
+import openpyxl
 import pytest
 from openpyxl import Workbook
 
@@ -79,11 +82,12 @@ def test_settled_spreadsheets_only(campaigns: Path, sandbox: Any) -> None:
     assert (outcome.file, outcome.state, outcome.counts) == ("leads.csv", "done", {"queued": 3})
     folder = campaigns / "nightly"
     assert sorted(p.name for p in (folder / "inbox").iterdir()) == sorted(
-        ["fresh.csv", "~$leads.xlsx", ".hidden.csv", "big.csv.part", "export.xlsx.crdownload", "notes.pdf", "x.tmp"]
-    )
+        ["fresh.csv", "~$leads.xlsx", ".hidden.csv", "big.csv.part", "export.xlsx.crdownload", "notes.pdf", "x.tmp",
+         "notes.pdf.note.txt"]  # the one file the inbox will never take is said so, beside it
+    )  # fmt: skip
+    assert "not a spreadsheet (.pdf)" in (folder / "inbox" / "notes.pdf.note.txt").read_text()
     assert [p.name for p in (folder / "done").iterdir()] == ["leads.csv"]
-    [results] = (folder / "results").iterdir()
-    assert results.name.startswith("leads-") and results.suffix == ".xlsx"
+    assert [p.name for p in (folder / "results").iterdir()] == ["leads.xlsx"]
     assert calls(server) == Counter(numbers(100, 3))
     log = [json.loads(line) for line in (folder / "inbox.log").read_text().splitlines()]
     assert [(e["file"], e["state"], e["counts"]) for e in log] == [("leads.csv", "done", {"queued": 3})]
@@ -140,8 +144,9 @@ def test_same_content_under_another_name_places_no_new_calls(campaigns: Path, sa
     drop(campaigns, "monday.csv", sheet(600, 4))
     process(campaigns, server)
     drop(campaigns, "monday (copy).csv", sheet(600, 4))
-    [outcome] = process(campaigns, server)
+    outcome, refreshed = process(campaigns, server)  # monday's calls are still queued: its results refreshed
     assert outcome.state == "duplicate" and "same content as monday.csv" in outcome.error
+    assert refreshed.state == "updated" and refreshed.results == "nightly/results/monday.xlsx"
     done = campaigns / "nightly" / "done"
     assert (done / "monday (copy).csv.note.txt").exists()
     assert calls(server) == Counter(numbers(600, 4))
@@ -205,9 +210,9 @@ def test_cli_exit_codes(campaigns: Path, sandbox: Any) -> None:
     assert quiet.returncode == 0 and b"nothing to process" in out
     drop(campaigns, "bad.csv", "a,b\n1,2\n")
     failing = inbox_process(campaigns, server)
-    out, _ = failing.communicate(timeout=60)
+    _, err = failing.communicate(timeout=60)
     assert failing.returncode == 1
-    assert b"nightly/bad.csv: failed" in out
+    assert b"nightly/bad.csv: failed" in err
 
 
 def test_watch_picks_up_files_dropped_later(campaigns: Path, sandbox: Any) -> None:
@@ -268,3 +273,108 @@ def test_a_symlink_is_never_followed_and_no_secret_is_quoted(campaigns: Path, sa
     )
     assert secret not in written and secret not in "\n".join(reported)
     assert not calls(server)
+
+
+# --- closing the loop, never silently (issue 43) ------------------------------------------------
+
+
+def _outcomes_in(path: Path) -> list[str]:
+    rows = list(openpyxl.load_workbook(path)["Results"].iter_rows(values_only=True))
+    return [str(row[rows[0].index("outcome")]) for row in rows[1:]]
+
+
+def test_a_later_inbox_run_fills_in_the_files_results_until_its_calls_are_settled(
+    campaigns: Path, sandbox: Any
+) -> None:
+    """Without [retry]: the one results file of a dropped file is refreshed by the next runs,
+    then left alone once every call has ended."""
+    server = sandbox(dial_now=True, call_seconds=0.3, seed=3)
+    drop(campaigns, "leads.csv", sheet(1000, 4))
+    [first] = process(campaigns, server)
+    results = campaigns / "nightly" / "results" / "leads.xlsx"
+    assert first.results == "nightly/results/leads.xlsx" and set(_outcomes_in(results)) == {"In progress"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(call["status"] != "ended" for call in _calls(server)):
+        time.sleep(0.05)
+    [refreshed] = process(campaigns, server)
+    assert (refreshed.file, refreshed.state) == ("leads-" + refreshed.file.split("-")[-1], "updated")
+    assert set(_outcomes_in(results)) <= {"Reached", "Left voicemail", "No answer", "Busy"}
+    assert sorted(p.name for p in results.parent.iterdir()) == ["leads.xlsx"]  # one file, replaced
+    settled_at = results.stat().st_mtime_ns
+    assert process(campaigns, server) == []  # settled: left alone
+    assert results.stat().st_mtime_ns == settled_at
+
+
+def _calls(server: Sandbox) -> list[dict[str, Any]]:
+    headers = {"Authorization": "Bearer sandbox-key"}
+    return list(httpx.get(f"{server.url}/call", params={"limit": 1000}, headers=headers).json())
+
+
+def test_every_run_is_logged_even_an_empty_night_and_a_settling_file_is_said(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    with VapiClient("sandbox-key", server.url) as client:
+        processor = Inbox(campaigns, client, settle_seconds=5)
+        assert processor.run_once() == []
+        assert processor.last.lines() == ["nothing to process"]
+        drop(campaigns, "fresh.csv", sheet(1100, 1), age=0)
+        processor.run_once()
+        assert processor.last.lines() == ["1 file(s) waiting to settle, taken after 5 s unchanged: nightly/fresh.csv"]
+    runs = [json.loads(line) for line in (campaigns / "inbox-runs.jsonl").read_text().splitlines()]
+    assert [(run["exit_code"], run["files"], run["waiting"]) for run in runs] == [
+        (0, {}, []), (0, {}, ["nightly/fresh.csv"])]  # fmt: skip
+    assert all(run["started"] <= run["ended"] for run in runs)
+
+
+def test_a_folder_with_a_misnamed_campaign_file_is_said_and_fails_the_run(campaigns: Path, sandbox: Any) -> None:
+    server = sandbox()
+    other = campaigns / "webinar"
+    (other / "inbox").mkdir(parents=True)
+    (other / "Campaign.TOML.txt").write_text(CAMPAIGN)
+    alerts: list[str] = []
+    with VapiClient("sandbox-key", server.url) as client:
+        processor = Inbox(campaigns, client, settle_seconds=5, alert=alerts.append)
+        processor.run_once()
+    assert alerts == ["webinar: no campaign.toml, but 'Campaign.TOML.txt': rename it to campaign.toml"]
+    assert processor.last.exit_code == 1
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.slow  # the command line in a subprocess, twice
+def test_a_failed_file_is_said_under_quiet_and_someone_is_notified(
+    campaigns: Path, sandbox: Any, tmp_path: Path
+) -> None:
+    server = sandbox()
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    drop(campaigns, "bad.csv", "a,b\n1,2\n")
+    heard = tmp_path / "heard.json"
+    command = [
+        sys.executable, "-m", "runner.cli", "inbox", str(campaigns), "--once", "-q", "--base-url", server.url,
+        "--notify", f"cat > {heard}", "--notify-url", f"http://127.0.0.1:{receiver.server_port}/hook",
+    ]  # fmt: skip
+    _Receiver.received.clear()
+    done = subprocess.run(command, env={**os.environ, "VAPI_API_KEY": "sandbox-key"}, capture_output=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == b""
+    assert b"nightly/bad.csv: failed (" in done.stderr and b"no phone number column" in done.stderr
+    record = json.loads(heard.read_text())
+    assert record["exit_code"] == 1 and record["files"] == {"failed": 1}
+    assert record["failed"][0].startswith("nightly/bad.csv: failed")
+    [posted] = _Receiver.received
+    assert posted["text"].startswith("vapi-campaign inbox: exit 1\n• nightly/bad.csv: failed")
+    assert posted["failed"] == record["failed"]
+    quiet_night = subprocess.run(command, env={**os.environ, "VAPI_API_KEY": "sandbox-key"}, capture_output=True)
+    receiver.shutdown()
+    receiver.server_close()
+    assert quiet_night.returncode == 0 and quiet_night.stderr == b"" and len(_Receiver.received) == 1

@@ -29,6 +29,7 @@ LAYERS = [
         "runner.spec",
         "runner.ended_reasons",
         "runner.sandbox",
+        "runner.notify",
     },
     {"runner.phones"},
     {"runner.sheets"},

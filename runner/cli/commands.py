@@ -16,6 +16,7 @@ import pyarrow
 
 from runner.errors import FolderInUse, NetworkError, RunnerError, RunStarting
 from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
+from runner.notify import Notifier
 from runner.planning.plan import Plan
 from runner.planning.preflight import local_problems
 from runner.results.plan_sheet import write_plan
@@ -444,33 +445,48 @@ def cancel(outdir: Path, api: OpenClient, yes: bool, quiet: bool) -> None:
 @format_option
 @api_options
 @no_preflight_option
+@click.option(
+    "--notify",
+    "notify_command",
+    metavar="CMD",
+    help="Run CMD (by the shell) with the run's JSON record on stdin when a file fails or a run stops.",
+)
+@click.option("--notify-url", metavar="URL",
+              help="POST the same record as JSON, with a Slack-style `text` field, to URL.")  # fmt: skip
 @quiet_option
 def inbox(
     campaigns_dir: Path, mode: str, interval: float, settle: float, fmt: str | None, api: OpenClient,
-    no_preflight: bool, quiet: bool,
+    no_preflight: bool, notify_command: str | None, notify_url: str | None, quiet: bool,
 ) -> None:  # fmt: skip
     """Run every spreadsheet dropped into CAMPAIGNS_DIR/<campaign>/inbox/ (safe from cron).
 
-    Each file moves to processing/, then done/ (results in results/) or failed/ with a
-    <name>.error.txt saying why. Exit 1 if any file failed or has failed or unknown rows.
+    Each file moves to processing/, then done/ or failed/ (with <name>.error.txt saying why); its
+    results are CAMPAIGNS_DIR/<campaign>/results/<file name>.xlsx, refreshed by every later run
+    until its calls are settled. Every run appends a line to CAMPAIGNS_DIR/inbox-runs.jsonl.
+    Files that failed are said on stderr, even with -q. Exit 1 if any file failed or has failed or
+    unknown rows, or a campaign folder has no campaign.toml.
 
-    Example: vapi-campaign inbox campaigns --once
+    Example: vapi-campaign inbox campaigns --once -q --notify 'mail -s "calls failed" ops@example.com'
     """
     report = (lambda message: None) if quiet else click.echo
+    notifier = Notifier(notify_command, notify_url) if notify_command or notify_url else None
+    exit_code: int = ExitCode.DONE
     with api() as client:
-        processor = Inbox(campaigns_dir, client, settle, fmt, report, _preflight(no_preflight))
-        if mode == "once":
-            outcomes = processor.run_once()
-        else:
-            outcomes = []
-            try:
-                for round_outcomes in processor.watch(interval):
-                    outcomes.extend(round_outcomes)
-            except KeyboardInterrupt:
-                pass
-    if not quiet and not outcomes:
-        click.echo("nothing to process")
-    sys.exit(ExitCode.DONE if all(outcome.ok for outcome in outcomes) else ExitCode.NOT_ALL_CALLED)
+        processor = Inbox(
+            campaigns_dir, client, settle, fmt, report, _preflight(no_preflight),
+            alert=lambda line: click.echo(line, err=True), notify=notifier,
+        )  # fmt: skip
+        rounds = [processor.run_once()] if mode == "once" else processor.watch(interval)
+        try:
+            for _ in rounds:
+                exit_code = max(exit_code, processor.last.exit_code)
+                for line in processor.last.lines() if not quiet else []:
+                    # problems went to stderr already; a watch says "nothing" only by its silence
+                    if line not in processor.last.problems and (mode == "once" or processor.last.outcomes):
+                        click.echo(line)
+        except KeyboardInterrupt:
+            pass
+    sys.exit(exit_code)
 
 
 @main.command("sandbox")
