@@ -148,12 +148,17 @@ class InboxMemory:
         # Each run folder's results file under results/: chosen once, when its file is taken.
         self._db.execute("CREATE TABLE IF NOT EXISTS results (run TEXT PRIMARY KEY, name TEXT UNIQUE)")
 
+    def known_results(self, run: str) -> str | None:
+        """The results file name a run was given (None: not a dropped file's run)."""
+        known = self._db.execute("SELECT name FROM results WHERE run = ?", (run,)).fetchone()
+        return str(known[0]) if known else None
+
     def results_name(self, run: str, stem: str, suffix: str) -> str:
         """The name of a run's one current results file: `<stem><suffix>`, or (when another file
         of that name, another content, took it) `<stem> (2)<suffix>`, … kept for good."""
-        known = self._db.execute("SELECT name FROM results WHERE run = ?", (run,)).fetchone()
+        known = self.known_results(run)
         if known:
-            return str(known[0])
+            return known
         taken = {row[0] for row in self._db.execute("SELECT name FROM results")}
         name, n = f"{stem}{suffix}", 1
         while name in taken:
@@ -381,11 +386,10 @@ class Inbox:
         return outcomes
 
     def _publish(self, folder: Path, memory: InboxMemory, run_folder: Path, stem: str, sheet: Path) -> str:
-        """Replace the run's one current results file (results/<file stem>.xlsx) with its sheet,
-        atomically: a person who has it open keeps the old one whole. Returns its path as said."""
+        """Replace the run's one current results file (results/<file stem>.xlsx) with its sheet.
+        Returns its path as said."""
         target = folder / "results" / memory.results_name(run_folder.name, stem, sheet.suffix)
-        with atomic_write(target, f"the results file {target.name}") as partial:
-            shutil.copyfile(sheet, partial)
+        publish(sheet, target)
         return str(target.relative_to(self.root))
 
     def _file(self, folder: Path, path: Path, memory: InboxMemory) -> FileOutcome:
@@ -443,6 +447,12 @@ class Inbox:
         return outcome
 
 
+def publish(sheet: Path, target: Path) -> None:
+    """Replace `target` with a copy of `sheet`, atomically: whoever has it open keeps the old one whole."""
+    with atomic_write(target, f"the results file {target.name}") as partial:
+        shutil.copyfile(sheet, partial)
+
+
 def _unique(target: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     return target.with_name(f"{target.stem}-{stamp}{target.suffix}")
@@ -460,3 +470,60 @@ def _log(folder: Path, outcome: FileOutcome) -> None:
     entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(outcome)}
     with (folder / "inbox.log").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
+
+
+@dataclass
+class RunLine:
+    """One run of a campaign folder, as `status CAMPAIGN_DIR` shows it."""
+
+    file: str  # the dropped (or run) file's name
+    folder: Path  # its run folder
+    planned_at: datetime
+    people: int
+    outcomes: dict[str, int]  # people by outcome
+    results: str = ""  # its one current results file, when the inbox gave it one
+    error: str = ""  # why it could not be read or refreshed
+
+    def line(self) -> str:
+        when = f"{self.planned_at:%Y-%m-%d %H:%M} UTC"
+        if self.error:
+            return f"{self.file} ({when}): {self.error}"
+        shown = " · ".join(f"{outcome} {n}" for outcome, n in self.outcomes.items())
+        where = f" -> {self.results}" if self.results else f" -> {self.folder}"
+        return f"{self.file} ({when}, {self.people} people): {shown}{where}"
+
+
+def campaign_runs(folder: Path, client: VapiClient, root: Path | None = None) -> list[RunLine]:
+    """Every run of a campaign folder (runs/*), oldest first, each refreshed as `status` would
+    (outcomes fetched; a dropped file's results/<name>.xlsx replaced while its calls were not all
+    settled). A run held by another process is said, not waited for."""
+    root = root or folder.parent
+    lines = []
+    memory = InboxMemory(folder)
+    try:
+        for ledger in sorted((folder / "runs").glob(f"*/{LEDGER_FILE}"), key=lambda path: path.stat().st_mtime):
+            run_folder = ledger.parent
+            meta = Ledger.read_meta(run_folder)
+            planned = datetime.fromisoformat(meta.get("planned_at", "1970-01-01T00:00:00+00:00"))
+            source = Path(meta.get("source") or meta.get("input") or run_folder.name)
+            line = RunLine(source.name, run_folder, planned, 0, {})
+            unsettled = Ledger.awaits_outcomes(run_folder, [], 1)
+            try:
+                with CampaignRun.reopen(run_folder) as run:
+                    outcome = run.status(client)
+            except RunnerError as exc:
+                line.error = str(exc)
+            else:
+                figures = outcome.summary.report
+                line.people = figures.people if figures else sum(outcome.counts.values())
+                line.outcomes = figures.by_outcome if figures else dict(outcome.counts)
+                name = memory.known_results(run_folder.name)
+                if name:
+                    target = folder / "results" / name
+                    if unsettled or not target.exists():
+                        publish(outcome.results_path, target)
+                    line.results = str(target.relative_to(root))
+            lines.append(line)
+    finally:
+        memory.close()
+    return lines

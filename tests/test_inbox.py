@@ -378,3 +378,28 @@ def test_a_failed_file_is_said_under_quiet_and_someone_is_notified(
     receiver.shutdown()
     receiver.server_close()
     assert quiet_night.returncode == 0 and quiet_night.stderr == b"" and len(_Receiver.received) == 1
+
+
+@pytest.mark.slow  # the command line in subprocesses
+def test_status_of_a_campaign_folder_shows_every_run_and_needs_no_flag_the_run_had(
+    campaigns: Path, tmp_path: Path
+) -> None:
+    """`status CAMPAIGN_DIR` answered "not a run folder"; `status` of a --sandbox run without
+    --sandbox answered "no Vapi API key", though the folder knows where its calls went."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAPI_")} | {"XDG_STATE_HOME": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "runner.cli", *args]
+        return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    drop(campaigns, "leads.csv", sheet(1200, 3))
+    drop(campaigns, "more.csv", sheet(1300, 2))
+    assert cli("inbox", str(campaigns), "--once", "--sandbox", "-q").returncode == 0
+    shown = cli("status", str(campaigns / "nightly"))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert len(lines) == 2 and {line.split(" (")[0] for line in lines} == {"leads.csv", "more.csv"}
+    assert any("3 people" in line and line.endswith("-> nightly/results/leads.xlsx") for line in lines)
+    run_folder = next((campaigns / "nightly" / "runs").glob("leads-*"))
+    again = cli("status", str(run_folder))
+    assert again.returncode == 0 and "wrote" in again.stdout, again.stderr

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from enum import IntEnum
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -15,7 +14,7 @@ import click
 import pyarrow
 
 from runner.errors import FolderInUse, NetworkError, RunnerError, RunStarting
-from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox
+from runner.inbox import CAMPAIGN_FILE, DEFAULT_SETTLE_SECONDS, Inbox, campaign_runs
 from runner.notify import Notifier
 from runner.planning.plan import Plan
 from runner.planning.preflight import local_problems
@@ -26,10 +25,10 @@ from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.single import SingleCall, place_call
 from runner.sending.submitter import Dialled
 from runner.statuses import RequestState, Status
-from runner.store.ledger import Ledger
+from runner.store.ledger import LEDGER_FILE, Ledger
 from runner.store.run_folder import plan_for
 from runner.vapi.client import VapiClient
-from runner.vapi.connect import open_client
+from runner.vapi.connect import SANDBOX_API, open_client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,18 +141,26 @@ def _echo_preflight(campaign_run: CampaignRun, quiet: bool) -> None:
             click.echo(f"preflight: {line}")
 
 
-OpenClient = Callable[[], AbstractContextManager[VapiClient]]
+OpenClient = Callable[..., AbstractContextManager[VapiClient]]
 
 
 def api_options(command: F) -> F:
     """--base-url and --sandbox (which exclude each other), given to the command as one `api`: what
-    opens its client, the real API's or the in-process sandbox's (runner.vapi.connect)."""
+    opens its client, the real API's or the in-process sandbox's (runner.vapi.connect). Called
+    with the API a run folder remembers (`api(remembered)`), that one is used unless a flag says
+    otherwise: `status` of a `--sandbox` run needs no `--sandbox`."""
 
     @functools.wraps(command)
     def with_api(*args: Any, base_url: str | None, sandbox: bool, **kwargs: Any) -> Any:
         if sandbox and base_url:
             raise click.UsageError("--sandbox and --base-url exclude each other")
-        return command(*args, api=partial(open_client, base_url, sandbox), **kwargs)
+
+        def opened(remembered: str | None = None) -> AbstractContextManager[VapiClient]:
+            if sandbox or base_url or not remembered:
+                return open_client(base_url, sandbox)
+            return open_client(None, True) if remembered == SANDBOX_API else open_client(remembered, False)
+
+        return command(*args, api=opened, **kwargs)
 
     return cast(F, base_url_option(sandbox_option(with_api)))
 
@@ -299,6 +306,18 @@ def _confirm(question: str, yes: bool, action: str = "send") -> None:
     click.confirm(question, abort=True, err=True)
 
 
+def _campaign_status(folder: Path, api: OpenClient, quiet: bool) -> None:
+    """`status CAMPAIGN_DIR`: every run of the campaign refreshed, a line each (oldest first)."""
+    runs = sorted((folder / "runs").glob(f"*/{LEDGER_FILE}"), key=lambda path: path.stat().st_mtime)
+    if not runs:
+        raise Failure(f"{folder}: no run of this campaign yet (its runs are in {folder / 'runs'})")
+    with api(Ledger.read_meta(runs[-1].parent).get("api")) as client:
+        lines = campaign_runs(folder, client)
+    for line in lines if not quiet else []:
+        click.echo(line.line())
+    sys.exit(ExitCode.NOT_ALL_CALLED if any(line.error for line in lines) else ExitCode.DONE)
+
+
 def _send_with_progress(campaign_run: CampaignRun, client: VapiClient, quiet: bool, resend_unknown: bool) -> RunOutcome:
     """The library reports progress through a callback; the bar is the CLI's, on a terminal only."""
     if quiet or not sys.stderr.isatty():
@@ -328,11 +347,18 @@ def status(
 ) -> None:  # fmt: skip
     """Fetch each call's outcome into the run's results sheet (status, ended reason, duration, cost).
 
+    OUTDIR is a run folder, or a campaign folder (with campaign.toml): then every run of the
+    campaign is refreshed and shown, a line each. The API is the one the run used (--sandbox or
+    --base-url only to choose another).
+
     Example: vapi-campaign status runs/customers-1a2b3c4d --watch
     """
+    if (outdir / CAMPAIGN_FILE).is_file() and not (outdir / LEDGER_FILE).exists():
+        _campaign_status(outdir, api, quiet)
+        return
     try:
         with (
-            api() as client,
+            api(Ledger.read_meta(outdir).get("api")) as client,
             # Only --retry sends: then preflight checks the follow-ups' assistants and variables.
             CampaignRun.reopen(outdir, client if retry and _preflight(no_preflight) else None) as campaign_run,
         ):
@@ -421,7 +447,7 @@ def cancel(outdir: Path, api: OpenClient, yes: bool, quiet: bool) -> None:
     Example: vapi-campaign cancel runs/customers-1a2b3c4d
     """
     try:
-        with api() as client, CampaignRun.reopen(outdir) as campaign_run:
+        with api(Ledger.read_meta(outdir).get("api")) as client, CampaignRun.reopen(outdir) as campaign_run:
             count = campaign_run.cancellable(client)
             if count:
                 _confirm(f"Cancel {count} call(s) that have not started?", yes, "cancel")
