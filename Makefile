@@ -14,8 +14,8 @@ $(BIN)/vapi-campaign: pyproject.toml
 
 demo: $(BIN)/vapi-campaign
 	$(BIN)/vapi-campaign run sample_data/customers.csv -c campaigns/example/campaign.toml \
-		-o runs/demo --sandbox --yes
-	@echo "Outcomes in about 20 seconds: $(BIN)/vapi-campaign status runs/demo --sandbox"
+		-o runs/demo --sandbox --resources campaigns/example/sandbox-resources.json --yes
+	@echo "Outcomes in about 20 seconds: $(BIN)/vapi-campaign status runs/demo"
 
 # Everything, with the coverage floor; the everyday subset is `pytest -m "not slow"` (no coverage).
 # pyproject's addopts spread both over every core (pytest-xdist); `-n0` runs in one process, to debug.

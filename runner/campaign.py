@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -384,8 +386,35 @@ def load_campaign(path: str | Path) -> Campaign:
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignError(f"{path}: cannot read campaign file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"{path}: not valid TOML: {exc}") from None
+        raise CampaignError(f"{path}: not valid TOML: {exc}{toml_advice(path, exc)}") from None
     return campaign_from_dict(data, base_dir=path.parent, source=str(path))
+
+
+_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_CURLY = "“”‘’"
+
+
+def toml_advice(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """What to change, in plain words, for the usual mistakes: a text value without quotes, curly
+    quotes from a word processor, a quote left open. The line is quoted."""
+    found = _LINE.search(str(exc))
+    if not found:
+        return ""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    number = int(found[1])
+    line = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    if not line:
+        return ""
+    if any(mark in line for mark in _CURLY):
+        advice = 'it has curly quotes (“ ” ‘ ’), which a word processor puts in: type straight quotes " instead'
+    elif line.count('"') % 2 or line.count("'") % 2:
+        advice = "a quote is opened but not closed: close it at the end of the value"
+    elif "=" in line and not line.split("=", 1)[1].strip().startswith(('"', "'", "[", "{")):
+        key, value = (part.strip() for part in line.split("=", 1))
+        advice = f'text needs straight double quotes around it: {key} = "{value}"'
+    else:
+        return f"\n  line {number}: {line}"
+    return f"\n  line {number}: {line}\n  {advice}"
 
 
 def campaign_from_dict(data: dict[str, Any], base_dir: Path, source: str = "campaign") -> Campaign:
@@ -396,13 +425,32 @@ def campaign_from_dict(data: dict[str, Any], base_dir: Path, source: str = "camp
         raise CampaignError(_describe(source, exc)) from None
 
 
+def did_you_mean(given: str, known: Iterable[str]) -> str:
+    """'; did you mean `x`?' for the closest of `known` to `given` (nothing when none is close)."""
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the campaign file takes where an unknown key was found (its table's fields)."""
+    model: type[BaseModel] = Campaign
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        found = [arg for arg in (field.annotation, *get_args(field.annotation)) if field] if field else []
+        nested = [arg for arg in found if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
 def _describe(source: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key `{key}`")
+            lines.append(f"{source}: unknown key `{key}`" + did_you_mean(str(err["loc"][-1]), _known_keys(err["loc"])))
         elif key:
             lines.append(f"{source}: key `{key}`: {message}")
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -19,6 +20,14 @@ def comparison_key(text: str) -> str:
     """Only letters and digits count, without case or accents: "Mobile #", "Téléfono", "U.S.A." and
     "E.S.T." compare as "mobile", "telefono", "usa" and "est"."""
     return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
+
+
+def closest_header(wanted: str, headers: Sequence[str]) -> str:
+    """ " (did you mean 'X'?)" for the header closest to `wanted`, compared as people misspell
+    them (case, spaces and punctuation aside); "" when none is close."""
+    keys = {comparison_key(header): header for header in reversed(headers)}
+    close = difflib.get_close_matches(comparison_key(wanted), list(keys), n=1, cutoff=0.6)
+    return f" (did you mean {shown_cell(keys[close[0]])!r}?)" if close else ""
 
 
 def shown_headers(headers: Sequence[str], limit: int = 12, width: int = 40) -> str:

@@ -87,6 +87,16 @@ def test_several_consent_columns_are_an_error_naming_them_and_the_fix(
     assert statuses(write_csv, configured, text) == [("suppressed", "no consent: column 'TCPA consent' is empty")]
 
 
+def test_the_consent_column_suggested_is_the_one_that_says_consent_not_a_date(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    """Issue 43: the suggestion was the first candidate, "Opt-in Date"; pasted as the fix, its
+    dates suppressed every row."""
+    text = "phone,Opt-in Date,Consent to Call\n+12025550100,2026-01-25,yes\n"
+    with pytest.raises(InputError, match=r'\[columns\] consent = "Consent to Call" \(the column of yes/no answers'):
+        plan_file(write_csv(text), make_campaign(**CONSENTING))
+
+
 def test_the_summary_names_every_column_chosen_for_a_role(
     write_csv: Callable[..., Path], make_campaign: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -407,3 +417,80 @@ def test_status_of_a_folder_whose_run_is_still_planning_says_so(tmp_path: Path) 
         assert "a run is starting in this folder: it is still planning, nothing has been sent yet" in result.output
     after = cli("status", out, "--sandbox")  # nobody holds it, and no run was ever made there
     assert after.exit_code == 2 and "not a run folder" in after.output
+
+
+# --- hints where a first campaign goes wrong (issue 43) -------------------------------------------
+
+
+def test_a_request_per_row_from_personal_variables_says_what_per_customer_would_need(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    rows = "".join(f"+1202555{1400 + n:04d},{n}:00\n" for n in range(30))
+    plan = plan_file(write_csv("phone,slot\n" + rows), make_campaign(batch_size=50))
+    assert (
+        'requests: 30 (about one per row: each row\'s variables differ; overrides = "per-customer" would need 1)'
+        in plan.summary_lines()
+    )
+    shared = "".join(f"+1202555{1400 + n:04d},9:00\n" for n in range(30))
+    same = plan_file(write_csv("phone,slot\n" + shared), make_campaign(batch_size=50))
+    assert "requests: 1" in same.summary_lines()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('name = "x"\nphone_number = "p"\n', "unknown key `phone_number`; did you mean `phone_number_id`?"),
+        ('name = "x"\n[schedule]\ncalling_hour = "any"\n', "`schedule.calling_hour`; did you mean `calling_hours`?"),
+        ("name = Webinar leads\n", 'text needs straight double quotes around it: name = "Webinar leads"'),
+        ("name = “Webinar”\n", "it has curly quotes"),
+        ('name = "Webinar\n', "a quote is opened but not closed"),
+    ],
+)  # fmt: skip
+def test_campaign_file_mistakes_get_plain_advice(tmp_path: Path, text: str, said: str) -> None:
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(text, encoding="utf-8")
+    source = tmp_path / "leads.csv"
+    source.write_text("phone\n+12025550100\n")
+    result = cli("plan", source, "-c", campaign, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_a_column_the_file_lacks_gets_a_did_you_mean(
+    write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    source = write_csv("Phone Number,First Name\n+12025550100,Ann\n")
+    with pytest.raises(InputError, match=r"\(did you mean 'Phone Number'\?\)"):
+        plan_file(source, make_campaign(columns={"number": "Phone Nmber"}))
+    with pytest.raises(InputError, match=r"\(did you mean 'First Name'\?\)"):
+        plan_file(source, make_campaign(variables={"first_name": "Frist Name"}))
+
+
+def test_the_confirmation_says_when_the_first_call_rings_when_nothing_rings_now(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path]
+) -> None:
+    from runner.cli.commands import _question
+
+    source = write_csv("phone\n+12025550100\n+12125550101\n")
+    later = make_campaign(schedule={"calling_hours": "any", "earliest_at": "2030-01-02T09:00:00-05:00"})
+    with CampaignRun.open(source, later, tmp_path / "later", api="http://127.0.0.1:9") as run:
+        assert _question(run, 1) == "Schedule 2 calls, the first at 09:00 local on Wed 2 Jan (1 request(s) to Vapi)?"
+    now = make_campaign(schedule={"calling_hours": "any"})
+    with CampaignRun.open(source, now, tmp_path / "now", api="http://127.0.0.1:9") as run:
+        assert _question(run, 1) == "Call 2 people now (1 request(s) to Vapi)?"
+
+
+def test_a_sandbox_rehearsal_with_resources_runs_the_variable_check(
+    tmp_path: Path, write_csv: Callable[..., Path], make_campaign: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 43: --sandbox knew every assistant as having no variables, so a rehearsal never met
+    preflight's variable check; --resources gives it the assistants as Vapi would."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    resources = json.loads(Path("campaigns/example/sandbox-resources.json").read_text())
+    resources["assistants"][0]["firstMessage"] = "Hi {{pet_name}}!"
+    known = tmp_path / "resources.json"
+    known.write_text(json.dumps(resources))
+    source = write_csv("phone,first name\n+12025550100,Ann\n")
+    campaign = make_campaign(assistant_id="asst_reminders", phone_number_id="pn_main_line")
+    result = cli("run", source, "-c", campaign, "-o", tmp_path / "run", "--sandbox", "--resources", known, "--yes")
+    assert result.exit_code == 2 and "template variables empty" in result.output and "pet_name" in result.output
+    assert "--resources is for --sandbox" in cli("status", tmp_path / "run", "--resources", known).output

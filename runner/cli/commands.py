@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import click
 import pyarrow
@@ -151,18 +152,29 @@ def api_options(command: F) -> F:
     otherwise: `status` of a `--sandbox` run needs no `--sandbox`."""
 
     @functools.wraps(command)
-    def with_api(*args: Any, base_url: str | None, sandbox: bool, **kwargs: Any) -> Any:
+    def with_api(*args: Any, base_url: str | None, sandbox: bool, resources: Path | None, **kwargs: Any) -> Any:
         if sandbox and base_url:
             raise click.UsageError("--sandbox and --base-url exclude each other")
+        if resources is not None and not sandbox:
+            raise click.UsageError("--resources is for --sandbox: the real API knows your assistants itself")
+        known = Resources.load(resources) if resources is not None else None
 
         def opened(remembered: str | None = None) -> AbstractContextManager[VapiClient]:
             if sandbox or base_url or not remembered:
-                return open_client(base_url, sandbox)
+                return open_client(base_url, sandbox, known)
             return open_client(None, True) if remembered == SANDBOX_API else open_client(remembered, False)
 
         return command(*args, api=opened, **kwargs)
 
-    return cast(F, base_url_option(sandbox_option(with_api)))
+    return cast(F, base_url_option(sandbox_option(resources_option(with_api))))
+
+
+resources_option = click.option(
+    "--resources",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --sandbox: a JSON file of the assistants and phone numbers it knows (as GET /assistant/{id} "
+    "returns them), so a rehearsal runs preflight's checks; the demo campaign has one.",
+)
 
 
 class _Commands(click.Group):
@@ -254,7 +266,7 @@ def run(
                 click.echo(f"requests: {states or 'none to send'}")
             requests = campaign_run.pending().get(RequestState.PLANNED, 0)
             if requests:
-                _confirm(f"Call {campaign_run.people_to_call()} people now ({requests} request(s) to Vapi)?", yes)
+                _confirm(_question(campaign_run, requests), yes)
             outcome = _send_with_progress(campaign_run, client, quiet, resend_unknown)
     except NetworkError as exc:  # preflight could not reach the API: nothing sent, the same command resumes
         click.echo(f"stopped: {exc}", err=True)
@@ -304,6 +316,20 @@ def _confirm(question: str, yes: bool, action: str = "send") -> None:
     if not sys.stdin.isatty():
         raise Failure(f"not on a terminal: pass --yes to {action} without confirmation")
     click.confirm(question, abort=True, err=True)
+
+
+def _question(campaign_run: CampaignRun, requests: int) -> str:
+    """The confirmation: calls now, or (when every call is scheduled for later) when the first rings."""
+    people, first = campaign_run.people_to_call(), campaign_run.first_call()
+    if first is None:
+        return f"Call {people} people now ({requests} request(s) to Vapi)?"
+    due, zone = first
+    local = due.astimezone(ZoneInfo(zone)) if zone else due
+    where = "local" if zone else "UTC"
+    return (
+        f"Schedule {people} calls, the first at {local:%H:%M} {where} on {local:%a} {local.day} {local:%b} "
+        f"({requests} request(s) to Vapi)?"
+    )
 
 
 def _campaign_status(folder: Path, api: OpenClient, quiet: bool) -> None:

@@ -27,7 +27,7 @@ from runner.planning.roles import find_header
 from runner.sheets.read import Sheet
 from runner.spec import max_length
 from runner.statuses import Status
-from runner.text import shown_headers
+from runner.text import closest_header, shown_headers
 
 MAX_FIELD = max_length("CreateCustomerDTO", "name")  # and email and externalId: Vapi's limit
 # The roles whose cells the screen reads (the others are spent once the customer is built).
@@ -116,9 +116,10 @@ def variable_columns(sheet: Sheet, campaign: Campaign) -> dict[str, str]:
         found = {name: find_header(headers, wanted) for name, wanted in campaign.variables.items()}
         missing = [campaign.variables[name] for name, header in found.items() if header is None]
         if missing:
+            hints = "".join(closest_header(wanted, headers) for wanted in missing[:1])
             raise InputError(
                 f"{sheet.path}: column(s) {', '.join(map(repr, missing))} from [variables] not in "
-                f"the file; its headers are: {shown_headers(headers)}"
+                f"the file{hints}; its headers are: {shown_headers(headers)}"
             )
         return {name: header for name, header in found.items() if header is not None}
     used = set(sheet.roles.values())

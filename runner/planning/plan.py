@@ -26,6 +26,7 @@ from runner.planning.spread import spread
 from runner.sheets.read import Sheet, load_sheet
 from runner.spec import properties, violations
 from runner.statuses import Status
+from runner.text import closest_header, shown_headers
 
 REQUESTS_FILE = "requests.jsonl"
 # The columns a plan gives every row of the results sheet (Plan.result_columns), in their order.
@@ -114,6 +115,19 @@ class Plan:
         ).to_arrow()
         return {name: text_array(table.column(name)) for name in table.column_names}
 
+    def _per_customer_hint(self, planned: int) -> str:
+        """When personal variables split the rows into about a request each: how many requests
+        `overrides = "per-customer"` (each customer carrying its own variables) would need."""
+        requests = len(self.planned_requests)
+        if self.campaign.overrides != "split" or not self.variables or requests < max(10, planned // 2):
+            return ""
+        keys = ["assistant_id", "phone_number_id", "window_start", "window_end"]
+        sizes = self.rows.frame.filter(pl.col("status") == Status.PLANNED).group_by(keys).len().get_column("len")
+        needed = int(((sizes + self.campaign.batch_size - 1) // self.campaign.batch_size).sum())
+        if needed * 2 > requests:
+            return ""
+        return f' (about one per row: each row\'s variables differ; overrides = "per-customer" would need {needed})'
+
     def summary_lines(self) -> list[str]:
         counts = self.counts()
         rules = ", ".join(f"{rule} {n}" for rule, n in self.suppressed.most_common())
@@ -121,7 +135,7 @@ class Plan:
             f"rows: {len(self.rows)}",
             *(f"{status}: {counts.get(status, 0)}" for status in (Status.PLANNED, Status.INVALID, Status.DUPLICATE)),
             f"suppressed: {counts.get(Status.SUPPRESSED, 0)}" + (f" ({rules})" if rules else ""),
-            f"requests: {len(self.planned_requests)}",
+            f"requests: {len(self.planned_requests)}" + self._per_customer_hint(counts.get(Status.PLANNED, 0)),
         ]
         if self.variables:
             shown = ", ".join(self.variables[:SHOWN_VARIABLES])
@@ -169,9 +183,10 @@ def plan_file(
     sheet = with_roles(load_sheet(input_path, campaign.columns, campaign.sheet), campaign.columns)
     segment = campaign.results.segment
     if segment is not None and find_header(sheet.table.column_names, segment) is None:
+        headers = sheet.table.column_names
         raise CampaignError(
-            f"[results] segment = {segment!r}: {sheet.path} has no such column; its columns are: "
-            + ", ".join(map(repr, sheet.table.column_names))
+            f"[results] segment = {segment!r}: {sheet.path} has no such column{closest_header(segment, headers)}; "
+            f"its headers are: {shown_headers(headers)}"
         )
     plan_id = hashlib.sha256((campaign.fingerprint() + sheet.content_hash).encode()).hexdigest()
     rows = build_rows(sheet, campaign, sheet.content_hash[:8])

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from runner.campaign import ROLES, Columns
 from runner.errors import InputError
 from runner.sheets.read import NUMBER_SPELLINGS, Sheet
-from runner.text import NO, YES, comparison_key, shown_headers
+from runner.text import NO, YES, closest_header, comparison_key, shown_headers
 
 # Header spellings per role, compared by comparison_key (letters and digits). Order matters:
 # earlier spellings win when a sheet has several candidates.
@@ -32,6 +32,8 @@ ROLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     # Consent is matched as a part of a header ("TCPA consent", "Opted-in"), and never guessed.
     "consent": ("consent", "optin", "optedin"),
 }
+# A header with one of these (after comparison_key) holds when, not whether.
+DATE_WORDS = ("date", "time", "when", "timestamp", "day")
 # A header with one of these (after comparison_key) says the opposite of consent: never consent,
 # but the opt-out column.
 NEGATIONS = ("withdraw", "revoke", "optout", "optedout", "donotcall", "dontcall", "dnc", "unsub",
@@ -74,8 +76,8 @@ def detect_roles(
             found = find_header(headers, configured)
             if found is None:
                 raise InputError(
-                    f"{path}: column {configured!r} (from [columns] {role}) is not in the file; "
-                    f"its headers are: {shown_headers(headers)}"
+                    f"{path}: column {configured!r} (from [columns] {role}) is not in the file"
+                    f"{closest_header(configured, headers)}; its headers are: {shown_headers(headers)}"
                 )
             taken = next((other for other, header in roles.items() if header == found), None)
             if taken is not None:
@@ -151,6 +153,19 @@ def _permission_column(role: str, headers: list[str], path: Path, warnings: list
         kind = "consent" if role == "consent" else "opt-out"
         raise InputError(
             f"{path}: several columns could be the {kind} column: {', '.join(map(repr, candidates))}; "
-            f'say which in the campaign file: [columns] {role} = "{candidates[0]}"'
+            f'say which in the campaign file: [columns] {role} = "{_likeliest(candidates, role)}" '
+            "(the column of yes/no answers, not a date)"
         )
     return candidates[0] if candidates else None
+
+
+def _likeliest(candidates: list[str], role: str) -> str:
+    """The header a person most likely means: one that names the role and the phone, not a date
+    ("Consent to Call" over "Opt-in Date": pasting a date column as consent suppresses every row)."""
+
+    def score(header: str) -> int:
+        key = comparison_key(header)
+        says = int(role in key) + int(any(word in key for word in PHONE_WORDS))
+        return says - 2 * int(any(word in key for word in DATE_WORDS))
+
+    return max(candidates, key=score)  # the first of the best: the sheet's order breaks ties

@@ -81,12 +81,15 @@ class Sandbox:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_demo(cls, state_path: Path | None) -> Sandbox:
+    def for_demo(cls, state_path: Path | None, resources: Resources | None = None) -> Sandbox:
         """The in-process sandbox behind `run --sandbox`: calls start at once and end in seconds."""
         key = secrets.token_hex(16)
         return cls(
-            SandboxConfig(api_key=key, state_path=state_path, dial_now=True, call_seconds=20, concurrency_limit=1000)
-        )
+            SandboxConfig(
+                api_key=key, state_path=state_path, dial_now=True, call_seconds=20, concurrency_limit=1000,
+                resources=resources or Resources(),
+            )
+        )  # fmt: skip
 
     @property
     def url(self) -> str:

@@ -9,6 +9,7 @@ requests again and never sends one twice; `status OUTDIR` reads the plan's recor
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import polars as pl
 from runner.campaign import Campaign, load_campaign
 from runner.errors import OutdirError
 from runner.planning.plan import Plan, write_requests
+from runner.planning.spread import DUE_NOW
 from runner.results.plan_sheet import results_target
 from runner.results.run_results import RunSheet
 from runner.results.summary import Summary
@@ -194,6 +196,22 @@ class CampaignRun:
     def people_to_call(self) -> int:
         """Rows in the requests a send would place now: the number the confirmation asks about."""
         return self.ledger.counts().rows.get(RequestState.PLANNED, 0)
+
+    def first_call(self) -> tuple[datetime, str] | None:
+        """When the first call a send would place is due, and its recipient's time zone ("" when
+        unknown), if every such call is scheduled for later; None when some ring now."""
+        planned = self.ledger.requests_frame().filter(pl.col("state") == RequestState.PLANNED)
+        if planned.is_empty():
+            return None
+        due = planned.with_columns(due=pl.col("earliest_at").str.to_datetime("%+", time_zone="UTC", strict=False)).sort(
+            "due", nulls_last=False
+        )
+        first = due.row(0, named=True)
+        if first["due"] is None or first["due"] <= now_utc() + DUE_NOW:
+            return None
+        row = json.loads(first["rows"])[0]
+        zones = self.record.results.filter(pl.col("n") == row).get_column("time_zone").to_list()
+        return first["due"], (zones[0] if zones else "") or ""
 
     def pending(self) -> dict[str, int]:
         """Requests by ledger state: what a send would do now."""

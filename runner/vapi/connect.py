@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from runner.sandbox import Sandbox
+from runner.sandbox.resources import Resources
 from runner.vapi.client import VapiClient
 from runner.vapi.credentials import api_key, base_url
 
@@ -29,17 +30,20 @@ def sandbox_state() -> Path:
 
 
 @contextmanager
-def open_client(url: str | None = None, use_sandbox: bool = False) -> Iterator[VapiClient]:
+def open_client(
+    url: str | None = None, use_sandbox: bool = False, resources: Resources | None = None
+) -> Iterator[VapiClient]:
     """The real API (raises MissingKeyError at once when there is no key, BadUrlError for a URL
     that is not http(s)), or the in-process sandbox, whose calls are kept in `sandbox_state()` so a
-    resumed demo run can reconcile against them."""
+    resumed demo run can reconcile against them; `resources`: the assistants and numbers it knows
+    (default: any id, an assistant with no variables)."""
     if not use_sandbox:
         with VapiClient(api_key(), base_url(url)) as client:
             yield client
         return
     state = sandbox_state()
     state.parent.mkdir(parents=True, exist_ok=True)
-    server = Sandbox.for_demo(state).start()
+    server = Sandbox.for_demo(state, resources).start()
     try:
         with VapiClient(server.config.api_key, server.url, api_name=SANDBOX_API) as client:
             yield client
