@@ -28,7 +28,7 @@ from runner.arrays import Objects, first_bytes, text_array
 from runner.errors import unwritable
 from runner.files import atomic_write
 from runner.planning.plan import RESULT_COLUMNS
-from runner.results.people import PERSON_COLUMNS, person_columns
+from runner.results.people import PERSON_COLUMNS, person_columns, row_outcome
 from runner.results.summary import Summary
 
 # After a run: what became of each row's current call (run_results; the sheet shows PERSON_COLUMNS).
@@ -68,29 +68,33 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
 
 
 def sheet_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None = None) -> dict[str, pa.Array]:
-    """The columns the sheet adds to the input's, typed: `outcome` and `outcome_detail`, then (after
-    a run: `results` holds OUTCOME_COLUMNS) PERSON_COLUMNS from every call of the row, then the
-    technical ones. `results`: a plan's RESULT_COLUMNS, or run_results's; `calls_made`: its rows'
-    calls (results.people.attempts)."""
-    ran = "ended_reason" in results.columns
+    """The columns the sheet adds to the input's, typed: `outcome` and `outcome_detail`, then
+    PERSON_COLUMNS from every call of the row, then the technical ones. `results`: run_results's;
+    `calls_made`: its rows' calls (results.people.attempts)."""
     people = person_columns(results, calls_made)
-    technical = results.select(
-        *(name for name in (RUN_TECHNICAL if ran else PLAN_TECHNICAL) if name in results.columns)
-    ).with_columns(pl.col("row").cast(pl.Int64))
-    if ran:
-        shown = pl.concat([people, technical], how="horizontal")
-        shown = shown.select("outcome", "outcome_detail", *PERSON_COLUMNS[:-1], *RUN_TECHNICAL)
-    else:
-        shown = pl.concat([people.select("outcome", "outcome_detail"), technical], how="horizontal")
-    table = shown.to_arrow()
-    return {name: table.column(name).combine_chunks() for name in table.column_names}
+    technical = results.select(*RUN_TECHNICAL[:-1]).with_columns(pl.col("row").cast(pl.Int64))
+    shown = pl.concat([people, technical], how="horizontal")
+    return arrow_columns(shown.select("outcome", "outcome_detail", *PERSON_COLUMNS[:-1], *RUN_TECHNICAL))
 
 
 def plan_columns(columns: Mapping[str, pa.Array]) -> dict[str, pa.Array]:
-    """sheet_columns of a plan, from its result columns (Plan.result_columns)."""
-    frame = pl.from_arrow(pa.table(dict(columns)))
+    """The columns a plan's sheet adds to the input's: `outcome` and `outcome_detail`, then the
+    plan's own result columns (Plan.result_columns) as they are, `row` as a number."""
+    frame = pl.from_arrow(pa.table({name: columns[name] for name in ("row", "status", "reason", "time_zone")}))
     assert isinstance(frame, pl.DataFrame)
-    return sheet_columns(frame)
+    said = arrow_columns(frame.select(outcome=row_outcome(frame), outcome_detail=pl.col("reason").fill_null("")))
+    return {**said, **columns, "row": pc.cast(columns["row"], pa.int64())}
+
+
+def arrow_columns(frame: pl.DataFrame) -> dict[str, pa.Array]:
+    """A polars frame's columns as single Arrow arrays (text as Arrow's string: no copy of a
+    chunk, the offsets narrowed)."""
+    table = frame.to_arrow()
+    found = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        found[name] = array.cast(pa.string()) if pa.types.is_large_string(array.type) else array
+    return found
 
 
 def is_text(array: pa.Array | pa.ChunkedArray) -> bool:
@@ -119,6 +123,9 @@ def results_table(inputs: pa.Table, columns: Mapping[str, Sequence[str] | Object
 def csv_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A typed column as CSV text: times as ISO 8601 to the second, flags as true/false, numbers
     as Arrow writes them; nulls as empty cells."""
+    if is_text(column):
+        text = text_array(column)
+        return text if text.null_count == 0 else pc.fill_null(text, "")  # the writer's text: no copy made
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_timestamp(column.type):
