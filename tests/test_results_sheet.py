@@ -171,3 +171,26 @@ def test_libreoffice_sums_the_cost_column_to_the_summarys_total(
         (total, shown), (people, counted) = [[float(value) for value in row] for row in csv.reader(handle)]
     assert total == pytest.approx(shown) and total > 0
     assert people == counted == 10
+
+
+@pytest.mark.slow  # two sandboxes, a run and its follow-ups
+def test_a_follow_up_whose_post_failed_keeps_the_first_attempts_call_in_the_sheet(
+    tmp_path: Path, make_campaign: Callable[..., Path], sandbox: Any
+) -> None:
+    """Issue 42: when a follow-up's POST got no answer the row showed `unknown`, and its first
+    attempt's call (its outcome, its cost) was gone from the sheet."""
+    state = tmp_path / "vapi-state.json"
+    first = sandbox(dial_now=True, call_seconds=0.3, seed=5, state_path=state)
+    outdir = first_run(tmp_path, make_campaign(batch_size=4, retry=RETRY), first, 12)
+    update(outdir, first)
+    before = {record["row"]: record for record in _records(outdir / "results.xlsx")}
+    first.stop()
+    failing = sandbox(dial_now=True, call_seconds=0.3, seed=5, state_path=state, error_rate=1.0)
+    update(outdir, failing, retry=True)
+    after = {record["row"]: record for record in _records(outdir / "results.xlsx")}
+    retried = [row for row, record in after.items() if record["status"] == "unknown"]
+    assert retried, "no follow-up was attempted"
+    for row in retried:
+        assert after[row]["outcome"] == before[row]["outcome"] in ("Left voicemail", "No answer", "Busy")
+        assert after[row]["total_cost"] == before[row]["total_cost"] and after[row]["attempts"] == 1
+    assert len(_records(outdir / "results.xlsx", "Attempts")) == 12
