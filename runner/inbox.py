@@ -269,11 +269,17 @@ class Inbox:
         self.alert = alert or self.report
         self.notify = notify
         self.last = InboxRound(datetime.now(UTC), settle_seconds=settle_seconds)
+        self._said: set[str] = set()  # the broken campaign folders said already (a watch says each once)
 
-    def run_once(self) -> list[FileOutcome]:
-        """One round over every campaign folder, logged in inbox-runs.jsonl (see `last`)."""
+    def run_once(self, quiet_when_idle: bool = False) -> list[FileOutcome]:
+        """One round over every campaign folder, logged in inbox-runs.jsonl (see `last`).
+
+        `quiet_when_idle` (a watch's rounds): a broken campaign folder is said and notified once,
+        not every round, and a round that did nothing new writes no line."""
         self.last = InboxRound(datetime.now(UTC), settle_seconds=self.settle_seconds)
-        self.last.problems = misnamed_campaigns(self.root)
+        problems = misnamed_campaigns(self.root)
+        self.last.problems = [line for line in problems if not quiet_when_idle or line not in self._said]
+        self._said = set(problems)
         for folder in campaign_folders(self.root):
             self.last.outcomes.extend(self._campaign(folder))
         for line in self.last.problems:
@@ -282,14 +288,17 @@ class Inbox:
         if self.notify is not None and self.last.alarming:
             for trouble in self.notify(record):
                 self.alert(f"warning: {trouble}")
-        with (self.root / RUNS_LOG).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        round_ = self.last
+        if not quiet_when_idle or round_.outcomes or round_.problems or round_.never_taken or round_.waiting:
+            with (self.root / RUNS_LOG).open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
         return self.last.outcomes
 
     def watch(self, interval: float, stop: Callable[[], bool] = lambda: False) -> Iterator[list[FileOutcome]]:
-        """Run again every `interval` seconds; yields each round's outcomes."""
+        """Run again every `interval` seconds; yields each round's outcomes. Logged as run_once
+        logs, but only rounds that did something (a watch polls every 30 s by default)."""
         while not stop():
-            yield self.run_once()
+            yield self.run_once(quiet_when_idle=True)
             time.sleep(interval)
 
     # --- one campaign ---------------------------------------------------------------------------

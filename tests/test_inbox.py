@@ -218,12 +218,19 @@ def test_cli_exit_codes(campaigns: Path, sandbox: Any) -> None:
 def test_watch_picks_up_files_dropped_later(campaigns: Path, sandbox: Any) -> None:
     server = sandbox()
     with VapiClient("sandbox-key", server.url) as client:
-        rounds = Inbox(campaigns, client, settle_seconds=5).watch(interval=0.01)
-        assert next(rounds) == []
+        (campaigns / "webinar").mkdir()
+        (campaigns / "webinar" / "Campaign.toml").write_text(CAMPAIGN)
+        alerts: list[str] = []
+        rounds = Inbox(campaigns, client, settle_seconds=5, alert=alerts.append).watch(interval=0.01)
+        assert next(rounds) == [] and next(rounds) == []
         drop(campaigns, "late.csv", sheet(950, 2))
         [outcome] = next(rounds)
     assert (outcome.file, outcome.state) == ("late.csv", "done")
     assert calls(server) == Counter(numbers(950, 2))
+    # A watch polls every 30 s: a broken folder is said once, and only rounds that did something are logged.
+    assert alerts == ["webinar: no campaign.toml, but 'Campaign.toml': rename it to campaign.toml"]
+    runs = [json.loads(line) for line in (campaigns / "inbox-runs.jsonl").read_text().splitlines()]
+    assert [(run["problems"] != [], run["taken"]) for run in runs] == [(True, []), (False, ["nightly/late.csv"])]
 
 
 @pytest.mark.slow
