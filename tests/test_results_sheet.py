@@ -194,3 +194,21 @@ def test_a_follow_up_whose_post_failed_keeps_the_first_attempts_call_in_the_shee
         assert after[row]["outcome"] == before[row]["outcome"] in ("Left voicemail", "No answer", "Busy")
         assert after[row]["total_cost"] == before[row]["total_cost"] and after[row]["attempts"] == 1
     assert len(_records(outdir / "results.xlsx", "Attempts")) == 12
+
+
+def test_a_time_with_a_fraction_of_a_second_comes_back_as_a_time(
+    tmp_path: Path, make_campaign: Callable[..., Path]
+) -> None:
+    """A CRM's timestamps carry milliseconds; the workbook writer parsed only whole seconds and
+    stopped with a traceback."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Phone", "Last contact"])
+    sheet.append(["2025550100", datetime(2026, 1, 2, 10, 30, 15, 123000)])
+    sheet.append(["2025550101", datetime(2026, 1, 3, 9, 0)])
+    source = tmp_path / "crm.xlsx"
+    book.save(source)
+    path = write_plan(plan_file(source, make_campaign()), tmp_path / "out")
+    assert [record["Last contact"] for record in _records(path)] == [
+        datetime(2026, 1, 2, 10, 30, 15, 123000), datetime(2026, 1, 3, 9, 0)]  # fmt: skip

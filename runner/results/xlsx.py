@@ -9,6 +9,7 @@ import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -227,20 +228,21 @@ def typed_inputs(table: pa.Table) -> pa.Table:
         kind = (field.metadata or {}).get(KIND_KEY, b"").decode()
         if kind and is_text_type(column.type):
             blank = pc.equal(pc.fill_null(column, ""), "")
-            column = pc.if_else(blank, pa.scalar(None, pa.string()), column)
-            column = _parsed(column, kind)
+            with suppress(pa.ArrowInvalid):  # text the reader wrote otherwise than expected: kept as text
+                column = _parsed(pc.if_else(blank, pa.scalar(None, pa.string()), column), kind)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
 
 
 def _parsed(column: pa.ChunkedArray | pa.Array, kind: str) -> pa.ChunkedArray | pa.Array:
+    """The reader's text of a typed cell (sheets.read.cell_text) as the value again."""
     if kind == "number":
         return pc.cast(column, pa.float64())
     if kind == "flag":
         return pc.equal(column, "TRUE")
     if kind == "date":
         return pc.cast(pc.strptime(column, "%Y-%m-%d", "s"), pa.date32())
-    return pc.strptime(column, "%Y-%m-%d %H:%M:%S", "us")
+    return pc.cast(column, pa.timestamp("us"))  # ISO 8601, with or without a fraction of a second
 
 
 def is_text_type(arrow_type: pa.DataType) -> bool:
