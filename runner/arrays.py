@@ -33,6 +33,12 @@ SLICE_ROWS = 125_000
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
+def is_text(array: pa.Array | pa.ChunkedArray) -> bool:
+    """A column of text (or of nothing at all), as opposed to numbers, flags or times."""
+    kind = array.type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
+
+
 def text_array(values: Sequence[str] | Objects | pa.Array | pa.ChunkedArray) -> pa.Array:
     """Any column of text as one Arrow string array."""
     if isinstance(values, pa.ChunkedArray):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from runner.errors import CampaignError
 from runner.hours import Hours, parse_hours
 from runner.spec import max_length
+from runner.text import closest
 
 ROLES = (
     "number",
@@ -427,8 +427,8 @@ def campaign_from_dict(data: dict[str, Any], base_dir: Path, source: str = "camp
 
 def did_you_mean(given: str, known: Iterable[str]) -> str:
     """'; did you mean `x`?' for the closest of `known` to `given` (nothing when none is close)."""
-    close = difflib.get_close_matches(given, list(known), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
+    found = closest(given, known)
+    return f"; did you mean `{found}`?" if found is not None else ""
 
 
 def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
@@ -436,8 +436,8 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
     model: type[BaseModel] = Campaign
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
-        found = [arg for arg in (field.annotation, *get_args(field.annotation)) if field] if field else []
-        nested = [arg for arg in found if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        types = (field.annotation, *get_args(field.annotation)) if field else ()
+        nested = [kind for kind in types if isinstance(kind, type) and issubclass(kind, BaseModel)]
         if not nested:
             return []
         model = nested[0]

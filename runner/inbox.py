@@ -31,13 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.campaign import load_campaign
-from runner.errors import AuthError, CampaignError, FolderInUse, NetworkError, RunnerError
+from runner.errors import AuthError, CampaignError, FolderInUse, NetworkError, OutdirError, RunnerError
 from runner.files import atomic_write, hold
 from runner.sending.run import CampaignRun
 from runner.sheets.read import BOOK_SUFFIXES, TEXT_SUFFIXES
 from runner.statuses import Status
 from runner.store.ledger import LEDGER_FILE, Ledger
-from runner.store.run_folder import default_folder
+from runner.store.run_folder import default_folder, remembered_api
 from runner.store.sqlite import atomic, connect
 from runner.vapi.client import VapiClient
 
@@ -203,6 +203,7 @@ class InboxRound:
     never_taken: list[str] = field(default_factory=list)  # what it said, once, of files it will never take
     problems: list[str] = field(default_factory=list)  # folders that look like campaigns but are not
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    watching: bool = False  # a round of a watch: said and logged only when it did something
 
     @property
     def exit_code(self) -> int:
@@ -214,17 +215,23 @@ class InboxRound:
         """Someone should hear of it: a file failed or was stopped, or a campaign folder is broken."""
         return bool(self.problems) or any(outcome.state in ("failed", "stopped") for outcome in self.outcomes)
 
+    @property
+    def eventful(self) -> bool:
+        """It took a file, or found something to say: a broken folder, a file never taken or settling."""
+        return bool(self.outcomes or self.problems or self.never_taken or self.waiting)
+
     def lines(self) -> list[str]:
-        """What a person reads when nothing was processed: why not, not just silence."""
-        said = [*self.problems]
+        """What a person reads besides the files' own lines (and the problems, which are alerted):
+        the files still settling, or that there was nothing to process. A watch's round without a
+        file taken says nothing: a watch is silent when idle."""
+        if self.watching and not self.outcomes:
+            return []
         if self.waiting:
-            said.append(
+            return [
                 f"{len(self.waiting)} file(s) waiting to settle, taken after {self.settle_seconds:g} s "
                 f"unchanged: {', '.join(self.waiting)}"
-            )
-        if not self.outcomes and not said:
-            said.append("nothing to process")
-        return said
+            ]
+        return [] if self.outcomes or self.problems else ["nothing to process"]
 
     def record(self) -> dict[str, object]:
         states: dict[str, int] = {}
@@ -276,7 +283,7 @@ class Inbox:
 
         `quiet_when_idle` (a watch's rounds): a broken campaign folder is said and notified once,
         not every round, and a round that did nothing new writes no line."""
-        self.last = InboxRound(datetime.now(UTC), settle_seconds=self.settle_seconds)
+        self.last = InboxRound(datetime.now(UTC), settle_seconds=self.settle_seconds, watching=quiet_when_idle)
         problems = misnamed_campaigns(self.root)
         self.last.problems = [line for line in problems if not quiet_when_idle or line not in self._said]
         self._said = set(problems)
@@ -288,8 +295,7 @@ class Inbox:
         if self.notify is not None and self.last.alarming:
             for trouble in self.notify(record):
                 self.alert(f"warning: {trouble}")
-        round_ = self.last
-        if not quiet_when_idle or round_.outcomes or round_.problems or round_.never_taken or round_.waiting:
+        if self.last.eventful or not self.last.watching:
             with (self.root / RUNS_LOG).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
         return self.last.outcomes
@@ -502,6 +508,25 @@ class RunLine:
         return f"{self.file} ({when}, {self.people} people): {shown}{where}"
 
 
+def is_campaign_folder(path: Path) -> bool:
+    """A campaign folder (its campaign.toml), not a run folder."""
+    return (path / CAMPAIGN_FILE).is_file() and not (path / LEDGER_FILE).exists()
+
+
+def _runs_by_age(folder: Path) -> list[Path]:
+    """A campaign folder's run folders, oldest first."""
+    ledgers = sorted((folder / "runs").glob(f"*/{LEDGER_FILE}"), key=lambda path: path.stat().st_mtime)
+    return [ledger.parent for ledger in ledgers]
+
+
+def campaign_api(folder: Path) -> str | None:
+    """The API a campaign's latest run went through; OutdirError when it has no run yet."""
+    runs = _runs_by_age(folder)
+    if not runs:
+        raise OutdirError(f"{folder}: no run of this campaign yet (its runs are in {folder / 'runs'})")
+    return remembered_api(runs[-1])
+
+
 def campaign_runs(folder: Path, client: VapiClient, root: Path | None = None) -> list[RunLine]:
     """Every run of a campaign folder (runs/*), oldest first, each refreshed as `status` would
     (outcomes fetched; a dropped file's results/<name>.xlsx replaced while its calls were not all
@@ -510,8 +535,7 @@ def campaign_runs(folder: Path, client: VapiClient, root: Path | None = None) ->
     lines = []
     memory = InboxMemory(folder)
     try:
-        for ledger in sorted((folder / "runs").glob(f"*/{LEDGER_FILE}"), key=lambda path: path.stat().st_mtime):
-            run_folder = ledger.parent
+        for run_folder in _runs_by_age(folder):
             meta = Ledger.read_meta(run_folder)
             planned = datetime.fromisoformat(meta.get("planned_at", "1970-01-01T00:00:00+00:00"))
             source = Path(meta.get("source") or meta.get("input") or run_folder.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 # How a yes/no cell says yes (consent given; opted out) and no, casefolded.
 YES_SHOWN = ("yes", "y", "true", "1", "x")
@@ -22,12 +22,19 @@ def comparison_key(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
 
 
+def closest(wanted: str, known: Iterable[str], key: Callable[[str], str] = str) -> str | None:
+    """The one of `known` closest to `wanted` as people misspell it, compared by `key` (None:
+    none is close): for a "did you mean"."""
+    keys = {key(name): name for name in reversed(list(known))}
+    close = difflib.get_close_matches(key(wanted), list(keys), n=1, cutoff=0.6)
+    return keys[close[0]] if close else None
+
+
 def closest_header(wanted: str, headers: Sequence[str]) -> str:
-    """ " (did you mean 'X'?)" for the header closest to `wanted`, compared as people misspell
-    them (case, spaces and punctuation aside); "" when none is close."""
-    keys = {comparison_key(header): header for header in reversed(headers)}
-    close = difflib.get_close_matches(comparison_key(wanted), list(keys), n=1, cutoff=0.6)
-    return f" (did you mean {shown_cell(keys[close[0]])!r}?)" if close else ""
+    """ " (did you mean 'X'?)" for the header closest to `wanted` (case, spaces and punctuation
+    aside); "" when none is close."""
+    found = closest(wanted, headers, comparison_key)
+    return f" (did you mean {shown_cell(found)!r}?)" if found is not None else ""
 
 
 def shown_headers(headers: Sequence[str], limit: int = 12, width: int = 40) -> str:

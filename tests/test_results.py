@@ -13,9 +13,9 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.planning.plan import plan_file
+from runner.planning.plan import RESULT_COLUMNS, plan_file
 from runner.results.plan_sheet import write_plan
-from runner.results.write import PLAN_TECHNICAL, neutralize, neutralize_column
+from runner.results.write import neutralize, neutralize_column
 from runner.sending.run import CampaignRun
 from runner.vapi.client import VapiClient
 
@@ -45,7 +45,7 @@ def test_xlsx_cells_are_text_and_nothing_is_a_formula(
     book = openpyxl.load_workbook(path)
     sheet = book["Results"]
     rows = list(sheet.iter_rows(values_only=False))
-    assert [c.value for c in rows[0]] == ["phone", "note", "zip", "outcome", "outcome_detail", *PLAN_TECHNICAL]
+    assert [c.value for c in rows[0]] == ["phone", "note", "zip", "outcome", "outcome_detail", *RESULT_COLUMNS]
     assert len(rows) == 1 + len(DANGEROUS) + 1
     for row in rows:
         for cell in row:
@@ -73,7 +73,7 @@ def test_csv_neutralizes_and_keeps_every_row(
     path = write_plan(plan, tmp_path / "out", "csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["phone", "note", "zip", "outcome", "outcome_detail", *PLAN_TECHNICAL]
+    assert rows[0] == ["phone", "note", "zip", "outcome", "outcome_detail", *RESULT_COLUMNS]
     assert [r[1] for r in rows[1:-1]] == ["'" + v for v in DANGEROUS]
     assert [r[6] for r in rows[1:-1]] == [f"+12025550{100 + i}" for i in range(len(DANGEROUS))]
     assert rows[-1][:3] == ["bad", "ok", "NA"]

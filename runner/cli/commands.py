@@ -15,7 +15,7 @@ import click
 import pyarrow
 
 from runner.errors import FolderInUse, NetworkError, RunnerError, RunStarting
-from runner.inbox import CAMPAIGN_FILE, DEFAULT_SETTLE_SECONDS, Inbox, campaign_runs
+from runner.inbox import DEFAULT_SETTLE_SECONDS, Inbox, campaign_api, campaign_runs, is_campaign_folder
 from runner.notify import Notifier
 from runner.planning.plan import Plan
 from runner.planning.preflight import local_problems
@@ -26,8 +26,8 @@ from runner.sending.run import CampaignRun, RunOutcome
 from runner.sending.single import SingleCall, place_call
 from runner.sending.submitter import Dialled
 from runner.statuses import RequestState, Status
-from runner.store.ledger import LEDGER_FILE, Ledger
-from runner.store.run_folder import plan_for
+from runner.store.ledger import Ledger
+from runner.store.run_folder import plan_for, remembered_api
 from runner.vapi.client import VapiClient
 from runner.vapi.connect import SANDBOX_API, open_client
 
@@ -334,10 +334,7 @@ def _question(campaign_run: CampaignRun, requests: int) -> str:
 
 def _campaign_status(folder: Path, api: OpenClient, quiet: bool) -> None:
     """`status CAMPAIGN_DIR`: every run of the campaign refreshed, a line each (oldest first)."""
-    runs = sorted((folder / "runs").glob(f"*/{LEDGER_FILE}"), key=lambda path: path.stat().st_mtime)
-    if not runs:
-        raise Failure(f"{folder}: no run of this campaign yet (its runs are in {folder / 'runs'})")
-    with api(Ledger.read_meta(runs[-1].parent).get("api")) as client:
+    with api(campaign_api(folder)) as client:
         lines = campaign_runs(folder, client)
     for line in lines if not quiet else []:
         click.echo(line.line())
@@ -379,12 +376,12 @@ def status(
 
     Example: vapi-campaign status runs/customers-1a2b3c4d --watch
     """
-    if (outdir / CAMPAIGN_FILE).is_file() and not (outdir / LEDGER_FILE).exists():
+    if is_campaign_folder(outdir):
         _campaign_status(outdir, api, quiet)
         return
     try:
         with (
-            api(Ledger.read_meta(outdir).get("api")) as client,
+            api(remembered_api(outdir)) as client,
             # Only --retry sends: then preflight checks the follow-ups' assistants and variables.
             CampaignRun.reopen(outdir, client if retry and _preflight(no_preflight) else None) as campaign_run,
         ):
@@ -473,7 +470,7 @@ def cancel(outdir: Path, api: OpenClient, yes: bool, quiet: bool) -> None:
     Example: vapi-campaign cancel runs/customers-1a2b3c4d
     """
     try:
-        with api(Ledger.read_meta(outdir).get("api")) as client, CampaignRun.reopen(outdir) as campaign_run:
+        with api(remembered_api(outdir)) as client, CampaignRun.reopen(outdir) as campaign_run:
             count = campaign_run.cancellable(client)
             if count:
                 _confirm(f"Cancel {count} call(s) that have not started?", yes, "cancel")
@@ -533,9 +530,7 @@ def inbox(
             for _ in rounds:
                 exit_code = max(exit_code, processor.last.exit_code)
                 for line in processor.last.lines() if not quiet else []:
-                    # problems went to stderr already; a watch says "nothing" only by its silence
-                    if line not in processor.last.problems and (mode == "once" or processor.last.outcomes):
-                        click.echo(line)
+                    click.echo(line)
         except KeyboardInterrupt:
             pass
     sys.exit(exit_code)

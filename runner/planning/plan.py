@@ -19,7 +19,7 @@ from runner.errors import CampaignError, OutdirError
 from runner.frames import per_distinct
 from runner.hours import FEDERAL_HOURS, named_zones, us_state
 from runner.planning.customers import HIDDEN_ROW, Rows, build_rows, variable_columns
-from runner.planning.requests import CallRequest, PlannedRequests, campaign_schedule_plan, plan_requests
+from runner.planning.requests import GROUP_KEYS, CallRequest, PlannedRequests, campaign_schedule_plan, plan_requests
 from runner.planning.roles import find_header, with_roles
 from runner.planning.screen import Screen, load_do_not_call, load_opt_outs, mark_duplicates
 from runner.planning.spread import spread
@@ -121,8 +121,7 @@ class Plan:
         requests = len(self.planned_requests)
         if self.campaign.overrides != "split" or not self.variables or requests < max(10, planned // 2):
             return ""
-        keys = ["assistant_id", "phone_number_id", "window_start", "window_end"]
-        sizes = self.rows.frame.filter(pl.col("status") == Status.PLANNED).group_by(keys).len().get_column("len")
+        sizes = self.rows.frame.filter(pl.col("status") == Status.PLANNED).group_by(GROUP_KEYS).len().get_column("len")
         needed = int(((sizes + self.campaign.batch_size - 1) // self.campaign.batch_size).sum())
         if needed * 2 > requests:
             return ""

@@ -147,6 +147,10 @@ def _texts(
     return joined_bytes(taken), offsets[start + length] - offsets[0]
 
 
+# What rows must share to go in one request (split mode: their variables too).
+GROUP_KEYS = ("assistant_id", "phone_number_id", "window_start", "window_end")
+
+
 def plan_requests(rows: Rows, campaign: Campaign, plan_id: str) -> PlannedRequests:
     """Group planned rows (split mode: by their variables too) and chunk them into requests: the
     rows with each one's `request` (an index into the requests; null: not sent).
@@ -155,7 +159,7 @@ def plan_requests(rows: Rows, campaign: Campaign, plan_id: str) -> PlannedReques
     at a time. A request's id comes from the run (campaign + input content) and the rows it
     carries, not from its schedule, so planning the same input again later gives the same ids."""
     split = campaign.overrides == "split"
-    keys = ["assistant_id", "phone_number_id", "window_start", "window_end", *(["variables"] if split else [])]
+    keys = [*GROUP_KEYS, *(["variables"] if split else [])]
     frame = rows.frame.with_columns(position=pl.int_range(pl.len(), dtype=pl.Int64))
     frame = frame.with_columns(group=pl.col("position").filter(PLANNED).min().over(keys))
     frame = frame.with_columns(seat=PLANNED.cast(pl.Int64).cum_sum().over("group") - 1)

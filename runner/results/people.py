@@ -141,18 +141,16 @@ def local_time(frame: pl.DataFrame, column: str) -> pl.Expr:
     return shown
 
 
-def person_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None) -> pl.DataFrame:
-    """`outcome`, `outcome_detail` and PERSON_COLUMNS for every row of `results` (run_results's,
-    or a plan's RESULT_COLUMNS), in its order, from its status and every call of the row
-    (`calls_made`: the rows' calls as `attempts` gives them; None: no call yet).
+def person_columns(results: pl.DataFrame, calls_made: pl.DataFrame) -> pl.DataFrame:
+    """`outcome`, `outcome_detail` and PERSON_COLUMNS for every row of `results` (run_results's),
+    in its order, from its status and every call of the row (`calls_made`: the rows' calls as
+    `attempts` gives them).
 
     The outcome is the best of the person's calls that ended (Reached, then Left voicemail, No
     answer, Busy, Call failed), unless nobody was reached yet and a call is still to come
     (Scheduled, In progress); a row never called says why (Not called — …, Not sent yet)."""
     results = results.with_columns(pl.col("row").cast(pl.Int64))
     now = results.select("row", "time_zone", current=row_outcome(results), detail=_current_detail(results))
-    if calls_made is None:
-        calls_made = attempts_frame()
     made = calls_made.filter(pl.col("outcome").is_in(list(_RANK)))
     rank = pl.col("outcome").replace_strict(_RANK, default=None, return_dtype=pl.Int64)
     per_person = made.group_by("row").agg(
@@ -200,8 +198,6 @@ def person_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None) -> pl
 def _current_detail(results: pl.DataFrame) -> pl.Expr:
     """What the row's current state says: the reason, else Vapi's ended reason in plain words."""
     reason = pl.col("reason").fill_null("")
-    if "ended_reason" not in results.columns:
-        return reason
     plain = per_distinct(results, "ended_reason", _detail_of_reason)
     return pl.when(reason != "").then(reason).otherwise(plain.fill_null(""))
 

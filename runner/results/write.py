@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from runner.arrays import Objects, first_bytes, text_array
+from runner.arrays import Objects, first_bytes, is_text, text_array
 from runner.errors import unwritable
 from runner.files import atomic_write
 from runner.planning.plan import RESULT_COLUMNS
@@ -35,8 +35,7 @@ from runner.results.summary import Summary
 OUTCOME_COLUMNS = (
     "attempts", "ended_reason", "started_at", "ended_at", "duration_s", "cost", "summary", "success_evaluation",
 )  # fmt: skip
-# The technical columns, last: of a plan's sheet, and of a run's.
-PLAN_TECHNICAL = ("row", "e164", "status", "reason", "call_id", "request_id", "earliest_at", "latest_at", "time_zone")
+# The technical columns of a run's sheet, last (a plan's are its RESULT_COLUMNS).
 RUN_TECHNICAL = (
     "row", "e164", "status", "reason", "ended_reason", "call_id", "request_id", "earliest_at", "latest_at",
     "called_at_utc",
@@ -67,7 +66,7 @@ def result_headers(input_headers: Sequence[str], names: Sequence[str] = RESULT_C
     return headers
 
 
-def sheet_columns(results: pl.DataFrame, calls_made: pl.DataFrame | None = None) -> dict[str, pa.Array]:
+def sheet_columns(results: pl.DataFrame, calls_made: pl.DataFrame) -> dict[str, pa.Array]:
     """The columns the sheet adds to the input's, typed: `outcome` and `outcome_detail`, then
     PERSON_COLUMNS from every call of the row, then the technical ones. `results`: run_results's;
     `calls_made`: its rows' calls (results.people.attempts)."""
@@ -95,10 +94,6 @@ def arrow_columns(frame: pl.DataFrame) -> dict[str, pa.Array]:
         array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         found[name] = array.cast(pa.string()) if pa.types.is_large_string(array.type) else array
     return found
-
-
-def is_text(array: pa.Array | pa.ChunkedArray) -> bool:
-    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_null(array.type))
 
 
 def results_table(inputs: pa.Table, columns: Mapping[str, Sequence[str] | Objects | pa.Array]) -> pa.Table:

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from runner.arrays import map_distinct, string_buffers, strip, text_array
+from runner.arrays import is_text, map_distinct, string_buffers, strip, text_array
 from runner.results.report import Rates
 from runner.results.summary import Summary
 from runner.sheets.read import KIND_KEY
@@ -226,7 +226,7 @@ def typed_inputs(table: pa.Table) -> pa.Table:
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = (field.metadata or {}).get(KIND_KEY, b"").decode()
-        if kind and is_text_type(column.type):
+        if kind and is_text(column):
             blank = pc.equal(pc.fill_null(column, ""), "")
             with suppress(pa.ArrowInvalid):  # text the reader wrote otherwise than expected: kept as text
                 column = _parsed(pc.if_else(blank, pa.scalar(None, pa.string()), column), kind)
@@ -243,10 +243,6 @@ def _parsed(column: pa.ChunkedArray | pa.Array, kind: str) -> pa.ChunkedArray | 
     if kind == "date":
         return pc.cast(pc.strptime(column, "%Y-%m-%d", "s"), pa.date32())
     return pc.cast(column, pa.timestamp("us"))  # ISO 8601, with or without a fraction of a second
-
-
-def is_text_type(arrow_type: pa.DataType) -> bool:
-    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
 
 
 def _cell_parts(cells: pa.Array) -> list[pa.Array | str]:

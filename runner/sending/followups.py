@@ -127,14 +127,16 @@ def forgetting(history: CallHistory, folder: Path) -> Callable[[str, int], None]
 def place_never_rang(ledger: Ledger, campaign: Campaign, plan_id: str, folder: Path) -> list[str]:
     """After a look at a run's calls: the rows whose call never rang, planned again (place_again);
     what a person should know of it."""
-    # The fetched calls alone (a Parquet file): the rows' outcomes are read only when one never rang.
+    # The fetched calls alone (a Parquet file): the rows' outcomes are read only when one never rang,
+    # and the history opened only when such a call is still its row's (not one placed again before).
     never_rang = ledger.calls.frame().filter(pl.col("ended_reason").is_in(list(NEVER_RANG)))
-    if never_rang.is_empty():
+    reasons = dict(never_rang.select("call_id", "ended_reason").iter_rows())
+    current = ledger.current_calls(reasons) if reasons else set()
+    if not current:
         return []
     history = open_history(campaign)
     try:
-        reasons = dict(never_rang.select("call_id", "ended_reason").iter_rows())
-        placed = place_again(ledger, plan_id, reasons, forgetting(history, folder))
+        placed = place_again(ledger, plan_id, {call: reasons[call] for call in current}, forgetting(history, folder))
     finally:
         history.close()
     if not placed:

@@ -511,6 +511,19 @@ class Ledger:
             return None
         return replace(request, rows=tuple(row for row, _ in kept), body_text=body)
 
+    def current_calls(self, call_ids: Iterable[str]) -> set[str]:
+        """Those of these calls that are still a row's call (its outcome names it): calls.parquet
+        also keeps the calls a row had before it was placed again."""
+        wanted = list(call_ids)
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(wanted), 500):  # SQLite's limit of bound parameters, well within
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT call_id FROM outcomes WHERE call_id IN ({marks})"
+                found.update(call_id for (call_id,) in self._db.execute(query, chunk))
+        return found
+
     def requests_of_calls(self, call_ids: Iterable[str]) -> list[tuple[str, int, LedgerRequest]]:
         """(call id, row, the request that placed it) of each of these calls the rows' outcomes hold."""
         wanted = set(call_ids)

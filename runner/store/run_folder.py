@@ -126,6 +126,12 @@ class RunFolder:
         self._lock.close()
 
 
+def remembered_api(folder: Path) -> str | None:
+    """The API a run folder's calls went through (RunMeta.api: a base URL, or the in-process
+    sandbox's name); None for a folder with no run, or one made before folders kept it."""
+    return Ledger.read_meta(folder).get("api") or None
+
+
 def user_name() -> str:
     """This computer's user name ("" where the system cannot say)."""
     try:
